@@ -1,0 +1,26 @@
+#ifndef MCPCHAT_BUF_H
+#define MCPCHAT_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* A growable byte buffer; p is NUL-terminated whenever len > 0 or after buf_cstr(). */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+#define BUF_INIT { NULL, 0, 0 }
+
+/* All return 0 or -ENOMEM (the buffer is left as it was). */
+int buf_reserve(struct buf *b, size_t extra);
+int buf_append(struct buf *b, const void *data, size_t len);
+int buf_puts(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal, quotes included. */
+int buf_json_string(struct buf *b, const char *s, size_t len);
+/* Hands the bytes to the caller (free() them) and empties b. Never NULL on success. */
+char *buf_take(struct buf *b);
+void buf_free(struct buf *b);
+
+#endif

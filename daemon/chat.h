@@ -1,0 +1,123 @@
+#ifndef MCPCHAT_CHAT_H
+#define MCPCHAT_CHAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "timer.h"
+
+/* Chat logic: users, the waiting queue, rooms, messages, rate limits. Pure: no sockets, no
+ * MCP, no JSON parsing. Events for a user leave through chat_ops.deliver as a method name
+ * and the params object as JSON text (without "seq": the mailbox adds it). Every operation is
+ * O(1) or O(log n) in the number of users; nothing scans all users or rooms. */
+
+struct chat;
+struct chat_user;
+
+enum chat_error {
+	CHAT_OK = 0,
+	CHAT_INVALID_ARGUMENTS,
+	CHAT_NOT_IN_ROOM,
+	CHAT_ALREADY_IN_ROOM,
+	CHAT_ALREADY_WAITING,
+	CHAT_ROOM_FULL,
+	CHAT_ROOM_CLOSED,
+	CHAT_RATE_LIMITED,
+	CHAT_PARTNER_GONE,
+	CHAT_MAILBOX_FULL,
+	CHAT_SHUTTING_DOWN,
+	CHAT_NO_MEMORY,
+};
+
+/* "invalid_arguments", "not_in_room", ... as in CHAT-PROTOCOL.md; NULL for CHAT_OK. */
+const char *chat_error_code(enum chat_error e);
+
+enum chat_state { CHAT_IDLE, CHAT_WAITING, CHAT_IN_ROOM };
+
+/* Why a partner left, as sent in partner.disconnected. */
+enum chat_reason { CHAT_LEFT, CHAT_DISCONNECTED, CHAT_TIMEOUT, CHAT_KICKED };
+const char *chat_reason_name(enum chat_reason r);
+
+struct chat_ops {
+	/* Appends an event to the user's mailbox and pushes it. A refusable event (a message) may
+	 * be refused: return -ENOSPC when the mailbox is full of undelivered events. Room events
+	 * are never refusable. Returns 0 on success. */
+	int (*deliver)(void *ctx, struct chat_user *to, const char *method, const char *params,
+		       size_t len, bool refusable);
+	uint64_t (*mono_ms)(void *ctx); /* monotonic clock, ms: rate limits, fallback */
+	int64_t (*wall_ms)(void *ctx);  /* Unix time, ms: event timestamps */
+	void *ctx;
+};
+
+struct chat_limits {
+	size_t max_message_bytes;        /* 4096 */
+	uint32_t max_display_name_chars; /* 32 (code points) */
+	uint32_t max_interests;          /* 8 */
+	uint32_t max_interest_chars;     /* 24 (code points) */
+	double rate_per_second;          /* 5 */
+	double rate_burst;               /* 20 */
+	uint32_t fallback_ms;            /* 10000 */
+};
+
+/* The chat world. timers: the loop's heap, for interest fallback. Returns NULL on ENOMEM. */
+struct chat *chat_new(const struct chat_limits *limits, const struct chat_ops *ops,
+		      struct timer_heap *timers);
+/* Frees the world; all users must have been removed first. */
+void chat_free(struct chat *c);
+/* After this, entering the queue, joining rooms and sending answer CHAT_SHUTTING_DOWN. */
+void chat_shutdown(struct chat *c);
+
+/* A user; owner is the caller's (the MCP session), returned by chat_user_owner(). */
+struct chat_user *chat_user_new(struct chat *c, void *owner);
+/* Ends the user: leaves queue or room; a partner gets partner.disconnected with reason. */
+void chat_user_free(struct chat *c, struct chat_user *u, enum chat_reason reason);
+void *chat_user_owner(const struct chat_user *u);
+
+/* Results of the tools. Strings in results point into chat-owned memory valid until the next
+ * chat call. */
+struct chat_result {
+	enum chat_error error;
+	const char *message;   /* a sentence a person can act on, when error != CHAT_OK */
+	const char *field;     /* the offending argument, with CHAT_INVALID_ARGUMENTS */
+	bool matched;          /* enter_queue/join_room: matched now (else waiting) */
+	uint32_t position;     /* enter_queue while waiting: 1-based place in the queue */
+	const char *room_id;
+	const char *partner_name;
+	char message_id[24];   /* send_message */
+	char timestamp[32];    /* send_message: RFC 3339 UTC with milliseconds */
+	uint32_t retry_after_ms; /* CHAT_RATE_LIMITED */
+};
+
+/* display_name may be NULL (keep the current one, default "Stranger"); interests is an array
+ * of n tags (compared case-insensitively). Validates lengths (display name 1..32 chars, at
+ * most 8 tags of 1..24 chars, valid UTF-8) and answers CHAT_INVALID_ARGUMENTS naming the field. */
+void chat_enter_queue(struct chat *c, struct chat_user *u, const char *display_name,
+		      const char *const *interests, size_t n, struct chat_result *r);
+void chat_join_room(struct chat *c, struct chat_user *u, const char *room_id,
+		    const char *display_name, struct chat_result *r);
+void chat_send(struct chat *c, struct chat_user *u, const char *room_id, const char *text,
+	       size_t len, struct chat_result *r);
+void chat_leave(struct chat *c, struct chat_user *u, const char *room_id, struct chat_result *r);
+
+struct chat_status {
+	enum chat_state state;
+	const char *room_id;      /* waiting in a named room, or in a room */
+	const char *partner_name; /* in a room */
+	uint32_t position;        /* waiting in the queue */
+};
+void chat_get_status(struct chat *c, const struct chat_user *u, struct chat_status *st);
+
+/* Is this a valid room id (1..64 of [A-Za-z0-9_-])? */
+bool chat_room_id_valid(const char *id);
+/* Is s valid UTF-8 (no overlongs, no surrogates)? */
+bool chat_utf8_valid(const char *s, size_t len);
+
+/* Counters for admins and metrics. */
+struct chat_stats {
+	uint32_t users, waiting, rooms;
+	uint64_t matches, messages;
+};
+void chat_get_stats(const struct chat *c, struct chat_stats *st);
+
+#endif

@@ -1,0 +1,34 @@
+#ifndef MCPCHAT_JSONRPC_H
+#define MCPCHAT_JSONRPC_H
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+
+/* JSON-RPC 2.0 message shapes and replies. */
+
+#define JSONRPC_PARSE_ERROR -32700
+#define JSONRPC_INVALID_REQUEST -32600
+#define JSONRPC_METHOD_NOT_FOUND -32601
+#define JSONRPC_INVALID_PARAMS -32602
+#define JSONRPC_INTERNAL_ERROR -32603
+/* Transport-level errors (no request to answer), as the SDK sends them. */
+#define JSONRPC_SERVER_ERROR -32000
+#define JSONRPC_SESSION_NOT_FOUND -32001
+
+enum jsonrpc_kind {
+	JSONRPC_INVALID,
+	JSONRPC_REQUEST,
+	JSONRPC_NOTIFICATION,
+	JSONRPC_RESPONSE,
+};
+
+/* Classifies one message. For JSONRPC_INVALID, *why says what is wrong, in words. */
+enum jsonrpc_kind jsonrpc_classify(const cJSON *msg, const char **why);
+
+/* {"jsonrpc":"2.0","id":ID,"result":RESULT}; result is JSON text. id NULL → null. */
+int jsonrpc_append_result(struct buf *out, const cJSON *id, const char *result, size_t len);
+/* {"jsonrpc":"2.0","id":ID,"error":{"code":C,"message":M}}. */
+int jsonrpc_append_error(struct buf *out, const cJSON *id, int code, const char *message);
+
+#endif

@@ -1,0 +1,107 @@
+#include "mailbox.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mailbox_init(struct mailbox *mb, uint32_t capacity)
+{
+	memset(mb, 0, sizeof(*mb));
+	mb->capacity = capacity ? capacity : 1;
+}
+
+void mailbox_free(struct mailbox *mb)
+{
+	for (uint32_t i = 0; i < mb->count; i++)
+		free(mb->ring[(mb->first + i) & mb->mask]);
+	free(mb->ring);
+	mb->ring = NULL;
+	mb->count = 0;
+	mb->mask = 0;
+}
+
+static void evict_oldest(struct mailbox *mb)
+{
+	free(mb->ring[mb->first & mb->mask]);
+	mb->first++;
+	mb->count--;
+}
+
+static int grow(struct mailbox *mb)
+{
+	uint32_t size = mb->ring ? (mb->mask + 1) * 2 : 4;
+	struct mailbox_event **ring = calloc(size, sizeof(*ring));
+
+	if (!ring)
+		return -ENOMEM;
+	/* Slots are indexed by seq & mask, so re-place every event under the new mask. */
+	for (uint32_t i = 0; i < mb->count; i++) {
+		uint64_t seq = mb->first + i;
+		ring[seq & (size - 1)] = mb->ring[seq & mb->mask];
+	}
+	free(mb->ring);
+	mb->ring = ring;
+	mb->mask = size - 1;
+	return 0;
+}
+
+int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, size_t len,
+		    bool refusable)
+{
+	struct mailbox_event *ev;
+	uint64_t seq = mb->last + 1;
+	int n;
+
+	if (len < 2 || params[0] != '{' || params[len - 1] != '}')
+		return -EINVAL;
+	while (mb->count >= mb->capacity && mb->first <= mb->acked)
+		evict_oldest(mb);
+	if (refusable && mb->count >= mb->capacity)
+		return -ENOSPC;
+	if ((!mb->ring || mb->count > mb->mask) && grow(mb) < 0)
+		return -ENOMEM;
+	ev = malloc(sizeof(*ev) + len + 32);
+	if (!ev)
+		return -ENOMEM;
+	/* {..., "seq":N} — or {"seq":N} when params is the empty object. */
+	memcpy(ev->params, params, len - 1);
+	n = snprintf(ev->params + len - 1, 32, "%s\"seq\":%llu}", len > 2 ? "," : "",
+		     (unsigned long long)seq);
+	ev->params_len = len - 1 + (size_t)n;
+	ev->seq = seq;
+	ev->method = method;
+	if (mb->count == 0)
+		mb->first = seq;
+	mb->ring[seq & mb->mask] = ev;
+	mb->count++;
+	mb->last = seq;
+	return (int64_t)seq;
+}
+
+const struct mailbox_event *mailbox_get(const struct mailbox *mb, uint64_t seq)
+{
+	if (mb->count == 0 || seq < mb->first || seq >= mb->first + mb->count)
+		return NULL;
+	return mb->ring[seq & mb->mask];
+}
+
+void mailbox_ack(struct mailbox *mb, uint64_t seq)
+{
+	if (seq > mb->last)
+		seq = mb->last;
+	if (seq > mb->acked)
+		mb->acked = seq;
+}
+
+uint32_t mailbox_unread(const struct mailbox *mb)
+{
+	return (uint32_t)(mb->last - mb->acked);
+}
+
+uint64_t mailbox_next_after(const struct mailbox *mb, uint64_t after)
+{
+	if (mb->count == 0 || after >= mb->last)
+		return 0;
+	return after + 1 < mb->first ? mb->first : after + 1;
+}

@@ -1,0 +1,144 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mcpchat/version.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mcp-chatd [OPTION]...\n"
+		"Anonymous one-to-one chat over the Model Context Protocol (Streamable HTTP at /mcp).\n"
+		"\n"
+		"  -l, --listen ADDR:PORT        listen here (repeatable; default 127.0.0.1:8808 and\n"
+		"                                [::1]:8808); port 0 picks a free port\n"
+		"      --max-sessions N          sessions at once (default 100000)\n"
+		"      --session-idle-timeout S  end a session after S seconds without a request or\n"
+		"                                push stream (default 120)\n"
+		"      --rate N                  messages per second per session, sustained (default 5)\n"
+		"      --burst N                 messages per session in a burst (default 20)\n"
+		"      --log-level LEVEL         error, warning, notice, info or debug (default info)\n"
+		"  -h, --help                    show this help\n"
+		"  -V, --version                 show the version\n"
+		"\n"
+		"Once every listener is bound it prints one line per listener on stdout:\n"
+		"  mcp-chatd listening on http://127.0.0.1:8808/mcp\n");
+}
+
+static int parse_number(const char *opt, const char *arg, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || v < min || v > max) {
+		fprintf(stderr, "mcp-chatd: %s takes a number from %g to %g, not '%s'\n", opt, min, max, arg);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+enum { OPT_MAX_SESSIONS = 256, OPT_IDLE, OPT_RATE, OPT_BURST, OPT_LOG_LEVEL };
+
+static int parse_args(int argc, char **argv, struct config *cfg)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+		{ "session-idle-timeout", required_argument, NULL, OPT_IDLE },
+		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "burst", required_argument, NULL, OPT_BURST },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool listen_given = false;
+	enum log_level level;
+	double v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "l:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (!listen_given)
+				cfg->n_listen = 0;
+			listen_given = true;
+			if (config_add_listen(cfg, optarg) < 0) {
+				fprintf(stderr, "mcp-chatd: --listen takes ADDR:PORT (at most %d), not '%s'\n",
+					CONFIG_MAX_LISTEN, optarg);
+				return 2;
+			}
+			break;
+		case OPT_MAX_SESSIONS:
+			if (parse_number("--max-sessions", optarg, 1, 10000000, &v) < 0)
+				return 2;
+			cfg->max_sessions = (uint32_t)v;
+			break;
+		case OPT_IDLE:
+			if (parse_number("--session-idle-timeout", optarg, 1, 86400, &v) < 0)
+				return 2;
+			cfg->session_idle_timeout_ms = (uint32_t)(v * 1000);
+			break;
+		case OPT_RATE:
+			if (parse_number("--rate", optarg, 0.001, 1e9, &cfg->rate_per_second) < 0)
+				return 2;
+			break;
+		case OPT_BURST:
+			if (parse_number("--burst", optarg, 1, 1e9, &cfg->rate_burst) < 0)
+				return 2;
+			break;
+		case OPT_LOG_LEVEL:
+			if (log_level_parse(optarg, &level) < 0) {
+				fprintf(stderr, "mcp-chatd: --log-level takes error, warning, notice, info or debug\n");
+				return 2;
+			}
+			log_set_level(level);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("%s %s\n", MCPCHAT_NAME, MCPCHAT_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mcp-chatd: unexpected argument '%s'; see --help\n", argv[optind]);
+		return 2;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct server *srv;
+	int rc, err;
+
+	config_defaults(&cfg);
+	rc = parse_args(argc, argv, &cfg);
+	if (rc >= 0)
+		return rc;
+	srv = server_new(&cfg, &err);
+	if (!srv)
+		return 1;
+	for (int i = 0; i < server_listener_count(srv); i++)
+		printf("%s listening on http://%s/mcp\n", MCPCHAT_NAME, server_listener_name(srv, i));
+	fflush(stdout);
+	log_notice("%s %s ready", MCPCHAT_NAME, MCPCHAT_VERSION);
+	err = server_run(srv);
+	server_free(srv);
+	return err < 0 ? 1 : 0;
+}

@@ -1,0 +1,124 @@
+#ifndef MCPCHAT_MCP_H
+#define MCPCHAT_MCP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "config.h"
+#include "http.h"
+#include "timer.h"
+
+/* MCP over Streamable HTTP at /mcp: transport rules, sessions, JSON-RPC dispatch, push
+ * streams and deferred tool answers. Pure: the I/O layer hands in parsed requests and a sink
+ * (its connection); mcp writes complete HTTP bytes into the sink. Tests use a fake sink. */
+
+struct mcp_server;
+struct mcp_sink;
+struct session;
+
+struct mcp_sink_ops {
+	/* The buffer to append response bytes to; call commit() after appending. */
+	struct buf *(*out)(struct mcp_sink *sink);
+	/* Sends what was appended. -ENOBUFS when the connection's send queue is over its limit:
+	 * the owner then closes the connection soon (and calls mcp_sink_closed()). */
+	int (*commit)(struct mcp_sink *sink);
+	/* A deferred answer or a stream has ended: the connection goes on with its next
+	 * request, or closes when keep_alive is false. Must not call back into mcp at once. */
+	void (*resume)(struct mcp_sink *sink, bool keep_alive);
+};
+
+/* Embedded in each connection. The two pointers belong to mcp. */
+struct mcp_sink {
+	const struct mcp_sink_ops *ops;
+	struct session *stream_of; /* this connection is the session's push stream */
+	struct mcp_call *call;     /* a deferred call answers on this connection */
+};
+
+enum mcp_disposition {
+	MCP_DONE,      /* answered; go on with the next request */
+	MCP_CLOSE,     /* answered; close once sent */
+	MCP_STREAMING, /* the connection now carries a stream; wait for resume() */
+	MCP_PENDING,   /* the answer comes later; wait for resume() */
+};
+
+/* Tools: the dispatch table that the chat layer fills (tools.c). */
+struct mcp_tool_ctx {
+	struct mcp_server *srv;
+	struct session *session;
+	const cJSON *args; /* an object, never NULL */
+	bool may_wait;     /* false in batches and when a wait has ended */
+	/* Set by a tool that wants to wait: answer when an event with seq > wait_after arrives
+	 * or after wait_ms; the tool is then called again with may_wait false. */
+	uint64_t wait_after;
+	uint32_t wait_ms;
+	/* The result: structured content (owned by mcp once set) and whether it is an error. */
+	cJSON *structured;
+	bool is_error;
+	const char *error_text; /* with is_error: the sentence for the text content */
+};
+
+enum mcp_tool_status { MCP_TOOL_DONE, MCP_TOOL_WAIT, MCP_TOOL_UNKNOWN_ERROR };
+
+struct mcp_tool {
+	const char *name;
+	const char *title;
+	const char *description;
+	const char *input_schema;  /* JSON text */
+	const char *output_schema; /* JSON text or NULL */
+	enum mcp_tool_status (*call)(struct mcp_tool_ctx *ctx);
+};
+
+/* Static documents offered as MCP resources and prompts. */
+struct mcp_resource {
+	const char *uri, *name, *title, *description, *mime_type, *text;
+};
+struct mcp_prompt {
+	const char *name, *title, *description, *text;
+};
+
+/* Hooks for the chat layer around the session lifecycle. */
+struct mcp_hooks {
+	int (*session_start)(void *ctx, struct session *s);              /* 0 or -errno */
+	void (*session_end)(void *ctx, struct session *s, int reason);   /* enum chat_reason */
+	void (*shutdown)(void *ctx);
+	void *ctx;
+};
+
+/* Creates the server; cfg and timers must outlive it. NULL on ENOMEM. */
+struct mcp_server *mcp_server_new(const struct config *cfg, struct timer_heap *timers);
+/* Frees the server; ends any session still open. */
+void mcp_server_free(struct mcp_server *srv);
+void mcp_server_set_tools(struct mcp_server *srv, const struct mcp_tool *tools, size_t n);
+void mcp_server_set_documents(struct mcp_server *srv, const struct mcp_resource *res, size_t n_res,
+			      const struct mcp_prompt *prompts, size_t n_prompts);
+void mcp_server_set_hooks(struct mcp_server *srv, const struct mcp_hooks *hooks);
+
+/* Answers one request on sink; see enum mcp_disposition. */
+enum mcp_disposition mcp_handle(struct mcp_server *srv, const struct http_request *req,
+				struct mcp_sink *sink);
+/* Answers an HTTP-level error (from the parser) and asks for close. */
+void mcp_reply_http_error(struct mcp_sink *sink, int status, const char *why);
+/* The connection behind sink is gone: detach streams and cancel deferred calls. */
+void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink);
+
+/* Adds an event to s's mailbox and pushes it on its stream; wakes waiting calls. Returns
+ * the seq (> 0), -ENOSPC (refusable and the mailbox is full) or -ENOMEM. */
+int64_t mcp_session_event(struct mcp_server *srv, struct session *s, const char *method,
+			  const char *params, size_t len, bool refusable);
+/* Ends a session (DELETE, kick, idle): hooks, streams and calls end, the id answers 404. */
+void mcp_session_end(struct mcp_server *srv, struct session *s, int reason);
+
+/* Graceful stop: new requests get 503, sessions end, streams close. */
+void mcp_server_shutdown(struct mcp_server *srv);
+bool mcp_server_idle(const struct mcp_server *srv); /* nothing left to flush or answer */
+
+struct mcp_stats {
+	uint32_t sessions, streams, calls_waiting;
+};
+void mcp_server_stats(const struct mcp_server *srv, struct mcp_stats *st);
+struct session_table *mcp_server_sessions(struct mcp_server *srv);
+
+#endif

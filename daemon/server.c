@@ -1,0 +1,718 @@
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "chat.h"
+#include "http.h"
+#include "log.h"
+#include "mcp.h"
+#include "ring.h"
+#include "timer.h"
+#include "tools.h"
+
+struct listener {
+	int fd;
+	char name[64];
+};
+
+/* A client connection. It lives until its socket is closed and no operation on it is still in
+ * the ring (the multishot recv has ended and no send is in flight). */
+struct conn {
+	struct mcp_sink sink;
+	struct server *srv;
+	int fd;
+	struct http_conn *http;
+	struct buf out;      /* appended, not yet handed to the kernel */
+	struct buf inflight; /* being sent: one send in flight per socket keeps bytes in order */
+	size_t sent;         /* bytes of inflight already sent */
+	struct buf in;       /* received but not parsed yet (pipelining behind a held request) */
+	struct timer timer;  /* head or keep-alive timeout */
+	struct conn *prev, *next;
+	struct conn *next_ready;
+	bool recv_armed, sending, busy, closing, close_after_flush, abort, in_ready, rearm;
+	bool timing_request;
+};
+
+struct server {
+	const struct config *cfg;
+	struct ring ring;
+	struct timer_heap timers;
+	struct mcp_server *mcp;
+	struct chat *chat;
+	struct listener *listeners[CONFIG_MAX_LISTEN];
+	int n_listeners;
+	int sigfd;
+	struct signalfd_siginfo siginfo;
+	struct conn *conns;
+	uint32_t n_conns;
+	struct conn *ready; /* connections with work to do after the current completions */
+	struct timer accept_retry;
+	bool stopping;
+	uint64_t stop_deadline;
+};
+
+static void conn_close(struct conn *c);
+static void conn_flush(struct conn *c);
+
+static struct conn *conn_of(struct mcp_sink *sink)
+{
+	return container_of(sink, struct conn, sink);
+}
+
+static void mark_ready(struct conn *c)
+{
+	if (c->in_ready)
+		return;
+	c->in_ready = true;
+	c->next_ready = c->srv->ready;
+	c->srv->ready = c;
+}
+
+/* Sink: how mcp writes to this connection. */
+
+static struct buf *sink_out(struct mcp_sink *sink)
+{
+	return &conn_of(sink)->out;
+}
+
+static int sink_commit(struct mcp_sink *sink)
+{
+	struct conn *c = conn_of(sink);
+
+	if (c->closing || c->abort) {
+		c->out.len = 0;
+		return -EPIPE;
+	}
+	if (c->out.len + (c->inflight.len - c->sent) > c->srv->cfg->max_send_queue) {
+		/* A client that does not read: drop it rather than buffer without end. */
+		log_info("connection %d: send queue over %zu bytes, closing it", c->fd,
+			 c->srv->cfg->max_send_queue);
+		c->out.len = 0;
+		c->abort = true;
+		mark_ready(c);
+		return -ENOBUFS;
+	}
+	conn_flush(c);
+	return 0;
+}
+
+static void sink_resume(struct mcp_sink *sink, bool keep_alive)
+{
+	struct conn *c = conn_of(sink);
+
+	c->busy = false;
+	if (!keep_alive || c->srv->stopping)
+		c->close_after_flush = true;
+	mark_ready(c);
+}
+
+static const struct mcp_sink_ops sink_ops = { sink_out, sink_commit, sink_resume };
+
+/* Sending */
+
+static void conn_flush(struct conn *c)
+{
+	struct buf t;
+
+	if (c->sending || c->closing)
+		return;
+	if (c->out.len == 0) {
+		if (c->close_after_flush && !c->busy)
+			mark_ready(c);
+		return;
+	}
+	t = c->inflight;
+	c->inflight = c->out;
+	c->out = t;
+	c->out.len = 0;
+	c->sent = 0;
+	c->sending = true;
+	ring_send(&c->srv->ring, c->fd, c->inflight.p, c->inflight.len, ring_tag(c, RING_OP_SEND));
+}
+
+static void conn_maybe_free(struct conn *c)
+{
+	if (!c->closing || c->recv_armed || c->sending || c->in_ready)
+		return;
+	http_conn_free(c->http);
+	buf_free(&c->out);
+	buf_free(&c->inflight);
+	buf_free(&c->in);
+	free(c);
+}
+
+static void on_send(struct conn *c, int res)
+{
+	c->sending = false;
+	if (c->closing) {
+		conn_maybe_free(c);
+		return;
+	}
+	if (res < 0) {
+		conn_close(c);
+		return;
+	}
+	c->sent += (size_t)res;
+	if (c->sent < c->inflight.len) {
+		c->sending = true;
+		ring_send(&c->srv->ring, c->fd, c->inflight.p + c->sent, c->inflight.len - c->sent,
+			  ring_tag(c, RING_OP_SEND));
+		return;
+	}
+	c->inflight.len = 0;
+	c->sent = 0;
+	if (c->inflight.cap > 16384)
+		buf_free(&c->inflight);
+	conn_flush(c);
+}
+
+/* Receiving and parsing */
+
+static void conn_arm_timer(struct conn *c)
+{
+	const struct config *cfg = c->srv->cfg;
+	uint64_t now = timer_now_ms();
+
+	if (c->busy || c->closing) {
+		timer_cancel(&c->srv->timers, &c->timer);
+		return;
+	}
+	if (http_conn_in_request(c->http)) {
+		if (!c->timing_request || !timer_armed(&c->timer)) {
+			c->timing_request = true;
+			timer_arm(&c->srv->timers, &c->timer, now + cfg->head_timeout_ms);
+		}
+		return;
+	}
+	c->timing_request = false;
+	timer_arm(&c->srv->timers, &c->timer, now + cfg->keepalive_timeout_ms);
+}
+
+/* Parses and answers requests in data until one is held open or the input runs out.
+ * Returns how many bytes were used. */
+static size_t conn_parse(struct conn *c, const char *data, size_t len)
+{
+	size_t off = 0;
+
+	while (!c->busy && !c->close_after_flush && !c->closing && !c->abort) {
+		size_t used;
+		int rc = http_conn_feed(c->http, data + off, len - off, &used);
+		enum mcp_disposition d;
+
+		off += used;
+		if (rc == HTTP_FEED_MORE)
+			break;
+		if (rc == HTTP_FEED_CONTINUE) {
+			buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+			conn_flush(c);
+			continue;
+		}
+		if (rc < 0) {
+			log_debug("connection %d: %s (%d)", c->fd, http_conn_error(c->http), -rc);
+			mcp_reply_http_error(&c->sink, -rc, http_conn_error(c->http));
+			c->close_after_flush = true;
+			break;
+		}
+		d = mcp_handle(c->srv->mcp, http_conn_request(c->http), &c->sink);
+		http_conn_next(c->http);
+		if (d == MCP_CLOSE || (d == MCP_DONE && c->srv->stopping))
+			c->close_after_flush = true;
+		else if (d == MCP_STREAMING || d == MCP_PENDING)
+			c->busy = true;
+	}
+	conn_arm_timer(c);
+	if (c->close_after_flush)
+		conn_flush(c);
+	return off;
+}
+
+/* Parses what waited in c->in (after a held request ended). */
+static void conn_parse_backlog(struct conn *c)
+{
+	size_t used;
+
+	if (c->in.len == 0) {
+		conn_arm_timer(c);
+		return;
+	}
+	used = conn_parse(c, c->in.p, c->in.len);
+	memmove(c->in.p, c->in.p + used, c->in.len - used);
+	c->in.len -= used;
+}
+
+static void conn_input(struct conn *c, const char *data, size_t len)
+{
+	const struct config *cfg = c->srv->cfg;
+
+	if (c->in.len == 0 && !c->busy) {
+		size_t used = conn_parse(c, data, len);
+
+		data += used;
+		len -= used;
+	}
+	/* Bytes after a closing answer are not read; an incomplete request was used up. */
+	if (len == 0 || c->close_after_flush || c->closing || c->abort)
+		return;
+	/* Bounded: one request's worth may wait behind a held one. */
+	if (c->in.len + len > cfg->max_head_bytes + cfg->max_body_bytes) {
+		log_info("connection %d: too much pipelined input, closing it", c->fd);
+		c->abort = true;
+		mark_ready(c);
+		return;
+	}
+	buf_append(&c->in, data, len);
+	if (!c->busy)
+		conn_parse_backlog(c);
+}
+
+static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
+{
+	struct ring *ring = &c->srv->ring;
+	int res = cqe->res;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		c->recv_armed = false;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+		if (res > 0 && !c->closing)
+			conn_input(c, ring_buffer(ring, bid), (size_t)res);
+		ring_recycle(ring, bid);
+	}
+	if (c->closing) {
+		conn_maybe_free(c);
+		return;
+	}
+	if (res == 0) {
+		/* The client is gone: finish what it asked for unless an answer is still held. */
+		if (c->busy || (!c->sending && c->out.len == 0))
+			c->abort = true;
+		c->close_after_flush = true;
+		mark_ready(c);
+	} else if (res < 0 && res != -ENOBUFS) {
+		c->abort = true;
+		mark_ready(c);
+	} else if (!c->recv_armed) {
+		c->rearm = true; /* after the recycled buffers are back in the ring */
+		mark_ready(c);
+	}
+}
+
+static void on_conn_timer(struct timer *t)
+{
+	struct conn *c = container_of(t, struct conn, timer);
+
+	if (c->busy || c->closing)
+		return;
+	if (c->timing_request) {
+		log_debug("connection %d: no complete request within %u ms", c->fd,
+			  c->srv->cfg->head_timeout_ms);
+		mcp_reply_http_error(&c->sink, 408, "no complete request in time");
+		c->close_after_flush = true;
+		conn_flush(c);
+	} else {
+		c->abort = true;
+		mark_ready(c);
+	}
+}
+
+/* Connection lifecycle */
+
+static void conn_new(struct server *srv, int fd)
+{
+	const struct http_limits limits = { srv->cfg->max_head_bytes, srv->cfg->max_body_bytes };
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c)
+		c->http = http_conn_new(&limits);
+	if (!c || !c->http) {
+		free(c);
+		ring_close(&srv->ring, fd);
+		return;
+	}
+	c->sink.ops = &sink_ops;
+	c->srv = srv;
+	c->fd = fd;
+	timer_init(&c->timer, on_conn_timer);
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_conns++;
+	c->recv_armed = true;
+	ring_recv(&srv->ring, fd, ring_tag(c, RING_OP_RECV));
+	/* A new connection must send a complete head in time, like one in mid-request. */
+	c->timing_request = true;
+	timer_arm(&srv->timers, &c->timer, timer_now_ms() + srv->cfg->head_timeout_ms);
+}
+
+/* Starts tearing down: mcp lets go, the ring cancels and closes; freed when ops are done. */
+static void conn_close(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	mcp_sink_closed(srv->mcp, &c->sink);
+	timer_cancel(&srv->timers, &c->timer);
+	ring_close(&srv->ring, c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->n_conns--;
+	conn_maybe_free(c);
+}
+
+static void process_ready(struct server *srv)
+{
+	struct conn *c;
+
+	while ((c = srv->ready)) {
+		srv->ready = c->next_ready;
+		c->in_ready = false;
+		if (c->closing) {
+			conn_maybe_free(c);
+			continue;
+		}
+		if (c->abort) {
+			conn_close(c);
+			continue;
+		}
+		if (c->rearm) {
+			c->rearm = false;
+			c->recv_armed = true;
+			ring_recv(&srv->ring, c->fd, ring_tag(c, RING_OP_RECV));
+		}
+		if (!c->busy && !c->close_after_flush)
+			conn_parse_backlog(c);
+		if (c->close_after_flush && !c->busy && !c->sending && c->out.len == 0)
+			conn_close(c);
+		else if (c->close_after_flush && !c->busy)
+			conn_flush(c);
+	}
+}
+
+/* Listeners */
+
+static void on_accept(struct server *srv, struct listener *l, struct io_uring_cqe *cqe)
+{
+	if (cqe->res >= 0) {
+		if (srv->stopping || srv->n_conns >= srv->cfg->max_connections)
+			ring_close(&srv->ring, cqe->res);
+		else
+			conn_new(srv, cqe->res);
+	}
+	if (cqe->flags & IORING_CQE_F_MORE || srv->stopping)
+		return;
+	if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOMEM) {
+		/* Out of descriptors: try again shortly rather than spin. */
+		log_warn("accept on %s: %s; retrying in 100 ms", l->name, strerror(-cqe->res));
+		timer_arm(&srv->timers, &srv->accept_retry, timer_now_ms() + 100);
+		return;
+	}
+	ring_accept(&srv->ring, l->fd, ring_tag(l, RING_OP_ACCEPT));
+}
+
+static void on_accept_retry(struct timer *t)
+{
+	struct server *srv = container_of(t, struct server, accept_retry);
+
+	for (int i = 0; i < srv->n_listeners && !srv->stopping; i++)
+		ring_accept(&srv->ring, srv->listeners[i]->fd, ring_tag(srv->listeners[i], RING_OP_ACCEPT));
+}
+
+/* "127.0.0.1:8808", "[::1]:0" → a bound, listening socket; -errno on failure. */
+static int listen_on(const char *spec, struct listener *l)
+{
+	char host[64];
+	const char *colon = strrchr(spec, ':');
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN];
+	int fd = -1, one = 1, err;
+	size_t hl = (size_t)(colon - spec);
+
+	if (spec[0] == '[' && hl >= 2 && spec[hl - 1] == ']') {
+		spec++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+		return -EINVAL;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Accepted sockets inherit it: whole responses go out at once, never held back. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		goto fail;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
+		snprintf(l->name, sizeof(l->name), "[%s]:%u", addr, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
+		snprintf(l->name, sizeof(l->name), "%s:%u", addr, ntohs(s4->sin_port));
+	}
+	freeaddrinfo(ai);
+	l->fd = fd;
+	return 0;
+fail:
+	err = -errno;
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return err;
+}
+
+/* Signals and the graceful stop */
+
+static void begin_stop(struct server *srv)
+{
+	struct mcp_stats st;
+
+	if (srv->stopping)
+		return;
+	mcp_server_stats(srv->mcp, &st);
+	srv->stopping = true;
+	srv->stop_deadline = timer_now_ms() + srv->cfg->shutdown_grace_ms;
+	log_notice("stopping: no new connections, ending %u sessions", st.sessions);
+	timer_cancel(&srv->timers, &srv->accept_retry);
+	for (int i = 0; i < srv->n_listeners; i++)
+		ring_close(&srv->ring, srv->listeners[i]->fd);
+	srv->n_listeners = 0;
+	mcp_server_shutdown(srv->mcp);
+	/* Idle keep-alive connections go now; those mid-request get their answer first. */
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		if (!c->busy && !http_conn_in_request(c->http)) {
+			c->close_after_flush = true;
+			mark_ready(c);
+		}
+	}
+}
+
+static void on_signal(struct server *srv, int res)
+{
+	if (res == (int)sizeof(srv->siginfo)) {
+		switch (srv->siginfo.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			begin_stop(srv);
+			break;
+		case SIGHUP:
+			log_notice("SIGHUP: nothing to reload (no configuration file in use)");
+			break;
+		}
+	}
+	ring_read(&srv->ring, srv->sigfd, &srv->siginfo, sizeof(srv->siginfo),
+		  ring_tag(srv, RING_OP_SIGNAL));
+}
+
+static void handle_cqe(struct server *srv, struct io_uring_cqe *cqe)
+{
+	uint64_t tag = io_uring_cqe_get_data64(cqe);
+	void *obj = ring_tag_obj(tag);
+
+	switch (ring_tag_op(tag)) {
+	case RING_OP_ACCEPT:
+		on_accept(srv, obj, cqe);
+		break;
+	case RING_OP_RECV:
+		on_recv(obj, cqe);
+		break;
+	case RING_OP_SEND:
+		on_send(obj, cqe->res);
+		break;
+	case RING_OP_SIGNAL:
+		on_signal(srv, cqe->res);
+		break;
+	default:
+		if (cqe->flags & IORING_CQE_F_BUFFER)
+			ring_recycle(&srv->ring, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		break;
+	}
+}
+
+static uint64_t wait_ms(struct server *srv, uint64_t now)
+{
+	uint64_t next = timer_next(&srv->timers);
+	uint64_t ms = next == UINT64_MAX ? UINT64_MAX : next > now ? next - now : 0;
+
+	if (srv->stopping && srv->stop_deadline - now < ms)
+		ms = srv->stop_deadline > now ? srv->stop_deadline - now : 0;
+	return ms;
+}
+
+int server_run(struct server *srv)
+{
+	for (int i = 0; i < srv->n_listeners; i++)
+		ring_accept(&srv->ring, srv->listeners[i]->fd, ring_tag(srv->listeners[i], RING_OP_ACCEPT));
+	ring_read(&srv->ring, srv->sigfd, &srv->siginfo, sizeof(srv->siginfo),
+		  ring_tag(srv, RING_OP_SIGNAL));
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned head, n = 0;
+		uint64_t now = timer_now_ms();
+		int err;
+
+		timer_run(&srv->timers, now);
+		process_ready(srv);
+		if (srv->stopping && (srv->n_conns == 0 || now >= srv->stop_deadline))
+			break;
+		err = ring_wait(&srv->ring, wait_ms(srv, now));
+		if (err < 0 && err != -ETIME && err != -EINTR && err != -EAGAIN && err != -EBUSY) {
+			log_err("io_uring wait failed: %s", strerror(-err));
+			return err;
+		}
+		io_uring_for_each_cqe(&srv->ring.uring, head, cqe) {
+			handle_cqe(srv, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&srv->ring.uring, n);
+	}
+	log_notice("stopped");
+	return 0;
+}
+
+/* Setup */
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int open_signals(struct server *srv)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	srv->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	return srv->sigfd < 0 ? -errno : 0;
+}
+
+struct server *server_new(const struct config *cfg, int *err)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+
+	*err = -ENOMEM;
+	if (!srv)
+		return NULL;
+	srv->cfg = cfg;
+	srv->sigfd = -1;
+	timer_heap_init(&srv->timers);
+	timer_init(&srv->accept_retry, on_accept_retry);
+	raise_fd_limit();
+	for (int i = 0; i < cfg->n_listen; i++) {
+		struct listener *l = calloc(1, sizeof(*l));
+
+		if (!l)
+			goto fail;
+		srv->listeners[srv->n_listeners++] = l;
+		l->fd = -1;
+		*err = listen_on(cfg->listen[i], l);
+		if (*err < 0) {
+			log_err("cannot listen on %s: %s", cfg->listen[i], strerror(-*err));
+			goto fail;
+		}
+	}
+	*err = open_signals(srv);
+	if (*err < 0) {
+		log_err("cannot set up signal handling: %s", strerror(-*err));
+		goto fail;
+	}
+	*err = ring_init(&srv->ring, 4096, 1024, 4096);
+	if (*err < 0) {
+		log_err("cannot set up io_uring: %s", strerror(-*err));
+		goto fail;
+	}
+	*err = -ENOMEM;
+	srv->mcp = mcp_server_new(cfg, &srv->timers);
+	if (!srv->mcp || !(srv->chat = tools_register(srv->mcp, cfg, &srv->timers)))
+		goto fail;
+	*err = 0;
+	return srv;
+fail:
+	server_free(srv);
+	return NULL;
+}
+
+int server_listener_count(const struct server *srv)
+{
+	return srv->n_listeners;
+}
+
+const char *server_listener_name(const struct server *srv, int i)
+{
+	return srv->listeners[i]->name;
+}
+
+void server_free(struct server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->conns) {
+		struct conn *c = srv->conns;
+
+		srv->conns = c->next;
+		mcp_sink_closed(srv->mcp, &c->sink);
+		close(c->fd);
+		http_conn_free(c->http);
+		buf_free(&c->out);
+		buf_free(&c->inflight);
+		buf_free(&c->in);
+		free(c);
+	}
+	mcp_server_free(srv->mcp);
+	if (srv->chat)
+		tools_free(srv->chat);
+	for (int i = 0; i < CONFIG_MAX_LISTEN; i++) {
+		if (srv->listeners[i] && srv->listeners[i]->fd >= 0 && i < srv->n_listeners)
+			close(srv->listeners[i]->fd);
+		free(srv->listeners[i]);
+	}
+	if (srv->ring.br)
+		ring_exit(&srv->ring);
+	if (srv->sigfd >= 0)
+		close(srv->sigfd);
+	timer_heap_free(&srv->timers);
+	free(srv);
+}

@@ -1,0 +1,412 @@
+#include "tools.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chat.h"
+#include "session.h"
+
+struct tools {
+	struct mcp_server *srv;
+	struct chat *chat;
+};
+
+/* One world per process: the tools are plain functions in a static table. */
+static struct tools world;
+
+/* Results */
+
+static enum mcp_tool_status refuse(struct mcp_tool_ctx *ctx, const char *code, const char *field,
+				   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum mcp_tool_status refuse(struct mcp_tool_ctx *ctx, const char *code, const char *field,
+				   const char *fmt, ...)
+{
+	char sentence[256];
+	va_list ap;
+	cJSON *o = cJSON_CreateObject();
+
+	va_start(ap, fmt);
+	vsnprintf(sentence, sizeof(sentence), fmt, ap);
+	va_end(ap);
+	cJSON_AddStringToObject(o, "error", code);
+	cJSON_AddStringToObject(o, "message", sentence);
+	if (field)
+		cJSON_AddStringToObject(o, "field", field);
+	ctx->structured = o;
+	ctx->is_error = true;
+	/* The sentence outlives this frame inside the object. */
+	ctx->error_text = cJSON_GetObjectItemCaseSensitive(o, "message")->valuestring;
+	return MCP_TOOL_DONE;
+}
+
+static enum mcp_tool_status chat_refusal(struct mcp_tool_ctx *ctx, const struct chat_result *r)
+{
+	refuse(ctx, chat_error_code(r->error), r->field, "%s", r->message);
+	if (r->error == CHAT_RATE_LIMITED)
+		cJSON_AddNumberToObject(ctx->structured, "retry_after_ms", r->retry_after_ms);
+	return MCP_TOOL_DONE;
+}
+
+static void add_partner(cJSON *o, const char *name)
+{
+	cJSON *p = cJSON_AddObjectToObject(o, "partner");
+
+	cJSON_AddStringToObject(p, "display_name", name);
+}
+
+static enum mcp_tool_status matched_or_waiting(struct mcp_tool_ctx *ctx,
+					       const struct chat_result *r, bool named)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (r->error != CHAT_OK) {
+		cJSON_Delete(o);
+		return chat_refusal(ctx, r);
+	}
+	cJSON_AddStringToObject(o, "status", r->matched ? "matched" : "waiting");
+	if (r->matched || named)
+		cJSON_AddStringToObject(o, "room_id", r->room_id);
+	if (r->matched)
+		add_partner(o, r->partner_name);
+	else if (!named)
+		cJSON_AddNumberToObject(o, "position", r->position);
+	ctx->structured = o;
+	return MCP_TOOL_DONE;
+}
+
+/* Arguments: a present argument of the wrong type is refused naming the field. */
+
+static int opt_string(struct mcp_tool_ctx *ctx, const char *name, const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(ctx->args, name);
+
+	*out = NULL;
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v)) {
+		refuse(ctx, "invalid_arguments", name, "%s must be a string", name);
+		return -EINVAL;
+	}
+	*out = v->valuestring;
+	return 0;
+}
+
+static int req_string(struct mcp_tool_ctx *ctx, const char *name, const char **out)
+{
+	if (opt_string(ctx, name, out) < 0)
+		return -EINVAL;
+	if (!*out) {
+		refuse(ctx, "invalid_arguments", name, "%s is required", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct chat_user *user_of(struct mcp_tool_ctx *ctx)
+{
+	return ctx->session->user;
+}
+
+/* Tools */
+
+static enum mcp_tool_status enter_queue(struct mcp_tool_ctx *ctx)
+{
+	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(ctx->args, "interests");
+	const char *name, *list[16];
+	struct chat_result r;
+	size_t n = 0;
+	const cJSON *t;
+
+	if (opt_string(ctx, "display_name", &name) < 0)
+		return MCP_TOOL_DONE;
+	if (tags && !cJSON_IsNull(tags) && !cJSON_IsArray(tags))
+		return refuse(ctx, "invalid_arguments", "interests", "interests must be an array of strings");
+	if (cJSON_GetArraySize(tags) > (int)(sizeof(list) / sizeof(list[0])))
+		return refuse(ctx, "invalid_arguments", "interests", "interests takes at most 8 tags");
+	cJSON_ArrayForEach(t, (cJSON_IsArray(tags) ? tags : NULL)) {
+		if (!cJSON_IsString(t))
+			return refuse(ctx, "invalid_arguments", "interests", "interests must be an array of strings");
+		list[n++] = t->valuestring;
+	}
+	chat_enter_queue(world.chat, user_of(ctx), name, list, n, &r);
+	return matched_or_waiting(ctx, &r, false);
+}
+
+static enum mcp_tool_status join_room(struct mcp_tool_ctx *ctx)
+{
+	const char *room, *name;
+	struct chat_result r;
+
+	if (req_string(ctx, "room_id", &room) < 0 || opt_string(ctx, "display_name", &name) < 0)
+		return MCP_TOOL_DONE;
+	chat_join_room(world.chat, user_of(ctx), room, name, &r);
+	return matched_or_waiting(ctx, &r, true);
+}
+
+static enum mcp_tool_status send_message(struct mcp_tool_ctx *ctx)
+{
+	const char *room, *text;
+	struct chat_result r;
+	cJSON *o;
+
+	if (req_string(ctx, "room_id", &room) < 0 || req_string(ctx, "message", &text) < 0)
+		return MCP_TOOL_DONE;
+	chat_send(world.chat, user_of(ctx), room, text, strlen(text), &r);
+	if (r.error != CHAT_OK)
+		return chat_refusal(ctx, &r);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "message_id", r.message_id);
+	cJSON_AddStringToObject(o, "timestamp", r.timestamp);
+	ctx->structured = o;
+	return MCP_TOOL_DONE;
+}
+
+static int wait_args(struct mcp_tool_ctx *ctx, double *timeout_s, uint64_t *after)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ctx->args, "timeout_s");
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(ctx->args, "after");
+
+	*timeout_s = 30;
+	*after = ctx->session->mbox.cursor;
+	if (t && !cJSON_IsNull(t)) {
+		if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 300) {
+			refuse(ctx, "invalid_arguments", "timeout_s", "timeout_s must be a number of seconds from 0 to 300");
+			return -EINVAL;
+		}
+		*timeout_s = t->valuedouble;
+	}
+	if (a && !cJSON_IsNull(a)) {
+		if (!cJSON_IsNumber(a) || a->valuedouble < 0 || a->valuedouble > 9007199254740991.0 ||
+		    (double)(uint64_t)a->valuedouble != a->valuedouble) {
+			refuse(ctx, "invalid_arguments", "after", "after must be a whole event seq, 0 or more");
+			return -EINVAL;
+		}
+		*after = (uint64_t)a->valuedouble;
+	}
+	return 0;
+}
+
+static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
+{
+	struct mailbox *mb = &ctx->session->mbox;
+	double timeout_s;
+	uint64_t after, next, seq;
+	cJSON *o, *events;
+
+	if (wait_args(ctx, &timeout_s, &after) < 0)
+		return MCP_TOOL_DONE;
+	seq = mailbox_next_after(mb, after);
+	if (!seq && ctx->may_wait && timeout_s > 0) {
+		ctx->wait_after = after;
+		ctx->wait_ms = (uint32_t)(timeout_s * 1000);
+		return MCP_TOOL_WAIT;
+	}
+	o = cJSON_CreateObject();
+	events = cJSON_AddArrayToObject(o, "events");
+	next = after;
+	for (; seq && seq <= mb->last; seq++) {
+		const struct mailbox_event *ev = mailbox_get(mb, seq);
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(e, "method", ev->method);
+		cJSON_AddRawToObject(e, "params", ev->params);
+		cJSON_AddItemToArray(events, e);
+		next = seq;
+	}
+	cJSON_AddNumberToObject(o, "next", (double)next);
+	mb->cursor = next;
+	mailbox_ack(mb, next);
+	ctx->structured = o;
+	return MCP_TOOL_DONE;
+}
+
+static enum mcp_tool_status leave_chat(struct mcp_tool_ctx *ctx)
+{
+	const char *room;
+	struct chat_result r;
+
+	if (req_string(ctx, "room_id", &room) < 0)
+		return MCP_TOOL_DONE;
+	chat_leave(world.chat, user_of(ctx), room, &r);
+	if (r.error != CHAT_OK)
+		return chat_refusal(ctx, &r);
+	ctx->structured = cJSON_CreateObject();
+	cJSON_AddStringToObject(ctx->structured, "status", "left");
+	return MCP_TOOL_DONE;
+}
+
+static enum mcp_tool_status get_status(struct mcp_tool_ctx *ctx)
+{
+	static const char *const names[] = { "idle", "waiting", "in_room" };
+	struct chat_status st;
+	cJSON *o = cJSON_CreateObject();
+
+	chat_get_status(world.chat, user_of(ctx), &st);
+	cJSON_AddStringToObject(o, "state", names[st.state]);
+	if (st.room_id)
+		cJSON_AddStringToObject(o, "room_id", st.room_id);
+	if (st.partner_name)
+		add_partner(o, st.partner_name);
+	if (st.state == CHAT_WAITING && !st.room_id)
+		cJSON_AddNumberToObject(o, "position", st.position);
+	cJSON_AddNumberToObject(o, "unread", mailbox_unread(&ctx->session->mbox));
+	ctx->structured = o;
+	return MCP_TOOL_DONE;
+}
+
+#define S_DISPLAY_NAME                                                                       \
+	"\"display_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":32,"            \
+	"\"description\":\"Name your partner sees (1-32 characters; default Stranger)\"}"
+#define S_ROOM_ID                                                                            \
+	"\"room_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,"                 \
+	"\"pattern\":\"^[A-Za-z0-9_-]{1,64}$\",\"description\":\"Room id\"}"
+
+static const struct mcp_tool tool_table[] = {
+	{ "enter_queue", "Meet a stranger",
+	  "Wait for a random stranger to chat with. Returns {status:\"waiting\", position} or "
+	  "{status:\"matched\", room_id, partner}; a chatroom.found event follows the match.",
+	  "{\"type\":\"object\",\"properties\":{" S_DISPLAY_NAME ",\"interests\":{\"type\":\"array\","
+	  "\"maxItems\":8,\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":24},"
+	  "\"description\":\"Up to 8 tags; a stranger sharing one is preferred for 10 s\"}}}",
+	  NULL, enter_queue },
+	{ "join_room", "Join a named room",
+	  "Meet someone in a named room (two people per room). The first in waits; the second is "
+	  "matched and both get chatroom.found.",
+	  "{\"type\":\"object\",\"properties\":{" S_ROOM_ID "," S_DISPLAY_NAME "},\"required\":[\"room_id\"]}",
+	  NULL, join_room },
+	{ "send_message", "Send a message",
+	  "Send a message to your partner in the room. Returns {message_id, timestamp} once it is "
+	  "queued for them.",
+	  "{\"type\":\"object\",\"properties\":{" S_ROOM_ID ",\"message\":{\"type\":\"string\","
+	  "\"minLength\":1,\"maxLength\":4096,\"description\":\"Text to send (1-4096 bytes of UTF-8)\"}},"
+	  "\"required\":[\"room_id\",\"message\"]}",
+	  NULL, send_message },
+	{ "wait_for_message", "Wait for events",
+	  "Return the events after `after` (default: after the last ones this tool returned), "
+	  "waiting up to timeout_s for one. Returns {events, next}.",
+	  "{\"type\":\"object\",\"properties\":{\"timeout_s\":{\"type\":\"number\",\"minimum\":0,"
+	  "\"maximum\":300,\"description\":\"Seconds to wait when there is nothing new (0-300, default 30)\"},"
+	  "\"after\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"Return events with a seq greater than this\"}}}",
+	  NULL, wait_for_message },
+	{ "leave_chat", "Leave the chat",
+	  "Leave the room (your partner gets partner.disconnected) or stop waiting. You may enter "
+	  "the queue again afterwards.",
+	  "{\"type\":\"object\",\"properties\":{" S_ROOM_ID "},\"required\":[\"room_id\"]}", NULL,
+	  leave_chat },
+	{ "get_status", "Where am I",
+	  "Where you are: idle, waiting (with queue position) or in_room (with partner), and how "
+	  "many events are unread.",
+	  "{\"type\":\"object\",\"properties\":{}}", NULL, get_status },
+};
+
+static const char guide[] =
+	"# mcp-chat\n\n"
+	"Anonymous one-to-one chat with a stranger.\n\n"
+	"1. Call `enter_queue` (optionally with `display_name` and `interests`) to be matched with "
+	"a random stranger, or `join_room` with a room id you agreed on with someone.\n"
+	"2. When matched you get a `chatroom.found` notification (and the tool result says "
+	"`matched`). Use its `room_id` with `send_message`.\n"
+	"3. Your partner's messages arrive as `message.received` notifications. If your client "
+	"does not show notifications, call `wait_for_message` in a loop.\n"
+	"4. `leave_chat` ends the conversation; your partner gets `partner.disconnected`.\n\n"
+	"Limits: messages are 1-4096 bytes of UTF-8; 20 messages burst, 5 per second sustained. "
+	"Nobody sees anything of you but your display name (default \"Stranger\").\n";
+
+static const struct mcp_resource resources[] = {
+	{ "mcp-chat://guide", "guide", "How to chat", "How to meet a stranger and chat here",
+	  "text/markdown", guide },
+};
+
+static const struct mcp_prompt prompts[] = {
+	{ "chat_with_stranger", "Chat with a stranger",
+	  "Meet a random stranger and hold a friendly conversation",
+	  "Use the mcp-chat tools to meet a stranger: call enter_queue, wait for chatroom.found "
+	  "(or call wait_for_message), then exchange messages with send_message. Be friendly and "
+	  "never share personal information. Call leave_chat when the conversation is over." },
+};
+
+/* Session hooks and event delivery */
+
+static int deliver(void *ctx, struct chat_user *to, const char *method, const char *params,
+		   size_t len, bool refusable)
+{
+	struct tools *w = ctx;
+	int64_t seq = mcp_session_event(w->srv, chat_user_owner(to), method, params, len, refusable);
+
+	return seq < 0 ? (int)seq : 0;
+}
+
+static uint64_t mono_ms(void *ctx)
+{
+	(void)ctx;
+	return timer_now_ms();
+}
+
+static int64_t wall_ms(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int session_start(void *ctx, struct session *s)
+{
+	struct tools *w = ctx;
+
+	s->user = chat_user_new(w->chat, s);
+	return s->user ? 0 : -ENOMEM;
+}
+
+static void session_end(void *ctx, struct session *s, int reason)
+{
+	struct tools *w = ctx;
+
+	if (s->user)
+		chat_user_free(w->chat, s->user, (enum chat_reason)reason);
+	s->user = NULL;
+}
+
+static void shutdown_chat(void *ctx)
+{
+	struct tools *w = ctx;
+
+	chat_shutdown(w->chat);
+}
+
+struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
+			    struct timer_heap *timers)
+{
+	static struct chat_ops ops = { deliver, mono_ms, wall_ms, &world };
+	const struct chat_limits limits = {
+		.max_message_bytes = cfg->max_message_bytes,
+		.max_display_name_chars = cfg->max_display_name_chars,
+		.max_interests = cfg->max_interests,
+		.max_interest_chars = cfg->max_interest_chars,
+		.rate_per_second = cfg->rate_per_second,
+		.rate_burst = cfg->rate_burst,
+		.fallback_ms = cfg->interest_fallback_ms,
+	};
+	const struct mcp_hooks hooks = { session_start, session_end, shutdown_chat, &world };
+
+	world.srv = srv;
+	world.chat = chat_new(&limits, &ops, timers);
+	if (!world.chat)
+		return NULL;
+	mcp_server_set_tools(srv, tool_table, sizeof(tool_table) / sizeof(tool_table[0]));
+	mcp_server_set_documents(srv, resources, 1, prompts, 1);
+	mcp_server_set_hooks(srv, &hooks);
+	return world.chat;
+}
+
+void tools_free(struct chat *c)
+{
+	chat_free(c);
+	world.chat = NULL;
+	world.srv = NULL;
+}
