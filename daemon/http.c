@@ -133,6 +133,9 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	struct http_conn *c = conn_of(p);
 
 	for (size_t i = 0; i < len; i++) {
+		/* RFC 9112 5.1: no whitespace between a field name and its colon. */
+		if (at[i] == ' ' || at[i] == '\t')
+			return fail(c, 400, "whitespace in a header name");
 		if (c->field_len < sizeof(c->field) - 1)
 			c->field[c->field_len] = (char)tolower((unsigned char)at[i]);
 		c->field_len++;
@@ -185,6 +188,10 @@ static int on_header_value_complete(llhttp_t *p)
 	c->in_value = false;
 	if (c->cur == H_NONE && !c->expect_hdr)
 		return 0;
+	/* Trailing whitespace is not part of a field value (RFC 9112 5). */
+	while (c->arena_len > c->value_off &&
+	       (c->arena[c->arena_len - 1] == ' ' || c->arena[c->arena_len - 1] == '\t'))
+		c->arena_len--;
 	if (arena_end_string(c) < 0)
 		return -1;
 	value = c->arena + c->value_off;

@@ -117,7 +117,9 @@ void timer_run(struct timer_heap *h, uint64_t now)
 	while (h->n && h->v[0]->when <= now) {
 		struct timer *t = h->v[0];
 
-		if (t->due > now) {
+		/* A postponed timer takes its place again before anything fires, so timers
+		 * due in the same run fire in deadline order. */
+		if (t->due != t->when) {
 			t->when = t->due;
 			sift_down(h, 0);
 			continue;

@@ -1,0 +1,335 @@
+#include <CUnit/Basic.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "jsonrpc.h"
+
+#define WHY_OBJECT "a JSON-RPC message must be a JSON object"
+#define WHY_VERSION "\"jsonrpc\" must be \"2.0\""
+#define WHY_ID "\"id\" must be a string or an integer"
+#define WHY_METHOD "\"method\" must be a non-empty string"
+#define WHY_PARAMS "\"params\" must be an object"
+#define WHY_SHAPE "a JSON-RPC message needs \"method\" (a request or notification) or " \
+		  "\"result\"/\"error\" with \"id\""
+
+/* Classifies the JSON text; *why is set to "" first, so a valid message leaves it "". */
+static enum jsonrpc_kind classify(const char *json, const char **why)
+{
+	cJSON *msg = cJSON_Parse(json);
+	enum jsonrpc_kind kind;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
+	*why = "";
+	kind = jsonrpc_classify(msg, why);
+	cJSON_Delete(msg);
+	return kind;
+}
+
+static void check_kind(const char *json, enum jsonrpc_kind want)
+{
+	const char *why;
+
+	CU_ASSERT_EQUAL(classify(json, &why), want);
+}
+
+static void check_invalid(const char *json, const char *want_why)
+{
+	const char *why;
+
+	CU_ASSERT_EQUAL(classify(json, &why), JSONRPC_INVALID);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+	CU_ASSERT_STRING_EQUAL(why, want_why);
+}
+
+static void test_requests(void)
+{
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", JSONRPC_REQUEST);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"ping\"}", JSONRPC_REQUEST);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":-7,\"method\":\"ping\"}", JSONRPC_REQUEST);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":\"\",\"method\":\"ping\"}", JSONRPC_REQUEST);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"tools/call\","
+		   "\"params\":{\"name\":\"x\"}}",
+		   JSONRPC_REQUEST);
+	check_kind("{\"method\":\"m\",\"params\":[1,2],\"id\":2,\"jsonrpc\":\"2.0\"}", JSONRPC_REQUEST);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":1.0,\"method\":\"ping\"}", JSONRPC_REQUEST);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":9007199254740991,\"method\":\"ping\"}",
+		   JSONRPC_REQUEST);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":-9007199254740991,\"method\":\"ping\"}",
+		   JSONRPC_REQUEST);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"extra\":true}", JSONRPC_REQUEST);
+}
+
+static void test_notifications(void)
+{
+	check_kind("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
+		   JSONRPC_NOTIFICATION);
+	check_kind("{\"jsonrpc\":\"2.0\",\"method\":\"n\",\"params\":{}}", JSONRPC_NOTIFICATION);
+	check_kind("{\"jsonrpc\":\"2.0\",\"method\":\"n\",\"params\":[]}", JSONRPC_NOTIFICATION);
+}
+
+static void test_responses(void)
+{
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", JSONRPC_RESPONSE);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"result\":null}", JSONRPC_RESPONSE);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":0}", JSONRPC_RESPONSE);
+	check_kind("{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-32601,\"message\":\"no\"}}",
+		   JSONRPC_RESPONSE);
+}
+
+static void test_not_object(void)
+{
+	check_invalid("[]", WHY_OBJECT);
+	check_invalid("[{\"jsonrpc\":\"2.0\",\"method\":\"m\"}]", WHY_OBJECT);
+	check_invalid("\"2.0\"", WHY_OBJECT);
+	check_invalid("42", WHY_OBJECT);
+	check_invalid("null", WHY_OBJECT);
+}
+
+static void test_bad_version(void)
+{
+	check_invalid("{\"id\":1,\"method\":\"m\"}", WHY_VERSION);
+	check_invalid("{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"m\"}", WHY_VERSION);
+	check_invalid("{\"jsonrpc\":2.0,\"id\":1,\"method\":\"m\"}", WHY_VERSION);
+	check_invalid("{\"jsonrpc\":\"2.0 \",\"id\":1,\"method\":\"m\"}", WHY_VERSION);
+	check_invalid("{\"JSONRPC\":\"2.0\",\"id\":1,\"method\":\"m\"}", WHY_VERSION);
+}
+
+static void test_bad_id(void)
+{
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"m\"}", WHY_ID);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"m\"}", WHY_ID);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"m\"}", WHY_ID);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"m\"}", WHY_ID);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":[1],\"method\":\"m\"}", WHY_ID);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":9007199254740992,\"method\":\"m\"}", WHY_ID);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":1e300,\"method\":\"m\"}", WHY_ID);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":0.5,\"result\":{}}", WHY_ID);
+}
+
+static void test_bad_method_or_params(void)
+{
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\"}", WHY_METHOD);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}", WHY_METHOD);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"method\":null}", WHY_METHOD);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":\"x\"}", WHY_PARAMS);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":3}", WHY_PARAMS);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":null}", WHY_PARAMS);
+}
+
+static void test_bad_shape(void)
+{
+	check_invalid("{\"jsonrpc\":\"2.0\"}", WHY_SHAPE);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":1}", WHY_SHAPE);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"result\":{}}", WHY_SHAPE);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,\"message\":\"x\"}}", WHY_SHAPE);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":\"boom\"}", WHY_SHAPE);
+	check_invalid("{\"jsonrpc\":\"2.0\",\"id\":1,\"Method\":\"m\"}", WHY_SHAPE);
+}
+
+/* ---- serialisation ---- */
+
+static struct buf out;
+
+static const char *text(void)
+{
+	return out.len ? out.p : "";
+}
+
+/* Writes a result for the id given as JSON text ("" means no id at all) into out. */
+static void result_for_id(const char *id_json, const char *result)
+{
+	cJSON *id = *id_json ? cJSON_Parse(id_json) : NULL;
+
+	CU_ASSERT_FATAL(!*id_json || id != NULL);
+	buf_free(&out);
+	CU_ASSERT_EQUAL(jsonrpc_append_result(&out, id, result, strlen(result)), 0);
+	cJSON_Delete(id);
+}
+
+static void check_result(const char *id_json, const char *want_id)
+{
+	char want[256];
+
+	result_for_id(id_json, "{\"ok\":true}");
+	snprintf(want, sizeof(want), "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"ok\":true}}",
+		 want_id);
+	CU_ASSERT_STRING_EQUAL(text(), want);
+	if (strcmp(text(), want) != 0)
+		fprintf(stderr, "\n      id %s echoed as: %s\n", id_json, text());
+	buf_free(&out);
+}
+
+static void test_result_ids(void)
+{
+	check_result("", "null");
+	check_result("\"abc\"", "\"abc\"");
+	check_result("\"\"", "\"\"");
+	check_result("0", "0");
+	check_result("1", "1");
+	check_result("-5", "-5");
+	check_result("2147483648", "2147483648");
+	check_result("123456789012", "123456789012");
+}
+
+static void test_result_string_id_escaped(void)
+{
+	cJSON *id = cJSON_CreateString("a\"b\\c\n\x01");
+	cJSON *back, *echoed;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+	buf_free(&out);
+	CU_ASSERT_EQUAL(jsonrpc_append_result(&out, id, "1", 1), 0);
+	back = cJSON_Parse(text());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	echoed = cJSON_GetObjectItemCaseSensitive(back, "id");
+	CU_ASSERT_TRUE(cJSON_IsString(echoed));
+	if (cJSON_IsString(echoed))
+		CU_ASSERT_STRING_EQUAL(echoed->valuestring, id->valuestring);
+	cJSON_Delete(back);
+	cJSON_Delete(id);
+	buf_free(&out);
+}
+
+/* Large integer ids must come back as the same integer, written as an integer. */
+static void test_result_id_2pow53_minus_1(void)
+{
+	check_result("9007199254740991", "9007199254740991");
+	check_result("-9007199254740991", "-9007199254740991");
+}
+
+static void test_result_id_no_exponent(void)
+{
+	check_result("1000000000000000", "1000000000000000");
+	check_result("2000000000000000", "2000000000000000");
+}
+
+/* The result text is copied as given, len bytes of it. */
+static void test_result_text_verbatim(void)
+{
+	cJSON *id = cJSON_CreateNumber(7);
+
+	buf_free(&out);
+	CU_ASSERT_EQUAL(jsonrpc_append_result(&out, id, "[1, 2 ,3]garbage", 9), 0);
+	CU_ASSERT_STRING_EQUAL(text(), "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":[1, 2 ,3]}");
+	buf_free(&out);
+	CU_ASSERT_EQUAL(buf_puts(&out, "prefix|"), 0);
+	CU_ASSERT_EQUAL(jsonrpc_append_result(&out, id, "null", 4), 0);
+	CU_ASSERT_STRING_EQUAL(text(), "prefix|{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":null}");
+	buf_free(&out);
+	cJSON_Delete(id);
+}
+
+static void check_error(const cJSON *id, int code, const char *message, const char *want)
+{
+	buf_free(&out);
+	CU_ASSERT_EQUAL(jsonrpc_append_error(&out, id, code, message), 0);
+	CU_ASSERT_STRING_EQUAL(text(), want);
+	buf_free(&out);
+}
+
+static void test_error(void)
+{
+	cJSON *zero = cJSON_CreateNumber(0), *sid = cJSON_CreateString("req-1");
+
+	check_error(NULL, JSONRPC_PARSE_ERROR, "Parse error",
+		    "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"Parse error\"}}");
+	check_error(zero, JSONRPC_METHOD_NOT_FOUND, "Method not found",
+		    "{\"jsonrpc\":\"2.0\",\"id\":0,\"error\":{\"code\":-32601,"
+		    "\"message\":\"Method not found\"}}");
+	check_error(sid, JSONRPC_INVALID_PARAMS, "bad \"name\"\n",
+		    "{\"jsonrpc\":\"2.0\",\"id\":\"req-1\",\"error\":{\"code\":-32602,"
+		    "\"message\":\"bad \\\"name\\\"\\n\"}}");
+	check_error(sid, 42, "",
+		    "{\"jsonrpc\":\"2.0\",\"id\":\"req-1\",\"error\":{\"code\":42,\"message\":\"\"}}");
+	cJSON_Delete(zero);
+	cJSON_Delete(sid);
+}
+
+/* What we write is itself a valid response, and the id survives the round trip. */
+static void test_replies_classify_as_responses(void)
+{
+	cJSON *id = cJSON_CreateNumber(12), *msg;
+	const char *why = "";
+
+	buf_free(&out);
+	CU_ASSERT_EQUAL(jsonrpc_append_error(&out, id, JSONRPC_INTERNAL_ERROR, "x"), 0);
+	msg = cJSON_Parse(text());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
+	CU_ASSERT_EQUAL(jsonrpc_classify(msg, &why), JSONRPC_RESPONSE);
+	CU_ASSERT_EQUAL(cJSON_GetObjectItemCaseSensitive(msg, "id")->valuedouble, 12);
+	cJSON_Delete(msg);
+	buf_free(&out);
+	CU_ASSERT_EQUAL(jsonrpc_append_result(&out, id, "{}", 2), 0);
+	msg = cJSON_Parse(text());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
+	CU_ASSERT_EQUAL(jsonrpc_classify(msg, &why), JSONRPC_RESPONSE);
+	cJSON_Delete(msg);
+	buf_free(&out);
+	cJSON_Delete(id);
+}
+
+static int cleanup(void)
+{
+	buf_free(&out);
+	return 0;
+}
+
+struct test {
+	const char *name;
+	CU_TestFunc fn;
+};
+
+static const struct test classify_tests[] = {
+	{ "requests", test_requests },
+	{ "notifications", test_notifications },
+	{ "responses", test_responses },
+	{ "not an object", test_not_object },
+	{ "bad jsonrpc version", test_bad_version },
+	{ "bad id", test_bad_id },
+	{ "bad method or params", test_bad_method_or_params },
+	{ "neither request nor response", test_bad_shape },
+	{ NULL, NULL },
+};
+
+static const struct test reply_tests[] = {
+	{ "result id echo", test_result_ids },
+	{ "result string id escaped", test_result_string_id_escaped },
+	{ "result id 2^53-1 exact", test_result_id_2pow53_minus_1 },
+	{ "result id without exponent", test_result_id_no_exponent },
+	{ "result text verbatim", test_result_text_verbatim },
+	{ "error", test_error },
+	{ "replies are responses", test_replies_classify_as_responses },
+	{ NULL, NULL },
+};
+
+static int add_suite(const char *name, const struct test *tests)
+{
+	CU_pSuite s = CU_add_suite(name, NULL, cleanup);
+
+	if (!s)
+		return -1;
+	for (; tests->name; tests++)
+		if (!CU_add_test(s, tests->name, tests->fn))
+			return -1;
+	return 0;
+}
+
+int main(void)
+{
+	unsigned failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	if (add_suite("jsonrpc classify", classify_tests) < 0 ||
+	    add_suite("jsonrpc replies", reply_tests) < 0) {
+		CU_cleanup_registry();
+		return 1;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
