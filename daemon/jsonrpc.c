@@ -91,3 +91,85 @@ int jsonrpc_append_error(struct buf *out, const cJSON *id, int code, const char 
 		return -ENOMEM;
 	return 0;
 }
+
+static int hex4(const char *p)
+{
+	int v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9' ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+		if (d < 0)
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* The replacement for the escape at p (6 bytes, "\\uXXXX"), or 0 bytes to keep it. */
+static size_t fix_one(const char *p, size_t left, char out[3])
+{
+	int v = left >= 6 ? hex4(p + 2) : -1;
+	int next = left >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+
+	if (v == 0) {
+		out[0] = (char)0xC0;
+		out[1] = (char)0x80;
+		return 2;
+	}
+	if (v >= 0xD800 && v <= 0xDBFF && next >= 0xDC00 && next <= 0xDFFF)
+		return 0;
+	if (v >= 0xD800 && v <= 0xDFFF) {
+		out[0] = (char)0xED;
+		out[1] = (char)(0x80 | ((v >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (v & 0x3F));
+		return 3;
+	}
+	return 0;
+}
+
+size_t jsonrpc_fix_escapes(char *json, size_t len)
+{
+	size_t r = 0, w = 0;
+
+	while (r < len) {
+		char rep[3];
+		size_t n;
+
+		if (json[r] != '\\' || r + 1 >= len) {
+			json[w++] = json[r++];
+			continue;
+		}
+		if (json[r + 1] != 'u' || !(n = fix_one(json + r, len - r, rep))) {
+			/* Any other escape (or a kept pair's first half) is copied as two bytes,
+			 * so an escaped backslash never starts a new escape. */
+			json[w++] = json[r++];
+			json[w++] = json[r++];
+			continue;
+		}
+		memcpy(json + w, rep, n);
+		w += n;
+		r += 6;
+	}
+	if (w < len)
+		json[w] = '\0';
+	return w;
+}
+
+size_t jsonrpc_nul_decode(char *s, size_t len)
+{
+	size_t w = 0;
+
+	for (size_t r = 0; r < len; r++) {
+		if ((unsigned char)s[r] == 0xC0 && r + 1 < len && (unsigned char)s[r + 1] == 0x80) {
+			s[w++] = '\0';
+			r++;
+		} else {
+			s[w++] = s[r];
+		}
+	}
+	return w;
+}

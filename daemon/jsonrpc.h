@@ -23,6 +23,15 @@ enum jsonrpc_kind {
 	JSONRPC_RESPONSE,
 };
 
+/* Rewrites two escapes cJSON cannot carry, in place, before parsing: "\u0000" becomes the
+ * bytes C0 80 (Modified UTF-8, so a NUL survives cJSON's C strings; jsonrpc_nul_decode turns
+ * it back), and an unpaired surrogate escape becomes its 3-byte encoding (ED A0 80...), which
+ * no UTF-8 check accepts. Either way the field is refused by name instead of the whole body
+ * failing to parse or a string being cut short. Returns the new length (never longer). */
+size_t jsonrpc_fix_escapes(char *json, size_t len);
+/* Turns C0 80 back into NUL in s; returns the new length. */
+size_t jsonrpc_nul_decode(char *s, size_t len);
+
 /* Classifies one message. For JSONRPC_INVALID, *why says what is wrong, in words. */
 enum jsonrpc_kind jsonrpc_classify(const cJSON *msg, const char **why);
 

@@ -46,11 +46,22 @@ static int grow(struct mailbox *mb)
 	return 0;
 }
 
+static bool empty_object(const char *params, size_t len)
+{
+	size_t i = len - 1;
+
+	while (i > 0 && (params[i - 1] == ' ' || params[i - 1] == '\t' || params[i - 1] == '\n' ||
+			 params[i - 1] == '\r'))
+		i--;
+	return i == 1;
+}
+
 int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, size_t len,
 		    bool refusable)
 {
 	struct mailbox_event *ev;
 	uint64_t seq = mb->last + 1;
+	size_t mlen;
 	int n;
 
 	if (len < 2 || params[0] != '{' || params[len - 1] != '}')
@@ -61,16 +72,18 @@ int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, 
 		return -ENOSPC;
 	if ((!mb->ring || mb->count > mb->mask) && grow(mb) < 0)
 		return -ENOMEM;
-	ev = malloc(sizeof(*ev) + len + 32);
+	mlen = strlen(method) + 1;
+	ev = malloc(sizeof(*ev) + len + 32 + mlen);
 	if (!ev)
 		return -ENOMEM;
-	/* {..., "seq":N} — or {"seq":N} when params is the empty object. */
+	/* {..., "seq":N} — or {"seq":N} when params is an empty object. */
 	memcpy(ev->params, params, len - 1);
-	n = snprintf(ev->params + len - 1, 32, "%s\"seq\":%llu}", len > 2 ? "," : "",
+	n = snprintf(ev->params + len - 1, 32, "%s\"seq\":%llu}", empty_object(params, len) ? "" : ",",
 		     (unsigned long long)seq);
 	ev->params_len = len - 1 + (size_t)n;
 	ev->seq = seq;
-	ev->method = method;
+	/* The method is kept after the params: injected notifications name their own. */
+	ev->method = memcpy(ev->params + ev->params_len + 1, method, mlen);
 	if (mb->count == 0)
 		mb->first = seq;
 	mb->ring[seq & mb->mask] = ev;

@@ -1,0 +1,438 @@
+#include <CUnit/Basic.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mailbox.h"
+
+/* Adds params (a C string) and returns the seq or the negative error. */
+static int64_t add(struct mailbox *mb, const char *params, bool refusable)
+{
+	return mailbox_add(mb, "test.event", params, strlen(params), refusable);
+}
+
+/* Adds n events {"i":k} and checks each gets the next seq. */
+static void add_n(struct mailbox *mb, int n, bool refusable)
+{
+	for (int i = 0; i < n; i++) {
+		char params[32];
+		uint64_t want = mb->last + 1;
+
+		snprintf(params, sizeof(params), "{\"i\":%d}", i);
+		CU_ASSERT_EQUAL_FATAL(add(mb, params, refusable), (int64_t)want);
+	}
+}
+
+/* The stored params of seq parse as an object whose "seq" is seq. */
+static bool seq_is_appended(const struct mailbox *mb, uint64_t seq)
+{
+	const struct mailbox_event *ev = mailbox_get(mb, seq);
+	cJSON *o, *s;
+	bool ok;
+
+	if (!ev || ev->seq != seq || strlen(ev->params) != ev->params_len)
+		return false;
+	o = cJSON_Parse(ev->params);
+	s = cJSON_GetObjectItemCaseSensitive(o, "seq");
+	ok = cJSON_IsObject(o) && cJSON_IsNumber(s) && (uint64_t)s->valuedouble == seq;
+	cJSON_Delete(o);
+	return ok;
+}
+
+static void test_add_assigns_seq_from_one(void)
+{
+	struct mailbox mb;
+	const struct mailbox_event *ev;
+
+	mailbox_init(&mb, 8);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 0);
+	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 1));
+	CU_ASSERT_EQUAL(add(&mb, "{\"a\":1}", true), 1);
+	CU_ASSERT_EQUAL(add(&mb, "{\"b\":\"x\"}", false), 2);
+	CU_ASSERT_EQUAL(add(&mb, "{\"c\":[1,2]}", true), 3);
+	CU_ASSERT_EQUAL(mb.last, 3);
+	CU_ASSERT_EQUAL(mb.count, 3);
+	ev = mailbox_get(&mb, 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+	CU_ASSERT_EQUAL(ev->seq, 2);
+	CU_ASSERT_STRING_EQUAL(ev->method, "test.event");
+	CU_ASSERT_STRING_EQUAL(ev->params, "{\"b\":\"x\",\"seq\":2}");
+	CU_ASSERT_EQUAL(ev->params_len, strlen("{\"b\":\"x\",\"seq\":2}"));
+	CU_ASSERT_STRING_EQUAL(mailbox_get(&mb, 1)->params, "{\"a\":1,\"seq\":1}");
+	CU_ASSERT_STRING_EQUAL(mailbox_get(&mb, 3)->params, "{\"c\":[1,2],\"seq\":3}");
+	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 0));
+	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 4));
+	mailbox_free(&mb);
+}
+
+/* The method is stored with the event: the caller's string may go away. */
+static void test_method_is_kept(void)
+{
+	char method[32] = "message.received";
+	struct mailbox mb;
+
+	mailbox_init(&mb, 4);
+	CU_ASSERT_EQUAL(mailbox_add(&mb, method, "{}", 2, false), 1);
+	strcpy(method, "overwritten");
+	CU_ASSERT_STRING_EQUAL(mailbox_get(&mb, 1)->method, "message.received");
+	CU_ASSERT_STRING_EQUAL(mailbox_get(&mb, 1)->params, "{\"seq\":1}");
+	CU_ASSERT_EQUAL(mailbox_add(&mb, method, "{\"a\":1}", 7, false), 2);
+	CU_ASSERT_STRING_EQUAL(mailbox_get(&mb, 2)->method, "overwritten");
+	CU_ASSERT_STRING_EQUAL(mailbox_get(&mb, 1)->method, "message.received");
+	mailbox_free(&mb);
+}
+
+static void test_empty_object_gets_seq(void)
+{
+	struct mailbox mb;
+	const struct mailbox_event *ev;
+
+	mailbox_init(&mb, 4);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), 1);
+	ev = mailbox_get(&mb, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+	CU_ASSERT_STRING_EQUAL(ev->params, "{\"seq\":1}");
+	CU_ASSERT_EQUAL(ev->params_len, 9);
+	CU_ASSERT_TRUE(seq_is_appended(&mb, 1));
+	mailbox_free(&mb);
+}
+
+static void test_params_not_nul_terminated(void)
+{
+	const char text[] = "{\"a\":1}GARBAGE";
+	struct mailbox mb;
+
+	mailbox_init(&mb, 4);
+	CU_ASSERT_EQUAL(mailbox_add(&mb, "m", text, 7, false), 1);
+	CU_ASSERT_STRING_EQUAL(mailbox_get(&mb, 1)->params, "{\"a\":1,\"seq\":1}");
+	mailbox_free(&mb);
+}
+
+/* A JSON object with whitespace inside must still come out as a valid JSON object. */
+static void test_whitespace_object_stays_valid_json(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 4);
+	CU_ASSERT_EQUAL(add(&mb, "{ \"a\": 1 }", false), 1);
+	CU_ASSERT_TRUE(seq_is_appended(&mb, 1));
+	CU_ASSERT_EQUAL(add(&mb, "{ }", false), 2);
+	CU_ASSERT_TRUE(seq_is_appended(&mb, 2));
+	mailbox_free(&mb);
+}
+
+static void test_non_object_params_refused(void)
+{
+	static const char *const bad[] = { "", "{", "}", "[]", "[1]", "\"s\"", "42", "null", "{\"a\":1} " };
+	struct mailbox mb;
+
+	mailbox_init(&mb, 4);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CU_ASSERT_EQUAL(add(&mb, bad[i], false), -EINVAL);
+	CU_ASSERT_EQUAL(mailbox_add(&mb, "m", "{}", 0, false), -EINVAL);
+	CU_ASSERT_EQUAL(mailbox_add(&mb, "m", "{}", 1, false), -EINVAL);
+	CU_ASSERT_EQUAL(mb.last, 0);
+	CU_ASSERT_EQUAL(mb.count, 0);
+	/* A refusal takes no seq. */
+	CU_ASSERT_EQUAL(add(&mb, "{}", false), 1);
+	mailbox_free(&mb);
+}
+
+static void test_refused_only_when_capacity_undelivered(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 4);
+	add_n(&mb, 3, true);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), 4); /* 3 undelivered < 4: accepted */
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	CU_ASSERT_EQUAL(mb.last, 4);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 4);
+	/* One delivered: room again, by evicting it. */
+	mailbox_ack(&mb, 1);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), 5);
+	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 1));
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	mailbox_free(&mb);
+}
+
+static void test_unrefusable_always_gets_in(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 2);
+	add_n(&mb, 2, true);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	add_n(&mb, 10, false); /* room events never lost */
+	CU_ASSERT_EQUAL(mb.count, 12);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 12);
+	for (uint64_t seq = 1; seq <= 12; seq++)
+		CU_ASSERT_TRUE(seq_is_appended(&mb, seq));
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	mailbox_free(&mb);
+}
+
+static void test_delivered_evicted_first(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 3);
+	add_n(&mb, 3, false);
+	mailbox_ack(&mb, 2);
+	CU_ASSERT_EQUAL(add(&mb, "{}", false), 4);
+	/* Only seq 1 had to go to get under capacity; 2 (delivered) is kept while there is room. */
+	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 1));
+	CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, 2));
+	CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, 3));
+	CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, 4));
+	CU_ASSERT_EQUAL(add(&mb, "{}", false), 5);
+	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 2));
+	/* Nothing delivered left: undelivered ones are never evicted. */
+	CU_ASSERT_EQUAL(add(&mb, "{}", false), 6);
+	for (uint64_t seq = 3; seq <= 6; seq++)
+		CU_ASSERT_TRUE(seq_is_appended(&mb, seq));
+	CU_ASSERT_EQUAL(mb.first, 3);
+	mailbox_free(&mb);
+}
+
+static void test_full_of_delivered_accepts_refusable(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 4);
+	add_n(&mb, 4, true);
+	mailbox_ack(&mb, 4);
+	add_n(&mb, 4, true);
+	CU_ASSERT_EQUAL(mb.count, 4);
+	CU_ASSERT_EQUAL(mb.first, 5);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	mailbox_free(&mb);
+}
+
+static void test_ack_monotonic_and_bounded(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 16);
+	mailbox_ack(&mb, 5); /* nothing yet: stays 0 */
+	CU_ASSERT_EQUAL(mb.acked, 0);
+	add_n(&mb, 6, false);
+	mailbox_ack(&mb, 3);
+	CU_ASSERT_EQUAL(mb.acked, 3);
+	mailbox_ack(&mb, 1);
+	CU_ASSERT_EQUAL(mb.acked, 3);
+	mailbox_ack(&mb, 0);
+	CU_ASSERT_EQUAL(mb.acked, 3);
+	mailbox_ack(&mb, 1000);
+	CU_ASSERT_EQUAL(mb.acked, 6);
+	mailbox_ack(&mb, UINT64_MAX);
+	CU_ASSERT_EQUAL(mb.acked, 6);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 0);
+	CU_ASSERT_EQUAL(add(&mb, "{}", false), 7);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 1);
+	mailbox_free(&mb);
+}
+
+static void test_unread_counts(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 16);
+	add_n(&mb, 5, true);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 5);
+	mailbox_ack(&mb, 2);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 3);
+	add_n(&mb, 2, false);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 5);
+	mailbox_ack(&mb, 7);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 0);
+	CU_ASSERT_EQUAL(add(&mb, "[]", false), -EINVAL);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 0);
+	mailbox_free(&mb);
+}
+
+static void test_next_after(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 3);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 0), 0);
+	add_n(&mb, 3, false);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 0), 1);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 1), 2);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 2), 3);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 3), 0);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 99), 0);
+	mailbox_ack(&mb, 3);
+	add_n(&mb, 2, false); /* evicts 1 and 2 */
+	CU_ASSERT_EQUAL(mb.first, 3);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 0), 3); /* oldest held, not an evicted one */
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 1), 3);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 3), 4);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 4), 5);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 5), 0);
+	CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, mailbox_next_after(&mb, 0)));
+	mailbox_free(&mb);
+}
+
+/* A small capacity, delivered as it goes: the ring wraps thousands of times and stays small. */
+static void test_wraps_around(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 5);
+	for (uint64_t seq = 1; seq <= 5000; seq++) {
+		char params[32];
+
+		snprintf(params, sizeof(params), "{\"n\":%llu}", (unsigned long long)seq);
+		CU_ASSERT_EQUAL_FATAL(add(&mb, params, true), (int64_t)seq);
+		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
+		CU_ASSERT_TRUE(mb.count <= 5);
+		if (seq % 3 == 0)
+			mailbox_ack(&mb, seq);
+	}
+	CU_ASSERT_TRUE(mb.mask + 1 <= 8);
+	for (uint64_t seq = mb.first; seq <= mb.last; seq++)
+		CU_ASSERT_TRUE(seq_is_appended(&mb, seq));
+	CU_ASSERT_PTR_NULL(mailbox_get(&mb, mb.first - 1));
+	mailbox_free(&mb);
+}
+
+/* Thousands of undelivered events: the ring doubles and every event keeps its place. */
+static void test_grows_keeping_order(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 10000);
+	add_n(&mb, 3000, true);
+	mailbox_ack(&mb, 1000);
+	add_n(&mb, 7000, true); /* 10000 held, 9000 undelivered: evicts as needed */
+	CU_ASSERT_EQUAL(mb.last, 10000);
+	CU_ASSERT_TRUE(mb.mask + 1 >= mb.count);
+	for (uint64_t seq = mb.first; seq <= mb.last; seq++)
+		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 9000);
+	add_n(&mb, 1000, true); /* evicts exactly the 1000 delivered */
+	CU_ASSERT_EQUAL(mb.first, 1001);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 0), 1001);
+	for (uint64_t seq = 1001; seq <= 11000; seq++)
+		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
+	mailbox_free(&mb);
+}
+
+/* Growth while the held window is not at ring index 0 (first > 1, wrapped). */
+static void test_grows_after_wrap(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 1000);
+	add_n(&mb, 3, false);
+	mailbox_ack(&mb, 3);
+	mb.capacity = 3; /* evict the delivered ones on the next adds */
+	add_n(&mb, 3, false);
+	CU_ASSERT_EQUAL(mb.first, 4);
+	mb.capacity = 1000;
+	add_n(&mb, 200, false);
+	for (uint64_t seq = 4; seq <= mb.last; seq++)
+		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
+	CU_ASSERT_EQUAL(mb.count, 203);
+	mailbox_free(&mb);
+}
+
+#define BIG_SEQ (UINT64_C(1) << 52)
+
+static void test_big_seq_fits(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 4);
+	mb.last = mb.acked = BIG_SEQ; /* as if that many were added and delivered */
+	CU_ASSERT_EQUAL(add(&mb, "{\"k\":\"v\"}", true), (int64_t)BIG_SEQ + 1);
+	CU_ASSERT_STRING_EQUAL(mailbox_get(&mb, BIG_SEQ + 1)->params,
+			       "{\"k\":\"v\",\"seq\":4503599627370497}");
+	CU_ASSERT_TRUE(seq_is_appended(&mb, BIG_SEQ + 1));
+	mailbox_free(&mb);
+	/* The largest seq the int64 return can carry: 19 digits still fit. */
+	mailbox_init(&mb, 4);
+	mb.last = mb.acked = INT64_MAX - 1;
+	CU_ASSERT_EQUAL(add(&mb, "{\"k\":\"v\"}", false), INT64_MAX);
+	CU_ASSERT_STRING_EQUAL(mailbox_get(&mb, INT64_MAX)->params,
+			       "{\"k\":\"v\",\"seq\":9223372036854775807}");
+	CU_ASSERT_EQUAL(mailbox_get(&mb, INT64_MAX)->params_len, 35);
+	mailbox_free(&mb);
+}
+
+static void test_free_twice_and_reuse(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 4);
+	mailbox_free(&mb); /* never added */
+	mailbox_init(&mb, 4);
+	add_n(&mb, 9, false);
+	mailbox_free(&mb);
+	mailbox_free(&mb);
+	CU_ASSERT_PTR_NULL(mb.ring);
+	CU_ASSERT_EQUAL(mb.count, 0);
+}
+
+static void test_zero_capacity_holds_one(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 0);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), 1);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	mailbox_ack(&mb, 1);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), 2);
+	mailbox_free(&mb);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+		{ "add assigns seq from 1", test_add_assigns_seq_from_one },
+		{ "method is copied", test_method_is_kept },
+		{ "empty object gets seq", test_empty_object_gets_seq },
+		{ "params need not be NUL-terminated", test_params_not_nul_terminated },
+		{ "object with whitespace stays valid JSON", test_whitespace_object_stays_valid_json },
+		{ "non-object params -EINVAL", test_non_object_params_refused },
+		{ "refused only at capacity undelivered", test_refused_only_when_capacity_undelivered },
+		{ "unrefusable always gets in", test_unrefusable_always_gets_in },
+		{ "delivered evicted first", test_delivered_evicted_first },
+		{ "full of delivered accepts refusable", test_full_of_delivered_accepts_refusable },
+		{ "ack monotonic and bounded", test_ack_monotonic_and_bounded },
+		{ "unread counts", test_unread_counts },
+		{ "next_after", test_next_after },
+		{ "ring wraps around", test_wraps_around },
+		{ "ring grows keeping order", test_grows_keeping_order },
+		{ "ring grows after wrap", test_grows_after_wrap },
+		{ "big seq fits", test_big_seq_fits },
+		{ "free twice and reuse", test_free_twice_and_reuse },
+		{ "zero capacity holds one", test_zero_capacity_holds_one },
+	};
+	CU_pSuite suite;
+	unsigned failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	suite = CU_add_suite("mailbox", NULL, NULL);
+	for (size_t i = 0; suite && i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+			suite = NULL;
+	if (!suite) {
+		CU_cleanup_registry();
+		return 1;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,2093 @@
+#include <CUnit/Basic.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <mcpchat/version.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "mcp.h"
+#include "session.h"
+#include "timer.h"
+#include "tools.h"
+
+/* The MCP layer without sockets: hand-built requests, fake sinks capturing the HTTP bytes. */
+
+#define MAX_SINKS 16
+#define MAX_EVENTS 64
+#define NEWEST "2025-11-25"
+
+struct fake_sink {
+	struct mcp_sink sink;
+	struct buf out;    /* bytes appended and not yet taken by the test */
+	int commits;
+	int resumes;
+	bool resume_keep_alive;
+	bool fail_commit;  /* commit() answers -ENOBUFS */
+	bool in_use;
+};
+
+/* One server world per test. */
+static struct {
+	struct config cfg;
+	struct timer_heap heap;
+	struct mcp_server *srv;
+	struct chat *chat;
+	struct fake_sink sinks[MAX_SINKS];
+} W;
+
+/* Fake sink */
+
+static struct fake_sink *fake_of(struct mcp_sink *s)
+{
+	return container_of(s, struct fake_sink, sink);
+}
+
+static struct buf *fake_out(struct mcp_sink *s)
+{
+	return &fake_of(s)->out;
+}
+
+static int fake_commit(struct mcp_sink *s)
+{
+	struct fake_sink *f = fake_of(s);
+
+	f->commits++;
+	return f->fail_commit ? -ENOBUFS : 0;
+}
+
+static void fake_resume(struct mcp_sink *s, bool keep_alive)
+{
+	struct fake_sink *f = fake_of(s);
+
+	f->resumes++;
+	f->resume_keep_alive = keep_alive;
+}
+
+static const struct mcp_sink_ops fake_ops = { fake_out, fake_commit, fake_resume };
+
+static struct fake_sink *sink_new(void)
+{
+	for (int i = 0; i < MAX_SINKS; i++) {
+		struct fake_sink *f = &W.sinks[i];
+
+		if (f->in_use)
+			continue;
+		memset(f, 0, sizeof(*f));
+		f->sink.ops = &fake_ops;
+		f->in_use = true;
+		return f;
+	}
+	CU_FAIL_FATAL("out of fake sinks");
+	return NULL;
+}
+
+/* The connection closes: what the I/O layer does. */
+static void sink_close(struct fake_sink *f)
+{
+	mcp_sink_closed(W.srv, &f->sink);
+	buf_free(&f->out);
+	f->in_use = false;
+}
+
+/* Forgets a sink whose connection mcp already let go of. */
+static void sink_release(struct fake_sink *f)
+{
+	buf_free(&f->out);
+	f->in_use = false;
+}
+
+/* World */
+
+static void world_up(uint32_t max_sessions)
+{
+	memset(&W, 0, sizeof(W));
+	config_defaults(&W.cfg);
+	W.cfg.max_sessions = max_sessions;
+	timer_heap_init(&W.heap);
+	W.srv = mcp_server_new(&W.cfg, &W.heap);
+	if (W.srv)
+		W.chat = tools_register(W.srv, &W.cfg, &W.heap);
+}
+
+static void world_down(void)
+{
+	mcp_server_free(W.srv);
+	tools_free(W.chat);
+	timer_heap_free(&W.heap);
+	for (int i = 0; i < MAX_SINKS; i++)
+		buf_free(&W.sinks[i].out);
+	memset(&W, 0, sizeof(W));
+}
+
+static void setup(void)
+{
+	world_up(100);
+}
+
+static void teardown(void)
+{
+	world_down();
+}
+
+static struct session *sess(const char *id)
+{
+	return session_find(mcp_server_sessions(W.srv), id);
+}
+
+static struct mcp_stats stats(void)
+{
+	struct mcp_stats st;
+
+	mcp_server_stats(W.srv, &st);
+	return st;
+}
+
+/* JSON paths: "result.tools.0.name" */
+
+static const cJSON *jget(const cJSON *o, const char *path)
+{
+	char key[64];
+
+	while (o && *path) {
+		size_t n = strcspn(path, ".");
+
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		if (cJSON_IsArray(o) && key[0] >= '0' && key[0] <= '9')
+			o = cJSON_GetArrayItem(o, atoi(key));
+		else
+			o = cJSON_GetObjectItemCaseSensitive(o, key);
+		path += n + (path[n] == '.');
+	}
+	return o;
+}
+
+static const char *jstr(const cJSON *o, const char *path)
+{
+	const cJSON *v = jget(o, path);
+
+	return cJSON_IsString(v) ? v->valuestring : "<none>";
+}
+
+static double jnum(const cJSON *o, const char *path)
+{
+	const cJSON *v = jget(o, path);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* HTTP bytes */
+
+struct resp {
+	int status; /* 0 when the bytes continue a stream (no head) */
+	char head[2048];
+	struct buf body; /* de-chunked */
+	bool chunked;
+	bool ended; /* the terminating chunk came */
+};
+
+static void resp_free(struct resp *r)
+{
+	buf_free(&r->body);
+}
+
+static bool header_get(const struct resp *r, const char *name, char *val, size_t cap)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = strstr(r->head, "\r\n"); l; l = strstr(l, "\r\n")) {
+		const char *v, *e;
+
+		l += 2;
+		if (strncasecmp(l, name, n) != 0 || l[n] != ':')
+			continue;
+		for (v = l + n + 1; *v == ' '; v++)
+			;
+		e = strstr(v, "\r\n");
+		if (!e || (size_t)(e - v) >= cap)
+			return false;
+		memcpy(val, v, (size_t)(e - v));
+		val[e - v] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static bool header_is(const struct resp *r, const char *name, const char *want)
+{
+	char v[256];
+
+	return header_get(r, name, v, sizeof(v)) && strcmp(v, want) == 0;
+}
+
+/* Decodes chunks; the terminating chunk must be the last thing. */
+static bool dechunk(const char *p, size_t len, struct buf *out, bool *ended)
+{
+	size_t i = 0;
+
+	*ended = false;
+	while (i < len) {
+		char *end;
+		unsigned long n = strtoul(p + i, &end, 16);
+
+		if (end == p + i || (size_t)(end - p) + 2 > len || memcmp(end, "\r\n", 2) != 0)
+			return false;
+		i = (size_t)(end - p) + 2;
+		if (n == 0) {
+			*ended = i + 2 == len && memcmp(p + i, "\r\n", 2) == 0;
+			return *ended;
+		}
+		if (i + n + 2 > len || memcmp(p + i + n, "\r\n", 2) != 0)
+			return false;
+		buf_append(out, p + i, n);
+		i += n + 2;
+	}
+	return true;
+}
+
+/* One response (or the continuation of a stream) that must fill p..p+len exactly. */
+static bool resp_parse(const char *p, size_t len, struct resp *r)
+{
+	char cl[32];
+	const char *end;
+	size_t hl;
+
+	memset(r, 0, sizeof(*r));
+	if (len < 5 || strncmp(p, "HTTP/", 5) != 0) {
+		r->chunked = true;
+		return dechunk(p, len, &r->body, &r->ended);
+	}
+	end = memmem(p, len, "\r\n\r\n", 4);
+	if (!end || sscanf(p, "HTTP/1.1 %d ", &r->status) != 1)
+		return false;
+	hl = (size_t)(end - p) + 2;
+	if (hl >= sizeof(r->head))
+		return false;
+	memcpy(r->head, p, hl);
+	r->head[hl] = '\0';
+	p += hl + 2;
+	len -= hl + 2;
+	r->chunked = header_is(r, "Transfer-Encoding", "chunked");
+	if (r->chunked)
+		return dechunk(p, len, &r->body, &r->ended);
+	if (!header_get(r, "Content-Length", cl, sizeof(cl)) || strtoul(cl, NULL, 10) != len)
+		return false;
+	buf_append(&r->body, p, len);
+	return true;
+}
+
+/* SSE frames of a de-chunked body: events with JSON data, and comments. */
+struct sse {
+	int n, comments;
+	uint64_t id[MAX_EVENTS];
+	cJSON *msg[MAX_EVENTS];
+};
+
+static void sse_free(struct sse *e)
+{
+	for (int i = 0; i < e->n; i++)
+		cJSON_Delete(e->msg[i]);
+	memset(e, 0, sizeof(*e));
+}
+
+static bool sse_frame(const char *p, const char *f, struct sse *e)
+{
+	const char *data = NULL;
+	size_t dlen = 0;
+	uint64_t id = 0;
+	bool comment = false;
+
+	for (const char *l = p; l < f;) {
+		const char *nl = memchr(l, '\n', (size_t)(f - l));
+
+		if (!nl)
+			nl = f;
+		if (strncmp(l, "id: ", 4) == 0)
+			id = strtoull(l + 4, NULL, 10);
+		else if (strncmp(l, "data: ", 6) == 0)
+			data = l + 6, dlen = (size_t)(nl - data);
+		else if (l[0] == ':')
+			comment = true;
+		else
+			return false;
+		l = nl + 1;
+	}
+	if (!data) {
+		e->comments += comment;
+		return comment;
+	}
+	if (e->n == MAX_EVENTS || !(e->msg[e->n] = cJSON_ParseWithLength(data, dlen)))
+		return false;
+	e->id[e->n++] = id;
+	return true;
+}
+
+static bool sse_parse(const struct buf *body, struct sse *e)
+{
+	const char *p = body->p, *end = body->p + body->len;
+
+	memset(e, 0, sizeof(*e));
+	while (p && p < end) {
+		const char *f = memmem(p, (size_t)(end - p), "\n\n", 2);
+
+		if (!f || !sse_frame(p, f, e))
+			return false;
+		p = f + 2;
+	}
+	return true;
+}
+
+/* Parses what the sink got since the last take, then forgets it. */
+static void take(struct fake_sink *f, struct resp *r, struct sse *e)
+{
+	CU_ASSERT_TRUE(resp_parse(f->out.p ? f->out.p : "", f->out.len, r));
+	if (e)
+		CU_ASSERT_TRUE(sse_parse(&r->body, e));
+	buf_free(&f->out);
+}
+
+/* Requests */
+
+struct reply {
+	enum mcp_disposition d;
+	struct resp r;
+	cJSON *json;
+};
+
+static void reply_free(struct reply *rp)
+{
+	resp_free(&rp->r);
+	cJSON_Delete(rp->json);
+	memset(rp, 0, sizeof(*rp));
+}
+
+static struct http_request req_new(enum http_method_id m, const char *sid)
+{
+	static const char *const names[] = { "GET", "POST", "DELETE", "HEAD", "PUT" };
+	struct http_request r = {
+		.method = m,
+		.method_name = names[m],
+		.path = "/mcp",
+		.host = "localhost:8808",
+		.content_type = m == HTTP_M_POST ? "application/json" : NULL,
+		.session_id = sid,
+		.has_accept = true,
+		.accept_json = m != HTTP_M_GET,
+		.accept_sse = true,
+		.keep_alive = true,
+		.body = "",
+		.body_len = 0,
+	};
+
+	return r;
+}
+
+static void req_body(struct http_request *r, const char *body)
+{
+	r->body = body;
+	r->body_len = strlen(body);
+}
+
+static void send_on(const struct http_request *req, struct fake_sink *f, struct reply *rp)
+{
+	memset(rp, 0, sizeof(*rp));
+	rp->d = mcp_handle(W.srv, req, &f->sink);
+	take(f, &rp->r, NULL);
+	if (rp->r.body.len && !rp->r.chunked)
+		rp->json = cJSON_ParseWithLength(rp->r.body.p, rp->r.body.len);
+}
+
+/* A request answered at once on a connection of its own. */
+static void do_req(const struct http_request *req, struct reply *rp)
+{
+	struct fake_sink *f = sink_new();
+
+	send_on(req, f, rp);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	CU_ASSERT_PTR_NULL(f->sink.call);
+	CU_ASSERT_PTR_NULL(f->sink.stream_of);
+	sink_close(f);
+}
+
+static void post(const char *sid, const char *body, struct reply *rp)
+{
+	struct http_request req = req_new(HTTP_M_POST, sid);
+
+	req_body(&req, body);
+	do_req(&req, rp);
+}
+
+/* An HTTP-level refusal: status, and a JSON-RPC error with a null id. */
+static void expect_refusal(const struct reply *rp, int status, int code)
+{
+	CU_ASSERT_EQUAL(rp->r.status, status);
+	CU_ASSERT_EQUAL(rp->d, MCP_DONE);
+	CU_ASSERT_TRUE(header_is(&rp->r, "Content-Type", "application/json"));
+	CU_ASSERT_STRING_EQUAL(jstr(rp->json, "jsonrpc"), "2.0");
+	CU_ASSERT_TRUE(cJSON_IsNull(jget(rp->json, "id")));
+	CU_ASSERT_EQUAL(jnum(rp->json, "error.code"), code);
+	CU_ASSERT_TRUE(strlen(jstr(rp->json, "error.message")) > 8);
+}
+
+/* A JSON-RPC answer (200) with this id and error code. */
+static void expect_rpc_error(const struct reply *rp, double id, int code)
+{
+	CU_ASSERT_EQUAL(rp->r.status, 200);
+	CU_ASSERT_EQUAL(jnum(rp->json, "id"), id);
+	CU_ASSERT_EQUAL(jnum(rp->json, "error.code"), code);
+	CU_ASSERT_PTR_NULL(jget(rp->json, "result"));
+}
+
+static void rpc(const char *sid, const char *method, const char *params, int id,
+		struct reply *rp)
+{
+	char body[1024];
+
+	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\"%s%s}", id,
+		 method, params ? ",\"params\":" : "", params ? params : "");
+	post(sid, body, rp);
+}
+
+static void init_version(const char *version, char id[SESSION_ID_LEN + 1], struct reply *rp)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+		 "\"protocolVersion\":\"%s\",\"capabilities\":{},"
+		 "\"clientInfo\":{\"name\":\"unit\",\"version\":\"1\"}}}",
+		 version);
+	post(NULL, body, rp);
+	CU_ASSERT_EQUAL_FATAL(rp->r.status, 200);
+	CU_ASSERT_TRUE_FATAL(header_get(&rp->r, "Mcp-Session-Id", id, SESSION_ID_LEN + 1));
+}
+
+/* A new session at the newest version; its id goes to id. */
+static struct session *init_session(char id[SESSION_ID_LEN + 1])
+{
+	struct reply rp;
+	struct session *s;
+
+	init_version(NEWEST, id, &rp);
+	reply_free(&rp);
+	s = sess(id);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	return s;
+}
+
+/* tools/call answered at once; returns the whole JSON-RPC answer (free it). */
+static cJSON *call_tool(const char *sid, const char *name, const char *args)
+{
+	char params[768];
+	struct reply rp;
+	cJSON *j;
+
+	snprintf(params, sizeof(params), "{\"name\":\"%s\",\"arguments\":%s}", name, args);
+	rpc(sid, "tools/call", params, 42, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_EQUAL(rp.d, MCP_DONE);
+	CU_ASSERT_EQUAL(jnum(rp.json, "id"), 42);
+	j = rp.json;
+	rp.json = NULL;
+	reply_free(&rp);
+	return j;
+}
+
+/* GET /mcp on a new sink. */
+static struct fake_sink *open_get(const char *sid, const char *last_event_id,
+				  enum mcp_disposition *d)
+{
+	struct fake_sink *f = sink_new();
+	struct http_request req = req_new(HTTP_M_GET, sid);
+
+	req.last_event_id = last_event_id;
+	*d = mcp_handle(W.srv, &req, &f->sink);
+	return f;
+}
+
+/* An open stream's head; its events go to e. */
+static void expect_stream_head(struct fake_sink *f, struct sse *e)
+{
+	struct resp r;
+
+	take(f, &r, e);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_TRUE(header_is(&r, "Content-Type", "text/event-stream"));
+	CU_ASSERT_TRUE(r.chunked);
+	CU_ASSERT_FALSE(r.ended);
+	resp_free(&r);
+}
+
+/* A stream (with its head) that is open and has nothing yet. */
+static struct fake_sink *open_stream(const char *sid)
+{
+	enum mcp_disposition d;
+	struct fake_sink *f = open_get(sid, NULL, &d);
+	struct sse e;
+
+	CU_ASSERT_EQUAL_FATAL(d, MCP_STREAMING);
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL(e.n, 0);
+	sse_free(&e);
+	return f;
+}
+
+/* The stream's new events since the last take (no head expected). */
+static void stream_events(struct fake_sink *f, struct sse *e, bool *ended)
+{
+	struct resp r;
+
+	take(f, &r, e);
+	CU_ASSERT_EQUAL(r.status, 0);
+	*ended = r.ended;
+	resp_free(&r);
+}
+
+static int64_t push(struct session *s, const char *params)
+{
+	return mcp_session_event(W.srv, s, "test.event", params, strlen(params), false);
+}
+
+/* The event i of e is the notification method with params.seq == seq and id: seq. */
+static void expect_event(const struct sse *e, int i, const char *method, uint64_t seq)
+{
+	CU_ASSERT_TRUE_FATAL(i < e->n);
+	CU_ASSERT_EQUAL(e->id[i], seq);
+	CU_ASSERT_STRING_EQUAL(jstr(e->msg[i], "jsonrpc"), "2.0");
+	CU_ASSERT_STRING_EQUAL(jstr(e->msg[i], "method"), method);
+	CU_ASSERT_EQUAL(jnum(e->msg[i], "params.seq"), (double)seq);
+	CU_ASSERT_PTR_NULL(jget(e->msg[i], "id"));
+}
+
+/* Tests: initialize */
+
+static void expect_initialize(const char *asked, const char *answered)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_version(asked, id, &rp);
+	CU_ASSERT_EQUAL(rp.d, MCP_DONE);
+	CU_ASSERT_TRUE(header_is(&rp.r, "Content-Type", "application/json"));
+	CU_ASSERT_EQUAL(strlen(id), SESSION_ID_LEN);
+	CU_ASSERT_EQUAL(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+			SESSION_ID_LEN);
+	CU_ASSERT_PTR_NOT_NULL(sess(id));
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "jsonrpc"), "2.0");
+	CU_ASSERT_EQUAL(jnum(rp.json, "id"), 1);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.protocolVersion"), answered);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.serverInfo.name"), MCPCHAT_NAME);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.serverInfo.version"), MCPCHAT_VERSION);
+	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result.capabilities.tools")));
+	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result.capabilities.logging")));
+	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result.capabilities.resources")));
+	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result.capabilities.prompts")));
+	CU_ASSERT_TRUE(cJSON_IsString(jget(rp.json, "result.instructions")));
+	reply_free(&rp);
+}
+
+static void test_initialize(void)
+{
+	expect_initialize("2025-11-25", "2025-11-25");
+	expect_initialize("2025-06-18", "2025-06-18");
+	expect_initialize("2025-03-26", "2025-03-26");
+	expect_initialize("1999-01-01", "2025-11-25");
+	expect_initialize("2030-01-01", "2025-11-25");
+	CU_ASSERT_EQUAL(stats().sessions, 5);
+}
+
+static void test_initialize_distinct_sessions(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1];
+
+	init_session(a);
+	init_session(b);
+	CU_ASSERT_STRING_NOT_EQUAL(a, b);
+	CU_ASSERT_PTR_NOT_EQUAL(sess(a), sess(b));
+}
+
+static void test_initialize_malformed(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	/* No protocolVersion. */
+	post(NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}", &rp);
+	expect_refusal(&rp, 400, -32602);
+	reply_free(&rp);
+	/* As a notification. */
+	post(NULL, "{\"jsonrpc\":\"2.0\",\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"" NEWEST "\"}}", &rp);
+	expect_refusal(&rp, 400, -32600);
+	reply_free(&rp);
+	CU_ASSERT_EQUAL(stats().sessions, 0);
+	/* Again inside a session: refused at the HTTP level, as the SDK does. */
+	init_session(id);
+	rpc(id, "initialize", "{\"protocolVersion\":\"" NEWEST "\"}", 2, &rp);
+	expect_refusal(&rp, 400, -32600);
+	reply_free(&rp);
+	CU_ASSERT_EQUAL(stats().sessions, 1);
+}
+
+/* Tests: transport refusals */
+
+static void test_missing_session(void)
+{
+	struct reply rp;
+	struct http_request get = req_new(HTTP_M_GET, NULL);
+	struct http_request del = req_new(HTTP_M_DELETE, NULL);
+
+	rpc(NULL, "tools/list", NULL, 1, &rp);
+	expect_refusal(&rp, 400, -32000);
+	reply_free(&rp);
+	do_req(&get, &rp);
+	expect_refusal(&rp, 400, -32000);
+	reply_free(&rp);
+	do_req(&del, &rp);
+	expect_refusal(&rp, 400, -32000);
+	reply_free(&rp);
+}
+
+static void test_unknown_session(void)
+{
+	static const char *const ids[] = { "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "nope", "" };
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		struct http_request get = req_new(HTTP_M_GET, ids[i]);
+		struct http_request del = req_new(HTTP_M_DELETE, ids[i]);
+
+		rpc(ids[i], "ping", NULL, 1, &rp);
+		expect_refusal(&rp, 404, -32001);
+		reply_free(&rp);
+		do_req(&get, &rp);
+		expect_refusal(&rp, 404, -32001);
+		reply_free(&rp);
+		do_req(&del, &rp);
+		expect_refusal(&rp, 404, -32001);
+		reply_free(&rp);
+	}
+	/* The admin handle is not a session id. */
+	rpc(sess(id)->handle, "ping", NULL, 1, &rp);
+	expect_refusal(&rp, 404, -32001);
+	reply_free(&rp);
+	CU_ASSERT_EQUAL(stats().sessions, 1);
+}
+
+static void test_protocol_version_header(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct http_request req;
+	struct reply rp;
+
+	init_session(id);
+	req = req_new(HTTP_M_POST, id);
+	req_body(&req, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	req.protocol_version = "2099-01-01";
+	do_req(&req, &rp);
+	expect_refusal(&rp, 400, -32000);
+	reply_free(&rp);
+	req.protocol_version = "2025-06-18";
+	do_req(&req, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result")));
+	reply_free(&rp);
+}
+
+static void test_accept_required(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct http_request req;
+	struct reply rp;
+
+	init_session(id);
+	req = req_new(HTTP_M_POST, id);
+	req_body(&req, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	req.has_accept = req.accept_json = req.accept_sse = false;
+	do_req(&req, &rp);
+	expect_refusal(&rp, 406, -32000);
+	reply_free(&rp);
+	req.has_accept = req.accept_json = true; /* application/json only */
+	do_req(&req, &rp);
+	expect_refusal(&rp, 406, -32000);
+	reply_free(&rp);
+	req.accept_json = false, req.accept_sse = true; /* text/event-stream only */
+	do_req(&req, &rp);
+	expect_refusal(&rp, 406, -32000);
+	reply_free(&rp);
+	/* GET needs text/event-stream. */
+	req = req_new(HTTP_M_GET, id);
+	req.accept_sse = false, req.accept_json = true;
+	do_req(&req, &rp);
+	expect_refusal(&rp, 406, -32000);
+	reply_free(&rp);
+	CU_ASSERT_EQUAL(stats().streams, 0);
+}
+
+static void test_content_type(void)
+{
+	static const char *const bad[] = { "text/plain", "application/jsonx", "", NULL };
+	char id[SESSION_ID_LEN + 1];
+	struct http_request req;
+	struct reply rp;
+
+	init_session(id);
+	req = req_new(HTTP_M_POST, id);
+	req_body(&req, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		req.content_type = bad[i];
+		do_req(&req, &rp);
+		expect_refusal(&rp, 415, -32000);
+		reply_free(&rp);
+	}
+	req.content_type = "Application/JSON; charset=utf-8";
+	do_req(&req, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	reply_free(&rp);
+}
+
+static void test_bad_json(void)
+{
+	static const char *const bad[] = { "{", "", "{\"jsonrpc\":\"2.0\",}", "nul" };
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		post(id, bad[i], &rp);
+		expect_refusal(&rp, 400, -32700);
+		reply_free(&rp);
+	}
+	/* Without a session too: parse errors come first. */
+	post(NULL, "{", &rp);
+	expect_refusal(&rp, 400, -32700);
+	reply_free(&rp);
+}
+
+static void test_invalid_jsonrpc(void)
+{
+	static const char *const bad[] = {
+		"{\"id\":1,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":5}",
+		"{\"jsonrpc\":\"2.0\"}",
+		"42",
+	};
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		post(id, bad[i], &rp);
+		expect_refusal(&rp, 400, -32600);
+		reply_free(&rp);
+	}
+}
+
+static void test_unknown_method(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	rpc(id, "no/such/method", "{}", 7, &rp);
+	expect_rpc_error(&rp, 7, -32601);
+	reply_free(&rp);
+}
+
+static void test_ping(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	post(id, "{\"jsonrpc\":\"2.0\",\"id\":\"abc\",\"method\":\"ping\"}", &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_EQUAL(rp.d, MCP_DONE);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "id"), "abc");
+	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result")));
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(rp.json, "result")), 0);
+	reply_free(&rp);
+	/* params as an array is not an object. */
+	rpc(id, "ping", "[]", 8, &rp);
+	expect_rpc_error(&rp, 8, -32602);
+	reply_free(&rp);
+}
+
+static void test_keep_alive_false_closes(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct http_request req;
+	struct reply rp;
+
+	init_session(id);
+	req = req_new(HTTP_M_POST, id);
+	req_body(&req, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	req.keep_alive = false;
+	do_req(&req, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_EQUAL(rp.d, MCP_CLOSE);
+	CU_ASSERT_TRUE(header_is(&rp.r, "Connection", "close"));
+	reply_free(&rp);
+}
+
+/* Tests: methods */
+
+static void test_tools_list(void)
+{
+	static const char *const names[] = { "enter_queue", "join_room", "send_message",
+					     "wait_for_message", "leave_chat", "get_status" };
+	char id[SESSION_ID_LEN + 1];
+	const cJSON *tools, *t;
+	struct reply rp;
+	int seen = 0;
+
+	init_session(id);
+	rpc(id, "tools/list", NULL, 3, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	tools = jget(rp.json, "result.tools");
+	CU_ASSERT_TRUE_FATAL(cJSON_IsArray(tools));
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(tools), 6);
+	cJSON_ArrayForEach(t, tools) {
+		CU_ASSERT_STRING_EQUAL(jstr(t, "inputSchema.type"), "object");
+		CU_ASSERT_TRUE(strlen(jstr(t, "description")) > 10);
+		for (int i = 0; i < 6; i++)
+			if (strcmp(jstr(t, "name"), names[i]) == 0)
+				seen |= 1 << i;
+	}
+	CU_ASSERT_EQUAL(seen, 0x3f);
+	reply_free(&rp);
+}
+
+static void test_tools_call_refusals(void)
+{
+	static const char *const bad[] = {
+		"{\"name\":\"no_such_tool\",\"arguments\":{}}",
+		"{\"name\":\"get_status\",\"arguments\":[1]}",
+		"{\"name\":\"get_status\",\"arguments\":\"x\"}",
+		"{\"name\":\"get_status\",\"arguments\":7}",
+		"{\"arguments\":{}}",
+		"{\"name\":5}",
+	};
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rpc(id, "tools/call", bad[i], 9, &rp);
+		expect_rpc_error(&rp, 9, -32602);
+		reply_free(&rp);
+	}
+}
+
+static void test_tools_call_result_shape(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+	cJSON *text;
+
+	init_session(id);
+	/* No arguments at all is an empty object. */
+	rpc(id, "tools/call", "{\"name\":\"get_status\"}", 4, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.structuredContent.state"), "idle");
+	CU_ASSERT_EQUAL(jnum(rp.json, "result.structuredContent.unread"), 0);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.content.0.type"), "text");
+	text = cJSON_Parse(jstr(rp.json, "result.content.0.text"));
+	CU_ASSERT_STRING_EQUAL(jstr(text, "state"), "idle");
+	CU_ASSERT_PTR_NULL(jget(rp.json, "result.isError"));
+	cJSON_Delete(text);
+	reply_free(&rp);
+	/* A tool-level refusal is a result with isError. */
+	rpc(id, "tools/call", "{\"name\":\"send_message\",\"arguments\":{\"room_id\":\"r1\",\"message\":\"hi\"}}", 5, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_TRUE(cJSON_IsTrue(jget(rp.json, "result.isError")));
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.structuredContent.error"), "not_in_room");
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.content.0.text"),
+			       jstr(rp.json, "result.structuredContent.message"));
+	reply_free(&rp);
+}
+
+static void test_logging_set_level(void)
+{
+	static const char *const bad[] = { "{\"level\":\"loud\"}", "{\"level\":3}", "{}",
+					   "{\"level\":\"DEBUG\"}" };
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	rpc(id, "logging/setLevel", "{\"level\":\"debug\"}", 1, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result")));
+	CU_ASSERT_EQUAL(sess(id)->log_level, 7);
+	reply_free(&rp);
+	rpc(id, "logging/setLevel", "{\"level\":\"error\"}", 2, &rp);
+	CU_ASSERT_EQUAL(sess(id)->log_level, 3);
+	reply_free(&rp);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rpc(id, "logging/setLevel", bad[i], 3, &rp);
+		expect_rpc_error(&rp, 3, -32602);
+		reply_free(&rp);
+	}
+	CU_ASSERT_EQUAL(sess(id)->log_level, 3);
+}
+
+static void test_notifications_and_responses_202(void)
+{
+	static const char *const msgs[] = {
+		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1}}",
+		"{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}",
+		"{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"error\":{\"code\":-1,\"message\":\"no\"}}",
+	};
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		post(id, msgs[i], &rp);
+		CU_ASSERT_EQUAL(rp.r.status, 202);
+		CU_ASSERT_EQUAL(rp.d, MCP_DONE);
+		CU_ASSERT_EQUAL(rp.r.body.len, 0);
+		CU_ASSERT_TRUE(header_is(&rp.r, "Content-Length", "0"));
+		reply_free(&rp);
+	}
+}
+
+static void post_batch(const char *sid, const char *version, const char *body, struct reply *rp)
+{
+	struct http_request req = req_new(HTTP_M_POST, sid);
+
+	req_body(&req, body);
+	req.protocol_version = version;
+	do_req(&req, rp);
+}
+
+static void test_batch_2025_03_26(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	post_batch(id, "2025-03-26",
+		   "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
+		   "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"},"
+		   "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"},"
+		   "{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{}},"
+		   "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"nope\"},"
+		   "{\"id\":4}]",
+		   &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_TRUE_FATAL(cJSON_IsArray(rp.json));
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(rp.json), 4);
+	CU_ASSERT_EQUAL(jnum(rp.json, "0.id"), 1);
+	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "0.result")));
+	CU_ASSERT_EQUAL(jnum(rp.json, "1.id"), 2);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(rp.json, "1.result.tools")), 6);
+	CU_ASSERT_EQUAL(jnum(rp.json, "2.id"), 3);
+	CU_ASSERT_EQUAL(jnum(rp.json, "2.error.code"), -32601);
+	CU_ASSERT_TRUE(cJSON_IsNull(jget(rp.json, "3.id")));
+	CU_ASSERT_EQUAL(jnum(rp.json, "3.error.code"), -32600);
+	reply_free(&rp);
+	/* Only notifications: nothing to answer. */
+	post_batch(id, "2025-03-26", "[{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}]", &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 202);
+	reply_free(&rp);
+}
+
+static void test_batch_negotiated_version(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_version("2025-03-26", id, &rp);
+	reply_free(&rp);
+	post_batch(id, NULL, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(rp.json), 1);
+	reply_free(&rp);
+	/* The header wins over the negotiated version. */
+	post_batch(id, NEWEST, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", &rp);
+	expect_refusal(&rp, 400, -32600);
+	reply_free(&rp);
+}
+
+static void test_batch_refused_on_newer(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	post_batch(id, NEWEST, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", &rp);
+	expect_refusal(&rp, 400, -32600);
+	reply_free(&rp);
+	post_batch(id, "2025-06-18", "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", &rp);
+	expect_refusal(&rp, 400, -32600);
+	reply_free(&rp);
+	post_batch(id, NULL, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", &rp);
+	expect_refusal(&rp, 400, -32600);
+	reply_free(&rp);
+}
+
+static void test_empty_batch(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	post_batch(id, "2025-03-26", "[]", &rp);
+	expect_refusal(&rp, 400, -32600);
+	reply_free(&rp);
+}
+
+/* Nothing in a batch waits: wait_for_message answers at once. */
+static void test_batch_never_waits(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	post_batch(id, "2025-03-26",
+		   "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+		   "{\"name\":\"wait_for_message\",\"arguments\":{\"timeout_s\":30}}}]",
+		   &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_EQUAL(rp.d, MCP_DONE);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(rp.json, "0.result.structuredContent.events")), 0);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+	reply_free(&rp);
+}
+
+static void test_resources(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	rpc(id, "resources/list", NULL, 1, &rp);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(rp.json, "result.resources")), 1);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.resources.0.uri"), "mcp-chat://guide");
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.resources.0.mimeType"), "text/markdown");
+	reply_free(&rp);
+	rpc(id, "resources/read", "{\"uri\":\"mcp-chat://guide\"}", 2, &rp);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.contents.0.uri"), "mcp-chat://guide");
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.contents.0.mimeType"), "text/markdown");
+	CU_ASSERT_PTR_NOT_NULL(strstr(jstr(rp.json, "result.contents.0.text"), "enter_queue"));
+	reply_free(&rp);
+	rpc(id, "resources/read", "{\"uri\":\"mcp-chat://nope\"}", 3, &rp);
+	expect_rpc_error(&rp, 3, -32002);
+	reply_free(&rp);
+	rpc(id, "resources/read", "{}", 4, &rp);
+	expect_rpc_error(&rp, 4, -32002);
+	reply_free(&rp);
+	rpc(id, "resources/templates/list", NULL, 5, &rp);
+	CU_ASSERT_TRUE(cJSON_IsArray(jget(rp.json, "result.resourceTemplates")));
+	reply_free(&rp);
+}
+
+static void test_prompts(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_session(id);
+	rpc(id, "prompts/list", NULL, 1, &rp);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(rp.json, "result.prompts")), 1);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.prompts.0.name"), "chat_with_stranger");
+	CU_ASSERT_TRUE(cJSON_IsArray(jget(rp.json, "result.prompts.0.arguments")));
+	reply_free(&rp);
+	rpc(id, "prompts/get", "{\"name\":\"chat_with_stranger\"}", 2, &rp);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.messages.0.role"), "user");
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.messages.0.content.type"), "text");
+	CU_ASSERT_PTR_NOT_NULL(strstr(jstr(rp.json, "result.messages.0.content.text"), "enter_queue"));
+	reply_free(&rp);
+	rpc(id, "prompts/get", "{\"name\":\"nope\"}", 3, &rp);
+	expect_rpc_error(&rp, 3, -32602);
+	reply_free(&rp);
+}
+
+/* Tests: Host, Origin, path, method */
+
+static int status_with(const char *host, const char *origin, const char *path,
+		       enum http_method_id m)
+{
+	struct http_request req = req_new(m, NULL);
+	struct reply rp;
+	int status;
+
+	req.host = host;
+	req.origin = origin;
+	req.path = path;
+	req_body(&req, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+		       "{\"protocolVersion\":\"" NEWEST "\"}}");
+	do_req(&req, &rp);
+	status = rp.r.status;
+	if (status != 200)
+		CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "error")));
+	reply_free(&rp);
+	return status;
+}
+
+static void test_host_check(void)
+{
+	CU_ASSERT_EQUAL(status_with("localhost:8808", NULL, "/mcp", HTTP_M_POST), 200);
+	CU_ASSERT_EQUAL(status_with("LOCALHOST", NULL, "/mcp", HTTP_M_POST), 200);
+	CU_ASSERT_EQUAL(status_with("127.0.0.1:8808", NULL, "/mcp", HTTP_M_POST), 200);
+	CU_ASSERT_EQUAL(status_with("[::1]:8808", NULL, "/mcp", HTTP_M_POST), 200);
+	CU_ASSERT_EQUAL(status_with("evil.example", NULL, "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(status_with("evil.example:8808", NULL, "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(status_with("localhost.evil.example", NULL, "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(status_with("[::1", NULL, "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(status_with("", NULL, "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(status_with(NULL, NULL, "/mcp", HTTP_M_POST), 400);
+	CU_ASSERT_EQUAL(status_with("evil.example", NULL, "/mcp", HTTP_M_GET), 403);
+	CU_ASSERT_EQUAL(stats().sessions, 4);
+}
+
+static void test_origin_check(void)
+{
+	CU_ASSERT_EQUAL(status_with("localhost", "http://evil.example", "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(status_with("localhost", "http://evil.example:1234", "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(status_with("localhost", "http://localhost.evil.example", "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(status_with("localhost", "null", "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(status_with("localhost", "localhost", "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(status_with("localhost", "ftp://localhost", "/mcp", HTTP_M_POST), 403);
+	CU_ASSERT_EQUAL(stats().sessions, 0);
+	CU_ASSERT_EQUAL(status_with("localhost", "http://localhost:1234", "/mcp", HTTP_M_POST), 200);
+	CU_ASSERT_EQUAL(status_with("localhost", "https://127.0.0.1", "/mcp", HTTP_M_POST), 200);
+	CU_ASSERT_EQUAL(status_with("localhost", "http://[::1]:3000", "/mcp", HTTP_M_POST), 200);
+	CU_ASSERT_EQUAL(stats().sessions, 3);
+}
+
+static void test_path_and_method(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct http_request req;
+	struct reply rp;
+	char allow[64];
+
+	CU_ASSERT_EQUAL(status_with("localhost", NULL, "/other", HTTP_M_POST), 404);
+	CU_ASSERT_EQUAL(status_with("localhost", NULL, "/mcp/", HTTP_M_POST), 404);
+	CU_ASSERT_EQUAL(status_with("localhost", NULL, "/", HTTP_M_GET), 404);
+	init_session(id);
+	req = req_new(HTTP_M_OTHER, id);
+	do_req(&req, &rp);
+	expect_refusal(&rp, 405, -32000);
+	CU_ASSERT_TRUE(header_get(&rp.r, "Allow", allow, sizeof(allow)));
+	CU_ASSERT_STRING_EQUAL(allow, "GET, POST, DELETE");
+	reply_free(&rp);
+	CU_ASSERT_PTR_NOT_NULL(sess(id));
+}
+
+/* A HEAD answer is the head alone (RFC 9110 9.3.2): its Content-Length, no body bytes. */
+static void test_head_has_no_body(void)
+{
+	struct http_request req = req_new(HTTP_M_HEAD, NULL);
+	struct fake_sink *f = sink_new();
+	size_t n;
+
+	CU_ASSERT_EQUAL(mcp_handle(W.srv, &req, &f->sink), MCP_DONE);
+	CU_ASSERT_TRUE(f->out.len > 12 && memcmp(f->out.p, "HTTP/1.1 405", 12) == 0);
+	n = f->out.len;
+	CU_ASSERT_TRUE(n >= 4 && memcmp(f->out.p + n - 4, "\r\n\r\n", 4) == 0);
+	CU_ASSERT_PTR_NOT_NULL(memmem(f->out.p, n, "Allow: GET, POST, DELETE\r\n", 26));
+	CU_ASSERT_PTR_NULL(memmem(f->out.p, n, "{", 1));
+	buf_free(&f->out);
+	sink_close(f);
+}
+
+/* Tests: the GET stream */
+
+static void test_get_stream(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f;
+	enum mcp_disposition d;
+	struct resp r;
+	char cc[32];
+
+	f = open_get(id, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	take(f, &r, NULL);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_TRUE(header_is(&r, "Content-Type", "text/event-stream"));
+	CU_ASSERT_TRUE(header_is(&r, "Transfer-Encoding", "chunked"));
+	CU_ASSERT_FALSE(header_get(&r, "Content-Length", cc, sizeof(cc)));
+	CU_ASSERT_TRUE(header_get(&r, "Cache-Control", cc, sizeof(cc)));
+	CU_ASSERT_STRING_EQUAL(cc, "no-cache");
+	CU_ASSERT_FALSE(r.ended);
+	CU_ASSERT_EQUAL(r.body.len, 0);
+	resp_free(&r);
+	CU_ASSERT_PTR_EQUAL(s->stream, &f->sink);
+	CU_ASSERT_PTR_EQUAL(f->sink.stream_of, s);
+	CU_ASSERT_EQUAL(stats().streams, 1);
+	CU_ASSERT_TRUE(f->commits >= 1);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	sink_close(f);
+	CU_ASSERT_PTR_NULL(s->stream);
+	CU_ASSERT_EQUAL(stats().streams, 0);
+}
+
+static void test_second_get_conflict(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = open_stream(id);
+	struct http_request req = req_new(HTTP_M_GET, id);
+	struct reply rp;
+
+	do_req(&req, &rp);
+	expect_refusal(&rp, 409, -32000);
+	reply_free(&rp);
+	CU_ASSERT_PTR_EQUAL(s->stream, &f->sink);
+	CU_ASSERT_EQUAL(stats().streams, 1);
+	/* Once the first is gone a new one opens. */
+	sink_close(f);
+	f = open_stream(id);
+	CU_ASSERT_PTR_EQUAL(s->stream, &f->sink);
+	sink_close(f);
+}
+
+static void test_stream_events(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = open_stream(id);
+	struct sse e;
+	bool ended;
+
+	CU_ASSERT_EQUAL(push(s, "{\"a\":1}"), 1);
+	CU_ASSERT_EQUAL(push(s, "{}"), 2);
+	stream_events(f, &e, &ended);
+	CU_ASSERT_FALSE(ended);
+	CU_ASSERT_EQUAL_FATAL(e.n, 2);
+	expect_event(&e, 0, "test.event", 1);
+	CU_ASSERT_EQUAL(jnum(e.msg[0], "params.a"), 1);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(e.msg[0], "params")), 2);
+	expect_event(&e, 1, "test.event", 2);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(e.msg[1], "params")), 1);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0); /* pushed on an open stream: delivered */
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	sink_close(f);
+}
+
+static void test_last_event_id_replay(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = open_stream(id);
+	enum mcp_disposition d;
+	struct sse e;
+	bool ended;
+
+	for (int i = 0; i < 3; i++)
+		push(s, "{\"k\":\"v\"}");
+	buf_free(&f->out); /* the client saw only 1 and 2 of these */
+	sink_close(f);
+	push(s, "{\"k\":\"w\"}");
+	push(s, "{\"k\":\"x\"}");
+	f = open_get(id, "2", &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL_FATAL(e.n, 3);
+	for (int i = 0; i < 3; i++)
+		expect_event(&e, i, "test.event", (uint64_t)i + 3);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[1], "params.k"), "w");
+	sse_free(&e);
+	/* The next event comes once. */
+	push(s, "{}");
+	stream_events(f, &e, &ended);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	expect_event(&e, 0, "test.event", 6);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	sink_close(f);
+}
+
+static void test_last_event_id_bad(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct http_request req;
+	struct reply rp;
+
+	init_session(id);
+	req = req_new(HTTP_M_GET, id);
+	req.last_event_id = "abc";
+	do_req(&req, &rp);
+	expect_refusal(&rp, 400, -32000);
+	reply_free(&rp);
+	CU_ASSERT_EQUAL(stats().streams, 0);
+}
+
+static void test_fresh_get_delivers_undelivered(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f;
+	enum mcp_disposition d;
+	struct sse e;
+
+	for (int i = 0; i < 3; i++)
+		push(s, "{}");
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 3);
+	f = open_get(id, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL_FATAL(e.n, 3);
+	for (int i = 0; i < 3; i++)
+		expect_event(&e, i, "test.event", (uint64_t)i + 1);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	sink_close(f);
+	/* Delivered: the next fresh stream starts empty. */
+	f = open_stream(id);
+	sink_close(f);
+}
+
+static void test_enobufs_detaches_stream(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = open_stream(id);
+	enum mcp_disposition d;
+	struct sse e;
+	size_t len;
+
+	f->fail_commit = true;
+	CU_ASSERT_EQUAL(push(s, "{\"n\":1}"), 1);
+	CU_ASSERT_PTR_NULL(s->stream);
+	CU_ASSERT_PTR_NULL(f->sink.stream_of);
+	CU_ASSERT_EQUAL(stats().streams, 0);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 1);
+	len = f->out.len;
+	CU_ASSERT_EQUAL(push(s, "{\"n\":2}"), 2); /* not written to the detached sink */
+	CU_ASSERT_EQUAL(f->out.len, len);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	sink_close(f);
+	f = open_get(id, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL_FATAL(e.n, 2);
+	expect_event(&e, 0, "test.event", 1);
+	expect_event(&e, 1, "test.event", 2);
+	sse_free(&e);
+	sink_close(f);
+}
+
+/* The backlog written when a stream opens is delivered only if it could be sent. */
+static void test_enobufs_on_open_keeps_backlog(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f;
+	enum mcp_disposition d;
+	struct sse e;
+
+	push(s, "{\"n\":1}");
+	push(s, "{\"n\":2}");
+	f = sink_new();
+	f->fail_commit = true;
+	{
+		struct http_request req = req_new(HTTP_M_GET, id);
+
+		d = mcp_handle(W.srv, &req, &f->sink);
+	}
+	CU_ASSERT_EQUAL(d, MCP_CLOSE);
+	CU_ASSERT_PTR_NULL(s->stream);
+	sink_close(f);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 2);
+	f = open_get(id, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL(e.n, 2);
+	sse_free(&e);
+	sink_close(f);
+}
+
+static void test_stream_keepalive_ping(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct fake_sink *f;
+	struct sse e;
+	bool ended;
+
+	init_session(id);
+	W.cfg.sse_keepalive_ms = 1;
+	f = open_stream(id);
+	usleep(5000);
+	timer_run(&W.heap, timer_now_ms());
+	stream_events(f, &e, &ended);
+	CU_ASSERT_EQUAL(e.n, 0);
+	CU_ASSERT_TRUE(e.comments >= 1);
+	CU_ASSERT_FALSE(ended);
+	sse_free(&e);
+	sink_close(f);
+}
+
+static void test_idle_session_ends(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	W.cfg.session_idle_timeout_ms = 1;
+	init_session(id);
+	usleep(5000);
+	timer_run(&W.heap, timer_now_ms());
+	CU_ASSERT_PTR_NULL(sess(id));
+	rpc(id, "ping", NULL, 1, &rp);
+	expect_refusal(&rp, 404, -32001);
+	reply_free(&rp);
+}
+
+/* Tests: DELETE, cap, shutdown */
+
+static void test_delete(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct http_request req;
+	struct fake_sink *f;
+	struct reply rp;
+	struct sse e;
+	bool ended;
+
+	init_session(id);
+	f = open_stream(id);
+	req = req_new(HTTP_M_DELETE, id);
+	do_req(&req, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_EQUAL(rp.d, MCP_DONE);
+	reply_free(&rp);
+	CU_ASSERT_PTR_NULL(sess(id));
+	/* Its stream ended. */
+	stream_events(f, &e, &ended);
+	CU_ASSERT_TRUE(ended);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(f->resumes, 1);
+	CU_ASSERT_FALSE(f->resume_keep_alive);
+	CU_ASSERT_PTR_NULL(f->sink.stream_of);
+	CU_ASSERT_EQUAL(stats().streams, 0);
+	sink_close(f);
+	rpc(id, "ping", NULL, 1, &rp);
+	expect_refusal(&rp, 404, -32001);
+	reply_free(&rp);
+	do_req(&req, &rp);
+	expect_refusal(&rp, 404, -32001);
+	reply_free(&rp);
+	CU_ASSERT_EQUAL(stats().sessions, 0);
+}
+
+static void test_session_cap(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1];
+	struct http_request del;
+	struct reply rp;
+	char retry[16];
+
+	world_down();
+	world_up(2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(W.srv);
+	init_session(a);
+	init_session(b);
+	rpc(NULL, "initialize", "{\"protocolVersion\":\"" NEWEST "\"}", 1, &rp);
+	expect_refusal(&rp, 503, -32000);
+	CU_ASSERT_TRUE(header_get(&rp.r, "Retry-After", retry, sizeof(retry)));
+	CU_ASSERT_TRUE(atoi(retry) > 0);
+	reply_free(&rp);
+	CU_ASSERT_EQUAL(stats().sessions, 2);
+	del = req_new(HTTP_M_DELETE, a);
+	do_req(&del, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	reply_free(&rp);
+	init_session(a);
+	CU_ASSERT_EQUAL(stats().sessions, 2);
+}
+
+/* Tests: chat through the tools */
+
+static void enter_queue(const char *sid, const char *name, const char *want_status)
+{
+	char args[128];
+	cJSON *j;
+
+	snprintf(args, sizeof(args), "{\"display_name\":\"%s\"}", name);
+	j = call_tool(sid, "enter_queue", args);
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.status"), want_status);
+	CU_ASSERT_PTR_NULL(jget(j, "result.isError"));
+	cJSON_Delete(j);
+}
+
+/* Two matched sessions; the room id goes to room. */
+static void match_pair(char a[SESSION_ID_LEN + 1], char b[SESSION_ID_LEN + 1], char room[80])
+{
+	const struct mailbox_event *ev;
+	cJSON *p;
+
+	init_session(a);
+	init_session(b);
+	enter_queue(a, "Alice", "waiting");
+	enter_queue(b, "Bob", "matched");
+	ev = mailbox_get(&sess(a)->mbox, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+	CU_ASSERT_STRING_EQUAL(ev->method, "chatroom.found");
+	p = cJSON_Parse(ev->params);
+	snprintf(room, 80, "%s", jstr(p, "room_id"));
+	cJSON_Delete(p);
+	CU_ASSERT_TRUE(strlen(room) > 0);
+}
+
+static void test_chat_match_and_message(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], args[256];
+	struct fake_sink *fa, *fb;
+	struct sse e;
+	bool ended;
+	cJSON *j;
+	char room[80];
+
+	init_session(a);
+	init_session(b);
+	fa = open_stream(a);
+	fb = open_stream(b);
+	enter_queue(a, "Alice", "waiting");
+	j = call_tool(b, "enter_queue", "{\"display_name\":\"Bob\"}");
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.status"), "matched");
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.partner.display_name"), "Alice");
+	snprintf(room, sizeof(room), "%s", jstr(j, "result.structuredContent.room_id"));
+	cJSON_Delete(j);
+	/* chatroom.found on both streams. */
+	stream_events(fa, &e, &ended);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	expect_event(&e, 0, "chatroom.found", 1);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.room_id"), room);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.partner.display_name"), "Bob");
+	sse_free(&e);
+	stream_events(fb, &e, &ended);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	expect_event(&e, 0, "chatroom.found", 1);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.partner.display_name"), "Alice");
+	sse_free(&e);
+	/* Bob talks; Alice's stream hears it. */
+	snprintf(args, sizeof(args), "{\"room_id\":\"%s\",\"message\":\"hello \\\"you\\\"\"}", room);
+	j = call_tool(b, "send_message", args);
+	CU_ASSERT_PTR_NULL(jget(j, "result.isError"));
+	CU_ASSERT_TRUE(strlen(jstr(j, "result.structuredContent.message_id")) > 0);
+	CU_ASSERT_TRUE(strlen(jstr(j, "result.structuredContent.timestamp")) > 0);
+	stream_events(fa, &e, &ended);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	expect_event(&e, 0, "message.received", 2);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.message"), "hello \"you\"");
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.sender.display_name"), "Bob");
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.room_id"), room);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.message_id"),
+			       jstr(j, "result.structuredContent.message_id"));
+	sse_free(&e);
+	cJSON_Delete(j);
+	/* Bob's stream got nothing from his own message. */
+	stream_events(fb, &e, &ended);
+	CU_ASSERT_EQUAL(e.n, 0);
+	sse_free(&e);
+	sink_close(fa);
+	sink_close(fb);
+}
+
+static void test_partner_disconnect_on_delete(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80];
+	struct http_request del;
+	enum mcp_disposition d;
+	struct fake_sink *fa;
+	struct reply rp;
+	struct sse e;
+	bool ended;
+
+	match_pair(a, b, room);
+	fa = open_get(a, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(fa, &e); /* delivers chatroom.found */
+	CU_ASSERT_EQUAL(e.n, 1);
+	sse_free(&e);
+	del = req_new(HTTP_M_DELETE, b);
+	do_req(&del, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	reply_free(&rp);
+	stream_events(fa, &e, &ended);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	expect_event(&e, 0, "partner.disconnected", 2);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.room_id"), room);
+	sse_free(&e);
+	sink_close(fa);
+}
+
+/* POSTs wait_for_message on sink f. */
+static enum mcp_disposition post_wait(const char *sid, struct fake_sink *f, const char *args,
+				      int rpc_id)
+{
+	char body[256];
+	struct http_request req = req_new(HTTP_M_POST, sid);
+
+	snprintf(body, sizeof(body),
+		 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":"
+		 "{\"name\":\"wait_for_message\",\"arguments\":%s}}",
+		 rpc_id, args);
+	req_body(&req, body);
+	return mcp_handle(W.srv, &req, &f->sink);
+}
+
+/* A parked call's SSE head, with nothing after it yet. */
+static void expect_pending_head(struct fake_sink *f)
+{
+	struct resp r;
+
+	take(f, &r, NULL);
+	CU_ASSERT_EQUAL(r.status, 200);
+	CU_ASSERT_TRUE(header_is(&r, "Content-Type", "text/event-stream"));
+	CU_ASSERT_TRUE(r.chunked);
+	CU_ASSERT_FALSE(r.ended);
+	CU_ASSERT_EQUAL(r.body.len, 0);
+	resp_free(&r);
+}
+
+/* The deferred answer: one data frame with the JSON-RPC result, then the last chunk. */
+static cJSON *expect_deferred_answer(struct fake_sink *f, int rpc_id)
+{
+	struct sse e;
+	bool ended;
+	cJSON *msg;
+
+	stream_events(f, &e, &ended);
+	CU_ASSERT_TRUE(ended);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	CU_ASSERT_EQUAL(e.id[0], 0);
+	CU_ASSERT_EQUAL(jnum(e.msg[0], "id"), rpc_id);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "jsonrpc"), "2.0");
+	CU_ASSERT_EQUAL(f->resumes, 1);
+	CU_ASSERT_TRUE(f->resume_keep_alive);
+	CU_ASSERT_PTR_NULL(f->sink.call);
+	msg = e.msg[0];
+	e.msg[0] = NULL;
+	sse_free(&e);
+	return msg;
+}
+
+static void test_wait_returns_at_once_with_events(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80];
+	cJSON *j;
+
+	match_pair(a, b, room);
+	j = call_tool(a, "wait_for_message", "{}");
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(j, "result.structuredContent.events")), 1);
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.events.0.method"), "chatroom.found");
+	CU_ASSERT_EQUAL(jnum(j, "result.structuredContent.events.0.params.seq"), 1);
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.events.0.params.room_id"), room);
+	CU_ASSERT_EQUAL(jnum(j, "result.structuredContent.next"), 1);
+	cJSON_Delete(j);
+	CU_ASSERT_EQUAL(mailbox_unread(&sess(a)->mbox), 0);
+	/* timeout_s 0: nothing new, at once. */
+	j = call_tool(a, "wait_for_message", "{\"timeout_s\":0}");
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(j, "result.structuredContent.events")), 0);
+	CU_ASSERT_EQUAL(jnum(j, "result.structuredContent.next"), 1);
+	cJSON_Delete(j);
+	/* after: 0 replays what is held. */
+	j = call_tool(a, "wait_for_message", "{\"after\":0,\"timeout_s\":0}");
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(j, "result.structuredContent.events")), 1);
+	cJSON_Delete(j);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+}
+
+static void test_wait_timeout_zero(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	cJSON *j;
+
+	init_session(id);
+	j = call_tool(id, "wait_for_message", "{\"timeout_s\":0}");
+	CU_ASSERT_TRUE(cJSON_IsArray(jget(j, "result.structuredContent.events")));
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(j, "result.structuredContent.events")), 0);
+	CU_ASSERT_EQUAL(jnum(j, "result.structuredContent.next"), 0);
+	cJSON_Delete(j);
+	j = call_tool(id, "wait_for_message", "{\"timeout_s\":-1}");
+	CU_ASSERT_TRUE(cJSON_IsTrue(jget(j, "result.isError")));
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.field"), "timeout_s");
+	cJSON_Delete(j);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+}
+
+static void test_wait_pending_then_event(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = sink_new();
+	cJSON *msg;
+
+	CU_ASSERT_EQUAL(post_wait(id, f, "{\"timeout_s\":30}", 77), MCP_PENDING);
+	expect_pending_head(f);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	CU_ASSERT_PTR_NOT_NULL(f->sink.call);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 1);
+	CU_ASSERT_FALSE(mcp_server_idle(W.srv));
+	CU_ASSERT_EQUAL(push(s, "{\"x\":5}"), 1);
+	msg = expect_deferred_answer(f, 77);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(msg, "result.structuredContent.events")), 1);
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.events.0.method"), "test.event");
+	CU_ASSERT_EQUAL(jnum(msg, "result.structuredContent.events.0.params.x"), 5);
+	CU_ASSERT_EQUAL(jnum(msg, "result.structuredContent.events.0.params.seq"), 1);
+	CU_ASSERT_EQUAL(jnum(msg, "result.structuredContent.next"), 1);
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	/* Later events do not write to the finished call's connection. */
+	push(s, "{}");
+	CU_ASSERT_EQUAL(f->out.len, 0);
+	CU_ASSERT_EQUAL(f->resumes, 1);
+	sink_close(f);
+}
+
+static void test_wait_pending_then_partner_message(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80], args[160];
+	struct fake_sink *f;
+	cJSON *j, *msg;
+
+	match_pair(a, b, room);
+	j = call_tool(a, "wait_for_message", "{\"timeout_s\":0}"); /* takes chatroom.found */
+	cJSON_Delete(j);
+	f = sink_new();
+	CU_ASSERT_EQUAL(post_wait(a, f, "{}", 5), MCP_PENDING);
+	expect_pending_head(f);
+	snprintf(args, sizeof(args), "{\"room_id\":\"%s\",\"message\":\"ping?\"}", room);
+	j = call_tool(b, "send_message", args);
+	CU_ASSERT_PTR_NULL(jget(j, "result.isError"));
+	cJSON_Delete(j);
+	msg = expect_deferred_answer(f, 5);
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.events.0.method"), "message.received");
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.events.0.params.message"), "ping?");
+	CU_ASSERT_EQUAL(jnum(msg, "result.structuredContent.next"), 2);
+	cJSON_Delete(msg);
+	sink_close(f);
+}
+
+static void test_wait_times_out(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct fake_sink *f = sink_new();
+	uint64_t now;
+	cJSON *msg;
+
+	init_session(id);
+	CU_ASSERT_EQUAL(post_wait(id, f, "{\"timeout_s\":1}", 3), MCP_PENDING);
+	expect_pending_head(f);
+	now = timer_now_ms();
+	timer_run(&W.heap, now + 500);
+	CU_ASSERT_EQUAL(f->out.len, 0);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	timer_run(&W.heap, now + 1500);
+	msg = expect_deferred_answer(f, 3);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(msg, "result.structuredContent.events")), 0);
+	CU_ASSERT_TRUE(cJSON_IsArray(jget(msg, "result.structuredContent.events")));
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+	CU_ASSERT_PTR_NOT_NULL(sess(id));
+	sink_close(f);
+}
+
+static void test_wait_cancelled_by_close(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = sink_new();
+	struct reply rp;
+
+	CU_ASSERT_EQUAL(post_wait(id, f, "{\"timeout_s\":1}", 3), MCP_PENDING);
+	expect_pending_head(f);
+	mcp_sink_closed(W.srv, &f->sink);
+	CU_ASSERT_PTR_NULL(f->sink.call);
+	CU_ASSERT_PTR_NULL(s->calls);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+	CU_ASSERT_EQUAL(s->busy, 0);
+	push(s, "{}");
+	timer_run(&W.heap, timer_now_ms() + 2000);
+	CU_ASSERT_EQUAL(f->out.len, 0);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 1); /* nobody took it */
+	sink_release(f); /* mcp_sink_closed() was the close */
+	rpc(id, "ping", NULL, 1, &rp); /* the session lives on */
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	reply_free(&rp);
+}
+
+static void test_wait_keepalive_comment(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct fake_sink *f = sink_new();
+	struct sse e;
+	bool ended;
+
+	init_session(id);
+	W.cfg.sse_keepalive_ms = 1;
+	CU_ASSERT_EQUAL(post_wait(id, f, "{\"timeout_s\":30}", 3), MCP_PENDING);
+	expect_pending_head(f);
+	usleep(5000);
+	timer_run(&W.heap, timer_now_ms());
+	stream_events(f, &e, &ended);
+	CU_ASSERT_EQUAL(e.n, 0);
+	CU_ASSERT_TRUE(e.comments >= 1);
+	CU_ASSERT_FALSE(ended);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	sink_close(f);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+}
+
+static void test_shutdown(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1];
+	struct fake_sink *fs, *fw;
+	struct reply rp;
+	struct sse e;
+	bool ended;
+	cJSON *msg;
+
+	init_session(a);
+	init_session(b);
+	fs = open_stream(a);
+	fw = sink_new();
+	CU_ASSERT_EQUAL(post_wait(b, fw, "{\"timeout_s\":30}", 11), MCP_PENDING);
+	expect_pending_head(fw);
+	mcp_server_shutdown(W.srv);
+	/* The stream ended and its connection closes. */
+	stream_events(fs, &e, &ended);
+	CU_ASSERT_TRUE(ended);
+	CU_ASSERT_EQUAL(e.n, 0);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(fs->resumes, 1);
+	CU_ASSERT_FALSE(fs->resume_keep_alive);
+	/* The waiting call answered with what it had. */
+	msg = expect_deferred_answer(fw, 11);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(msg, "result.structuredContent.events")), 0);
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(stats().sessions, 0);
+	CU_ASSERT_EQUAL(stats().streams, 0);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+	CU_ASSERT_TRUE(mcp_server_idle(W.srv));
+	sink_close(fs);
+	sink_close(fw);
+	/* New requests: 503. */
+	rpc(NULL, "initialize", "{\"protocolVersion\":\"" NEWEST "\"}", 1, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 503);
+	CU_ASSERT_TRUE(header_get(&rp.r, "Retry-After", (char[16]){ 0 }, 16));
+	CU_ASSERT_EQUAL(jnum(rp.json, "error.code"), -32000);
+	reply_free(&rp);
+	rpc(a, "ping", NULL, 2, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 503);
+	reply_free(&rp);
+	CU_ASSERT_EQUAL(stats().sessions, 0);
+}
+
+/* A backlog larger than the send queue goes out in parts: each GET ends its stream after
+ * what fits, and resuming from the last id gets the rest, each event once. */
+static void test_backlog_over_send_queue(void)
+{
+	char id[SESSION_ID_LEN + 1], last[24] = "";
+	struct session *s = init_session(id);
+	uint64_t next = 1;
+	int rounds = 0;
+
+	for (int i = 0; i < 5; i++)
+		push(s, "{\"pad\":\"0123456789012345678901234567890123456789\"}");
+	W.cfg.max_send_queue = 400;
+	for (int round = 0; round < 10 && next <= 5; round++) {
+		enum mcp_disposition d;
+		struct fake_sink *f = open_get(id, last[0] ? last : NULL, &d);
+		struct resp r;
+		struct sse e;
+
+		take(f, &r, &e);
+		CU_ASSERT_EQUAL(r.status, 200);
+		CU_ASSERT_TRUE(e.n >= 1);
+		for (int i = 0; i < e.n; i++)
+			CU_ASSERT_EQUAL(e.id[i], next + (uint64_t)i);
+		next += (uint64_t)e.n;
+		if (next <= 5) {
+			CU_ASSERT_EQUAL(d, MCP_CLOSE);
+			CU_ASSERT_TRUE(r.ended);
+			CU_ASSERT_PTR_NULL(s->stream);
+		} else {
+			CU_ASSERT_EQUAL(d, MCP_STREAMING);
+		}
+		if (e.n)
+			snprintf(last, sizeof(last), "%llu", (unsigned long long)e.id[e.n - 1]);
+		sse_free(&e);
+		resp_free(&r);
+		sink_close(f);
+		rounds++;
+	}
+	CU_ASSERT_EQUAL(next, 6);
+	CU_ASSERT_TRUE(rounds > 1); /* the limit did split the backlog */
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+}
+
+static void test_idle_not_while_streaming(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct fake_sink *f;
+
+	W.cfg.session_idle_timeout_ms = 1;
+	init_session(id);
+	f = open_stream(id);
+	usleep(5000);
+	timer_run(&W.heap, timer_now_ms());
+	CU_ASSERT_PTR_NOT_NULL(sess(id));
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	sink_close(f);
+	usleep(5000);
+	timer_run(&W.heap, timer_now_ms());
+	CU_ASSERT_PTR_NULL(sess(id));
+}
+
+static void test_idle_not_while_waiting(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct fake_sink *f = sink_new();
+
+	W.cfg.session_idle_timeout_ms = 1;
+	init_session(id);
+	CU_ASSERT_EQUAL(post_wait(id, f, "{\"timeout_s\":30}", 1), MCP_PENDING);
+	usleep(5000);
+	timer_run(&W.heap, timer_now_ms());
+	CU_ASSERT_PTR_NOT_NULL(sess(id));
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	sink_close(f);
+	usleep(5000);
+	timer_run(&W.heap, timer_now_ms());
+	CU_ASSERT_PTR_NULL(sess(id));
+}
+
+/* Messages are refused, not lost, when the partner's mailbox is full of undelivered events. */
+static void test_mailbox_full_refuses_message(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80], args[160];
+	cJSON *j;
+
+	W.cfg.mailbox_events = 2;
+	match_pair(a, b, room); /* a holds chatroom.found, undelivered */
+	snprintf(args, sizeof(args), "{\"room_id\":\"%s\",\"message\":\"one\"}", room);
+	j = call_tool(b, "send_message", args);
+	CU_ASSERT_PTR_NULL(jget(j, "result.isError"));
+	cJSON_Delete(j);
+	j = call_tool(b, "send_message", args);
+	CU_ASSERT_TRUE(cJSON_IsTrue(jget(j, "result.isError")));
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.error"), "mailbox_full");
+	cJSON_Delete(j);
+	CU_ASSERT_EQUAL(sess(a)->mbox.last, 2);
+	/* a reads; b may send again. */
+	j = call_tool(a, "wait_for_message", "{\"timeout_s\":0}");
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(j, "result.structuredContent.events")), 2);
+	cJSON_Delete(j);
+	j = call_tool(b, "send_message", args);
+	CU_ASSERT_PTR_NULL(jget(j, "result.isError"));
+	cJSON_Delete(j);
+	CU_ASSERT_EQUAL(sess(a)->mbox.last, 3);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+		{ "initialize", test_initialize },
+		{ "initialize makes distinct sessions", test_initialize_distinct_sessions },
+		{ "initialize malformed", test_initialize_malformed },
+		{ "missing session 400", test_missing_session },
+		{ "unknown session 404", test_unknown_session },
+		{ "MCP-Protocol-Version header", test_protocol_version_header },
+		{ "Accept 406", test_accept_required },
+		{ "Content-Type 415", test_content_type },
+		{ "bad JSON -32700", test_bad_json },
+		{ "invalid JSON-RPC -32600", test_invalid_jsonrpc },
+		{ "unknown method -32601", test_unknown_method },
+		{ "ping", test_ping },
+		{ "keep-alive false closes", test_keep_alive_false_closes },
+		{ "tools/list", test_tools_list },
+		{ "tools/call refusals -32602", test_tools_call_refusals },
+		{ "tools/call result shape", test_tools_call_result_shape },
+		{ "logging/setLevel", test_logging_set_level },
+		{ "notifications and responses 202", test_notifications_and_responses_202 },
+		{ "batch on 2025-03-26", test_batch_2025_03_26 },
+		{ "batch on negotiated 2025-03-26", test_batch_negotiated_version },
+		{ "batch refused on newer versions", test_batch_refused_on_newer },
+		{ "empty batch 400", test_empty_batch },
+		{ "batch never waits", test_batch_never_waits },
+		{ "resources", test_resources },
+		{ "prompts", test_prompts },
+		{ "Host check", test_host_check },
+		{ "Origin check", test_origin_check },
+		{ "path 404, method 405", test_path_and_method },
+		{ "HEAD has no body", test_head_has_no_body },
+		{ "GET stream", test_get_stream },
+		{ "second GET 409", test_second_get_conflict },
+		{ "stream events", test_stream_events },
+		{ "Last-Event-ID replay", test_last_event_id_replay },
+		{ "Last-Event-ID malformed", test_last_event_id_bad },
+		{ "fresh GET delivers undelivered", test_fresh_get_delivers_undelivered },
+		{ "ENOBUFS detaches the stream", test_enobufs_detaches_stream },
+		{ "ENOBUFS on open keeps the backlog", test_enobufs_on_open_keeps_backlog },
+		{ "stream keep-alive ping", test_stream_keepalive_ping },
+		{ "idle session ends", test_idle_session_ends },
+		{ "DELETE", test_delete },
+		{ "session cap 503", test_session_cap },
+		{ "chat: match and message", test_chat_match_and_message },
+		{ "chat: partner.disconnected on DELETE", test_partner_disconnect_on_delete },
+		{ "wait_for_message with events", test_wait_returns_at_once_with_events },
+		{ "wait_for_message timeout_s 0", test_wait_timeout_zero },
+		{ "wait_for_message pending, event", test_wait_pending_then_event },
+		{ "wait_for_message pending, partner message", test_wait_pending_then_partner_message },
+		{ "wait_for_message times out", test_wait_times_out },
+		{ "wait_for_message cancelled by close", test_wait_cancelled_by_close },
+		{ "wait_for_message keep-alive comment", test_wait_keepalive_comment },
+		{ "shutdown", test_shutdown },
+		{ "backlog over the send queue", test_backlog_over_send_queue },
+		{ "no idle end while streaming", test_idle_not_while_streaming },
+		{ "no idle end while waiting", test_idle_not_while_waiting },
+		{ "mailbox full refuses messages", test_mailbox_full_refuses_message },
+	};
+	CU_pSuite suite;
+	unsigned failed;
+
+	log_set_level(LOG_LVL_WARNING);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	suite = CU_add_suite_with_setup_and_teardown("mcp", NULL, NULL, setup, teardown);
+	for (size_t i = 0; suite && i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+			suite = NULL;
+	if (!suite) {
+		CU_cleanup_registry();
+		return 1;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
