@@ -59,6 +59,9 @@ struct tagnode {
 struct room {
 	struct hent h;
 	struct chat_user *m[2]; /* m[1] is NULL while the first one waits in a named room */
+	bool named;
+	uint64_t created_ms;
+	uint64_t messages;
 	char id[ROOM_ID_MAX + 1];
 };
 
@@ -695,6 +698,8 @@ static struct room *room_new(struct chat *c, const char *id)
 	if (!room)
 		return NULL;
 	memcpy(room->id, id, len + 1);
+	room->named = true;
+	room->created_ms = c->ops.mono_ms(c->ops.ctx);
 	room->h = (struct hent){ .hash = siphash(c->hash_key, id, len), .key = room->id, .len = len };
 	if (htab_add(&c->rooms, &room->h) < 0) {
 		free(room);
@@ -707,12 +712,16 @@ static struct room *room_new_random(struct chat *c)
 {
 	unsigned char raw[RANDOM_ROOM_BYTES];
 	char id[RANDOM_ROOM_BYTES / 3 * 4 + 1];
+	struct room *room;
 
 	do {
 		random_bytes(c, raw, sizeof(raw));
 		b64url_encode(raw, sizeof(raw), id);
 	} while (room_find(c, id));
-	return room_new(c, id);
+	room = room_new(c, id);
+	if (room)
+		room->named = false;
+	return room;
 }
 
 /* Room events cannot be refused and a failure leaves nothing to undo: deliver and move on. */
@@ -1113,6 +1122,7 @@ static enum chat_error send_message(struct chat *c, struct chat_user *u, const c
 	if (err < 0)
 		return refuse_memory(c, r);
 	c->messages++;
+	u->room->messages++;
 	return CHAT_OK;
 }
 
@@ -1158,4 +1168,67 @@ void chat_get_stats(const struct chat *c, struct chat_stats *st)
 	st->rooms = c->pairs;
 	st->matches = c->matches;
 	st->messages = c->messages;
+}
+
+void chat_user_view(const struct chat_user *u, struct chat_user_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->owner = u->owner;
+	v->display_name = user_name(u);
+	v->state = u->state;
+	v->room_id = u->room ? u->room->id : NULL;
+	v->named = u->room && u->room->named;
+	if (u->in_queue)
+		v->waiting_since_ms = u->queued_at;
+	else if (u->state == CHAT_WAITING && u->room)
+		v->waiting_since_ms = u->room->created_ms;
+	if (u->in_queue)
+		for (uint32_t i = 0; i < u->ntags && i < CHAT_VIEW_MAX_TAGS; i++)
+			v->interests[v->n_interests++] = u->tags[i].tag->name;
+}
+
+static void each_in_list(const struct link *head, chat_user_fn fn, void *ctx)
+{
+	for (const struct link *l = head->next; l != head; l = l->next)
+		fn(ctx, ((const struct qnode *)l)->u);
+}
+
+void chat_each_waiting(const struct chat *c, chat_user_fn fn, void *ctx)
+{
+	each_in_list(&c->open, fn, ctx);
+	each_in_list(&c->held, fn, ctx);
+	for (size_t i = 0; i < c->rooms.cap; i++)
+		for (const struct hent *e = c->rooms.v[i]; e; e = e->next)
+			if (!((const struct room *)e)->m[1])
+				fn(ctx, ((const struct room *)e)->m[0]);
+}
+
+void chat_each_room(const struct chat *c, chat_room_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < c->rooms.cap; i++) {
+		for (const struct hent *e = c->rooms.v[i]; e; e = e->next) {
+			const struct room *room = (const struct room *)e;
+			struct chat_room_view v = { room->id, room->named, room->created_ms,
+						    room->messages, { room->m[0], room->m[1] } };
+			fn(ctx, &v);
+		}
+	}
+}
+
+size_t chat_room_members(const struct chat *c, const char *room_id, struct chat_user *out[2])
+{
+	size_t len = strlen(room_id);
+	const struct room *room =
+		(const struct room *)htab_find(&c->rooms, room_id, len, siphash(c->hash_key, room_id, len));
+
+	if (!room)
+		return 0;
+	out[0] = room->m[0];
+	out[1] = room->m[1];
+	return room->m[1] ? 2 : 1;
+}
+
+void chat_set_limits(struct chat *c, const struct chat_limits *limits)
+{
+	c->limits = *limits;
 }

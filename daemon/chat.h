@@ -63,6 +63,8 @@ struct chat_limits {
 /* The chat world. timers: the loop's heap, for interest fallback. Returns NULL on ENOMEM. */
 struct chat *chat_new(const struct chat_limits *limits, const struct chat_ops *ops,
 		      struct timer_heap *timers);
+/* New limits (SIGHUP); they apply from the next operation on. */
+void chat_set_limits(struct chat *c, const struct chat_limits *limits);
 /* Frees the world; all users must have been removed first. */
 void chat_free(struct chat *c);
 /* After this, entering the queue, joining rooms and sending answer CHAT_SHUTTING_DOWN. */
@@ -119,5 +121,35 @@ struct chat_stats {
 	uint64_t matches, messages;
 };
 void chat_get_stats(const struct chat *c, struct chat_stats *st);
+
+/* Admin views, for the control socket: linear in what they list, never on a chat path. */
+#define CHAT_VIEW_MAX_TAGS 8
+struct chat_user_view {
+	void *owner;
+	const char *display_name;
+	enum chat_state state;
+	const char *room_id; /* in a room, or waiting in a named one */
+	bool named;
+	uint64_t waiting_since_ms; /* mono_ms when it started waiting (state waiting) */
+	const char *interests[CHAT_VIEW_MAX_TAGS];
+	size_t n_interests;
+};
+void chat_user_view(const struct chat_user *u, struct chat_user_view *v);
+
+typedef void (*chat_user_fn)(void *ctx, const struct chat_user *u);
+/* Every waiter: the random queue in order, then those alone in named rooms. */
+void chat_each_waiting(const struct chat *c, chat_user_fn fn, void *ctx);
+
+struct chat_room_view {
+	const char *room_id;
+	bool named;
+	uint64_t created_ms; /* mono_ms */
+	uint64_t messages;
+	const struct chat_user *members[2]; /* members[1] NULL while one waits */
+};
+typedef void (*chat_room_fn)(void *ctx, const struct chat_room_view *r);
+void chat_each_room(const struct chat *c, chat_room_fn fn, void *ctx);
+/* The users in a room (1 or 2, stored in out); 0 when there is no such room. */
+size_t chat_room_members(const struct chat *c, const char *room_id, struct chat_user *out[2]);
 
 #endif

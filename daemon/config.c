@@ -1,8 +1,17 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "log.h"
 
 void config_defaults(struct config *cfg)
 {
@@ -14,6 +23,12 @@ void config_defaults(struct config *cfg)
 	strcpy(cfg->allowed_hosts[1], "localhost");
 	strcpy(cfg->allowed_hosts[2], "[::1]");
 	cfg->n_allowed_hosts = 3;
+	cfg->log_level = LOG_LVL_INFO;
+	cfg->healthz = true;
+	cfg->metrics = true;
+	cfg->status_allow[0] = (struct config_net){ AF_INET, { 127 }, 8 };
+	cfg->status_allow[1] = (struct config_net){ AF_INET6, { [15] = 1 }, 128 };
+	cfg->n_status_allow = 2;
 
 	cfg->max_head_bytes = 8 * 1024;
 	cfg->max_body_bytes = 64 * 1024;
@@ -47,4 +62,344 @@ int config_add_listen(struct config *cfg, const char *addr)
 		return -ENOSPC;
 	strcpy(cfg->listen[cfg->n_listen++], addr);
 	return 0;
+}
+
+/* Keys */
+
+enum key_type { K_U32, K_SIZE, K_MS, K_DOUBLE, K_BOOL, K_STRING, K_LISTEN, K_HOSTS, K_NETS, K_LEVEL };
+
+struct key {
+	const char *section, *name;
+	enum key_type type;
+	size_t offset;
+	double min, max;
+	bool live; /* SIGHUP applies it */
+};
+
+#define F(field) offsetof(struct config, field)
+
+static const struct key keys[] = {
+	{ "server", "listen", K_LISTEN, F(listen), 0, 0, false },
+	{ "server", "allowed_hosts", K_HOSTS, F(allowed_hosts), 0, 0, true },
+	{ "server", "max_connections", K_U32, F(max_connections), 16, 10000000, true },
+	{ "server", "user", K_STRING, F(user), 0, sizeof(((struct config *)0)->user), false },
+	{ "limits", "max_sessions", K_U32, F(max_sessions), 1, 10000000, true },
+	{ "limits", "max_head_bytes", K_SIZE, F(max_head_bytes), 1024, 1 << 20, true },
+	{ "limits", "max_body_bytes", K_SIZE, F(max_body_bytes), 1024, 16 << 20, true },
+	{ "limits", "max_send_queue_bytes", K_SIZE, F(max_send_queue), 16384, 1 << 30, true },
+	{ "limits", "max_message_bytes", K_SIZE, F(max_message_bytes), 1, 60000, true },
+	{ "limits", "max_display_name_chars", K_U32, F(max_display_name_chars), 1, 256, true },
+	{ "limits", "mailbox_events", K_U32, F(mailbox_events), 16, 65536, true },
+	{ "limits", "rate_per_second", K_DOUBLE, F(rate_per_second), 0.001, 1e9, true },
+	{ "limits", "rate_burst", K_DOUBLE, F(rate_burst), 1, 1e9, true },
+	{ "limits", "max_interests", K_U32, F(max_interests), 0, 8, true },
+	{ "limits", "max_interest_chars", K_U32, F(max_interest_chars), 1, 64, true },
+	{ "timeouts", "head_s", K_MS, F(head_timeout_ms), 0.1, 3600, true },
+	{ "timeouts", "keepalive_s", K_MS, F(keepalive_timeout_ms), 0.1, 86400, true },
+	{ "timeouts", "session_idle_s", K_MS, F(session_idle_timeout_ms), 1, 86400, true },
+	{ "timeouts", "sse_keepalive_s", K_MS, F(sse_keepalive_ms), 1, 3600, true },
+	{ "timeouts", "interest_fallback_s", K_MS, F(interest_fallback_ms), 0, 3600, true },
+	{ "timeouts", "shutdown_grace_s", K_MS, F(shutdown_grace_ms), 0, 60, true },
+	{ "control", "socket", K_STRING, F(control_socket), 0, sizeof(((struct config *)0)->control_socket), false },
+	{ "control", "group", K_STRING, F(control_group), 0, sizeof(((struct config *)0)->control_group), false },
+	{ "log", "level", K_LEVEL, F(log_level), 0, 0, true },
+	{ "status", "healthz", K_BOOL, F(healthz), 0, 0, true },
+	{ "status", "metrics", K_BOOL, F(metrics), 0, 0, true },
+	{ "status", "allow", K_NETS, F(status_allow), 0, 0, true },
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Values */
+
+static int parse_double(const char *v, double min, double max, double *out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(d) || d < min || d > max)
+		return -EINVAL;
+	*out = d;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "on") || !strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcasecmp(v, "off") || !strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* "127.0.0.0/8", "::1", "10.1.2.3" */
+static int parse_net(const char *v, struct config_net *n)
+{
+	char addr[64];
+	const char *slash = strchr(v, '/');
+	size_t len = slash ? (size_t)(slash - v) : strlen(v);
+	double prefix;
+
+	if (len >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, v, len);
+	addr[len] = '\0';
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, addr, n->addr) == 1)
+		n->family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, n->addr) == 1)
+		n->family = AF_INET6;
+	else
+		return -EINVAL;
+	n->prefix = n->family == AF_INET ? 32 : 128;
+	if (slash) {
+		if (parse_double(slash + 1, 0, n->prefix, &prefix) < 0 || prefix != floor(prefix))
+			return -EINVAL;
+		n->prefix = (uint8_t)prefix;
+	}
+	return 0;
+}
+
+/* Space- or comma-separated words, each handed to fn; -EINVAL/-ENOSPC from fn stops it. */
+static int each_word(const char *v, int (*fn)(struct config *, const char *), struct config *cfg)
+{
+	char word[160];
+
+	while (*v) {
+		size_t n = strcspn(v, " \t,");
+
+		if (n >= sizeof(word))
+			return -EINVAL;
+		if (n) {
+			int err;
+
+			memcpy(word, v, n);
+			word[n] = '\0';
+			if ((err = fn(cfg, word)) < 0)
+				return err;
+		}
+		v += n;
+		v += strspn(v, " \t,");
+	}
+	return 0;
+}
+
+static int add_host(struct config *cfg, const char *h)
+{
+	if (cfg->n_allowed_hosts >= CONFIG_MAX_ALLOWED)
+		return -ENOSPC;
+	if (strlen(h) >= sizeof(cfg->allowed_hosts[0]))
+		return -EINVAL;
+	strcpy(cfg->allowed_hosts[cfg->n_allowed_hosts++], h);
+	return 0;
+}
+
+static int add_net(struct config *cfg, const char *v)
+{
+	struct config_net n;
+
+	if (cfg->n_status_allow >= CONFIG_MAX_ALLOWED)
+		return -ENOSPC;
+	if (parse_net(v, &n) < 0)
+		return -EINVAL;
+	cfg->status_allow[cfg->n_status_allow++] = n;
+	return 0;
+}
+
+static int add_listen(struct config *cfg, const char *v)
+{
+	return config_add_listen(cfg, v);
+}
+
+/* Sets one key; on error *why says what a valid value looks like. */
+static int set_key(struct config *cfg, const struct key *k, const char *v, const char **why)
+{
+	char *field = (char *)cfg + k->offset;
+	double d;
+	int err;
+
+	switch (k->type) {
+	case K_U32:
+	case K_SIZE:
+	case K_MS:
+		*why = k->type == K_MS ? "a number of seconds" : "a whole number";
+		if (parse_double(v, k->min, k->max, &d) < 0 || (k->type != K_MS && d != floor(d)))
+			return -EINVAL;
+		if (k->type == K_U32)
+			*(uint32_t *)field = (uint32_t)d;
+		else if (k->type == K_SIZE)
+			*(size_t *)field = (size_t)d;
+		else
+			*(uint32_t *)field = (uint32_t)llround(d * 1000);
+		return 0;
+	case K_DOUBLE:
+		*why = "a number";
+		return parse_double(v, k->min, k->max, (double *)field);
+	case K_BOOL:
+		*why = "on or off";
+		return parse_bool(v, (bool *)field);
+	case K_STRING:
+		*why = "a shorter value";
+		if (strlen(v) >= (size_t)k->max)
+			return -EINVAL;
+		strcpy(field, v);
+		return 0;
+	case K_LEVEL:
+		*why = "error, warning, notice, info or debug";
+		return log_level_parse(v, (enum log_level *)field);
+	case K_LISTEN:
+		*why = "ADDR:PORT words such as 127.0.0.1:8808 [::1]:8808 (at most 8)";
+		cfg->n_listen = 0;
+		err = each_word(v, add_listen, cfg);
+		return err < 0 ? err : cfg->n_listen ? 0 : -EINVAL;
+	case K_HOSTS:
+		*why = "host names such as localhost 127.0.0.1 [::1] (at most 16)";
+		cfg->n_allowed_hosts = 0;
+		return each_word(v, add_host, cfg);
+	case K_NETS:
+		*why = "addresses or networks such as 127.0.0.0/8 ::1 10.0.0.0/8 (at most 16)";
+		cfg->n_status_allow = 0;
+		return each_word(v, add_net, cfg);
+	}
+	return -EINVAL;
+}
+
+struct load {
+	struct config *cfg;
+	const char *path;
+	FILE *f;
+	int line;
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct load *l = user;
+	const char *why = NULL;
+
+	if (l->failed)
+		return 1;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (strcmp(keys[i].section, section) != 0 || strcmp(keys[i].name, name) != 0)
+			continue;
+		if (set_key(l->cfg, &keys[i], value, &why) == 0)
+			return 1;
+		if (keys[i].type == K_U32 || keys[i].type == K_SIZE || keys[i].type == K_MS ||
+		    keys[i].type == K_DOUBLE)
+			snprintf(l->err, l->errlen, "%s:%d: bad value for %s in [%s]: expected %s from %.15g to %.15g",
+				 l->path, l->line, name, section, why, keys[i].min, keys[i].max);
+		else
+			snprintf(l->err, l->errlen, "%s:%d: bad value for %s in [%s]: expected %s",
+				 l->path, l->line, name, section, why);
+		l->failed = true;
+		return 0;
+	}
+	snprintf(l->err, l->errlen, "%s:%d: unknown key %s in [%s] (see mcp-chatd(8))", l->path,
+		 l->line, name, section);
+	l->failed = true;
+	return 0;
+}
+
+/* fgets that counts lines, so every error names its line. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct load *l = stream;
+	char *r = fgets(str, num, l->f);
+
+	if (r)
+		l->line++;
+	return r;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct load l = { cfg, path, fopen(path, "r"), 0, err, errlen, false };
+	int rc;
+
+	if (!l.f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	rc = ini_parse_stream(read_line, &l, on_key, &l);
+	fclose(l.f);
+	if (rc == 0 && !l.failed)
+		return 0;
+	if (!l.failed)
+		snprintf(err, errlen, "%s:%d: not a [section] or key = value line", path, rc);
+	return -EINVAL;
+}
+
+void config_reload(struct config *cur, const struct config *next, char *note, size_t notelen)
+{
+	size_t used = 0;
+
+	note[0] = '\0';
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->live)
+			continue;
+		if (k->type == K_LISTEN
+			    ? cur->n_listen != next->n_listen ||
+				      memcmp(cur->listen, next->listen, sizeof(cur->listen)) != 0
+			    : strcmp((const char *)cur + k->offset, (const char *)next + k->offset) != 0) {
+			int n = snprintf(note + used, notelen - used, "%s[%s] %s", used ? ", " : "",
+					 k->section, k->name);
+			if (n > 0 && (size_t)n < notelen - used)
+				used += (size_t)n;
+		}
+	}
+	/* Everything else may change live: copy it, keeping what needs a restart. */
+	{
+		struct config keep = *cur;
+
+		*cur = *next;
+		memcpy(cur->listen, keep.listen, sizeof(keep.listen));
+		cur->n_listen = keep.n_listen;
+		strcpy(cur->user, keep.user);
+		strcpy(cur->control_socket, keep.control_socket);
+		strcpy(cur->control_group, keep.control_group);
+	}
+}
+
+static bool net_match(const struct config_net *n, const uint8_t *addr)
+{
+	size_t full = n->prefix / 8;
+	unsigned rest = n->prefix % 8;
+
+	if (memcmp(n->addr, addr, full) != 0)
+		return false;
+	return !rest || ((n->addr[full] ^ addr[full]) & (0xFF << (8 - rest))) == 0;
+}
+
+bool config_status_allowed(const struct config *cfg, const void *sockaddr)
+{
+	const struct sockaddr_in *s4 = sockaddr;
+	const struct sockaddr_in6 *s6 = sockaddr;
+	uint8_t mapped[4];
+
+	for (int i = 0; i < cfg->n_status_allow; i++) {
+		const struct config_net *n = &cfg->status_allow[i];
+
+		if (s4->sin_family == AF_INET && n->family == AF_INET &&
+		    net_match(n, (const uint8_t *)&s4->sin_addr))
+			return true;
+		if (s6->sin6_family != AF_INET6)
+			continue;
+		if (n->family == AF_INET6 && net_match(n, s6->sin6_addr.s6_addr))
+			return true;
+		/* An IPv4 peer on a dual-stack socket arrives as ::ffff:a.b.c.d. */
+		if (n->family == AF_INET && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			memcpy(mapped, s6->sin6_addr.s6_addr + 12, 4);
+			if (net_match(n, mapped))
+				return true;
+		}
+	}
+	return false;
 }

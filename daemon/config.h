@@ -17,6 +17,21 @@ struct config {
 	char allowed_hosts[CONFIG_MAX_ALLOWED][128];
 	int n_allowed_hosts;
 
+	char control_socket[108]; /* empty: ctl_default_socket_path() */
+	char control_group[64];   /* empty: the daemon's group */
+	char user[64];            /* started as root: run as this user (empty: stay root) */
+	int log_level;            /* enum log_level */
+
+	/* GET /healthz and /metrics, answered only to peers in status_allow. */
+	bool healthz;
+	bool metrics;
+	struct config_net {
+		int family; /* AF_INET or AF_INET6 */
+		uint8_t addr[16];
+		uint8_t prefix;
+	} status_allow[CONFIG_MAX_ALLOWED];
+	int n_status_allow;
+
 	size_t max_head_bytes;
 	size_t max_body_bytes;
 	size_t max_send_queue;
@@ -41,6 +56,18 @@ struct config {
 };
 
 void config_defaults(struct config *cfg);
+
+/* Reads an INI file over cfg (keys not in the file keep their values). Returns 0, -errno when
+ * the file cannot be read, or -EINVAL with err holding "FILE:LINE: what is wrong" for the
+ * first bad line. */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Copies what a SIGHUP may change (limits, timeouts, log level, allow-lists) from next into
+ * cur, and writes into note the keys that differ but need a restart ("" when none). */
+void config_reload(struct config *cur, const struct config *next, char *note, size_t notelen);
+
+/* Is this peer address (struct sockaddr_in/in6) in status_allow? */
+bool config_status_allowed(const struct config *cfg, const void *sockaddr);
 
 /* Adds a listen address ("127.0.0.1:0", "[::1]:8080"); -EINVAL when malformed, -ENOSPC when full. */
 int config_add_listen(struct config *cfg, const char *addr);

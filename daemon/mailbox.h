@@ -12,7 +12,7 @@
 
 struct mailbox_event {
 	uint64_t seq;
-	const char *method; /* static string */
+	const char *method; /* stored inside the event */
 	size_t params_len;
 	char params[]; /* the notification's params as JSON text, NUL-terminated */
 };

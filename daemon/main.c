@@ -16,8 +16,16 @@ static void usage(FILE *f)
 		"Usage: mcp-chatd [OPTION]...\n"
 		"Anonymous one-to-one chat over the Model Context Protocol (Streamable HTTP at /mcp).\n"
 		"\n"
+		"  -c, --config FILE             read this INI file (default: none, the embedded\n"
+		"                                defaults; the package installs\n"
+		"                                /etc/mcp-chat/mcp-chat.conf); options below win\n"
+		"      --check-config            check the configuration, say what is wrong, exit\n"
 		"  -l, --listen ADDR:PORT        listen here (repeatable; default 127.0.0.1:8808 and\n"
 		"                                [::1]:8808); port 0 picks a free port\n"
+		"  -s, --control-socket PATH     the admin socket for mcpchatctl (default\n"
+		"                                $RUNTIME_DIRECTORY/control.sock, else\n"
+		"                                $XDG_RUNTIME_DIR/mcp-chat/control.sock, else\n"
+		"                                /tmp/mcp-chat-$UID/control.sock)\n"
 		"      --max-sessions N          sessions at once (default 100000)\n"
 		"      --session-idle-timeout S  end a session after S seconds without a request or\n"
 		"                                push stream (default 120)\n"
@@ -46,28 +54,58 @@ static int parse_number(const char *opt, const char *arg, double min, double max
 	return 0;
 }
 
-enum { OPT_MAX_SESSIONS = 256, OPT_IDLE, OPT_RATE, OPT_BURST, OPT_LOG_LEVEL };
+enum { OPT_MAX_SESSIONS = 256, OPT_IDLE, OPT_RATE, OPT_BURST, OPT_LOG_LEVEL, OPT_CHECK };
+
+static const struct option opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "check-config", no_argument, NULL, OPT_CHECK },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "control-socket", required_argument, NULL, 's' },
+	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+	{ "session-idle-timeout", required_argument, NULL, OPT_IDLE },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "burst", required_argument, NULL, OPT_BURST },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+#define SHORT_OPTS "c:l:s:hV"
+
+struct args {
+	const char *config;
+	bool check;
+};
+
+/* First pass: the config file comes first, so the other options can override it. */
+static int pre_scan(int argc, char **argv, struct args *a)
+{
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, opts, NULL)) != -1) {
+		if (c == 'c')
+			a->config = optarg;
+		else if (c == OPT_CHECK)
+			a->check = true;
+	}
+	opterr = 1;
+	optind = 0;
+	return 0;
+}
 
 static int parse_args(int argc, char **argv, struct config *cfg)
 {
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
-		{ "session-idle-timeout", required_argument, NULL, OPT_IDLE },
-		{ "rate", required_argument, NULL, OPT_RATE },
-		{ "burst", required_argument, NULL, OPT_BURST },
-		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	bool listen_given = false;
 	enum log_level level;
 	double v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "l:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SHORT_OPTS, opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+		case OPT_CHECK:
+			break;
 		case 'l':
 			if (!listen_given)
 				cfg->n_listen = 0;
@@ -77,6 +115,14 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 					CONFIG_MAX_LISTEN, optarg);
 				return 2;
 			}
+			break;
+		case 's':
+			if (strlen(optarg) >= sizeof(cfg->control_socket)) {
+				fprintf(stderr, "mcp-chatd: --control-socket path too long (at most %zu bytes)\n",
+					sizeof(cfg->control_socket) - 1);
+				return 2;
+			}
+			strcpy(cfg->control_socket, optarg);
 			break;
 		case OPT_MAX_SESSIONS:
 			if (parse_number("--max-sessions", optarg, 1, 10000000, &v) < 0)
@@ -101,7 +147,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 				fprintf(stderr, "mcp-chatd: --log-level takes error, warning, notice, info or debug\n");
 				return 2;
 			}
-			log_set_level(level);
+			cfg->log_level = (int)level;
 			break;
 		case 'h':
 			usage(stdout);
@@ -121,19 +167,60 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 	return -1;
 }
 
+static struct {
+	int argc;
+	char **argv;
+	const char *config;
+} saved;
+
+/* SIGHUP: the same steps as at start, into next. */
+static int reload_config(struct config *next, char *err, size_t errlen)
+{
+	int rc;
+
+	config_defaults(next);
+	if (config_load(next, saved.config, err, errlen) < 0)
+		return -EINVAL;
+	optind = 0;
+	rc = parse_args(saved.argc, saved.argv, next);
+	if (rc >= 0) {
+		snprintf(err, errlen, "the command line no longer parses");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	struct args a = { NULL, false };
 	struct config cfg;
 	struct server *srv;
+	char err_text[512];
 	int rc, err;
 
 	config_defaults(&cfg);
+	pre_scan(argc, argv, &a);
+	if (a.config && config_load(&cfg, a.config, err_text, sizeof(err_text)) < 0) {
+		fprintf(stderr, "mcp-chatd: %s\n", err_text);
+		return a.check ? 1 : 2;
+	}
 	rc = parse_args(argc, argv, &cfg);
 	if (rc >= 0)
 		return rc;
+	if (a.check) {
+		printf("%s: configuration OK\n", a.config ? a.config : "embedded defaults");
+		return 0;
+	}
+	log_set_level((enum log_level)cfg.log_level);
 	srv = server_new(&cfg, &err);
 	if (!srv)
 		return 1;
+	if (a.config) {
+		saved.argc = argc;
+		saved.argv = argv;
+		saved.config = a.config;
+		server_set_reload(srv, reload_config);
+	}
 	for (int i = 0; i < server_listener_count(srv); i++)
 		printf("%s listening on http://%s/mcp\n", MCPCHAT_NAME, server_listener_name(srv, i));
 	fflush(stdout);

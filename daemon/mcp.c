@@ -13,6 +13,7 @@
 #include "log.h"
 #include "session.h"
 #include "sse.h"
+#include "stats.h"
 
 static const char *const versions[] = { "2025-11-25", "2025-06-18", "2025-03-26" };
 #define N_VERSIONS (sizeof(versions) / sizeof(versions[0]))
@@ -95,6 +96,14 @@ static int write_json(struct mcp_sink *sink, int status, const char *extra, cons
 	return sink->ops->commit(sink);
 }
 
+/* HEAD gets the head alone (RFC 9110 9.3.2). */
+static int write_head_only(struct mcp_sink *sink, int status, const char *extra, size_t len,
+			   bool keep_alive)
+{
+	write_head(sink->ops->out(sink), status, "application/json", (long)len, extra, keep_alive);
+	return sink->ops->commit(sink);
+}
+
 /* An HTTP-level refusal: status plus a JSON-RPC error with no id, as the SDK answers. */
 static enum mcp_disposition refuse(struct mcp_sink *sink, const struct http_request *req,
 				   int status, int code, const char *extra, const char *message)
@@ -102,8 +111,15 @@ static enum mcp_disposition refuse(struct mcp_sink *sink, const struct http_requ
 	struct buf body = BUF_INIT;
 	bool keep = req ? req->keep_alive : false;
 
+	if (status >= 500)
+		stats.http_5xx++;
+	else if (status >= 400)
+		stats.http_4xx++;
 	jsonrpc_append_error(&body, NULL, code, message);
-	write_json(sink, status, extra, body.p ? body.p : "", body.len, keep);
+	if (req && req->method == HTTP_M_HEAD)
+		write_head_only(sink, status, extra, body.len, keep);
+	else
+		write_json(sink, status, extra, body.p ? body.p : "", body.len, keep);
 	buf_free(&body);
 	return keep ? MCP_DONE : MCP_CLOSE;
 }
@@ -164,6 +180,11 @@ struct mcp_server *mcp_server_new(const struct config *cfg, struct timer_heap *t
 	}
 	build_tools_list(srv);
 	return srv;
+}
+
+void mcp_server_reconfigure(struct mcp_server *srv)
+{
+	srv->sessions.max = srv->cfg->max_sessions;
 }
 
 void mcp_server_set_tools(struct mcp_server *srv, const struct mcp_tool *tools, size_t n)
@@ -263,21 +284,23 @@ static void on_stream_ping(struct timer *t)
 
 /* Events and push streams */
 
-/* Writes the events after `from` to the stream while the send queue has room. Returns true
- * when every held event went out (all are then delivered). */
+/* Writes the events after `from` to the stream while the send queue has room, and says
+ * (*last) how far it got. Returns true when every held event went out. The caller marks them
+ * delivered only once the bytes are committed. */
 static bool push_backlog(struct mcp_server *srv, struct session *s, struct mcp_sink *sink,
-			 uint64_t from)
+			 uint64_t from, uint64_t *last)
 {
 	struct buf *out = sink->ops->out(sink);
 	uint64_t seq = mailbox_next_after(&s->mbox, from);
 
+	*last = from;
 	for (; seq && seq <= s->mbox.last; seq++) {
 		const struct mailbox_event *ev = mailbox_get(&s->mbox, seq);
 
 		if (out->len + ev->params_len + 128 > srv->cfg->max_send_queue)
 			return false;
 		sse_append_notification(out, seq, ev->method, ev->params, ev->params_len);
-		mailbox_ack(&s->mbox, seq);
+		*last = seq;
 	}
 	return true;
 }
@@ -439,8 +462,11 @@ void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink)
 	if (sink->stream_of)
 		detach_stream(srv, sink->stream_of);
 	if (sink->call) {
-		sink->call->sink = NULL;
-		free_call(sink->call);
+		struct mcp_call *call = sink->call;
+
+		sink->call = NULL;
+		call->sink = NULL;
+		free_call(call);
 	}
 }
 
@@ -451,6 +477,7 @@ void mcp_session_end(struct mcp_server *srv, struct session *s, int reason)
 	if (s->ended)
 		return;
 	s->ended = true;
+	stats.sessions_ended++;
 	/* Pending calls answer with what they have, while the chat user still exists. */
 	while (s->calls)
 		finish_call(s->calls);
@@ -476,6 +503,7 @@ static int start_session(struct mcp_server *srv, struct session **out)
 
 	if (err < 0)
 		return err;
+	stats.sessions_started++;
 	s->server = srv;
 	s->log_level = 6;
 	s->created_ms = s->active_ms = timer_now_ms();
@@ -909,6 +937,24 @@ static bool is_initialize(const cJSON *msg)
 	return cJSON_IsString(method) && strcmp(method->valuestring, "initialize") == 0;
 }
 
+/* Escapes cJSON cannot carry (\u0000, lone surrogates) are rare: only then is the body copied
+ * and rewritten (jsonrpc_fix_escapes). */
+static cJSON *parse_body(const struct http_request *req)
+{
+	char *copy;
+	cJSON *msg;
+
+	if (!memmem(req->body, req->body_len, "\\u", 2))
+		return cJSON_ParseWithLength(req->body, req->body_len);
+	copy = malloc(req->body_len + 1);
+	if (!copy)
+		return NULL;
+	memcpy(copy, req->body, req->body_len);
+	msg = cJSON_ParseWithLength(copy, jsonrpc_fix_escapes(copy, req->body_len));
+	free(copy);
+	return msg;
+}
+
 static enum mcp_disposition handle_post(struct mcp_server *srv, const struct http_request *req,
 					struct mcp_sink *sink)
 {
@@ -922,7 +968,7 @@ static enum mcp_disposition handle_post(struct mcp_server *srv, const struct htt
 	if (!http_media_is(req->content_type, "application/json"))
 		return refuse(sink, req, 415, JSONRPC_SERVER_ERROR, NULL,
 			      "Unsupported Media Type: Content-Type must be application/json");
-	msg = cJSON_ParseWithLength(req->body, req->body_len);
+	msg = parse_body(req);
 	if (!msg)
 		return refuse(sink, req, 400, JSONRPC_PARSE_ERROR, NULL,
 			      "Parse error: the request body is not valid JSON");
@@ -935,6 +981,9 @@ static enum mcp_disposition handle_post(struct mcp_server *srv, const struct htt
 				     "initialize must be a request with an id");
 	} else if (!(s = require_session(srv, req, sink, &d))) {
 		/* d is set */
+	} else if (cJSON_IsObject(msg) && is_initialize(msg)) {
+		d = refuse(sink, req, 400, JSONRPC_INVALID_REQUEST, NULL,
+			   "This session is already initialized; send initialize without Mcp-Session-Id to start a new one");
 	} else {
 		s->active_ms = timer_now_ms();
 		d = cJSON_IsArray(msg) ? post_batch(srv, req, sink, s, msg)
@@ -949,7 +998,7 @@ static enum mcp_disposition open_stream(struct mcp_server *srv, const struct htt
 {
 	enum mcp_disposition d;
 	struct session *s;
-	uint64_t from;
+	uint64_t from, last;
 
 	if (!req->accept_sse)
 		return refuse(sink, req, 406, JSONRPC_SERVER_ERROR, NULL,
@@ -971,14 +1020,16 @@ static enum mcp_disposition open_stream(struct mcp_server *srv, const struct htt
 	s->active_ms = timer_now_ms();
 	write_head(sink->ops->out(sink), 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n",
 		   true);
-	if (!push_backlog(srv, s, sink, from)) {
+	if (!push_backlog(srv, s, sink, from, &last)) {
 		/* Too much to send at once: the client resumes from the last event it got. */
 		sse_append_end(sink->ops->out(sink));
-		sink->ops->commit(sink);
+		if (sink->ops->commit(sink) == 0)
+			mailbox_ack(&s->mbox, last);
 		return MCP_CLOSE;
 	}
 	if (sink->ops->commit(sink) < 0)
 		return MCP_CLOSE;
+	mailbox_ack(&s->mbox, last);
 	s->stream = sink;
 	sink->stream_of = s;
 	srv->streams++;

@@ -91,6 +91,8 @@ struct mcp_hooks {
 struct mcp_server *mcp_server_new(const struct config *cfg, struct timer_heap *timers);
 /* Frees the server; ends any session still open. */
 void mcp_server_free(struct mcp_server *srv);
+/* The configuration changed (SIGHUP): picks up limits kept outside cfg. */
+void mcp_server_reconfigure(struct mcp_server *srv);
 void mcp_server_set_tools(struct mcp_server *srv, const struct mcp_tool *tools, size_t n);
 void mcp_server_set_documents(struct mcp_server *srv, const struct mcp_resource *res, size_t n_res,
 			      const struct mcp_prompt *prompts, size_t n_prompts);

@@ -16,6 +16,9 @@ enum ring_op {
 	RING_OP_SEND,
 	RING_OP_SIGNAL,
 	RING_OP_IGNORE, /* cancel and close: nothing to do on completion */
+	RING_OP_CTL_ACCEPT,
+	RING_OP_CTL_RECV,
+	RING_OP_CTL_SEND,
 };
 
 struct ring {
@@ -30,17 +33,18 @@ struct ring {
 int ring_init(struct ring *r, unsigned entries, unsigned nbufs, unsigned buf_size);
 void ring_exit(struct ring *r);
 
+/* Objects come from malloc, 16-byte aligned: the low four bits hold the operation. */
 static inline uint64_t ring_tag(void *obj, enum ring_op op)
 {
 	return (uint64_t)(uintptr_t)obj | (uint64_t)op;
 }
 static inline void *ring_tag_obj(uint64_t tag)
 {
-	return (void *)(uintptr_t)(tag & ~(uint64_t)7);
+	return (void *)(uintptr_t)(tag & ~(uint64_t)15);
 }
 static inline enum ring_op ring_tag_op(uint64_t tag)
 {
-	return (enum ring_op)(tag & 7);
+	return (enum ring_op)(tag & 15);
 }
 
 void ring_accept(struct ring *r, int fd, uint64_t tag);

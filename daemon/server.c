@@ -16,10 +16,13 @@
 
 #include "buf.h"
 #include "chat.h"
+#include "ctl.h"
+#include "ctlsock.h"
 #include "http.h"
 #include "log.h"
 #include "mcp.h"
 #include "ring.h"
+#include "stats.h"
 #include "timer.h"
 #include "tools.h"
 
@@ -47,7 +50,8 @@ struct conn {
 };
 
 struct server {
-	const struct config *cfg;
+	struct config *cfg;
+	server_reload_fn reload;
 	struct ring ring;
 	struct timer_heap timers;
 	struct mcp_server *mcp;
@@ -56,10 +60,13 @@ struct server {
 	int n_listeners;
 	int sigfd;
 	struct signalfd_siginfo siginfo;
-	struct conn *conns;
+	struct conn *conns;   /* open */
+	struct conn *zombies; /* closed, waiting for their last completions */
 	uint32_t n_conns;
 	struct conn *ready; /* connections with work to do after the current completions */
 	struct timer accept_retry;
+	struct ctl_env ctl_env;
+	struct ctlsock *ctl;
 	bool stopping;
 	uint64_t stop_deadline;
 };
@@ -143,15 +150,41 @@ static void conn_flush(struct conn *c)
 	ring_send(&c->srv->ring, c->fd, c->inflight.p, c->inflight.len, ring_tag(c, RING_OP_SEND));
 }
 
-static void conn_maybe_free(struct conn *c)
+static void list_unlink(struct conn **head, struct conn *c)
 {
-	if (!c->closing || c->recv_armed || c->sending || c->in_ready)
-		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void list_push(struct conn **head, struct conn *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
+}
+
+static void conn_free(struct conn *c)
+{
 	http_conn_free(c->http);
 	buf_free(&c->out);
 	buf_free(&c->inflight);
 	buf_free(&c->in);
 	free(c);
+}
+
+static void conn_maybe_free(struct conn *c)
+{
+	if (!c->closing || c->recv_armed || c->sending || c->in_ready)
+		return;
+	list_unlink(&c->srv->zombies, c);
+	conn_free(c);
 }
 
 static void on_send(struct conn *c, int res)
@@ -166,6 +199,7 @@ static void on_send(struct conn *c, int res)
 		return;
 	}
 	c->sent += (size_t)res;
+	stats.bytes_out += (uint64_t)res;
 	if (c->sent < c->inflight.len) {
 		c->sending = true;
 		ring_send(&c->srv->ring, c->fd, c->inflight.p + c->sent, c->inflight.len - c->sent,
@@ -226,6 +260,7 @@ static size_t conn_parse(struct conn *c, const char *data, size_t len)
 			c->close_after_flush = true;
 			break;
 		}
+		stats.requests++;
 		d = mcp_handle(c->srv->mcp, http_conn_request(c->http), &c->sink);
 		http_conn_next(c->http);
 		if (d == MCP_CLOSE || (d == MCP_DONE && c->srv->stopping))
@@ -288,6 +323,8 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
+		if (res > 0)
+			stats.bytes_in += (uint64_t)res;
 		if (res > 0 && !c->closing)
 			conn_input(c, ring_buffer(ring, bid), (size_t)res);
 		ring_recycle(ring, bid);
@@ -343,14 +380,12 @@ static void conn_new(struct server *srv, int fd)
 		ring_close(&srv->ring, fd);
 		return;
 	}
+	stats.connections_accepted++;
 	c->sink.ops = &sink_ops;
 	c->srv = srv;
 	c->fd = fd;
 	timer_init(&c->timer, on_conn_timer);
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	list_push(&srv->conns, c);
 	srv->n_conns++;
 	c->recv_armed = true;
 	ring_recv(&srv->ring, fd, ring_tag(c, RING_OP_RECV));
@@ -370,12 +405,8 @@ static void conn_close(struct conn *c)
 	mcp_sink_closed(srv->mcp, &c->sink);
 	timer_cancel(&srv->timers, &c->timer);
 	ring_close(&srv->ring, c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_unlink(&srv->conns, c);
+	list_push(&srv->zombies, c);
 	srv->n_conns--;
 	conn_maybe_free(c);
 }
@@ -509,6 +540,8 @@ static void begin_stop(struct server *srv)
 	for (int i = 0; i < srv->n_listeners; i++)
 		ring_close(&srv->ring, srv->listeners[i]->fd);
 	srv->n_listeners = 0;
+	if (srv->ctl)
+		ctlsock_stop(srv->ctl);
 	mcp_server_shutdown(srv->mcp);
 	/* Idle keep-alive connections go now; those mid-request get their answer first. */
 	for (struct conn *c = srv->conns; c; c = c->next) {
@@ -517,6 +550,34 @@ static void begin_stop(struct server *srv)
 			mark_ready(c);
 		}
 	}
+}
+
+static void reload(struct server *srv)
+{
+	struct config next;
+	char text[512];
+
+	if (!srv->reload) {
+		log_notice("SIGHUP: no configuration file in use, nothing to reload");
+		return;
+	}
+	if (srv->reload(&next, text, sizeof(text)) < 0) {
+		log_err("SIGHUP: %s; keeping the running configuration", text);
+		return;
+	}
+	config_reload(srv->cfg, &next, text, sizeof(text));
+	log_set_level((enum log_level)srv->cfg->log_level);
+	tools_configure(srv->chat, srv->cfg);
+	mcp_server_reconfigure(srv->mcp);
+	if (text[0])
+		log_notice("configuration reloaded; these need a restart to change: %s", text);
+	else
+		log_notice("configuration reloaded");
+}
+
+void server_set_reload(struct server *srv, server_reload_fn fn)
+{
+	srv->reload = fn;
 }
 
 static void on_signal(struct server *srv, int res)
@@ -528,7 +589,7 @@ static void on_signal(struct server *srv, int res)
 			begin_stop(srv);
 			break;
 		case SIGHUP:
-			log_notice("SIGHUP: nothing to reload (no configuration file in use)");
+			reload(srv);
 			break;
 		}
 	}
@@ -554,6 +615,14 @@ static void handle_cqe(struct server *srv, struct io_uring_cqe *cqe)
 	case RING_OP_SIGNAL:
 		on_signal(srv, cqe->res);
 		break;
+	case RING_OP_CTL_ACCEPT:
+	case RING_OP_CTL_RECV:
+	case RING_OP_CTL_SEND:
+		if (srv->ctl)
+			ctlsock_on_cqe(srv->ctl, ring_tag_op(tag), obj, cqe);
+		else if (cqe->flags & IORING_CQE_F_BUFFER)
+			ring_recycle(&srv->ring, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		break;
 	default:
 		if (cqe->flags & IORING_CQE_F_BUFFER)
 			ring_recycle(&srv->ring, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
@@ -577,12 +646,15 @@ int server_run(struct server *srv)
 		ring_accept(&srv->ring, srv->listeners[i]->fd, ring_tag(srv->listeners[i], RING_OP_ACCEPT));
 	ring_read(&srv->ring, srv->sigfd, &srv->siginfo, sizeof(srv->siginfo),
 		  ring_tag(srv, RING_OP_SIGNAL));
+	if (srv->ctl)
+		ctlsock_start(srv->ctl);
 	for (;;) {
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
 		uint64_t now = timer_now_ms();
 		int err;
 
+		stats.loop_iterations++;
 		timer_run(&srv->timers, now);
 		process_ready(srv);
 		if (srv->stopping && (srv->n_conns == 0 || now >= srv->stop_deadline))
@@ -629,7 +701,37 @@ static int open_signals(struct server *srv)
 	return srv->sigfd < 0 ? -errno : 0;
 }
 
-struct server *server_new(const struct config *cfg, int *err)
+static int open_control(struct server *srv)
+{
+	char path[sizeof(srv->cfg->control_socket)];
+	struct ctl_env *env = &srv->ctl_env;
+	int err;
+
+	if (srv->cfg->control_socket[0])
+		snprintf(path, sizeof(path), "%s", srv->cfg->control_socket);
+	else if ((err = ctl_default_socket_path(path, sizeof(path))) < 0)
+		return err;
+	env->mcp = srv->mcp;
+	env->chat = srv->chat;
+	for (int i = 0; i < srv->n_listeners && i < 8; i++)
+		env->listeners[env->n_listeners++] = srv->listeners[i]->name;
+	env->started_ms = timer_now_ms();
+	env->conns = &srv->n_conns;
+	srv->ctl = ctlsock_open(path, &srv->ring, env, &err);
+	if (srv->ctl) {
+		log_info("control socket at %s", path);
+		return 0;
+	}
+	/* Only the default path may be taken by another instance: then run without one. */
+	if (err == -EADDRINUSE && !srv->cfg->control_socket[0]) {
+		log_warn("control socket %s belongs to another running mcp-chatd; running without "
+			 "one (pass --control-socket PATH to have one)", path);
+		return 0;
+	}
+	return err;
+}
+
+struct server *server_new(struct config *cfg, int *err)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 
@@ -668,7 +770,9 @@ struct server *server_new(const struct config *cfg, int *err)
 	srv->mcp = mcp_server_new(cfg, &srv->timers);
 	if (!srv->mcp || !(srv->chat = tools_register(srv->mcp, cfg, &srv->timers)))
 		goto fail;
-	*err = 0;
+	*err = open_control(srv);
+	if (*err < 0)
+		goto fail;
 	return srv;
 fail:
 	server_free(srv);
@@ -689,28 +793,35 @@ void server_free(struct server *srv)
 {
 	if (!srv)
 		return;
-	while (srv->conns) {
-		struct conn *c = srv->conns;
-
-		srv->conns = c->next;
-		mcp_sink_closed(srv->mcp, &c->sink);
-		close(c->fd);
-		http_conn_free(c->http);
-		buf_free(&c->out);
-		buf_free(&c->inflight);
-		buf_free(&c->in);
-		free(c);
-	}
+	/* mcp lets go of every connection before it ends its sessions. */
+	for (struct conn *c = srv->conns; c; c = c->next)
+		if (srv->mcp)
+			mcp_sink_closed(srv->mcp, &c->sink);
 	mcp_server_free(srv->mcp);
 	if (srv->chat)
 		tools_free(srv->chat);
+	/* The kernel lets go of buffers and sockets before their memory goes. */
+	if (srv->ring.br)
+		ring_exit(&srv->ring);
+	ctlsock_free(srv->ctl);
+	while (srv->conns) {
+		struct conn *c = srv->conns;
+
+		list_unlink(&srv->conns, c);
+		close(c->fd);
+		conn_free(c);
+	}
+	while (srv->zombies) {
+		struct conn *c = srv->zombies;
+
+		list_unlink(&srv->zombies, c);
+		conn_free(c);
+	}
 	for (int i = 0; i < CONFIG_MAX_LISTEN; i++) {
 		if (srv->listeners[i] && srv->listeners[i]->fd >= 0 && i < srv->n_listeners)
 			close(srv->listeners[i]->fd);
 		free(srv->listeners[i]);
 	}
-	if (srv->ring.br)
-		ring_exit(&srv->ring);
 	if (srv->sigfd >= 0)
 		close(srv->sigfd);
 	timer_heap_free(&srv->timers);

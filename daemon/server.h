@@ -1,6 +1,7 @@
 #ifndef MCPCHAT_SERVER_H
 #define MCPCHAT_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -12,7 +13,11 @@ struct server;
 
 /* Binds every configured listener. Returns NULL with *err set (-errno) on failure; the
  * message for a person has been logged. */
-struct server *server_new(const struct config *cfg, int *err);
+struct server *server_new(struct config *cfg, int *err);
+/* How SIGHUP reads the configuration again: fills next (defaults, file, command line) or
+ * returns -errno with err saying why. Without one, SIGHUP only says there is nothing to do. */
+typedef int (*server_reload_fn)(struct config *next, char *err, size_t errlen);
+void server_set_reload(struct server *srv, server_reload_fn fn);
 /* The bound address of listener i ("127.0.0.1:43211"), for the ready line. */
 int server_listener_count(const struct server *srv);
 const char *server_listener_name(const struct server *srv, int i);

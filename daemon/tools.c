@@ -7,7 +7,9 @@
 #include <time.h>
 
 #include "chat.h"
+#include "jsonrpc.h"
 #include "session.h"
+#include "stats.h"
 
 struct tools {
 	struct mcp_server *srv;
@@ -32,6 +34,8 @@ static enum mcp_tool_status refuse(struct mcp_tool_ctx *ctx, const char *code, c
 	va_start(ap, fmt);
 	vsnprintf(sentence, sizeof(sentence), fmt, ap);
 	va_end(ap);
+	if (strcmp(code, "invalid_arguments") == 0 && field)
+		stats.refusals[CHAT_INVALID_ARGUMENTS]++;
 	cJSON_AddStringToObject(o, "error", code);
 	cJSON_AddStringToObject(o, "message", sentence);
 	if (field)
@@ -45,6 +49,9 @@ static enum mcp_tool_status refuse(struct mcp_tool_ctx *ctx, const char *code, c
 
 static enum mcp_tool_status chat_refusal(struct mcp_tool_ctx *ctx, const struct chat_result *r)
 {
+	/* invalid_arguments is counted by refuse(), which sees every kind of it. */
+	if (r->error != CHAT_INVALID_ARGUMENTS && (unsigned)r->error < STATS_REFUSAL_CODES)
+		stats.refusals[r->error]++;
 	refuse(ctx, chat_error_code(r->error), r->field, "%s", r->message);
 	if (r->error == CHAT_RATE_LIMITED)
 		cJSON_AddNumberToObject(ctx->structured, "retry_after_ms", r->retry_after_ms);
@@ -151,11 +158,14 @@ static enum mcp_tool_status send_message(struct mcp_tool_ctx *ctx)
 {
 	const char *room, *text;
 	struct chat_result r;
+	size_t len;
 	cJSON *o;
 
 	if (req_string(ctx, "room_id", &room) < 0 || req_string(ctx, "message", &text) < 0)
 		return MCP_TOOL_DONE;
-	chat_send(world.chat, user_of(ctx), room, text, strlen(text), &r);
+	/* A NUL arrived as C0 80 (jsonrpc_fix_escapes); the message carries it as sent. */
+	len = jsonrpc_nul_decode((char *)text, strlen(text));
+	chat_send(world.chat, user_of(ctx), room, text, len, &r);
 	if (r.error != CHAT_OK)
 		return chat_refusal(ctx, &r);
 	o = cJSON_CreateObject();
@@ -379,10 +389,8 @@ static void shutdown_chat(void *ctx)
 	chat_shutdown(w->chat);
 }
 
-struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
-			    struct timer_heap *timers)
+static void limits_of(const struct config *cfg, struct chat_limits *out)
 {
-	static struct chat_ops ops = { deliver, mono_ms, wall_ms, &world };
 	const struct chat_limits limits = {
 		.max_message_bytes = cfg->max_message_bytes,
 		.max_display_name_chars = cfg->max_display_name_chars,
@@ -392,8 +400,26 @@ struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
 		.rate_burst = cfg->rate_burst,
 		.fallback_ms = cfg->interest_fallback_ms,
 	};
-	const struct mcp_hooks hooks = { session_start, session_end, shutdown_chat, &world };
 
+	*out = limits;
+}
+
+void tools_configure(struct chat *c, const struct config *cfg)
+{
+	struct chat_limits limits;
+
+	limits_of(cfg, &limits);
+	chat_set_limits(c, &limits);
+}
+
+struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
+			    struct timer_heap *timers)
+{
+	static struct chat_ops ops = { deliver, mono_ms, wall_ms, &world };
+	const struct mcp_hooks hooks = { session_start, session_end, shutdown_chat, &world };
+	struct chat_limits limits;
+
+	limits_of(cfg, &limits);
 	world.srv = srv;
 	world.chat = chat_new(&limits, &ops, timers);
 	if (!world.chat)

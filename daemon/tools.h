@@ -14,6 +14,8 @@ struct chat;
  * tools_free() after the server), or NULL on ENOMEM. */
 struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
 			    struct timer_heap *timers);
+/* Applies the chat limits of cfg (at start and on SIGHUP). */
+void tools_configure(struct chat *c, const struct config *cfg);
 void tools_free(struct chat *c);
 
 #endif

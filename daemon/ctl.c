@@ -1,0 +1,272 @@
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mcpchat/version.h>
+
+#include "chat.h"
+#include "log.h"
+#include "mcp.h"
+#include "session.h"
+#include "stats.h"
+#include "timer.h"
+
+static const char *const state_names[] = { "idle", "waiting", "in_room" };
+
+static double seconds_since(uint64_t then_ms)
+{
+	uint64_t now = timer_now_ms();
+
+	return now > then_ms ? (double)((now - then_ms) / 1000) : 0;
+}
+
+static long rss_bytes(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = -1;
+	fclose(f);
+	return rss < 0 ? -1 : rss * sysconf(_SC_PAGESIZE);
+}
+
+static cJSON *cmd_status(struct ctl_env *env)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON *ls = cJSON_AddArrayToObject(d, "listeners");
+	cJSON *mem;
+	struct mcp_stats ms;
+	struct chat_stats cs;
+
+	mcp_server_stats(env->mcp, &ms);
+	chat_get_stats(env->chat, &cs);
+	cJSON_AddStringToObject(d, "version", MCPCHAT_VERSION);
+	cJSON_AddNumberToObject(d, "uptime_s", seconds_since(env->started_ms));
+	cJSON_AddNumberToObject(d, "pid", getpid());
+	for (int i = 0; i < env->n_listeners; i++)
+		cJSON_AddItemToArray(ls, cJSON_CreateString(env->listeners[i]));
+	cJSON_AddNumberToObject(d, "sessions", ms.sessions);
+	cJSON_AddNumberToObject(d, "waiting", cs.waiting);
+	cJSON_AddNumberToObject(d, "rooms", cs.rooms);
+	cJSON_AddNumberToObject(d, "streams", ms.streams);
+	cJSON_AddNumberToObject(d, "connections", env->conns ? *env->conns : 0);
+	mem = cJSON_AddObjectToObject(d, "memory");
+	cJSON_AddNumberToObject(mem, "rss_bytes", (double)rss_bytes());
+	return d;
+}
+
+static const char *handle_of(const struct chat_user *u)
+{
+	const struct session *s = chat_user_owner(u);
+
+	return s->handle;
+}
+
+static void add_waiter(void *ctx, const struct chat_user *u)
+{
+	cJSON *arr = ctx, *w = cJSON_CreateObject(), *tags;
+	struct chat_user_view v;
+
+	chat_user_view(u, &v);
+	cJSON_AddStringToObject(w, "handle", handle_of(u));
+	cJSON_AddStringToObject(w, "display_name", v.display_name);
+	tags = cJSON_AddArrayToObject(w, "interests");
+	for (size_t i = 0; i < v.n_interests; i++)
+		cJSON_AddItemToArray(tags, cJSON_CreateString(v.interests[i]));
+	cJSON_AddNumberToObject(w, "waited_s", seconds_since(v.waiting_since_ms));
+	cJSON_AddStringToObject(w, "kind", v.named ? "named" : "queue");
+	if (v.named)
+		cJSON_AddStringToObject(w, "room_id", v.room_id);
+	cJSON_AddItemToArray(arr, w);
+}
+
+static cJSON *cmd_queues(struct ctl_env *env)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	chat_each_waiting(env->chat, add_waiter, cJSON_AddArrayToObject(d, "waiting"));
+	return d;
+}
+
+static void add_room(void *ctx, const struct chat_room_view *r)
+{
+	cJSON *arr = ctx, *o = cJSON_CreateObject(), *members;
+
+	cJSON_AddStringToObject(o, "room_id", r->room_id);
+	cJSON_AddStringToObject(o, "kind", r->named ? "named" : "queue");
+	cJSON_AddNumberToObject(o, "age_s", seconds_since(r->created_ms));
+	cJSON_AddNumberToObject(o, "messages", (double)r->messages);
+	members = cJSON_AddArrayToObject(o, "members");
+	for (int i = 0; i < 2 && r->members[i]; i++) {
+		struct chat_user_view v;
+
+		chat_user_view(r->members[i], &v);
+		cJSON_AddItemToArray(members, cJSON_CreateString(v.display_name));
+	}
+	cJSON_AddItemToArray(arr, o);
+}
+
+static cJSON *cmd_rooms(struct ctl_env *env)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	chat_each_room(env->chat, add_room, cJSON_AddArrayToObject(d, "rooms"));
+	return d;
+}
+
+static cJSON *cmd_sessions(struct ctl_env *env)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(d, "sessions");
+
+	for (struct session *s = mcp_server_sessions(env->mcp)->all; s; s = s->next_all) {
+		cJSON *o = cJSON_CreateObject();
+		struct chat_user_view v;
+
+		chat_user_view(s->user, &v);
+		cJSON_AddStringToObject(o, "handle", s->handle);
+		cJSON_AddStringToObject(o, "state", state_names[v.state]);
+		if (v.room_id)
+			cJSON_AddStringToObject(o, "room_id", v.room_id);
+		cJSON_AddNumberToObject(o, "idle_s", s->stream ? 0 : seconds_since(s->active_ms));
+		cJSON_AddBoolToObject(o, "stream", s->stream != NULL);
+		cJSON_AddNumberToObject(o, "mailbox", mailbox_unread(&s->mbox));
+		cJSON_AddItemToArray(arr, o);
+	}
+	return d;
+}
+
+static cJSON *cmd_stats(struct ctl_env *env)
+{
+	cJSON *d = cJSON_CreateObject(), *ref;
+	struct chat_stats cs;
+
+	chat_get_stats(env->chat, &cs);
+	cJSON_AddNumberToObject(d, "sessions_started", (double)stats.sessions_started);
+	cJSON_AddNumberToObject(d, "sessions_ended", (double)stats.sessions_ended);
+	cJSON_AddNumberToObject(d, "matches", (double)cs.matches);
+	cJSON_AddNumberToObject(d, "messages_relayed", (double)cs.messages);
+	ref = cJSON_AddObjectToObject(d, "refusals");
+	for (int e = CHAT_INVALID_ARGUMENTS; e < CHAT_NO_MEMORY && e < STATS_REFUSAL_CODES; e++)
+		cJSON_AddNumberToObject(ref, chat_error_code((enum chat_error)e), (double)stats.refusals[e]);
+	cJSON_AddNumberToObject(d, "http_4xx", (double)stats.http_4xx);
+	cJSON_AddNumberToObject(d, "http_5xx", (double)stats.http_5xx);
+	cJSON_AddNumberToObject(d, "bytes_in", (double)stats.bytes_in);
+	cJSON_AddNumberToObject(d, "bytes_out", (double)stats.bytes_out);
+	cJSON_AddNumberToObject(d, "requests", (double)stats.requests);
+	cJSON_AddNumberToObject(d, "connections_accepted", (double)stats.connections_accepted);
+	cJSON_AddNumberToObject(d, "loop_iterations", (double)stats.loop_iterations);
+	return d;
+}
+
+/* kick: a handle ends that session; a room id ends everyone in the room. */
+static cJSON *cmd_kick(struct ctl_env *env, const cJSON *args, const char **code, const char **msg)
+{
+	const char *target = cJSON_GetObjectItemCaseSensitive(args, "target")->valuestring;
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(args, "reason");
+	struct session *victims[2] = { session_find_handle(mcp_server_sessions(env->mcp), target) };
+	struct chat_user *members[2];
+	size_t n = victims[0] ? 1 : 0;
+	cJSON *d, *kicked;
+
+	if (!n) {
+		n = chat_room_members(env->chat, target, members);
+		for (size_t i = 0; i < n; i++)
+			victims[i] = chat_user_owner(members[i]);
+	}
+	if (!n) {
+		*code = "not_found";
+		*msg = "no session with that handle and no room with that id; see `mcpchatctl sessions` and `mcpchatctl rooms`";
+		return NULL;
+	}
+	d = cJSON_CreateObject();
+	kicked = cJSON_AddArrayToObject(d, "kicked");
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(kicked, cJSON_CreateString(victims[i]->handle));
+	for (size_t i = 0; i < n; i++) {
+		log_notice("session %s kicked by an admin%s%.200s", victims[i]->handle,
+			   cJSON_IsString(reason) ? ": " : "", cJSON_IsString(reason) ? reason->valuestring : "");
+		mcp_session_end(env->mcp, victims[i], CHAT_KICKED);
+	}
+	return d;
+}
+
+static cJSON *cmd_notify(struct ctl_env *env, const cJSON *args, const char **code, const char **msg)
+{
+	const char *method = cJSON_GetObjectItemCaseSensitive(args, "method")->valuestring;
+	const cJSON *target = cJSON_GetObjectItemCaseSensitive(args, "target");
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(args, "params");
+	char *text = params ? cJSON_PrintUnformatted(params) : strdup("{}");
+	struct session *s = NULL;
+	size_t delivered = 0;
+	cJSON *d;
+
+	if (!text) {
+		*code = "internal";
+		*msg = "out of memory";
+		return NULL;
+	}
+	if (cJSON_IsString(target) &&
+	    !(s = session_find_handle(mcp_server_sessions(env->mcp), target->valuestring))) {
+		free(text);
+		*code = "not_found";
+		*msg = "no session with that handle; see `mcpchatctl sessions`";
+		return NULL;
+	}
+	for (struct session *t = s ? s : mcp_server_sessions(env->mcp)->all; t; t = s ? NULL : t->next_all)
+		if (mcp_session_event(env->mcp, t, method, text, strlen(text), false) > 0)
+			delivered++;
+	free(text);
+	d = cJSON_CreateObject();
+	cJSON_AddNumberToObject(d, "delivered", (double)delivered);
+	return d;
+}
+
+static cJSON *run(struct ctl_env *env, const struct ctl_request *req, const char **code,
+		  const char **msg)
+{
+	switch (req->cmd) {
+	case CTL_STATUS:
+		return cmd_status(env);
+	case CTL_QUEUES:
+		return cmd_queues(env);
+	case CTL_ROOMS:
+		return cmd_rooms(env);
+	case CTL_SESSIONS:
+		return cmd_sessions(env);
+	case CTL_KICK:
+		return cmd_kick(env, req->args, code, msg);
+	case CTL_NOTIFY:
+		return cmd_notify(env, req->args, code, msg);
+	case CTL_STATS:
+		return cmd_stats(env);
+	default:
+		*code = "unknown_command";
+		*msg = "unknown command";
+		return NULL;
+	}
+}
+
+char *ctl_execute_line(struct ctl_env *env, const char *line, size_t len)
+{
+	struct ctl_request req;
+	const char *code = "internal", *msg = "out of memory";
+	cJSON *data;
+	char *out;
+
+	if (ctl_request_decode(line, len, &req, &code, &msg) < 0)
+		return ctl_response_error(code, msg);
+	log_info("control: %s", ctl_cmd_name(req.cmd));
+	data = run(env, &req, &code, &msg);
+	out = data ? ctl_response_ok(data) : ctl_response_error(code, msg);
+	cJSON_Delete(data);
+	ctl_request_free(&req);
+	return out;
+}

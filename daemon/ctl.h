@@ -1,0 +1,27 @@
+#ifndef MCPCHAT_CTL_H
+#define MCPCHAT_CTL_H
+
+#include <stdint.h>
+
+#include <mcpchat/ctl_proto.h>
+
+/* The control commands (include/mcpchat/ctl_proto.h) run against the daemon's state. Pure:
+ * the Unix socket around it is ctlsock.c. Nothing here shows a session id or message text. */
+
+struct mcp_server;
+struct chat;
+
+struct ctl_env {
+	struct mcp_server *mcp;
+	struct chat *chat;
+	const char *listeners[8];
+	int n_listeners;
+	uint64_t started_ms;   /* timer_now_ms() at start */
+	const uint32_t *conns; /* open client connections */
+};
+
+/* Runs one request line; returns the response line (malloc'd, '\n'-terminated), or NULL on
+ * ENOMEM. */
+char *ctl_execute_line(struct ctl_env *env, const char *line, size_t len);
+
+#endif

@@ -1,0 +1,364 @@
+#include "ctlsock.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define CTL_MAX_CONNS 64
+
+struct ctl_conn {
+	struct ctlsock *cs;
+	int fd;
+	struct buf in, out, inflight;
+	size_t sent;
+	bool recv_armed, sending, closing, close_after;
+	struct ctl_conn *prev, *next;
+};
+
+struct ctlsock {
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct ring *ring;
+	struct ctl_env *env;
+	struct ctl_conn *conns;
+	struct ctl_conn *zombies; /* closed, waiting for their last completions */
+	unsigned n_conns;
+	bool stopped;
+};
+
+static void conn_free(struct ctl_conn *c)
+{
+	buf_free(&c->in);
+	buf_free(&c->out);
+	buf_free(&c->inflight);
+	free(c);
+}
+
+static void unlink_conn(struct ctl_conn **head, struct ctl_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void push_conn(struct ctl_conn **head, struct ctl_conn *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
+}
+
+static void conn_maybe_free(struct ctl_conn *c)
+{
+	if (c->closing && !c->recv_armed && !c->sending) {
+		unlink_conn(&c->cs->zombies, c);
+		conn_free(c);
+	}
+}
+
+static void conn_close(struct ctl_conn *c)
+{
+	struct ctlsock *cs = c->cs;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	ring_close(cs->ring, c->fd);
+	unlink_conn(&cs->conns, c);
+	push_conn(&cs->zombies, c);
+	cs->n_conns--;
+	conn_maybe_free(c);
+}
+
+static void conn_flush(struct ctl_conn *c)
+{
+	struct buf t;
+
+	if (c->sending || c->closing)
+		return;
+	if (c->out.len == 0) {
+		if (c->close_after)
+			conn_close(c);
+		return;
+	}
+	t = c->inflight;
+	c->inflight = c->out;
+	c->out = t;
+	c->out.len = 0;
+	c->sent = 0;
+	c->sending = true;
+	ring_send(c->cs->ring, c->fd, c->inflight.p, c->inflight.len, ring_tag(c, RING_OP_CTL_SEND));
+}
+
+static void reply(struct ctl_conn *c, char *line)
+{
+	if (line)
+		buf_puts(&c->out, line);
+	free(line);
+}
+
+/* Answers every complete line in the input, in order. */
+static void conn_lines(struct ctl_conn *c)
+{
+	size_t start = 0;
+	char *nl;
+
+	while (!c->close_after && (nl = memchr(c->in.p + start, '\n', c->in.len - start))) {
+		size_t len = (size_t)(nl - (c->in.p + start)) + 1;
+
+		if (len > CTL_MAX_REQUEST)
+			break;
+		reply(c, ctl_execute_line(c->cs->env, c->in.p + start, len));
+		start += len;
+	}
+	memmove(c->in.p, c->in.p + start, c->in.len - start);
+	c->in.len -= start;
+	if (c->in.len >= CTL_MAX_REQUEST) {
+		reply(c, ctl_response_error("too_large", "request line over 65536 bytes"));
+		c->close_after = true;
+	}
+	conn_flush(c);
+}
+
+static void on_recv(struct ctl_conn *c, struct io_uring_cqe *cqe)
+{
+	struct ring *ring = c->cs->ring;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		c->recv_armed = false;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+		if (cqe->res > 0 && !c->closing && !c->close_after)
+			buf_append(&c->in, ring_buffer(ring, bid), (size_t)cqe->res);
+		ring_recycle(ring, bid);
+	}
+	if (c->closing) {
+		conn_maybe_free(c);
+		return;
+	}
+	if (cqe->res > 0) {
+		conn_lines(c);
+		if (!c->recv_armed && !c->closing) {
+			c->recv_armed = true;
+			ring_recv(ring, c->fd, ring_tag(c, RING_OP_CTL_RECV));
+		}
+	} else if (cqe->res == -ENOBUFS) {
+		c->recv_armed = true;
+		ring_recv(ring, c->fd, ring_tag(c, RING_OP_CTL_RECV));
+	} else {
+		c->close_after = true;
+		conn_flush(c);
+	}
+}
+
+static void on_send(struct ctl_conn *c, int res)
+{
+	c->sending = false;
+	if (c->closing) {
+		conn_maybe_free(c);
+		return;
+	}
+	if (res < 0) {
+		conn_close(c);
+		return;
+	}
+	c->sent += (size_t)res;
+	if (c->sent < c->inflight.len) {
+		c->sending = true;
+		ring_send(c->cs->ring, c->fd, c->inflight.p + c->sent, c->inflight.len - c->sent,
+			  ring_tag(c, RING_OP_CTL_SEND));
+		return;
+	}
+	c->inflight.len = 0;
+	conn_flush(c);
+}
+
+/* Root, our own uid, our group as primary or supplementary group of the peer. */
+static bool peer_allowed(int fd, struct ucred *cred)
+{
+	socklen_t len = sizeof(*cred);
+	gid_t groups[256];
+	socklen_t glen = sizeof(groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0)
+		return false;
+	if (cred->uid == 0 || cred->uid == geteuid() || cred->gid == getegid())
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
+		return false;
+	for (size_t i = 0; i < glen / sizeof(gid_t); i++)
+		if (groups[i] == getegid())
+			return true;
+	return false;
+}
+
+static void on_accept(struct ctlsock *cs, struct io_uring_cqe *cqe)
+{
+	struct ctl_conn *c;
+	struct ucred cred;
+
+	if (cqe->res >= 0) {
+		if (cs->stopped || cs->n_conns >= CTL_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+			ring_close(cs->ring, cqe->res);
+		} else {
+			c->cs = cs;
+			c->fd = cqe->res;
+			push_conn(&cs->conns, c);
+			cs->n_conns++;
+			if (!peer_allowed(c->fd, &cred)) {
+				log_warn("control: refused uid %u (pid %d): not root, the daemon's user or its group",
+					 (unsigned)cred.uid, (int)cred.pid);
+				reply(c, ctl_response_error("forbidden", "this user may not control mcp-chatd; run as root, the daemon's user or a member of its group"));
+				c->close_after = true;
+				conn_flush(c);
+			} else {
+				c->recv_armed = true;
+				ring_recv(cs->ring, c->fd, ring_tag(c, RING_OP_CTL_RECV));
+			}
+		}
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE) && !cs->stopped)
+		ring_accept(cs->ring, cs->fd, ring_tag(cs, RING_OP_CTL_ACCEPT));
+}
+
+void ctlsock_on_cqe(struct ctlsock *cs, enum ring_op op, void *obj, struct io_uring_cqe *cqe)
+{
+	switch (op) {
+	case RING_OP_CTL_ACCEPT:
+		on_accept(cs, cqe);
+		break;
+	case RING_OP_CTL_RECV:
+		on_recv(obj, cqe);
+		break;
+	case RING_OP_CTL_SEND:
+		on_send(obj, cqe->res);
+		break;
+	default:
+		break;
+	}
+}
+
+static int make_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* A socket file left by a daemon that died is replaced; a live one is not. */
+static int clear_stale(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+		err = -EADDRINUSE;
+	else if (errno == ECONNREFUSED)
+		unlink(sa->sun_path);
+	close(fd);
+	return err;
+}
+
+struct ctlsock *ctlsock_open(const char *path, struct ring *ring, struct ctl_env *env, int *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ctlsock *cs = NULL;
+	int fd = -1;
+
+	*err = -ENAMETOOLONG;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		goto fail;
+	strcpy(sa.sun_path, path);
+	if ((*err = make_parent(path)) < 0 || (*err = clear_stale(&sa)) < 0)
+		goto fail;
+	*err = -ENOMEM;
+	if (!(cs = calloc(1, sizeof(*cs))))
+		goto fail;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0660) < 0 || listen(fd, 64) < 0) {
+		*err = -errno;
+		goto fail;
+	}
+	cs->fd = fd;
+	strcpy(cs->path, path);
+	cs->ring = ring;
+	cs->env = env;
+	*err = 0;
+	return cs;
+fail:
+	if (*err != -EADDRINUSE)
+		log_err("cannot open the control socket %s: %s", path, strerror(-*err));
+	else if (!cs)
+		log_info("control socket %s is in use by a running daemon", path);
+	if (fd >= 0)
+		close(fd);
+	free(cs);
+	return NULL;
+}
+
+void ctlsock_start(struct ctlsock *cs)
+{
+	ring_accept(cs->ring, cs->fd, ring_tag(cs, RING_OP_CTL_ACCEPT));
+}
+
+void ctlsock_stop(struct ctlsock *cs)
+{
+	if (cs->stopped)
+		return;
+	cs->stopped = true;
+	ring_close(cs->ring, cs->fd);
+	unlink(cs->path);
+	while (cs->conns)
+		conn_close(cs->conns);
+}
+
+void ctlsock_free(struct ctlsock *cs)
+{
+	if (!cs)
+		return;
+	if (!cs->stopped) {
+		close(cs->fd);
+		unlink(cs->path);
+	}
+	while (cs->conns) {
+		struct ctl_conn *c = cs->conns;
+
+		unlink_conn(&cs->conns, c);
+		close(c->fd);
+		conn_free(c);
+	}
+	while (cs->zombies) {
+		struct ctl_conn *c = cs->zombies;
+
+		unlink_conn(&cs->zombies, c);
+		conn_free(c);
+	}
+	free(cs);
+}
