@@ -29,6 +29,7 @@ struct ctlsock {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct ring *ring;
 	struct ctl_env *env;
+	gid_t gid; /* members of this group may connect */
 	struct ctl_conn *conns;
 	struct ctl_conn *zombies; /* closed, waiting for their last completions */
 	unsigned n_conns;
@@ -190,7 +191,7 @@ static void on_send(struct ctl_conn *c, int res)
 }
 
 /* Root, our own uid, our group as primary or supplementary group of the peer. */
-static bool peer_allowed(int fd, struct ucred *cred)
+static bool peer_allowed(int fd, gid_t gid, struct ucred *cred)
 {
 	socklen_t len = sizeof(*cred);
 	gid_t groups[256];
@@ -198,12 +199,12 @@ static bool peer_allowed(int fd, struct ucred *cred)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0)
 		return false;
-	if (cred->uid == 0 || cred->uid == geteuid() || cred->gid == getegid())
+	if (cred->uid == 0 || cred->uid == geteuid() || cred->gid == gid)
 		return true;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
 		return false;
 	for (size_t i = 0; i < glen / sizeof(gid_t); i++)
-		if (groups[i] == getegid())
+		if (groups[i] == gid)
 			return true;
 	return false;
 }
@@ -221,7 +222,7 @@ static void on_accept(struct ctlsock *cs, struct io_uring_cqe *cqe)
 			c->fd = cqe->res;
 			push_conn(&cs->conns, c);
 			cs->n_conns++;
-			if (!peer_allowed(c->fd, &cred)) {
+			if (!peer_allowed(c->fd, cs->gid, &cred)) {
 				log_warn("control: refused uid %u (pid %d): not root, the daemon's user or its group",
 					 (unsigned)cred.uid, (int)cred.pid);
 				reply(c, ctl_response_error("forbidden", "this user may not control mcp-chatd; run as root, the daemon's user or a member of its group"));
@@ -285,7 +286,24 @@ static int clear_stale(const struct sockaddr_un *sa)
 	return err;
 }
 
-struct ctlsock *ctlsock_open(const char *path, struct ring *ring, struct ctl_env *env, int *err)
+static int resolve_group(const char *group, gid_t *gid)
+{
+	struct group *gr;
+
+	*gid = getegid();
+	if (!group || !group[0])
+		return 0;
+	gr = getgrnam(group);
+	if (!gr) {
+		log_err("control socket group %s does not exist", group);
+		return -ENOENT;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+struct ctlsock *ctlsock_open(const char *path, const char *group, struct ring *ring,
+			     struct ctl_env *env, int *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ctlsock *cs = NULL;
@@ -300,9 +318,11 @@ struct ctlsock *ctlsock_open(const char *path, struct ring *ring, struct ctl_env
 	*err = -ENOMEM;
 	if (!(cs = calloc(1, sizeof(*cs))))
 		goto fail;
+	if ((*err = resolve_group(group, &cs->gid)) < 0)
+		goto fail;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0660) < 0 || listen(fd, 64) < 0) {
+	    chmod(path, 0660) < 0 || chown(path, (uid_t)-1, cs->gid) < 0 || listen(fd, 64) < 0) {
 		*err = -errno;
 		goto fail;
 	}
@@ -321,6 +341,11 @@ fail:
 		close(fd);
 	free(cs);
 	return NULL;
+}
+
+const char *ctlsock_path(const struct ctlsock *cs)
+{
+	return cs->path;
 }
 
 void ctlsock_start(struct ctlsock *cs)

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "service.h"
 
 static void usage(FILE *f)
 {
@@ -221,10 +222,16 @@ int main(int argc, char **argv)
 		saved.config = a.config;
 		server_set_reload(srv, reload_config);
 	}
+	/* Everything is bound: root and capabilities are no longer needed. */
+	if (service_drop_privileges(cfg.user, server_control_path(srv)) < 0) {
+		server_free(srv);
+		return 1;
+	}
 	for (int i = 0; i < server_listener_count(srv); i++)
 		printf("%s listening on http://%s/mcp\n", MCPCHAT_NAME, server_listener_name(srv, i));
 	fflush(stdout);
 	log_notice("%s %s ready", MCPCHAT_NAME, MCPCHAT_VERSION);
+	service_ready("serving");
 	err = server_run(srv);
 	server_free(srv);
 	return err < 0 ? 1 : 0;

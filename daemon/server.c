@@ -22,7 +22,9 @@
 #include "log.h"
 #include "mcp.h"
 #include "ring.h"
+#include "service.h"
 #include "stats.h"
+#include "status.h"
 #include "timer.h"
 #include "tools.h"
 
@@ -65,6 +67,7 @@ struct server {
 	uint32_t n_conns;
 	struct conn *ready; /* connections with work to do after the current completions */
 	struct timer accept_retry;
+	struct timer service_tick; /* systemd STATUS= and watchdog */
 	struct ctl_env ctl_env;
 	struct ctlsock *ctl;
 	bool stopping;
@@ -235,6 +238,50 @@ static void conn_arm_timer(struct conn *c)
 	timer_arm(&c->srv->timers, &c->timer, now + cfg->keepalive_timeout_ms);
 }
 
+static void plain(struct conn *c, int status, const char *ctype, const char *extra,
+		  const struct buf *body, bool keep_alive, bool head_only)
+{
+	char head[512];
+	int n = http_format_head(head, sizeof(head), status, ctype, (long)body->len, extra, keep_alive);
+
+	if (n > 0)
+		buf_append(&c->out, head, (size_t)n);
+	if (!head_only && body->len)
+		buf_append(&c->out, body->p, body->len);
+	conn_flush(c);
+}
+
+/* /healthz and /metrics: switchable, and only for peers in [status] allow. */
+static enum mcp_disposition serve_status(struct conn *c, const struct http_request *req)
+{
+	const struct config *cfg = c->srv->cfg;
+	bool health = strcmp(req->path, "/healthz") == 0;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	struct status_env env = { c->srv->mcp, c->srv->chat, &c->srv->n_conns, c->srv->stopping };
+	struct buf body = BUF_INIT;
+	const char *ctype = "text/plain; charset=utf-8";
+	int status;
+
+	if (!(health ? cfg->healthz : cfg->metrics)) {
+		status = 404;
+		buf_puts(&body, "not found: this endpoint is switched off ([status] in the config)\n");
+	} else if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
+		status = 405;
+		buf_puts(&body, "method not allowed: use GET\n");
+	} else if (getpeername(c->fd, (struct sockaddr *)&peer, &len) < 0 ||
+		   !config_status_allowed(cfg, &peer)) {
+		status = 403;
+		buf_puts(&body, "forbidden: this address is not in [status] allow\n");
+	} else {
+		status = status_body(&env, req->path, &body, &ctype);
+	}
+	plain(c, status, ctype, status == 405 ? "Allow: GET, HEAD\r\n" : NULL, &body,
+	      req->keep_alive, req->method == HTTP_M_HEAD);
+	buf_free(&body);
+	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
+}
+
 /* Parses and answers requests in data until one is held open or the input runs out.
  * Returns how many bytes were used. */
 static size_t conn_parse(struct conn *c, const char *data, size_t len)
@@ -261,7 +308,10 @@ static size_t conn_parse(struct conn *c, const char *data, size_t len)
 			break;
 		}
 		stats.requests++;
-		d = mcp_handle(c->srv->mcp, http_conn_request(c->http), &c->sink);
+		if (status_is_path(http_conn_request(c->http)->path))
+			d = serve_status(c, http_conn_request(c->http));
+		else
+			d = mcp_handle(c->srv->mcp, http_conn_request(c->http), &c->sink);
 		http_conn_next(c->http);
 		if (d == MCP_CLOSE || (d == MCP_DONE && c->srv->stopping))
 			c->close_after_flush = true;
@@ -533,6 +583,7 @@ static void begin_stop(struct server *srv)
 	if (srv->stopping)
 		return;
 	mcp_server_stats(srv->mcp, &st);
+	service_stopping();
 	srv->stopping = true;
 	srv->stop_deadline = timer_now_ms() + srv->cfg->shutdown_grace_ms;
 	log_notice("stopping: no new connections, ending %u sessions", st.sessions);
@@ -565,6 +616,7 @@ static void reload(struct server *srv)
 		log_err("SIGHUP: %s; keeping the running configuration", text);
 		return;
 	}
+	service_reloading();
 	config_reload(srv->cfg, &next, text, sizeof(text));
 	log_set_level((enum log_level)srv->cfg->log_level);
 	tools_configure(srv->chat, srv->cfg);
@@ -573,6 +625,37 @@ static void reload(struct server *srv)
 		log_notice("configuration reloaded; these need a restart to change: %s", text);
 	else
 		log_notice("configuration reloaded");
+	service_ready("configuration reloaded");
+}
+
+static uint64_t tick_interval(void)
+{
+	uint64_t wd = service_watchdog_interval_ms();
+
+	return wd && wd < 5000 ? wd : 5000;
+}
+
+/* Every few seconds: tell systemd how things are and that the loop is alive. */
+static void on_service_tick(struct timer *t)
+{
+	struct server *srv = container_of(t, struct server, service_tick);
+	struct mcp_stats ms;
+	struct chat_stats cs;
+	char status[160];
+
+	mcp_server_stats(srv->mcp, &ms);
+	chat_get_stats(srv->chat, &cs);
+	snprintf(status, sizeof(status), "%u sessions, %u waiting, %u rooms, %u streams, %u connections",
+		 ms.sessions, cs.waiting, cs.rooms, ms.streams, srv->n_conns);
+	service_status(status);
+	service_watchdog();
+	if (!srv->stopping)
+		timer_arm(&srv->timers, t, timer_now_ms() + tick_interval());
+}
+
+const char *server_control_path(const struct server *srv)
+{
+	return srv->ctl ? ctlsock_path(srv->ctl) : NULL;
 }
 
 void server_set_reload(struct server *srv, server_reload_fn fn)
@@ -648,6 +731,8 @@ int server_run(struct server *srv)
 		  ring_tag(srv, RING_OP_SIGNAL));
 	if (srv->ctl)
 		ctlsock_start(srv->ctl);
+	timer_init(&srv->service_tick, on_service_tick);
+	timer_arm(&srv->timers, &srv->service_tick, timer_now_ms() + tick_interval());
 	for (;;) {
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
@@ -717,7 +802,7 @@ static int open_control(struct server *srv)
 		env->listeners[env->n_listeners++] = srv->listeners[i]->name;
 	env->started_ms = timer_now_ms();
 	env->conns = &srv->n_conns;
-	srv->ctl = ctlsock_open(path, &srv->ring, env, &err);
+	srv->ctl = ctlsock_open(path, srv->cfg->control_group, &srv->ring, env, &err);
 	if (srv->ctl) {
 		log_info("control socket at %s", path);
 		return 0;

@@ -21,6 +21,8 @@ void server_set_reload(struct server *srv, server_reload_fn fn);
 /* The bound address of listener i ("127.0.0.1:43211"), for the ready line. */
 int server_listener_count(const struct server *srv);
 const char *server_listener_name(const struct server *srv, int i);
+/* The control socket's path, or NULL when running without one. */
+const char *server_control_path(const struct server *srv);
 /* Runs until SIGTERM/SIGINT and a graceful stop. Returns 0, or -errno on a fatal error. */
 int server_run(struct server *srv);
 void server_free(struct server *srv);
