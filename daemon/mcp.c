@@ -124,6 +124,11 @@ static enum mcp_disposition refuse(struct mcp_sink *sink, const struct http_requ
 	return keep ? MCP_DONE : MCP_CLOSE;
 }
 
+void mcp_reply_busy(struct mcp_sink *sink, const char *why)
+{
+	refuse(sink, NULL, 503, JSONRPC_SERVER_ERROR, "Retry-After: 1\r\n", why);
+}
+
 void mcp_reply_http_error(struct mcp_sink *sink, int status, const char *why)
 {
 	char message[192];
@@ -558,14 +563,15 @@ static void run_tool(struct mcp_server *srv, struct session *s, const struct mcp
 		answer_error(a, JSONRPC_INTERNAL_ERROR, "Internal error in tool %s", t->name);
 		return;
 	}
-	text = ctx->is_error && ctx->error_text ? NULL : cJSON_PrintUnformatted(ctx->structured);
+	/* One serialisation serves both: the text content is the JSON as a string. */
+	text = cJSON_PrintUnformatted(ctx->structured);
 	buf_puts(&a->result, "{\"content\":[{\"type\":\"text\",\"text\":");
-	if (text)
+	if (ctx->is_error && ctx->error_text)
+		buf_json_string(&a->result, ctx->error_text, strlen(ctx->error_text));
+	else if (text)
 		buf_json_string(&a->result, text, strlen(text));
 	else
-		buf_json_string(&a->result, ctx->error_text, strlen(ctx->error_text));
-	cJSON_free(text);
-	text = cJSON_PrintUnformatted(ctx->structured);
+		buf_puts(&a->result, "\"\"");
 	buf_printf(&a->result, "}],\"structuredContent\":%s%s}", text ? text : "{}",
 		   ctx->is_error ? ",\"isError\":true" : "");
 	cJSON_free(text);

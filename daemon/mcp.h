@@ -101,6 +101,8 @@ void mcp_server_set_hooks(struct mcp_server *srv, const struct mcp_hooks *hooks)
 /* Answers one request on sink; see enum mcp_disposition. */
 enum mcp_disposition mcp_handle(struct mcp_server *srv, const struct http_request *req,
 				struct mcp_sink *sink);
+/* 503 with Retry-After, for a connection refused at the ceiling. */
+void mcp_reply_busy(struct mcp_sink *sink, const char *why);
 /* Answers an HTTP-level error (from the parser) and asks for close. */
 void mcp_reply_http_error(struct mcp_sink *sink, int status, const char *why);
 /* The connection behind sink is gone: detach streams and cancel deferred calls. */

@@ -65,6 +65,7 @@ struct server {
 	struct conn *conns;   /* open */
 	struct conn *zombies; /* closed, waiting for their last completions */
 	uint32_t n_conns;
+	uint32_t max_conns; /* the config's, or what the descriptor limit allows */
 	struct conn *ready; /* connections with work to do after the current completions */
 	struct timer accept_retry;
 	struct timer service_tick; /* systemd STATUS= and watchdog */
@@ -418,7 +419,7 @@ static void on_conn_timer(struct timer *t)
 
 /* Connection lifecycle */
 
-static void conn_new(struct server *srv, int fd)
+static struct conn *conn_new(struct server *srv, int fd)
 {
 	const struct http_limits limits = { srv->cfg->max_head_bytes, srv->cfg->max_body_bytes };
 	struct conn *c = calloc(1, sizeof(*c));
@@ -428,7 +429,7 @@ static void conn_new(struct server *srv, int fd)
 	if (!c || !c->http) {
 		free(c);
 		ring_close(&srv->ring, fd);
-		return;
+		return NULL;
 	}
 	stats.connections_accepted++;
 	c->sink.ops = &sink_ops;
@@ -442,6 +443,7 @@ static void conn_new(struct server *srv, int fd)
 	/* A new connection must send a complete head in time, like one in mid-request. */
 	c->timing_request = true;
 	timer_arm(&srv->timers, &c->timer, timer_now_ms() + srv->cfg->head_timeout_ms);
+	return c;
 }
 
 /* Starts tearing down: mcp lets go, the ring cancels and closes; freed when ops are done. */
@@ -492,11 +494,25 @@ static void process_ready(struct server *srv)
 
 /* Listeners */
 
+/* At the ceiling a newcomer still gets an answer it can act on, then the door. */
+static void refuse_conn(struct server *srv, int fd)
+{
+	struct conn *c = conn_new(srv, fd);
+
+	if (!c)
+		return;
+	mcp_reply_busy(&c->sink, "Service Unavailable: too many connections; try again shortly");
+	c->close_after_flush = true;
+	conn_flush(c);
+}
+
 static void on_accept(struct server *srv, struct listener *l, struct io_uring_cqe *cqe)
 {
 	if (cqe->res >= 0) {
-		if (srv->stopping || srv->n_conns >= srv->cfg->max_connections)
+		if (srv->stopping)
 			ring_close(&srv->ring, cqe->res);
+		else if (srv->n_conns >= srv->max_conns)
+			refuse_conn(srv, cqe->res);
 		else
 			conn_new(srv, cqe->res);
 	}
@@ -603,6 +619,24 @@ static void begin_stop(struct server *srv)
 	}
 }
 
+/* Raises the soft descriptor limit to the hard one and keeps a margin below it (listeners,
+ * the ring, the control socket, refusals), so the ceiling is met with a 503, not EMFILE. */
+static uint32_t conn_ceiling(const struct config *cfg)
+{
+	struct rlimit rl;
+	uint64_t max = cfg->max_connections;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 256 && rl.rlim_cur - 128 < max)
+			max = rl.rlim_cur - 128;
+	}
+	return (uint32_t)max;
+}
+
 static void reload(struct server *srv)
 {
 	struct config next;
@@ -621,6 +655,7 @@ static void reload(struct server *srv)
 	log_set_level((enum log_level)srv->cfg->log_level);
 	tools_configure(srv->chat, srv->cfg);
 	mcp_server_reconfigure(srv->mcp);
+	srv->max_conns = conn_ceiling(srv->cfg);
 	if (text[0])
 		log_notice("configuration reloaded; these need a restart to change: %s", text);
 	else
@@ -761,16 +796,6 @@ int server_run(struct server *srv)
 
 /* Setup */
 
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static int open_signals(struct server *srv)
 {
 	sigset_t set;
@@ -827,7 +852,7 @@ struct server *server_new(struct config *cfg, int *err)
 	srv->sigfd = -1;
 	timer_heap_init(&srv->timers);
 	timer_init(&srv->accept_retry, on_accept_retry);
-	raise_fd_limit();
+	srv->max_conns = conn_ceiling(cfg);
 	for (int i = 0; i < cfg->n_listen; i++) {
 		struct listener *l = calloc(1, sizeof(*l));
 
