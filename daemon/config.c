@@ -52,11 +52,38 @@ void config_defaults(struct config *cfg)
 	cfg->max_interest_chars = 24;
 }
 
+/* "1.2.3.4:80" or "[::1]:80": a numeric address and a decimal port 0-65535. */
+static bool listen_valid(const char *addr, size_t len)
+{
+	const char *colon = memrchr(addr, ':', len);
+	char host[INET6_ADDRSTRLEN + 2];
+	unsigned char bin[16];
+	size_t hl;
+	long port = 0;
+	bool v6;
+
+	if (!colon || colon == addr || !colon[1] || colon[1 + strspn(colon + 1, "0123456789")])
+		return false;
+	if (strlen(colon + 1) > 5 || (port = strtol(colon + 1, NULL, 10)) > 65535)
+		return false;
+	hl = (size_t)(colon - addr);
+	v6 = addr[0] == '[';
+	if (v6) {
+		if (hl < 3 || addr[hl - 1] != ']')
+			return false;
+		addr++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return false;
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	return inet_pton(v6 ? AF_INET6 : AF_INET, host, bin) == 1;
+}
+
 int config_add_listen(struct config *cfg, const char *addr)
 {
-	const char *colon = strrchr(addr, ':');
-
-	if (!colon || colon == addr || !colon[1] || strlen(addr) >= sizeof(cfg->listen[0]))
+	if (strlen(addr) >= sizeof(cfg->listen[0]) || !listen_valid(addr, strlen(addr)))
 		return -EINVAL;
 	if (cfg->n_listen >= CONFIG_MAX_LISTEN)
 		return -ENOSPC;
@@ -216,7 +243,8 @@ static int add_listen(struct config *cfg, const char *v)
 }
 
 /* Sets one key; on error *why says what a valid value looks like. */
-static int set_key(struct config *cfg, const struct key *k, const char *v, const char **why)
+static int set_key(struct config *cfg, const struct key *k, const char *v, bool append,
+		   const char **why)
 {
 	char *field = (char *)cfg + k->offset;
 	double d;
@@ -253,16 +281,19 @@ static int set_key(struct config *cfg, const struct key *k, const char *v, const
 		return log_level_parse(v, (enum log_level *)field);
 	case K_LISTEN:
 		*why = "ADDR:PORT words such as 127.0.0.1:8808 [::1]:8808 (at most 8)";
-		cfg->n_listen = 0;
+		if (!append)
+			cfg->n_listen = 0;
 		err = each_word(v, add_listen, cfg);
 		return err < 0 ? err : cfg->n_listen ? 0 : -EINVAL;
 	case K_HOSTS:
 		*why = "host names such as localhost 127.0.0.1 [::1] (at most 16)";
-		cfg->n_allowed_hosts = 0;
+		if (!append)
+			cfg->n_allowed_hosts = 0;
 		return each_word(v, add_host, cfg);
 	case K_NETS:
 		*why = "addresses or networks such as 127.0.0.0/8 ::1 10.0.0.0/8 (at most 16)";
-		cfg->n_status_allow = 0;
+		if (!append)
+			cfg->n_status_allow = 0;
 		return each_word(v, add_net, cfg);
 	}
 	return -EINVAL;
@@ -276,6 +307,11 @@ struct load {
 	char *err;
 	size_t errlen;
 	bool failed;
+	int fail_line;  /* the line of the first key error */
+	int read_errno; /* the file could not be read */
+	bool too_long;  /* a line did not fit inih's buffer */
+	const struct key *last; /* the key of the previous line: an indented line continues it */
+	bool indented;          /* the line just read starts with white space */
 };
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
@@ -288,8 +324,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	for (size_t i = 0; i < N_KEYS; i++) {
 		if (strcmp(keys[i].section, section) != 0 || strcmp(keys[i].name, name) != 0)
 			continue;
-		if (set_key(l->cfg, &keys[i], value, &why) == 0)
+		bool append = l->indented && l->last == &keys[i];
+
+		l->last = &keys[i];
+		if (set_key(l->cfg, &keys[i], value, append, &why) == 0)
 			return 1;
+		l->fail_line = l->line;
 		if (keys[i].type == K_U32 || keys[i].type == K_SIZE || keys[i].type == K_MS ||
 		    keys[i].type == K_DOUBLE)
 			snprintf(l->err, l->errlen, "%s:%d: bad value for %s in [%s]: expected %s from %.15g to %.15g",
@@ -302,24 +342,38 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	}
 	snprintf(l->err, l->errlen, "%s:%d: unknown key %s in [%s] (see mcp-chatd(8))", l->path,
 		 l->line, name, section);
+	l->fail_line = l->line;
 	l->failed = true;
 	return 0;
 }
 
-/* fgets that counts lines, so every error names its line. */
+/* fgets that counts lines, so every error names its line, and that stops at a line too long
+ * for inih (which would otherwise read its tail as a line of its own). */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct load *l = stream;
-	char *r = fgets(str, num, l->f);
+	char *r;
 
-	if (r)
-		l->line++;
+	if (l->too_long)
+		return NULL;
+	r = fgets(str, num, l->f);
+	if (!r) {
+		if (ferror(l->f))
+			l->read_errno = errno ? errno : EIO;
+		return NULL;
+	}
+	l->line++;
+	l->indented = str[0] == ' ' || str[0] == '\t';
+	if (!strchr(str, '\n') && !feof(l->f)) {
+		l->too_long = true;
+		return NULL;
+	}
 	return r;
 }
 
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-	struct load l = { cfg, path, fopen(path, "r"), 0, err, errlen, false };
+	struct load l = { cfg, path, fopen(path, "r"), 0, err, errlen, false, 0, 0, false, NULL, false };
 	int rc;
 
 	if (!l.f) {
@@ -328,10 +382,20 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	}
 	rc = ini_parse_stream(read_line, &l, on_key, &l);
 	fclose(l.f);
-	if (rc == 0 && !l.failed)
-		return 0;
-	if (!l.failed)
+	if (l.read_errno) {
+		snprintf(err, errlen, "%s: %s", path, strerror(l.read_errno));
+		return -l.read_errno;
+	}
+	if (l.too_long && (!l.failed || l.line < l.fail_line)) {
+		snprintf(err, errlen, "%s:%d: line longer than %d characters", path, l.line,
+			 INI_MAX_LINE - 2);
+		return -EINVAL;
+	}
+	/* inih goes on after a syntax error: report whichever error came first. */
+	if (rc > 0 && (!l.failed || rc < l.fail_line))
 		snprintf(err, errlen, "%s:%d: not a [section] or key = value line", path, rc);
+	else if (!l.failed)
+		return 0;
 	return -EINVAL;
 }
 

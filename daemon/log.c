@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static enum log_level current = LOG_LVL_INFO;
 
@@ -28,7 +29,7 @@ int log_level_parse(const char *name, enum log_level *out)
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(name, names[i].name) == 0) {
+		if (strcasecmp(name, names[i].name) == 0) {
 			*out = names[i].level;
 			return 0;
 		}
