@@ -303,6 +303,10 @@ static int check_notify(const cJSON *args, struct derr *e)
 		return bad_args(e, "notify \"method\" must be printable UTF-8 text");
 	if (n < 1 || n > METHOD_MAX_CHARS)
 		return bad_args(e, "notify \"method\" must be 1 to 128 characters");
+	/* Method names are identifiers: letters, digits and . _ / - (as MCP's own are). */
+	if (method->valuestring[strspn(method->valuestring, "abcdefghijklmnopqrstuvwxyz"
+				       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-")])
+		return bad_args(e, "notify \"method\" may hold only letters, digits and . _ / -");
 	if (params && !cJSON_IsObject(params))
 		return bad_args(e, "notify \"params\" must be an object");
 	return 0;

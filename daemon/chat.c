@@ -402,15 +402,24 @@ static enum chat_error refuse_memory(struct chat *c, struct chat_result *r)
 		      "The chat server is out of memory; try again in a moment.");
 }
 
+/* Names and tags are shown on other people's screens: no control characters in them. */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7F)
+			return true;
+	return false;
+}
+
 static bool check_name(struct chat *c, const char *name, struct chat_result *r)
 {
 	size_t chars;
 
 	if (!name || (utf8_scan(name, strlen(name), &chars) && chars >= 1 &&
-		      chars <= c->limits.max_display_name_chars))
+		      chars <= c->limits.max_display_name_chars && !has_control(name)))
 		return true;
 	refuse(c, r, CHAT_INVALID_ARGUMENTS,
-	       "display_name must be 1 to %u characters of valid UTF-8; pick a shorter name.",
+	       "display_name must be 1 to %u characters of valid UTF-8 without control characters; pick another name.",
 	       c->limits.max_display_name_chars);
 	r->field = "display_name";
 	return false;
@@ -425,7 +434,7 @@ static bool check_interests(struct chat *c, const char *const *tags, size_t n,
 	if (n <= c->limits.max_interests && (tags || n == 0)) {
 		for (i = 0; i < n; i++)
 			if (!tags[i] || !utf8_scan(tags[i], strlen(tags[i]), &chars) || chars < 1 ||
-			    chars > c->limits.max_interest_chars)
+			    chars > c->limits.max_interest_chars || has_control(tags[i]))
 				break;
 		if (i == n)
 			return true;
@@ -717,7 +726,7 @@ static struct room *room_new_random(struct chat *c)
 	do {
 		random_bytes(c, raw, sizeof(raw));
 		b64url_encode(raw, sizeof(raw), id);
-	} while (room_find(c, id));
+	} while (id[0] == '-' || room_find(c, id)); /* '-' would read as an option in a shell */
 	room = room_new(c, id);
 	if (room)
 		room->named = false;

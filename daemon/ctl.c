@@ -191,7 +191,7 @@ static cJSON *cmd_kick(struct ctl_env *env, const cJSON *args, const char **code
 	for (size_t i = 0; i < n; i++)
 		cJSON_AddItemToArray(kicked, cJSON_CreateString(victims[i]->handle));
 	for (size_t i = 0; i < n; i++) {
-		log_notice("session %s kicked by an admin%s%.200s", victims[i]->handle,
+		log_notice("session %s kicked by an admin%s%s", victims[i]->handle,
 			   cJSON_IsString(reason) ? ": " : "", cJSON_IsString(reason) ? reason->valuestring : "");
 		mcp_session_end(env->mcp, victims[i], CHAT_KICKED);
 	}

@@ -132,6 +132,7 @@ static void conn_lines(struct ctl_conn *c)
 	if (c->in.len >= CTL_MAX_REQUEST) {
 		reply(c, ctl_response_error("too_large", "request line over 65536 bytes"));
 		c->close_after = true;
+		c->in.len = 0;
 	}
 	conn_flush(c);
 }
@@ -154,7 +155,8 @@ static void on_recv(struct ctl_conn *c, struct io_uring_cqe *cqe)
 		return;
 	}
 	if (cqe->res > 0) {
-		conn_lines(c);
+		if (!c->close_after)
+			conn_lines(c);
 		if (!c->recv_armed && !c->closing) {
 			c->recv_armed = true;
 			ring_recv(ring, c->fd, ring_tag(c, RING_OP_CTL_RECV));

@@ -66,10 +66,12 @@ int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, 
 
 	if (len < 2 || params[0] != '{' || params[len - 1] != '}')
 		return -EINVAL;
-	while (mb->count >= mb->capacity && mb->first <= mb->acked)
-		evict_oldest(mb);
-	if (refusable && mb->count >= mb->capacity)
+	/* Delivered events stay as a replay window of another `capacity`: an event counts as
+	 * delivered once sent, and a client may resume from one it never read. */
+	if (refusable && mb->last - mb->acked >= mb->capacity)
 		return -ENOSPC;
+	while (mb->count >= 2 * mb->capacity && mb->first <= mb->acked)
+		evict_oldest(mb);
 	if ((!mb->ring || mb->count > mb->mask) && grow(mb) < 0)
 		return -ENOMEM;
 	mlen = strlen(method) + 1;
@@ -82,6 +84,7 @@ int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, 
 		     (unsigned long long)seq);
 	ev->params_len = len - 1 + (size_t)n;
 	ev->seq = seq;
+	ev->wire_end = 0;
 	/* The method is kept after the params: injected notifications name their own. */
 	ev->method = memcpy(ev->params + ev->params_len + 1, method, mlen);
 	if (mb->count == 0)
@@ -92,7 +95,7 @@ int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, 
 	return (int64_t)seq;
 }
 
-const struct mailbox_event *mailbox_get(const struct mailbox *mb, uint64_t seq)
+struct mailbox_event *mailbox_get(const struct mailbox *mb, uint64_t seq)
 {
 	if (mb->count == 0 || seq < mb->first || seq >= mb->first + mb->count)
 		return NULL;

@@ -6,12 +6,15 @@
 #include <stdint.h>
 
 /* A session's events in sequence: the replay window for Last-Event-ID and the store that
- * wait_for_message reads. seq starts at 1. An event is "delivered" once it was pushed on an
- * open stream, returned by wait_for_message or covered by a Last-Event-ID (seq <= acked);
- * only delivered events are evicted, so a full mailbox refuses instead of losing. */
+ * wait_for_message reads. seq starts at 1. An event is "delivered" once its bytes were sent
+ * on an open stream, it was returned by wait_for_message or covered by a Last-Event-ID
+ * (seq <= acked). At most `capacity` events are undelivered (a refusable event is refused
+ * past that, so nothing is lost); delivered events are kept as a replay window until the
+ * mailbox holds 2 * capacity, then the oldest delivered ones go. */
 
 struct mailbox_event {
 	uint64_t seq;
+	uint64_t wire_end; /* on the open stream: its bytes end at this offset (0: not pushed) */
 	const char *method; /* stored inside the event */
 	size_t params_len;
 	char params[]; /* the notification's params as JSON text, NUL-terminated */
@@ -39,7 +42,7 @@ int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, 
 		    bool refusable);
 
 /* The event with this seq, or NULL when it is not held. */
-const struct mailbox_event *mailbox_get(const struct mailbox *mb, uint64_t seq);
+struct mailbox_event *mailbox_get(const struct mailbox *mb, uint64_t seq);
 /* Marks everything up to seq delivered (never moves backwards, never past last). */
 void mailbox_ack(struct mailbox *mb, uint64_t seq);
 uint32_t mailbox_unread(const struct mailbox *mb);

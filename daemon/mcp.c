@@ -277,10 +277,24 @@ static void on_stream_ping(struct timer *t)
 	struct session *s = container_of(t, struct session, ping);
 	struct mcp_server *srv = s->server;
 
-	if (!s->stream)
+	struct mcp_sink *sink = s->stream;
+	uint64_t sent;
+
+	if (!sink)
 		return;
-	sse_append_comment(s->stream->ops->out(s->stream), "ping");
-	if (s->stream->ops->commit(s->stream) < 0) {
+	/* Bytes waited a whole interval and none moved: the client stopped reading. Its
+	 * events stay undelivered; it resumes with Last-Event-ID. */
+	sent = sink->ops->sent(sink);
+	if (sink->ops->queued(sink) > sent && sent == s->ping_sent) {
+		log_info("session %s: push stream not read for %u s, closing it", s->handle,
+			 srv->cfg->sse_keepalive_ms / 1000);
+		detach_stream(srv, s);
+		sink->ops->abort(sink);
+		return;
+	}
+	s->ping_sent = sent;
+	sse_append_comment(sink->ops->out(sink), "ping");
+	if (sink->ops->commit(sink) < 0) {
 		detach_stream(srv, s);
 		return;
 	}
@@ -289,25 +303,52 @@ static void on_stream_ping(struct timer *t)
 
 /* Events and push streams */
 
-/* Writes the events after `from` to the stream while the send queue has room, and says
- * (*last) how far it got. Returns true when every held event went out. The caller marks them
- * delivered only once the bytes are committed. */
-static bool push_backlog(struct mcp_server *srv, struct session *s, struct mcp_sink *sink,
-			 uint64_t from, uint64_t *last)
+/* Writes the events after s->pushed to the stream while its send queue has room; the rest
+ * wait in the mailbox (undelivered) until sent bytes make room (mcp_sink_sent). So a slow
+ * reader gets everything in order, and a stopped one only holds up its own mailbox. */
+static void push_pending(struct mcp_server *srv, struct session *s)
 {
+	struct mcp_sink *sink = s->stream;
 	struct buf *out = sink->ops->out(sink);
-	uint64_t seq = mailbox_next_after(&s->mbox, from);
+	size_t len = out->len;
+	uint64_t waiting;
 
-	*last = from;
-	for (; seq && seq <= s->mbox.last; seq++) {
+	while (s->pushed < s->mbox.last) {
+		struct mailbox_event *ev = mailbox_get(&s->mbox, s->pushed + 1);
+
+		if (!ev) { /* delivered and gone: nothing to resend */
+			s->pushed++;
+			continue;
+		}
+		waiting = sink->ops->queued(sink) - sink->ops->sent(sink);
+		/* An event larger than the whole queue still goes, alone. */
+		if (waiting && waiting + ev->params_len + 128 > srv->cfg->max_send_queue)
+			break;
+		sse_append_notification(out, ev->seq, ev->method, ev->params, ev->params_len);
+		ev->wire_end = sink->ops->queued(sink);
+		s->pushed = ev->seq;
+	}
+	if (out->len != len && sink->ops->commit(sink) < 0)
+		detach_stream(srv, s);
+}
+
+void mcp_sink_sent(struct mcp_server *srv, struct mcp_sink *sink)
+{
+	struct session *s = sink->stream_of;
+	uint64_t sent, seq;
+
+	if (!s)
+		return;
+	sent = sink->ops->sent(sink);
+	for (seq = s->mbox.acked + 1; seq <= s->pushed; seq++) {
 		const struct mailbox_event *ev = mailbox_get(&s->mbox, seq);
 
-		if (out->len + ev->params_len + 128 > srv->cfg->max_send_queue)
-			return false;
-		sse_append_notification(out, seq, ev->method, ev->params, ev->params_len);
-		*last = seq;
+		if (!ev || !ev->wire_end || ev->wire_end > sent)
+			break;
 	}
-	return true;
+	mailbox_ack(&s->mbox, seq - 1);
+	if (s->pushed < s->mbox.last)
+		push_pending(srv, s);
 }
 
 static void finish_call(struct mcp_call *call);
@@ -333,17 +374,9 @@ int64_t mcp_session_event(struct mcp_server *srv, struct session *s, const char 
 
 	if (seq < 0)
 		return seq;
-	if (s->stream) {
-		const struct mailbox_event *ev = mailbox_get(&s->mbox, (uint64_t)seq);
-		struct mcp_sink *sink = s->stream;
-
-		sse_append_notification(sink->ops->out(sink), (uint64_t)seq, method, ev->params,
-					ev->params_len);
-		if (sink->ops->commit(sink) < 0)
-			detach_stream(srv, s); /* the client resumes with Last-Event-ID */
-		else
-			mailbox_ack(&s->mbox, (uint64_t)seq);
-	}
+	/* Delivered once sent (mcp_sink_sent); with the queue full it waits its turn. */
+	if (s->stream)
+		push_pending(srv, s);
 	wake_calls(s, (uint64_t)seq);
 	return seq;
 }
@@ -490,9 +523,10 @@ void mcp_session_end(struct mcp_server *srv, struct session *s, int reason)
 		struct mcp_sink *sink = s->stream;
 
 		detach_stream(srv, s);
+		/* The stream ends cleanly (last chunk); the connection may carry more requests. */
 		sse_append_end(sink->ops->out(sink));
 		sink->ops->commit(sink);
-		sink->ops->resume(sink, false);
+		sink->ops->resume(sink, true);
 	}
 	if (srv->hooks.session_end)
 		srv->hooks.session_end(srv->hooks.ctx, s, reason);
@@ -1004,7 +1038,7 @@ static enum mcp_disposition open_stream(struct mcp_server *srv, const struct htt
 {
 	enum mcp_disposition d;
 	struct session *s;
-	uint64_t from, last;
+	uint64_t from;
 
 	if (!req->accept_sse)
 		return refuse(sink, req, 406, JSONRPC_SERVER_ERROR, NULL,
@@ -1019,29 +1053,30 @@ static enum mcp_disposition open_stream(struct mcp_server *srv, const struct htt
 			      "Last-Event-ID must be the id of an event from this session's stream");
 	/* Resuming delivers what followed the client's last event; a fresh stream delivers
 	 * whatever no stream or wait_for_message has delivered yet. */
-	if (req->last_event_id)
+	if (req->last_event_id) {
+		/* An id beyond anything sent (an older daemon, a confused client) means "all". */
+		if (from > s->mbox.last)
+			from = s->mbox.last;
 		mailbox_ack(&s->mbox, from);
-	else
+	} else {
 		from = s->mbox.acked;
+	}
 	s->active_ms = timer_now_ms();
 	write_head(sink->ops->out(sink), 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n",
 		   true);
-	if (!push_backlog(srv, s, sink, from, &last)) {
-		/* Too much to send at once: the client resumes from the last event it got. */
-		sse_append_end(sink->ops->out(sink));
-		if (sink->ops->commit(sink) == 0)
-			mailbox_ack(&s->mbox, last);
-		return MCP_CLOSE;
-	}
-	if (sink->ops->commit(sink) < 0)
-		return MCP_CLOSE;
-	mailbox_ack(&s->mbox, last);
 	s->stream = sink;
 	sink->stream_of = s;
+	s->pushed = from;
+	s->ping_sent = sink->ops->sent(sink);
 	srv->streams++;
 	timer_cancel(srv->timers, &s->idle);
 	timer_arm(srv->timers, &s->ping, s->active_ms + srv->cfg->sse_keepalive_ms);
-	return MCP_STREAMING;
+	if (sink->ops->commit(sink) < 0) {
+		detach_stream(srv, s);
+		return MCP_CLOSE;
+	}
+	push_pending(srv, s);
+	return s->stream ? MCP_STREAMING : MCP_CLOSE;
 }
 
 static enum mcp_disposition end_session(struct mcp_server *srv, const struct http_request *req,

@@ -28,6 +28,13 @@ struct mcp_sink_ops {
 	/* A deferred answer or a stream has ended: the connection goes on with its next
 	 * request, or closes when keep_alive is false. Must not call back into mcp at once. */
 	void (*resume)(struct mcp_sink *sink, bool keep_alive);
+	/* Bytes ever queued on this connection (committed or still in out), and ever handed to
+	 * the kernel: a pushed event counts as delivered once its last byte is sent. */
+	uint64_t (*queued)(struct mcp_sink *sink);
+	uint64_t (*sent)(struct mcp_sink *sink);
+	/* Drop the connection now, queued bytes and all (a client that stopped reading).
+	 * Must not call back into mcp at once. */
+	void (*abort)(struct mcp_sink *sink);
 };
 
 /* Embedded in each connection. The two pointers belong to mcp. */
@@ -105,6 +112,8 @@ enum mcp_disposition mcp_handle(struct mcp_server *srv, const struct http_reques
 void mcp_reply_busy(struct mcp_sink *sink, const char *why);
 /* Answers an HTTP-level error (from the parser) and asks for close. */
 void mcp_reply_http_error(struct mcp_sink *sink, int status, const char *why);
+/* Bytes went out on sink: push-stream events now fully sent count as delivered. */
+void mcp_sink_sent(struct mcp_server *srv, struct mcp_sink *sink);
 /* The connection behind sink is gone: detach streams and cancel deferred calls. */
 void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink);
 

@@ -43,6 +43,7 @@ struct conn {
 	struct buf out;      /* appended, not yet handed to the kernel */
 	struct buf inflight; /* being sent: one send in flight per socket keeps bytes in order */
 	size_t sent;         /* bytes of inflight already sent */
+	uint64_t sent_total; /* bytes ever sent on this connection */
 	struct buf in;       /* received but not parsed yet (pipelining behind a held request) */
 	struct timer timer;  /* head or keep-alive timeout */
 	struct conn *prev, *next;
@@ -130,7 +131,28 @@ static void sink_resume(struct mcp_sink *sink, bool keep_alive)
 	mark_ready(c);
 }
 
-static const struct mcp_sink_ops sink_ops = { sink_out, sink_commit, sink_resume };
+static uint64_t sink_queued(struct mcp_sink *sink)
+{
+	struct conn *c = conn_of(sink);
+
+	return c->sent_total + (c->inflight.len - c->sent) + c->out.len;
+}
+
+static uint64_t sink_sent(struct mcp_sink *sink)
+{
+	return conn_of(sink)->sent_total;
+}
+
+static void sink_abort(struct mcp_sink *sink)
+{
+	struct conn *c = conn_of(sink);
+
+	c->abort = true;
+	mark_ready(c);
+}
+
+static const struct mcp_sink_ops sink_ops = { sink_out,	   sink_commit, sink_resume,
+					      sink_queued, sink_sent,   sink_abort };
 
 /* Sending */
 
@@ -203,17 +225,21 @@ static void on_send(struct conn *c, int res)
 		return;
 	}
 	c->sent += (size_t)res;
+	c->sent_total += (uint64_t)res;
 	stats.bytes_out += (uint64_t)res;
 	if (c->sent < c->inflight.len) {
 		c->sending = true;
 		ring_send(&c->srv->ring, c->fd, c->inflight.p + c->sent, c->inflight.len - c->sent,
 			  ring_tag(c, RING_OP_SEND));
-		return;
+	} else {
+		c->inflight.len = 0;
+		c->sent = 0;
+		if (c->inflight.cap > 16384)
+			buf_free(&c->inflight);
 	}
-	c->inflight.len = 0;
-	c->sent = 0;
-	if (c->inflight.cap > 16384)
-		buf_free(&c->inflight);
+	/* With the buffers consistent again: a stream may deliver and push more. */
+	if (c->sink.stream_of)
+		mcp_sink_sent(c->srv->mcp, &c->sink);
 	conn_flush(c);
 }
 
@@ -546,7 +572,7 @@ static int listen_on(const char *spec, struct listener *l)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char addr[INET6_ADDRSTRLEN];
-	int fd = -1, one = 1, err;
+	int fd = -1, one = 1, sndbuf = 64 * 1024, err;
 	size_t hl = (size_t)(colon - spec);
 
 	if (spec[0] == '[' && hl >= 2 && spec[hl - 1] == ']') {
@@ -565,6 +591,9 @@ static int listen_on(const char *spec, struct listener *l)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* Accepted sockets inherit it: whole responses go out at once, never held back. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A small, fixed send buffer (also inherited): what a client has not read stays in our
+	 * queue, where it counts as undelivered and can be replayed, not in the kernel's. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0 ||

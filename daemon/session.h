@@ -37,6 +37,8 @@ struct session {
 
 	struct mailbox mbox;
 	struct mcp_sink *stream; /* the open GET stream, if any */
+	uint64_t pushed;         /* last seq written to that stream; later ones wait for room */
+	uint64_t ping_sent;      /* stream bytes sent at the last keep-alive: progress check */
 	struct mcp_call *calls;  /* calls waiting for events (wait_for_message) */
 	uint32_t busy;           /* requests being answered right now */
 	struct chat_user *user;

@@ -43,16 +43,22 @@ int sse_append_notification(struct buf *out, uint64_t id, const char *method, co
 	char idline[40] = "";
 	const char *piece[7];
 	size_t plen[7];
+	struct buf name = BUF_INIT;
+	int err;
 
 	if (id)
 		snprintf(idline, sizeof(idline), "id: %llu\n", (unsigned long long)id);
 	piece[0] = idline, plen[0] = strlen(idline);
-	piece[1] = "data: {\"jsonrpc\":\"2.0\",\"method\":\"", plen[1] = strlen(piece[1]);
-	piece[2] = method, plen[2] = strlen(method);
-	piece[3] = "\",\"params\":", plen[3] = strlen(piece[3]);
+	piece[1] = "data: {\"jsonrpc\":\"2.0\",\"method\":", plen[1] = strlen(piece[1]);
+	if (buf_json_string(&name, method, strlen(method)) < 0)
+		return -ENOMEM;
+	piece[2] = name.p, plen[2] = name.len;
+	piece[3] = ",\"params\":", plen[3] = strlen(piece[3]);
 	piece[4] = params, plen[4] = params_len;
 	piece[5] = "}\n\n", plen[5] = 3;
-	return append_chunk(out, piece, plen, 6);
+	err = append_chunk(out, piece, plen, 6);
+	buf_free(&name);
+	return err;
 }
 
 int sse_append_comment(struct buf *out, const char *text)

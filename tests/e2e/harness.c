@@ -51,14 +51,15 @@ static int wait_readable(int fd, long long deadline)
 
 /* The daemon */
 
-static void child_exec(const char *path, int out_w, int log_fd, const char *const *extra)
+static void child_exec(const char *path, const char *listen, int out_w, int log_fd,
+		       const char *const *extra)
 {
 	const char *argv[32];
 	int n = 0;
 
 	argv[n++] = path;
 	argv[n++] = "--listen";
-	argv[n++] = "127.0.0.1:0";
+	argv[n++] = listen;
 	for (int i = 0; extra && extra[i] && n < 31; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
@@ -92,6 +93,11 @@ static int read_port(int fd, long long deadline)
 
 int hx_daemon_start(struct hx_daemon *d, const char *const *extra)
 {
+	return hx_daemon_start_listen(d, "127.0.0.1:0", extra);
+}
+
+int hx_daemon_start_listen(struct hx_daemon *d, const char *listen, const char *const *extra)
+{
 	const char *path = getenv("MCPCHATD");
 	int pipefd[2], log_fd, port;
 
@@ -109,7 +115,7 @@ int hx_daemon_start(struct hx_daemon *d, const char *const *extra)
 	}
 	d->pid = fork();
 	if (d->pid == 0)
-		child_exec(path, pipefd[1], log_fd, extra);
+		child_exec(path, listen, pipefd[1], log_fd, extra);
 	close(pipefd[1]);
 	close(log_fd);
 	d->out_fd = pipefd[0];
@@ -296,6 +302,16 @@ static void consume(struct hx_conn *c, size_t n)
 		return;
 	memmove(c->buf, c->buf + n, c->len - n);
 	c->len -= n;
+}
+
+int hx_fill(struct hx_conn *c, int timeout_ms)
+{
+	return fill(c, hx_now_ms() + timeout_ms);
+}
+
+void hx_consume(struct hx_conn *c, size_t n)
+{
+	consume(c, n > c->len ? c->len : n);
 }
 
 /* Finds needle in the first len bytes of hay (which may hold NULs). */

@@ -25,6 +25,9 @@ struct hx_daemon {
 /* Starts $MCPCHATD --listen 127.0.0.1:0 followed by extra (NULL-terminated, may be NULL) and
  * waits up to 5 s for the port. */
 int hx_daemon_start(struct hx_daemon *d, const char *const *extra);
+/* The same with the given --listen ADDR:PORT instead of 127.0.0.1:0 (a restart on a known
+ * port); the port is still read from its "listening on" line. */
+int hx_daemon_start_listen(struct hx_daemon *d, const char *listen, const char *const *extra);
 /* SIGTERM, then waits up to 5 s (SIGKILL after that, so nothing is left running). Returns the
  * exit status (0..255), 128 + signal when it died of a signal, 1000 + status when it had to be
  * killed, or a negative errno. The log file stays (hx_daemon_log); the caller unlinks it. */
@@ -64,6 +67,11 @@ int hx_read_response(struct hx_conn *c, struct hx_response *r, int timeout_ms);
  * end). */
 int hx_read_body(struct hx_conn *c, struct hx_response *r, int timeout_ms);
 void hx_response_free(struct hx_response *r);
+/* Reads what arrives within timeout_ms into c->buf (NUL-terminated after c->len): > 0 bytes
+ * read, 0 at EOF, a negative errno on error or timeout. */
+int hx_fill(struct hx_conn *c, int timeout_ms);
+/* Drops the first n bytes of c->buf (all of them when n > c->len). */
+void hx_consume(struct hx_conn *c, size_t n);
 /* True when the peer closes (EOF or reset) within timeout_ms; bytes it sends first are
  * discarded and counted in *extra when extra is not NULL. */
 bool hx_wait_closed(struct hx_conn *c, int timeout_ms, size_t *extra);

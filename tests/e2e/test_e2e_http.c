@@ -684,18 +684,25 @@ static void test_delete_then_use(void)
 	CU_ASSERT_EQUAL(delete_session(sid), 404);
 }
 
-/* DELETE ends the session's open push stream: its chunked body ends and the connection closes. */
+/* DELETE ends the session's open push stream: its chunked body ends cleanly and the
+ * connection stays usable (the head promised keep-alive), here for a request that now 404s. */
 static void test_delete_ends_stream(void)
 {
-	char sid[HX_SID_MAX];
+	char sid[HX_SID_MAX], *req;
 	struct hx_conn s;
-	struct hx_response r = { .status = 200, .chunked = true };
+	struct hx_response r = { .status = 200, .chunked = true }, next;
 
 	CU_ASSERT_FATAL(hx_initialize(D.port, NULL, sid, sizeof(sid)) == 0);
 	CU_ASSERT_FATAL(open_stream(&s, sid));
 	CU_ASSERT_EQUAL(delete_session(sid), 200);
 	CU_ASSERT(hx_read_body(&s, &r, 2000) == 0); /* the terminating chunk arrives */
-	CU_ASSERT(hx_wait_closed(&s, 2000, NULL));
+	CU_ASSERT_FATAL(asprintf(&req, "GET /mcp HTTP/1.1\r\n" H_HOST "Accept: text/event-stream\r\n"
+					 "Mcp-Session-Id: %s\r\n\r\n", sid) > 0);
+	CU_ASSERT(hx_send_str(&s, req) == 0);
+	CU_ASSERT(hx_read_response(&s, &next, 2000) == 0);
+	CU_ASSERT_EQUAL(next.status, 404);
+	hx_response_free(&next);
+	free(req);
 	hx_close(&s);
 	hx_response_free(&r);
 }

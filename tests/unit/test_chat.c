@@ -666,6 +666,15 @@ static void test_invalid_display_name(void)
 	expect_invalid(&r, "display_name");
 	chat_join_room(W.c, a, "room", "\xed\xa0\x80", &r);
 	expect_invalid(&r, "display_name");
+	/* Control characters would reach the partner's terminal: refused. */
+	enter(a, "bell\a", &r, NULL);
+	expect_invalid(&r, "display_name");
+	enter(a, "\x1b[31mred", &r, NULL);
+	expect_invalid(&r, "display_name");
+	enter(a, "tab\tname", &r, NULL);
+	expect_invalid(&r, "display_name");
+	enter(a, "del\x7f", &r, NULL);
+	expect_invalid(&r, "display_name");
 	CU_ASSERT_EQUAL(stats().waiting, 0);
 }
 
@@ -689,6 +698,8 @@ static void test_invalid_interests(void)
 	CU_ASSERT_EQUAL(r.error, CHAT_OK);
 	chat_leave(W.c, a, "q", &r);
 	enter(a, NULL, &r, "\xc0\x80", NULL);
+	expect_invalid(&r, "interests");
+	enter(a, NULL, &r, "new\nline", NULL);
 	expect_invalid(&r, "interests");
 	chat_enter_queue(W.c, a, NULL, with_null, 2, &r);
 	expect_invalid(&r, "interests");

@@ -150,11 +150,53 @@ static void test_refused_only_when_capacity_undelivered(void)
 	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
 	CU_ASSERT_EQUAL(mb.last, 4);
 	CU_ASSERT_EQUAL(mailbox_unread(&mb), 4);
-	/* One delivered: room again, by evicting it. */
+	/* One delivered: room again for one undelivered; the delivered one is kept (4 held is
+	 * far from 2 * capacity). */
 	mailbox_ack(&mb, 1);
 	CU_ASSERT_EQUAL(add(&mb, "{}", true), 5);
+	CU_ASSERT_TRUE(seq_is_appended(&mb, 1));
+	CU_ASSERT_EQUAL(mb.count, 5);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 4);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	CU_ASSERT_EQUAL(mb.last, 5);
+	CU_ASSERT_EQUAL(mb.count, 5);
+	mailbox_free(&mb);
+}
+
+/* The bound is on undelivered events, not on what is held: delivered ones kept for replay do
+ * not make a refusable event bounce. */
+static void test_refusal_ignores_delivered_held(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 4);
+	add_n(&mb, 4, true);
+	mailbox_ack(&mb, 4);
+	add_n(&mb, 4, true); /* 8 held, 4 of them undelivered */
+	CU_ASSERT_EQUAL(mb.count, 8);
+	CU_ASSERT_EQUAL(mb.first, 1);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 4);
+	/* Every delivered event is there to replay. */
+	for (uint64_t seq = 1; seq <= 8; seq++)
+		CU_ASSERT_TRUE(seq_is_appended(&mb, seq));
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	CU_ASSERT_EQUAL(mb.last, 8);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 4);
+	/* (At 2 * capacity the eviction runs before the refusal check, so the refused add may
+	 * have let the oldest delivered one go; everything after it is still held.) */
+	CU_ASSERT_TRUE(mb.count >= 7);
+	for (uint64_t seq = 2; seq <= 8; seq++)
+		CU_ASSERT_TRUE(seq_is_appended(&mb, seq));
+	/* 3 of 4 undelivered: one more fits, within 2 * capacity. */
+	mailbox_ack(&mb, 5);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), 9);
+	CU_ASSERT_EQUAL(mb.count, 8);
+	CU_ASSERT_EQUAL(mb.first, 2);
 	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 1));
 	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	CU_ASSERT_EQUAL(mb.last, 9);
+	for (uint64_t seq = 6; seq <= 9; seq++) /* the undelivered ones are never evicted */
+		CU_ASSERT_TRUE(seq_is_appended(&mb, seq));
 	mailbox_free(&mb);
 }
 
@@ -179,21 +221,68 @@ static void test_delivered_evicted_first(void)
 	struct mailbox mb;
 
 	mailbox_init(&mb, 3);
-	add_n(&mb, 3, false);
+	add_n(&mb, 6, false); /* 2 * capacity held */
 	mailbox_ack(&mb, 2);
-	CU_ASSERT_EQUAL(add(&mb, "{}", false), 4);
-	/* Only seq 1 had to go to get under capacity; 2 (delivered) is kept while there is room. */
+	CU_ASSERT_EQUAL(add(&mb, "{}", false), 7);
+	/* Only seq 1 had to go to get under 2 * capacity; 2 (delivered) is kept while there is
+	 * room. */
 	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 1));
-	CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, 2));
-	CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, 3));
-	CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, 4));
-	CU_ASSERT_EQUAL(add(&mb, "{}", false), 5);
+	for (uint64_t seq = 2; seq <= 7; seq++)
+		CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, seq));
+	CU_ASSERT_EQUAL(mb.count, 6);
+	CU_ASSERT_EQUAL(add(&mb, "{}", false), 8);
 	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 2));
-	/* Nothing delivered left: undelivered ones are never evicted. */
-	CU_ASSERT_EQUAL(add(&mb, "{}", false), 6);
-	for (uint64_t seq = 3; seq <= 6; seq++)
+	CU_ASSERT_EQUAL(mb.count, 6);
+	/* Nothing delivered left: undelivered ones are never evicted, the mailbox grows past
+	 * 2 * capacity instead. */
+	CU_ASSERT_EQUAL(add(&mb, "{}", false), 9);
+	CU_ASSERT_EQUAL(mb.count, 7);
+	for (uint64_t seq = 3; seq <= 9; seq++)
 		CU_ASSERT_TRUE(seq_is_appended(&mb, seq));
 	CU_ASSERT_EQUAL(mb.first, 3);
+	mailbox_free(&mb);
+}
+
+/* Below 2 * capacity nothing goes, however much of it was delivered. */
+static void test_delivered_kept_below_twice_capacity(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 4);
+	for (uint64_t seq = 1; seq <= 7; seq++) {
+		CU_ASSERT_EQUAL(add(&mb, "{}", true), (int64_t)seq);
+		mailbox_ack(&mb, seq); /* delivered at once, as on a draining stream */
+	}
+	CU_ASSERT_EQUAL(mb.count, 7);
+	CU_ASSERT_EQUAL(mb.first, 1);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), 8);
+	CU_ASSERT_EQUAL(mb.count, 8);
+	CU_ASSERT_EQUAL(mb.first, 1);
+	/* From here each add evicts exactly the oldest one. */
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), 9);
+	CU_ASSERT_EQUAL(mb.count, 8);
+	CU_ASSERT_EQUAL(mb.first, 2);
+	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 1));
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 0), 2);
+	mailbox_free(&mb);
+}
+
+/* Eviction stops at the oldest undelivered event even when delivered ones would follow it
+ * (acked is a prefix, so that cannot happen; the loop must still stop at first > acked). */
+static void test_eviction_stops_at_undelivered(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 2);
+	add_n(&mb, 4, false);
+	mailbox_ack(&mb, 1);
+	CU_ASSERT_EQUAL(add(&mb, "{}", false), 5); /* 4 held: evicts 1 only */
+	CU_ASSERT_EQUAL(mb.first, 2);
+	CU_ASSERT_EQUAL(mb.count, 4);
+	CU_ASSERT_EQUAL(add(&mb, "{}", false), 6); /* 2 undelivered: kept */
+	CU_ASSERT_EQUAL(mb.first, 2);
+	CU_ASSERT_EQUAL(mb.count, 5);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 5);
 	mailbox_free(&mb);
 }
 
@@ -205,9 +294,16 @@ static void test_full_of_delivered_accepts_refusable(void)
 	add_n(&mb, 4, true);
 	mailbox_ack(&mb, 4);
 	add_n(&mb, 4, true);
-	CU_ASSERT_EQUAL(mb.count, 4);
+	CU_ASSERT_EQUAL(mb.count, 8);
+	CU_ASSERT_EQUAL(mb.last, 8);
+	mailbox_ack(&mb, 8); /* 2 * capacity held, all delivered */
+	add_n(&mb, 4, true); /* each evicts the oldest delivered */
+	CU_ASSERT_EQUAL(mb.count, 8);
 	CU_ASSERT_EQUAL(mb.first, 5);
-	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	for (uint64_t seq = 5; seq <= 12; seq++)
+		CU_ASSERT_TRUE(seq_is_appended(&mb, seq));
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC); /* 4 undelivered */
+	CU_ASSERT_EQUAL(mb.last, 12);
 	mailbox_free(&mb);
 }
 
@@ -266,13 +362,16 @@ static void test_next_after(void)
 	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 3), 0);
 	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 99), 0);
 	mailbox_ack(&mb, 3);
+	add_n(&mb, 3, false); /* 6 held: 2 * capacity, nothing evicted yet */
+	CU_ASSERT_EQUAL(mb.first, 1);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 0), 1);
 	add_n(&mb, 2, false); /* evicts 1 and 2 */
 	CU_ASSERT_EQUAL(mb.first, 3);
 	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 0), 3); /* oldest held, not an evicted one */
 	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 1), 3);
 	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 3), 4);
-	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 4), 5);
-	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 5), 0);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 7), 8);
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 8), 0);
 	CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, mailbox_next_after(&mb, 0)));
 	mailbox_free(&mb);
 }
@@ -289,11 +388,14 @@ static void test_wraps_around(void)
 		snprintf(params, sizeof(params), "{\"n\":%llu}", (unsigned long long)seq);
 		CU_ASSERT_EQUAL_FATAL(add(&mb, params, true), (int64_t)seq);
 		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
-		CU_ASSERT_TRUE(mb.count <= 5);
+		CU_ASSERT_TRUE(mb.count <= 10); /* 2 * capacity */
+		CU_ASSERT_TRUE(mailbox_unread(&mb) <= 3);
 		if (seq % 3 == 0)
 			mailbox_ack(&mb, seq);
 	}
-	CU_ASSERT_TRUE(mb.mask + 1 <= 8);
+	CU_ASSERT_EQUAL(mb.count, 10);
+	CU_ASSERT_EQUAL(mb.first, 4991);
+	CU_ASSERT_TRUE(mb.mask + 1 <= 16);
 	for (uint64_t seq = mb.first; seq <= mb.last; seq++)
 		CU_ASSERT_TRUE(seq_is_appended(&mb, seq));
 	CU_ASSERT_PTR_NULL(mailbox_get(&mb, mb.first - 1));
@@ -305,20 +407,54 @@ static void test_grows_keeping_order(void)
 {
 	struct mailbox mb;
 
-	mailbox_init(&mb, 10000);
-	add_n(&mb, 3000, true);
+	/* Unrefusable, so undelivered ones pile up past capacity; 2 * capacity is 10000. */
+	mailbox_init(&mb, 5000);
+	add_n(&mb, 3000, false);
 	mailbox_ack(&mb, 1000);
-	add_n(&mb, 7000, true); /* 10000 held, 9000 undelivered: evicts as needed */
+	add_n(&mb, 7000, false); /* 10000 held, 9000 undelivered: nothing evicted yet */
 	CU_ASSERT_EQUAL(mb.last, 10000);
+	CU_ASSERT_EQUAL(mb.count, 10000);
+	CU_ASSERT_EQUAL(mb.first, 1);
 	CU_ASSERT_TRUE(mb.mask + 1 >= mb.count);
 	for (uint64_t seq = mb.first; seq <= mb.last; seq++)
 		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
 	CU_ASSERT_EQUAL(mailbox_unread(&mb), 9000);
-	add_n(&mb, 1000, true); /* evicts exactly the 1000 delivered */
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC); /* 9000 undelivered >= 5000 */
+	add_n(&mb, 1000, false); /* evicts exactly the 1000 delivered */
 	CU_ASSERT_EQUAL(mb.first, 1001);
+	CU_ASSERT_EQUAL(mb.count, 10000);
+	add_n(&mb, 1, false); /* none delivered left: kept, past 2 * capacity */
+	CU_ASSERT_EQUAL(mb.first, 1001);
+	CU_ASSERT_EQUAL(mb.count, 10001);
 	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
 	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 0), 1001);
-	for (uint64_t seq = 1001; seq <= 11000; seq++)
+	for (uint64_t seq = 1001; seq <= 11001; seq++)
+		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
+	mailbox_free(&mb);
+}
+
+/* Refusable only: the ring holds at most 2 * capacity and grows no further than that. */
+static void test_refusable_ring_bounded(void)
+{
+	struct mailbox mb;
+
+	mailbox_init(&mb, 1000);
+	for (int round = 0; round < 10; round++) {
+		uint64_t before = mb.last;
+
+		add_n(&mb, 1000 - (int)mailbox_unread(&mb), true);
+		CU_ASSERT_EQUAL(mailbox_unread(&mb), 1000);
+		CU_ASSERT_TRUE(mb.count <= 2000);
+		if (round >= 2) /* 1000 + 990 held after round 1; at the bound from then on */
+			CU_ASSERT_EQUAL(mb.count, 2000);
+		CU_ASSERT_EQUAL_FATAL(add(&mb, "{}", true), -ENOSPC);
+		/* The client takes all but the last few. */
+		mailbox_ack(&mb, mb.last - 10);
+		CU_ASSERT_TRUE(mb.last > before);
+	}
+	CU_ASSERT_TRUE(mb.count >= 1999 && mb.count <= 2000);
+	CU_ASSERT_EQUAL(mb.mask + 1, 2048);
+	for (uint64_t seq = mb.first; seq <= mb.last; seq++)
 		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
 	mailbox_free(&mb);
 }
@@ -331,14 +467,18 @@ static void test_grows_after_wrap(void)
 	mailbox_init(&mb, 1000);
 	add_n(&mb, 3, false);
 	mailbox_ack(&mb, 3);
-	mb.capacity = 3; /* evict the delivered ones on the next adds */
+	mb.capacity = 2; /* 2 * capacity = 4: the delivered ones go on the next adds */
 	add_n(&mb, 3, false);
-	CU_ASSERT_EQUAL(mb.first, 4);
+	CU_ASSERT_EQUAL(mb.first, 3);
+	CU_ASSERT_EQUAL(mb.count, 4);
+	CU_ASSERT_EQUAL(mb.mask, 3); /* full ring, held window 3..6 wraps past slot 0 */
+	CU_ASSERT_NOT_EQUAL(mb.first & mb.mask, 0);
 	mb.capacity = 1000;
 	add_n(&mb, 200, false);
-	for (uint64_t seq = 4; seq <= mb.last; seq++)
+	for (uint64_t seq = 3; seq <= mb.last; seq++)
 		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
-	CU_ASSERT_EQUAL(mb.count, 203);
+	CU_ASSERT_EQUAL(mb.count, 204);
+	CU_ASSERT_EQUAL(mb.first, 3);
 	mailbox_free(&mb);
 }
 
@@ -384,10 +524,44 @@ static void test_zero_capacity_holds_one(void)
 	struct mailbox mb;
 
 	mailbox_init(&mb, 0);
+	CU_ASSERT_EQUAL(mb.capacity, 1);
 	CU_ASSERT_EQUAL(add(&mb, "{}", true), 1);
 	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
 	mailbox_ack(&mb, 1);
 	CU_ASSERT_EQUAL(add(&mb, "{}", true), 2);
+	CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, 1)); /* one delivered kept for replay */
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
+	mailbox_ack(&mb, 2);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), 3); /* 2 held: 1 goes */
+	CU_ASSERT_PTR_NULL(mailbox_get(&mb, 1));
+	CU_ASSERT_PTR_NOT_NULL(mailbox_get(&mb, 2));
+	CU_ASSERT_EQUAL(mb.count, 2);
+	mailbox_free(&mb);
+}
+
+/* wire_end starts at 0, is writable through mailbox_get and survives ring growth. */
+static void test_wire_end(void)
+{
+	struct mailbox mb;
+	struct mailbox_event *ev;
+
+	mailbox_init(&mb, 100);
+	add_n(&mb, 4, false);
+	for (uint64_t seq = 1; seq <= 4; seq++) {
+		ev = mailbox_get(&mb, seq);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+		CU_ASSERT_EQUAL(ev->wire_end, 0);
+		ev->wire_end = seq * 100;
+	}
+	CU_ASSERT_EQUAL(mb.mask, 3);
+	add_n(&mb, 20, false); /* grows twice */
+	CU_ASSERT_TRUE(mb.mask + 1 >= 24);
+	for (uint64_t seq = 1; seq <= 4; seq++)
+		CU_ASSERT_EQUAL(mailbox_get(&mb, seq)->wire_end, seq * 100);
+	for (uint64_t seq = 5; seq <= 24; seq++)
+		CU_ASSERT_EQUAL(mailbox_get(&mb, seq)->wire_end, 0);
+	/* Setting wire_end is not delivery. */
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 24);
 	mailbox_free(&mb);
 }
 
@@ -404,18 +578,23 @@ int main(void)
 		{ "object with whitespace stays valid JSON", test_whitespace_object_stays_valid_json },
 		{ "non-object params -EINVAL", test_non_object_params_refused },
 		{ "refused only at capacity undelivered", test_refused_only_when_capacity_undelivered },
+		{ "refusal ignores delivered ones held", test_refusal_ignores_delivered_held },
 		{ "unrefusable always gets in", test_unrefusable_always_gets_in },
 		{ "delivered evicted first", test_delivered_evicted_first },
+		{ "delivered kept below 2x capacity", test_delivered_kept_below_twice_capacity },
+		{ "eviction stops at undelivered", test_eviction_stops_at_undelivered },
 		{ "full of delivered accepts refusable", test_full_of_delivered_accepts_refusable },
 		{ "ack monotonic and bounded", test_ack_monotonic_and_bounded },
 		{ "unread counts", test_unread_counts },
 		{ "next_after", test_next_after },
 		{ "ring wraps around", test_wraps_around },
 		{ "ring grows keeping order", test_grows_keeping_order },
+		{ "refusable ring bounded by 2x capacity", test_refusable_ring_bounded },
 		{ "ring grows after wrap", test_grows_after_wrap },
 		{ "big seq fits", test_big_seq_fits },
 		{ "free twice and reuse", test_free_twice_and_reuse },
 		{ "zero capacity holds one", test_zero_capacity_holds_one },
+		{ "wire_end", test_wire_end },
 	};
 	CU_pSuite suite;
 	unsigned failed;

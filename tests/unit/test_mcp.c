@@ -27,8 +27,11 @@
 struct fake_sink {
 	struct mcp_sink sink;
 	struct buf out;    /* bytes appended and not yet taken by the test */
+	uint64_t taken;    /* bytes appended and already taken (dropped from out) */
+	uint64_t sent;     /* bytes "handed to the kernel": only the test moves it */
 	int commits;
 	int resumes;
+	int aborts;
 	bool resume_keep_alive;
 	bool fail_commit;  /* commit() answers -ENOBUFS */
 	bool in_use;
@@ -71,7 +74,26 @@ static void fake_resume(struct mcp_sink *s, bool keep_alive)
 	f->resume_keep_alive = keep_alive;
 }
 
-static const struct mcp_sink_ops fake_ops = { fake_out, fake_commit, fake_resume };
+/* Everything ever appended, taken or not (the test takes bytes without sending them). */
+static uint64_t fake_queued(struct mcp_sink *s)
+{
+	struct fake_sink *f = fake_of(s);
+
+	return f->taken + f->out.len;
+}
+
+static uint64_t fake_sent(struct mcp_sink *s)
+{
+	return fake_of(s)->sent;
+}
+
+static void fake_abort(struct mcp_sink *s)
+{
+	fake_of(s)->aborts++;
+}
+
+static const struct mcp_sink_ops fake_ops = { fake_out,	   fake_commit, fake_resume,
+					      fake_queued, fake_sent,	fake_abort };
 
 static struct fake_sink *sink_new(void)
 {
@@ -87,6 +109,26 @@ static struct fake_sink *sink_new(void)
 	}
 	CU_FAIL_FATAL("out of fake sinks");
 	return NULL;
+}
+
+/* The test reads (or drops) what the sink got: it stays counted as queued. */
+static void drop_out(struct fake_sink *f)
+{
+	f->taken += f->out.len;
+	buf_free(&f->out);
+}
+
+/* The kernel took the first n bytes ever queued: what the I/O layer reports after a send. */
+static void sink_sent_upto(struct fake_sink *f, uint64_t n)
+{
+	f->sent = n;
+	mcp_sink_sent(W.srv, &f->sink);
+}
+
+/* Everything queued so far went out. */
+static void flush_sink(struct fake_sink *f)
+{
+	sink_sent_upto(f, fake_queued(&f->sink));
 }
 
 /* The connection closes: what the I/O layer does. */
@@ -353,7 +395,7 @@ static void take(struct fake_sink *f, struct resp *r, struct sse *e)
 	CU_ASSERT_TRUE(resp_parse(f->out.p ? f->out.p : "", f->out.len, r));
 	if (e)
 		CU_ASSERT_TRUE(sse_parse(&r->body, e));
-	buf_free(&f->out);
+	drop_out(f);
 }
 
 /* Requests */
@@ -567,6 +609,73 @@ static void expect_event(const struct sse *e, int i, const char *method, uint64_
 	CU_ASSERT_STRING_EQUAL(jstr(e->msg[i], "method"), method);
 	CU_ASSERT_EQUAL(jnum(e->msg[i], "params.seq"), (double)seq);
 	CU_ASSERT_PTR_NULL(jget(e->msg[i], "id"));
+}
+
+/* A test.event of params {"n":n,"pad":"xx..."} with pad bytes of padding. */
+static int64_t push_padded(struct session *s, int n, size_t pad)
+{
+	char *p = malloc(pad + 32);
+	int64_t seq;
+	int k;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	k = snprintf(p, 32, "{\"n\":%d,\"pad\":\"", n);
+	memset(p + k, 'x', pad);
+	memcpy(p + k + pad, "\"}", 3);
+	seq = push(s, p);
+	free(p);
+	return seq;
+}
+
+/* The events of e continue at *next, in order, each once (params.n is the seq). */
+static void expect_in_order(const struct sse *e, uint64_t *next)
+{
+	for (int i = 0; i < e->n; i++) {
+		CU_ASSERT_EQUAL(e->id[i], *next);
+		CU_ASSERT_EQUAL(jnum(e->msg[i], "params.n"), (double)*next);
+		CU_ASSERT_EQUAL(jnum(e->msg[i], "params.seq"), (double)*next);
+		(*next)++;
+	}
+}
+
+/* Takes the stream's new bytes: events continuing at *next, no end. Returns how many. */
+static int take_in_order(struct fake_sink *f, uint64_t *next)
+{
+	struct sse e;
+	bool ended;
+	int n;
+
+	stream_events(f, &e, &ended);
+	CU_ASSERT_FALSE(ended);
+	expect_in_order(&e, next);
+	n = e.n;
+	sse_free(&e);
+	return n;
+}
+
+/* Only what fits waits on s's stream f: the bytes waiting stay within max_send_queue, and
+ * when events are held back the next one would not have fitted. */
+static void expect_fits(struct session *s, struct fake_sink *f)
+{
+	uint64_t waiting = fake_queued(&f->sink) - f->sent;
+
+	CU_ASSERT_TRUE(waiting <= W.cfg.max_send_queue);
+	if (s->pushed < s->mbox.last) {
+		const struct mailbox_event *ev = mailbox_get(&s->mbox, s->pushed + 1);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+		CU_ASSERT_TRUE(waiting > 0);
+		CU_ASSERT_TRUE(waiting + ev->params_len + 128 > W.cfg.max_send_queue);
+	}
+}
+
+/* Delivered are exactly the pushed events whose last byte was sent. */
+static void expect_delivered_as_sent(struct session *s, struct fake_sink *f)
+{
+	if (s->mbox.acked)
+		CU_ASSERT_TRUE(mailbox_get(&s->mbox, s->mbox.acked)->wire_end <= f->sent);
+	if (s->mbox.acked < s->pushed)
+		CU_ASSERT_TRUE(mailbox_get(&s->mbox, s->mbox.acked + 1)->wire_end > f->sent);
 }
 
 /* Tests: initialize */
@@ -1209,7 +1318,7 @@ static void test_head_has_no_body(void)
 	CU_ASSERT_TRUE(n >= 4 && memcmp(f->out.p + n - 4, "\r\n\r\n", 4) == 0);
 	CU_ASSERT_PTR_NOT_NULL(memmem(f->out.p, n, "Allow: GET, POST, DELETE\r\n", 26));
 	CU_ASSERT_PTR_NULL(memmem(f->out.p, n, "{", 1));
-	buf_free(&f->out);
+	drop_out(f);
 	sink_close(f);
 }
 
@@ -1285,7 +1394,12 @@ static void test_stream_events(void)
 	expect_event(&e, 1, "test.event", 2);
 	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(e.msg[1], "params")), 1);
 	sse_free(&e);
-	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0); /* pushed on an open stream: delivered */
+	/* Pushed (queued) is not delivered: only once the bytes went out. */
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 2);
+	CU_ASSERT_EQUAL(mailbox_get(&s->mbox, 2)->wire_end, fake_queued(&f->sink));
+	flush_sink(f);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	CU_ASSERT_EQUAL(s->mbox.acked, 2);
 	CU_ASSERT_EQUAL(f->resumes, 0);
 	sink_close(f);
 }
@@ -1301,7 +1415,7 @@ static void test_last_event_id_replay(void)
 
 	for (int i = 0; i < 3; i++)
 		push(s, "{\"k\":\"v\"}");
-	buf_free(&f->out); /* the client saw only 1 and 2 of these */
+	drop_out(f); /* the client saw only 1 and 2 of these */
 	sink_close(f);
 	push(s, "{\"k\":\"w\"}");
 	push(s, "{\"k\":\"x\"}");
@@ -1313,12 +1427,17 @@ static void test_last_event_id_replay(void)
 		expect_event(&e, i, "test.event", (uint64_t)i + 3);
 	CU_ASSERT_STRING_EQUAL(jstr(e.msg[1], "params.k"), "w");
 	sse_free(&e);
+	/* Last-Event-ID: 2 delivered 1 and 2; the replayed ones wait for their bytes to go. */
+	CU_ASSERT_EQUAL(s->mbox.acked, 2);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 3);
 	/* The next event comes once. */
 	push(s, "{}");
 	stream_events(f, &e, &ended);
 	CU_ASSERT_EQUAL_FATAL(e.n, 1);
 	expect_event(&e, 0, "test.event", 6);
 	sse_free(&e);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 4);
+	flush_sink(f);
 	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
 	sink_close(f);
 }
@@ -1356,6 +1475,8 @@ static void test_fresh_get_delivers_undelivered(void)
 	for (int i = 0; i < 3; i++)
 		expect_event(&e, i, "test.event", (uint64_t)i + 1);
 	sse_free(&e);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 3); /* written, not sent yet */
+	flush_sink(f);
 	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
 	sink_close(f);
 	/* Delivered: the next fresh stream starts empty. */
@@ -1423,23 +1544,268 @@ static void test_enobufs_on_open_keeps_backlog(void)
 	sink_close(f);
 }
 
+/* get_status's unread count for a session. */
+static double status_unread(const char *sid)
+{
+	cJSON *j = call_tool(sid, "get_status", "{}");
+	double n = jnum(j, "result.structuredContent.unread");
+
+	cJSON_Delete(j);
+	return n;
+}
+
+/* Pushed on the open stream but never sent: not delivered. get_status counts it, and a fresh
+ * GET after the stream is gone replays it. */
+static void test_pushed_not_sent_undelivered(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = open_stream(id);
+	uint64_t head = fake_queued(&f->sink);
+	enum mcp_disposition d;
+	struct sse e;
+	bool ended;
+
+	CU_ASSERT_EQUAL(push(s, "{\"n\":1}"), 1);
+	CU_ASSERT_EQUAL(push(s, "{\"n\":2}"), 2);
+	stream_events(f, &e, &ended); /* written to the connection... */
+	CU_ASSERT_EQUAL(e.n, 2);
+	sse_free(&e);
+	CU_ASSERT_TRUE(mailbox_get(&s->mbox, 1)->wire_end > head);
+	CU_ASSERT_TRUE(mailbox_get(&s->mbox, 2)->wire_end > mailbox_get(&s->mbox, 1)->wire_end);
+	CU_ASSERT_EQUAL(mailbox_get(&s->mbox, 2)->wire_end, fake_queued(&f->sink));
+	/* ...but nothing left yet (the head alone went out). */
+	sink_sent_upto(f, head);
+	CU_ASSERT_EQUAL(s->mbox.acked, 0);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 2);
+	CU_ASSERT_EQUAL(status_unread(id), 2);
+	sink_close(f);
+	CU_ASSERT_EQUAL(status_unread(id), 2);
+	f = open_get(id, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL_FATAL(e.n, 2);
+	expect_event(&e, 0, "test.event", 1);
+	expect_event(&e, 1, "test.event", 2);
+	CU_ASSERT_EQUAL(jnum(e.msg[1], "params.n"), 2);
+	sse_free(&e);
+	/* Re-pushed on the new connection: its own offsets. */
+	CU_ASSERT_EQUAL(mailbox_get(&s->mbox, 2)->wire_end, fake_queued(&f->sink));
+	CU_ASSERT_EQUAL(status_unread(id), 2);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(status_unread(id), 0);
+	sink_close(f);
+}
+
+/* Once the sink reports the bytes sent, the events are delivered: a fresh GET starts empty,
+ * and Last-Event-ID can still replay them from the replay window. */
+static void test_sent_delivers(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = open_stream(id), *other = sink_new();
+	enum mcp_disposition d;
+	struct sse e;
+	bool ended;
+
+	CU_ASSERT_EQUAL(push(s, "{\"n\":1}"), 1);
+	stream_events(f, &e, &ended);
+	CU_ASSERT_EQUAL(e.n, 1);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(status_unread(id), 1);
+	/* Another connection's sends mean nothing for this stream. */
+	other->sent = 1 << 20;
+	mcp_sink_sent(W.srv, &other->sink);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 1);
+	sink_close(other);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(s->mbox.acked, 1);
+	CU_ASSERT_EQUAL(status_unread(id), 0);
+	flush_sink(f); /* again: nothing moves */
+	CU_ASSERT_EQUAL(s->mbox.acked, 1);
+	/* The next one is pushed after the flush: undelivered until sent in turn. */
+	CU_ASSERT_EQUAL(push(s, "{\"n\":2}"), 2);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 1);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	sink_close(f);
+	f = open_stream(id); /* fresh: nothing undelivered */
+	sink_close(f);
+	f = open_get(id, "0", &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL_FATAL(e.n, 2);
+	expect_event(&e, 0, "test.event", 1);
+	expect_event(&e, 1, "test.event", 2);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	sink_close(f);
+}
+
+/* The kernel took part of the bytes: only the events wholly before that point count. */
+static void test_partial_send_acks_prefix(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = open_stream(id);
+	uint64_t head = fake_queued(&f->sink), end[4];
+	enum mcp_disposition d;
+	struct sse e;
+	bool ended;
+
+	for (uint64_t seq = 1; seq <= 3; seq++) {
+		CU_ASSERT_EQUAL(push(s, "{\"pad\":\"0123456789\"}"), (int64_t)seq);
+		end[seq] = mailbox_get(&s->mbox, seq)->wire_end;
+		CU_ASSERT_EQUAL(end[seq], fake_queued(&f->sink));
+	}
+	CU_ASSERT_TRUE(head < end[1] && end[1] < end[2] && end[2] < end[3]);
+	stream_events(f, &e, &ended);
+	CU_ASSERT_EQUAL(e.n, 3);
+	sse_free(&e);
+	sink_sent_upto(f, end[1] - 1); /* one byte short of the first */
+	CU_ASSERT_EQUAL(s->mbox.acked, 0);
+	sink_sent_upto(f, end[1] + 5); /* into the second */
+	CU_ASSERT_EQUAL(s->mbox.acked, 1);
+	sink_sent_upto(f, end[2] - 1);
+	CU_ASSERT_EQUAL(s->mbox.acked, 1);
+	CU_ASSERT_EQUAL(status_unread(id), 2);
+	sink_sent_upto(f, end[2]); /* exactly the end of the second */
+	CU_ASSERT_EQUAL(s->mbox.acked, 2);
+	/* The connection drops with the third half sent: a fresh GET replays it alone. */
+	sink_sent_upto(f, end[2] + (end[3] - end[2]) / 2);
+	CU_ASSERT_EQUAL(s->mbox.acked, 2);
+	sink_close(f);
+	f = open_get(id, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	expect_event(&e, 0, "test.event", 3);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(s->mbox.acked, 2);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(s->mbox.acked, 3);
+	sink_close(f);
+}
+
+/* The backlog written when a stream opens is delivered as its bytes go, in order. */
+static void test_backlog_delivered_as_sent(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f;
+	enum mcp_disposition d;
+	uint64_t end[4];
+	struct sse e;
+
+	for (int i = 0; i < 3; i++)
+		push(s, "{}");
+	f = open_get(id, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	for (uint64_t seq = 1; seq <= 3; seq++)
+		end[seq] = mailbox_get(&s->mbox, seq)->wire_end;
+	CU_ASSERT_TRUE(0 < end[1] && end[1] < end[2] && end[2] < end[3]);
+	CU_ASSERT_TRUE(end[3] <= fake_queued(&f->sink));
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL(e.n, 3);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 3);
+	sink_sent_upto(f, end[1] - 1); /* the head and most of the first */
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 3);
+	sink_sent_upto(f, end[2]);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 1);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	sink_close(f);
+}
+
+/* A push that overflows the send queue detaches the stream and stays undelivered, even if
+ * the old connection later reports its bytes sent: replayed by Last-Event-ID and by a fresh
+ * GET alike. */
+static void test_enobufs_event_replayable(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = open_stream(id);
+	enum mcp_disposition d;
+	struct sse e;
+	bool ended;
+
+	CU_ASSERT_EQUAL(push(s, "{\"n\":1}"), 1);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(s->mbox.acked, 1);
+	f->fail_commit = true;
+	CU_ASSERT_EQUAL(push(s, "{\"n\":2}"), 2);
+	CU_ASSERT_PTR_NULL(s->stream);
+	CU_ASSERT_PTR_NULL(f->sink.stream_of);
+	flush_sink(f); /* not a stream any more: no effect */
+	CU_ASSERT_EQUAL(s->mbox.acked, 1);
+	CU_ASSERT_EQUAL(status_unread(id), 1);
+	sink_close(f);
+	/* Resuming from 1 replays 2. */
+	f = open_get(id, "1", &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	expect_event(&e, 0, "test.event", 2);
+	CU_ASSERT_EQUAL(jnum(e.msg[0], "params.n"), 2);
+	sse_free(&e);
+	/* This connection goes too before sending it: still undelivered. */
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 1);
+	sink_close(f);
+	f = open_get(id, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(f, &e);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	expect_event(&e, 0, "test.event", 2);
+	sse_free(&e);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(status_unread(id), 0);
+	/* The stream goes on normally. */
+	CU_ASSERT_EQUAL(push(s, "{\"n\":3}"), 3);
+	stream_events(f, &e, &ended);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	expect_event(&e, 0, "test.event", 3);
+	sse_free(&e);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	sink_close(f);
+}
+
+/* One keep-alive interval passes (W.cfg.sse_keepalive_ms = 1): the ping fires once. */
+static void ping_interval(void)
+{
+	usleep(3000);
+	timer_run(&W.heap, timer_now_ms());
+}
+
+/* A stream whose client reads everything gets a ": ping" comment every interval. */
 static void test_stream_keepalive_ping(void)
 {
 	char id[SESSION_ID_LEN + 1];
+	struct session *s;
 	struct fake_sink *f;
 	struct sse e;
 	bool ended;
 
-	init_session(id);
+	s = init_session(id);
 	W.cfg.sse_keepalive_ms = 1;
 	f = open_stream(id);
-	usleep(5000);
-	timer_run(&W.heap, timer_now_ms());
-	stream_events(f, &e, &ended);
-	CU_ASSERT_EQUAL(e.n, 0);
-	CU_ASSERT_TRUE(e.comments >= 1);
-	CU_ASSERT_FALSE(ended);
-	sse_free(&e);
+	flush_sink(f); /* the client read the head: nothing waits */
+	for (int i = 0; i < 3; i++) {
+		ping_interval();
+		CU_ASSERT_EQUAL(f->aborts, 0);
+		CU_ASSERT_PTR_EQUAL(s->stream, &f->sink);
+		CU_ASSERT_EQUAL(s->ping_sent, f->sent); /* progress recorded at the ping */
+		CU_ASSERT_TRUE(fake_queued(&f->sink) > f->sent);
+		stream_events(f, &e, &ended);
+		CU_ASSERT_EQUAL(e.n, 0);
+		CU_ASSERT_EQUAL(e.comments, 1);
+		CU_ASSERT_FALSE(ended);
+		sse_free(&e);
+		flush_sink(f); /* and the ping */
+	}
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	CU_ASSERT_EQUAL(stats().streams, 1);
 	sink_close(f);
 }
 
@@ -1477,12 +1843,15 @@ static void test_delete(void)
 	CU_ASSERT_EQUAL(rp.d, MCP_DONE);
 	reply_free(&rp);
 	CU_ASSERT_PTR_NULL(sess(id));
-	/* Its stream ended. */
+	/* Its stream ended cleanly with the last chunk: the connection may go on (keep-alive). */
+	CU_ASSERT_TRUE_FATAL(f->out.len >= 5);
+	CU_ASSERT_EQUAL(memcmp(f->out.p + f->out.len - 5, "0\r\n\r\n", 5), 0);
 	stream_events(f, &e, &ended);
 	CU_ASSERT_TRUE(ended);
 	sse_free(&e);
 	CU_ASSERT_EQUAL(f->resumes, 1);
-	CU_ASSERT_FALSE(f->resume_keep_alive);
+	CU_ASSERT_TRUE(f->resume_keep_alive);
+	CU_ASSERT_EQUAL(f->aborts, 0);
 	CU_ASSERT_PTR_NULL(f->sink.stream_of);
 	CU_ASSERT_EQUAL(stats().streams, 0);
 	sink_close(f);
@@ -1622,7 +1991,7 @@ static void test_partner_disconnect_on_delete(void)
 	match_pair(a, b, room);
 	fa = open_get(a, NULL, &d);
 	CU_ASSERT_EQUAL(d, MCP_STREAMING);
-	expect_stream_head(fa, &e); /* delivers chatroom.found */
+	expect_stream_head(fa, &e); /* writes chatroom.found */
 	CU_ASSERT_EQUAL(e.n, 1);
 	sse_free(&e);
 	del = req_new(HTTP_M_DELETE, b);
@@ -1874,13 +2243,16 @@ static void test_shutdown(void)
 	CU_ASSERT_EQUAL(post_wait(b, fw, "{\"timeout_s\":30}", 11), MCP_PENDING);
 	expect_pending_head(fw);
 	mcp_server_shutdown(W.srv);
-	/* The stream ended and its connection closes. */
+	/* The stream ended cleanly (last chunk, keep-alive like any session end); during
+	 * shutdown the connection layer closes the connection anyway. */
 	stream_events(fs, &e, &ended);
 	CU_ASSERT_TRUE(ended);
 	CU_ASSERT_EQUAL(e.n, 0);
 	sse_free(&e);
 	CU_ASSERT_EQUAL(fs->resumes, 1);
-	CU_ASSERT_FALSE(fs->resume_keep_alive);
+	CU_ASSERT_TRUE(fs->resume_keep_alive);
+	CU_ASSERT_EQUAL(fs->aborts, 0);
+	CU_ASSERT_PTR_NULL(fs->sink.stream_of);
 	/* The waiting call answered with what it had. */
 	msg = expect_deferred_answer(fw, 11);
 	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(msg, "result.structuredContent.events")), 0);
@@ -1903,8 +2275,9 @@ static void test_shutdown(void)
 	CU_ASSERT_EQUAL(stats().sessions, 0);
 }
 
-/* A backlog larger than the send queue goes out in parts: each GET ends its stream after
- * what fits, and resuming from the last id gets the rest, each event once. */
+/* A backlog larger than the send queue stays on one stream and goes out as sends make room;
+ * when the connection drops midway, resuming from the last event read gets the rest, each
+ * event once and none skipped. */
 static void test_backlog_over_send_queue(void)
 {
 	char id[SESSION_ID_LEN + 1], last[24] = "";
@@ -1912,38 +2285,386 @@ static void test_backlog_over_send_queue(void)
 	uint64_t next = 1;
 	int rounds = 0;
 
-	for (int i = 0; i < 5; i++)
-		push(s, "{\"pad\":\"0123456789012345678901234567890123456789\"}");
+	for (int i = 1; i <= 5; i++)
+		push_padded(s, i, 40);
 	W.cfg.max_send_queue = 400;
 	for (int round = 0; round < 10 && next <= 5; round++) {
 		enum mcp_disposition d;
 		struct fake_sink *f = open_get(id, last[0] ? last : NULL, &d);
-		struct resp r;
+		uint64_t first = next;
 		struct sse e;
 
-		take(f, &r, &e);
-		CU_ASSERT_EQUAL(r.status, 200);
+		/* Never closed for the backlog: it streams what fits. */
+		CU_ASSERT_EQUAL(d, MCP_STREAMING);
+		CU_ASSERT_PTR_EQUAL(s->stream, &f->sink);
+		expect_fits(s, f);
+		expect_stream_head(f, &e);
 		CU_ASSERT_TRUE(e.n >= 1);
-		for (int i = 0; i < e.n; i++)
-			CU_ASSERT_EQUAL(e.id[i], next + (uint64_t)i);
-		next += (uint64_t)e.n;
-		if (next <= 5) {
-			CU_ASSERT_EQUAL(d, MCP_CLOSE);
-			CU_ASSERT_TRUE(r.ended);
-			CU_ASSERT_PTR_NULL(s->stream);
-		} else {
-			CU_ASSERT_EQUAL(d, MCP_STREAMING);
-		}
-		if (e.n)
-			snprintf(last, sizeof(last), "%llu", (unsigned long long)e.id[e.n - 1]);
+		if (round == 0)
+			CU_ASSERT_TRUE(e.n < 5); /* the limit holds the backlog back */
+		expect_in_order(&e, &next);
 		sse_free(&e);
-		resp_free(&r);
+		/* Only the Last-Event-ID delivered anything: what this GET wrote is not sent. */
+		CU_ASSERT_EQUAL(s->mbox.acked, first - 1);
+		/* The client reads one event, which makes room for more, then the connection
+		 * drops with those unread. */
+		sink_sent_upto(f, mailbox_get(&s->mbox, first)->wire_end);
+		CU_ASSERT_EQUAL(s->mbox.acked, first);
+		expect_fits(s, f);
+		if (first < 5)
+			CU_ASSERT_TRUE(s->pushed > next - 1 || s->pushed == 5);
 		sink_close(f);
+		CU_ASSERT_EQUAL(s->mbox.acked, first);
+		snprintf(last, sizeof(last), "%llu", (unsigned long long)first);
+		next = first + 1; /* what was written after it never reached the client */
 		rounds++;
 	}
 	CU_ASSERT_EQUAL(next, 6);
-	CU_ASSERT_TRUE(rounds > 1); /* the limit did split the backlog */
+	CU_ASSERT_EQUAL(rounds, 5);
 	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+}
+
+/* A stream whose client reads nothing holds back what does not fit in the send queue; the
+ * held events follow in order as sent bytes make room, each once. */
+static void test_stream_throttled(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f;
+	uint64_t next = 1, pushed;
+	int rounds = 0;
+
+	W.cfg.max_send_queue = 16384;
+	f = open_stream(id);
+	for (int i = 1; i <= 20; i++) {
+		CU_ASSERT_EQUAL(push_padded(s, i, 3000), i);
+		expect_fits(s, f);
+	}
+	pushed = s->pushed;
+	CU_ASSERT_TRUE(pushed >= 2 && pushed < 20);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), (int)pushed);
+	CU_ASSERT_EQUAL(mailbox_get(&s->mbox, pushed)->wire_end, fake_queued(&f->sink));
+	for (uint64_t seq = pushed + 1; seq <= 20; seq++)
+		CU_ASSERT_EQUAL(mailbox_get(&s->mbox, seq)->wire_end, 0);
+	/* Not closed, nothing delivered. */
+	CU_ASSERT_PTR_EQUAL(s->stream, &f->sink);
+	CU_ASSERT_EQUAL(stats().streams, 1);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	CU_ASSERT_EQUAL(f->aborts, 0);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 20);
+	/* Sent bytes make room byte by byte: one short of the next event's room, nothing moves;
+	 * exactly its room, it goes (and only it). */
+	{
+		uint64_t need = fake_queued(&f->sink) +
+				mailbox_get(&s->mbox, pushed + 1)->params_len + 128 -
+				W.cfg.max_send_queue;
+
+		sink_sent_upto(f, need - 1);
+		CU_ASSERT_EQUAL(s->pushed, pushed);
+		CU_ASSERT_EQUAL(take_in_order(f, &next), 0);
+		expect_delivered_as_sent(s, f);
+		sink_sent_upto(f, need);
+		CU_ASSERT_EQUAL(s->pushed, pushed + 1);
+		CU_ASSERT_EQUAL(take_in_order(f, &next), 1);
+		expect_fits(s, f);
+		expect_delivered_as_sent(s, f);
+	}
+	/* The first is all out: delivered. */
+	pushed = s->pushed;
+	sink_sent_upto(f, mailbox_get(&s->mbox, 1)->wire_end);
+	CU_ASSERT_EQUAL(s->mbox.acked, 1);
+	expect_fits(s, f);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), (int)(s->pushed - pushed));
+	/* A new event while others wait takes its turn behind them. */
+	pushed = s->pushed;
+	CU_ASSERT_EQUAL(push_padded(s, 21, 10), 21);
+	CU_ASSERT_EQUAL(s->pushed, pushed);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 0);
+	/* The rest follow as the bytes go. */
+	while (next <= 21 && rounds < 50) {
+		flush_sink(f);
+		CU_ASSERT_EQUAL(s->mbox.acked, next - 1);
+		expect_fits(s, f);
+		CU_ASSERT_TRUE(take_in_order(f, &next) >= 1);
+		rounds++;
+	}
+	CU_ASSERT_EQUAL(next, 22);
+	CU_ASSERT_TRUE(rounds > 1);
+	CU_ASSERT_EQUAL(s->pushed, 21);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(s->mbox.acked, 21);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 0);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	CU_ASSERT_EQUAL(f->aborts, 0);
+	sink_close(f);
+}
+
+/* Bytes waiting and none sent for a whole keep-alive interval: the client stopped reading.
+ * The connection is aborted, the stream detached; its undelivered events replay on a new GET
+ * with Last-Event-ID, in order, once. */
+static void test_stopped_reader_aborted(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f;
+	enum mcp_disposition d;
+	uint64_t next = 1;
+	struct sse e;
+	bool ended;
+	int rounds = 0;
+
+	W.cfg.sse_keepalive_ms = 1;
+	W.cfg.max_send_queue = 16384;
+	f = open_stream(id);
+	for (int i = 1; i <= 10; i++)
+		push_padded(s, i, 3000);
+	CU_ASSERT_TRUE(s->pushed >= 2 && s->pushed < 10);
+	take_in_order(f, &next);
+	/* The client reads the head and two events, then stops. */
+	sink_sent_upto(f, mailbox_get(&s->mbox, 2)->wire_end);
+	CU_ASSERT_EQUAL(s->mbox.acked, 2);
+	take_in_order(f, &next);
+	CU_ASSERT_TRUE(s->pushed < 10);
+	/* First interval: bytes wait, but some went since the stream opened: a ping. */
+	ping_interval();
+	CU_ASSERT_EQUAL(f->aborts, 0);
+	CU_ASSERT_PTR_EQUAL(s->stream, &f->sink);
+	CU_ASSERT_EQUAL(s->ping_sent, f->sent);
+	stream_events(f, &e, &ended);
+	CU_ASSERT_EQUAL(e.n, 0);
+	CU_ASSERT_EQUAL(e.comments, 1);
+	CU_ASSERT_FALSE(ended);
+	sse_free(&e);
+	/* Second interval: still waiting, not a byte sent since the last ping: aborted, no
+	 * ping written, no clean end. */
+	CU_ASSERT_TRUE(fake_queued(&f->sink) > f->sent);
+	ping_interval();
+	CU_ASSERT_EQUAL(f->aborts, 1);
+	CU_ASSERT_PTR_NULL(s->stream);
+	CU_ASSERT_PTR_NULL(f->sink.stream_of);
+	CU_ASSERT_EQUAL(stats().streams, 0);
+	CU_ASSERT_EQUAL(f->out.len, 0);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	/* Detached: its late sends deliver nothing, and no more pings come. */
+	flush_sink(f);
+	CU_ASSERT_EQUAL(s->mbox.acked, 2);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 8);
+	ping_interval();
+	CU_ASSERT_EQUAL(f->aborts, 1);
+	CU_ASSERT_EQUAL(f->out.len, 0);
+	sink_close(f); /* what the I/O layer does after the abort */
+	CU_ASSERT_PTR_NOT_NULL(sess(id));
+	CU_ASSERT_EQUAL(push_padded(s, 11, 10), 11);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 9);
+	/* The client comes back with the last id it read: 3..11, in order, once. */
+	next = 3;
+	f = open_get(id, "2", &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_fits(s, f);
+	expect_stream_head(f, &e);
+	CU_ASSERT_TRUE(e.n >= 1 && e.n < 9);
+	expect_in_order(&e, &next);
+	sse_free(&e);
+	while (next <= 11 && rounds < 50) {
+		flush_sink(f);
+		CU_ASSERT_EQUAL(s->mbox.acked, next - 1);
+		expect_fits(s, f);
+		CU_ASSERT_TRUE(take_in_order(f, &next) >= 1);
+		rounds++;
+	}
+	CU_ASSERT_EQUAL(next, 12);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 0);
+	CU_ASSERT_EQUAL(f->aborts, 0);
+	sink_close(f);
+}
+
+/* A slow reader, with bytes always waiting but some sent in every interval, is not aborted. */
+static void test_slow_reader_not_aborted(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f;
+	uint64_t next = 1;
+	int comments = 0, rounds = 0;
+
+	W.cfg.sse_keepalive_ms = 1;
+	W.cfg.max_send_queue = 16384;
+	f = open_stream(id);
+	for (int i = 1; i <= 10; i++)
+		push_padded(s, i, 3000);
+	for (int i = 0; i < 5; i++) {
+		struct sse e;
+		bool ended;
+
+		sink_sent_upto(f, f->sent + 1000); /* a little each interval */
+		CU_ASSERT_TRUE(fake_queued(&f->sink) > f->sent);
+		ping_interval();
+		CU_ASSERT_EQUAL(f->aborts, 0);
+		CU_ASSERT_PTR_EQUAL(s->stream, &f->sink);
+		CU_ASSERT_EQUAL(s->ping_sent, f->sent);
+		stream_events(f, &e, &ended);
+		CU_ASSERT_FALSE(ended);
+		comments += e.comments;
+		expect_in_order(&e, &next);
+		sse_free(&e);
+	}
+	CU_ASSERT_EQUAL(comments, 5);
+	/* It speeds up: everything arrives, in order, on the same stream. */
+	while (next <= 10 && rounds < 50) {
+		flush_sink(f);
+		take_in_order(f, &next);
+		rounds++;
+	}
+	CU_ASSERT_EQUAL(next, 11);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	CU_ASSERT_EQUAL(f->aborts, 0);
+	CU_ASSERT_EQUAL(stats().streams, 1);
+	sink_close(f);
+}
+
+/* An event larger than the whole send queue still goes, alone, once nothing waits. */
+static void test_event_bigger_than_queue(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f;
+	uint64_t next = 1;
+
+	W.cfg.max_send_queue = 16384;
+	f = open_stream(id);
+	/* The head still waits: the big one waits for it. */
+	CU_ASSERT_EQUAL(push_padded(s, 1, 20000), 1);
+	CU_ASSERT_EQUAL(s->pushed, 0);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 0);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(s->pushed, 1);
+	CU_ASSERT_TRUE(fake_queued(&f->sink) - f->sent > W.cfg.max_send_queue);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 1);
+	/* A small one waits behind it while the queue is over full, and fits once most of the
+	 * big one went. */
+	CU_ASSERT_EQUAL(push_padded(s, 2, 10), 2);
+	CU_ASSERT_EQUAL(s->pushed, 1);
+	sink_sent_upto(f, f->sent + 1000);
+	CU_ASSERT_EQUAL(s->pushed, 1);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 0);
+	sink_sent_upto(f, mailbox_get(&s->mbox, 1)->wire_end - 1);
+	CU_ASSERT_EQUAL(s->mbox.acked, 0);
+	CU_ASSERT_EQUAL(s->pushed, 2);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 1);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(s->mbox.acked, 2);
+	/* A big one waits while anything does, then goes alone. */
+	CU_ASSERT_EQUAL(push_padded(s, 3, 10), 3);
+	CU_ASSERT_EQUAL(push_padded(s, 4, 20000), 4);
+	CU_ASSERT_EQUAL(s->pushed, 3);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 1);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(s->mbox.acked, 3);
+	CU_ASSERT_EQUAL(s->pushed, 4);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 1);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(s->mbox.acked, 4);
+	/* Nothing waits: a big one goes at once. */
+	CU_ASSERT_EQUAL(push_padded(s, 5, 40000), 5);
+	CU_ASSERT_EQUAL(s->pushed, 5);
+	CU_ASSERT_EQUAL(mailbox_get(&s->mbox, 5)->wire_end, fake_queued(&f->sink));
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 1);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	CU_ASSERT_PTR_EQUAL(s->stream, &f->sink);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	sink_close(f);
+}
+
+/* A fresh GET on a backlog many times the send queue streams (never closes for it) and
+ * delivers everything, in order, as the sink reports partial sends. */
+static void test_fresh_get_large_backlog(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f;
+	enum mcp_disposition d;
+	uint64_t next = 1;
+	struct sse e;
+	int rounds = 0;
+
+	W.cfg.max_send_queue = 16384;
+	for (int i = 1; i <= 40; i++)
+		push_padded(s, i, 3000);
+	f = open_get(id, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	CU_ASSERT_PTR_EQUAL(s->stream, &f->sink);
+	CU_ASSERT_PTR_EQUAL(f->sink.stream_of, s);
+	CU_ASSERT_EQUAL(stats().streams, 1);
+	expect_fits(s, f);
+	expect_stream_head(f, &e);
+	CU_ASSERT_TRUE(e.n >= 1 && e.n < 40);
+	expect_in_order(&e, &next);
+	sse_free(&e);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 40);
+	while (next <= 40 && rounds < 500) {
+		uint64_t q = fake_queued(&f->sink);
+
+		sink_sent_upto(f, f->sent + 5000 < q ? f->sent + 5000 : q);
+		expect_fits(s, f);
+		expect_delivered_as_sent(s, f);
+		take_in_order(f, &next);
+		rounds++;
+	}
+	CU_ASSERT_EQUAL(next, 41);
+	CU_ASSERT_TRUE(rounds > 5);
+	flush_sink(f);
+	CU_ASSERT_EQUAL(s->mbox.acked, 40);
+	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 0);
+	CU_ASSERT_EQUAL(take_in_order(f, &next), 0);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	CU_ASSERT_EQUAL(f->aborts, 0);
+	sink_close(f);
+}
+
+/* The stream of a session that ends (here: kicked, with events still held back) gets what was
+ * written, then the last chunk, and resumes with keep-alive: it ended cleanly. */
+static void test_session_end_stream_resume(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f;
+	uint64_t next = 1, pushed;
+	struct sse e;
+	bool ended;
+	int commits;
+
+	W.cfg.max_send_queue = 16384;
+	f = open_stream(id);
+	for (int i = 1; i <= 10; i++)
+		push_padded(s, i, 3000);
+	pushed = s->pushed;
+	CU_ASSERT_TRUE(pushed < 10);
+	commits = f->commits;
+	mcp_session_end(W.srv, s, 3 /* CHAT_KICKED */);
+	CU_ASSERT_PTR_NULL(sess(id));
+	CU_ASSERT_EQUAL(f->commits, commits + 1);
+	CU_ASSERT_EQUAL(f->resumes, 1);
+	CU_ASSERT_TRUE(f->resume_keep_alive);
+	CU_ASSERT_EQUAL(f->aborts, 0);
+	CU_ASSERT_PTR_NULL(f->sink.stream_of);
+	CU_ASSERT_EQUAL(stats().streams, 0);
+	CU_ASSERT_TRUE_FATAL(f->out.len >= 5);
+	CU_ASSERT_EQUAL(memcmp(f->out.p + f->out.len - 5, "0\r\n\r\n", 5), 0);
+	/* What was written, then the end; the held-back events are not written. */
+	stream_events(f, &e, &ended);
+	CU_ASSERT_TRUE(ended);
+	CU_ASSERT_EQUAL(e.n, (int)pushed);
+	expect_in_order(&e, &next);
+	sse_free(&e);
+	/* The connection's later sends touch nothing (the session is gone). */
+	flush_sink(f);
+	CU_ASSERT_EQUAL(f->out.len, 0);
+	sink_close(f);
 }
 
 static void test_idle_not_while_streaming(void)
@@ -2009,6 +2730,101 @@ static void test_mailbox_full_refuses_message(void)
 	CU_ASSERT_EQUAL(sess(a)->mbox.last, 3);
 }
 
+/* send_message from a session; true when it was accepted, else the error code goes to err. */
+static bool send_msg(const char *from, const char *room, const char *text, char err[32])
+{
+	char args[256];
+	bool ok;
+	cJSON *j;
+
+	snprintf(args, sizeof(args), "{\"room_id\":\"%s\",\"message\":\"%s\"}", room, text);
+	j = call_tool(from, "send_message", args);
+	ok = !jget(j, "result.isError");
+	snprintf(err, 32, "%s", jstr(j, "result.structuredContent.error"));
+	cJSON_Delete(j);
+	return ok;
+}
+
+/* The bound is capacity *undelivered* events: events sent on the stream no longer count, and
+ * stay held for Last-Event-ID replay until the mailbox holds 2 * capacity. */
+static void test_capacity_counts_undelivered_only(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80], err[32];
+	struct fake_sink *fa;
+	enum mcp_disposition d;
+	struct session *sa;
+	struct sse e;
+	bool ended;
+
+	W.cfg.mailbox_events = 2;
+	match_pair(a, b, room); /* a: chatroom.found (1) */
+	sa = sess(a);
+	CU_ASSERT_EQUAL(sa->mbox.capacity, 2);
+	fa = open_get(a, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(fa, &e);
+	CU_ASSERT_EQUAL(e.n, 1);
+	sse_free(&e);
+	flush_sink(fa);
+	/* Three messages, each sent on a's stream: 4 held, all delivered, none refused. */
+	for (uint64_t seq = 2; seq <= 4; seq++) {
+		CU_ASSERT_TRUE(send_msg(b, room, "hi", err));
+		stream_events(fa, &e, &ended);
+		CU_ASSERT_EQUAL_FATAL(e.n, 1);
+		expect_event(&e, 0, "message.received", seq);
+		sse_free(&e);
+		flush_sink(fa);
+	}
+	CU_ASSERT_EQUAL(sa->mbox.count, 4);
+	CU_ASSERT_EQUAL(sa->mbox.acked, 4);
+	CU_ASSERT_EQUAL(status_unread(a), 0);
+	/* All 4 (twice the capacity) still replay from an old id. */
+	sink_close(fa);
+	fa = open_get(a, "0", &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(fa, &e);
+	CU_ASSERT_EQUAL_FATAL(e.n, 4);
+	expect_event(&e, 0, "chatroom.found", 1);
+	for (int i = 1; i < 4; i++)
+		expect_event(&e, i, "message.received", (uint64_t)i + 1);
+	sse_free(&e);
+	/* Now a's client stops reading: two more get in (each evicting the oldest delivered). */
+	CU_ASSERT_TRUE(send_msg(b, room, "five", err));
+	CU_ASSERT_TRUE(send_msg(b, room, "six", err));
+	CU_ASSERT_EQUAL(sa->mbox.last, 6);
+	CU_ASSERT_EQUAL(sa->mbox.count, 4);
+	CU_ASSERT_EQUAL(sa->mbox.first, 3);
+	CU_ASSERT_EQUAL(status_unread(a), 2);
+	/* Last-Event-ID from an evicted id replays from the oldest held: 3 and 4 delivered, 5 and
+	 * 6 not. */
+	sink_close(fa);
+	fa = open_get(a, "1", &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(fa, &e);
+	CU_ASSERT_EQUAL_FATAL(e.n, 4);
+	for (int i = 0; i < 4; i++)
+		expect_event(&e, i, "message.received", (uint64_t)i + 3);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[3], "params.message"), "six");
+	sse_free(&e);
+	/* 2 undelivered = capacity: refused, though a holds 4 events. */
+	CU_ASSERT_FALSE(send_msg(b, room, "seven", err));
+	CU_ASSERT_STRING_EQUAL(err, "mailbox_full");
+	CU_ASSERT_EQUAL(sa->mbox.last, 6);
+	CU_ASSERT_EQUAL(status_unread(a), 2);
+	/* The replayed ones go out: room again. */
+	flush_sink(fa);
+	CU_ASSERT_EQUAL(status_unread(a), 0);
+	CU_ASSERT_TRUE(send_msg(b, room, "eight", err));
+	CU_ASSERT_EQUAL(sa->mbox.last, 7);
+	stream_events(fa, &e, &ended);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	expect_event(&e, 0, "message.received", 7);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.message"), "eight");
+	sse_free(&e);
+	CU_ASSERT_TRUE(sa->mbox.count <= 4);
+	sink_close(fa);
+}
+
 int main(void)
 {
 	static const struct {
@@ -2052,6 +2868,11 @@ int main(void)
 		{ "fresh GET delivers undelivered", test_fresh_get_delivers_undelivered },
 		{ "ENOBUFS detaches the stream", test_enobufs_detaches_stream },
 		{ "ENOBUFS on open keeps the backlog", test_enobufs_on_open_keeps_backlog },
+		{ "pushed but not sent is undelivered", test_pushed_not_sent_undelivered },
+		{ "sent delivers", test_sent_delivers },
+		{ "partial send acks the events before it", test_partial_send_acks_prefix },
+		{ "backlog delivered as sent", test_backlog_delivered_as_sent },
+		{ "ENOBUFS event replayable", test_enobufs_event_replayable },
 		{ "stream keep-alive ping", test_stream_keepalive_ping },
 		{ "idle session ends", test_idle_session_ends },
 		{ "DELETE", test_delete },
@@ -2067,9 +2888,16 @@ int main(void)
 		{ "wait_for_message keep-alive comment", test_wait_keepalive_comment },
 		{ "shutdown", test_shutdown },
 		{ "backlog over the send queue", test_backlog_over_send_queue },
+		{ "stream throttled to the send queue", test_stream_throttled },
+		{ "stopped reader aborted, replays", test_stopped_reader_aborted },
+		{ "slow reader not aborted", test_slow_reader_not_aborted },
+		{ "event bigger than the send queue", test_event_bigger_than_queue },
+		{ "fresh GET on a large backlog", test_fresh_get_large_backlog },
+		{ "session end: last chunk, keep-alive", test_session_end_stream_resume },
 		{ "no idle end while streaming", test_idle_not_while_streaming },
 		{ "no idle end while waiting", test_idle_not_while_waiting },
 		{ "mailbox full refuses messages", test_mailbox_full_refuses_message },
+		{ "capacity counts undelivered only", test_capacity_counts_undelivered_only },
 	};
 	CU_pSuite suite;
 	unsigned failed;
