@@ -45,6 +45,7 @@ void config_defaults(struct config *cfg)
 	cfg->max_message_bytes = 4096;
 	cfg->max_display_name_chars = 32;
 	cfg->mailbox_events = 256;
+	cfg->replay_window_bytes = 512 * 1024;
 	cfg->rate_per_second = 5;
 	cfg->rate_burst = 20;
 	cfg->interest_fallback_ms = 10 * 1000;
@@ -116,7 +117,8 @@ static const struct key keys[] = {
 	{ "limits", "max_send_queue_bytes", K_SIZE, F(max_send_queue), 16384, 1 << 30, true },
 	{ "limits", "max_message_bytes", K_SIZE, F(max_message_bytes), 1, 60000, true },
 	{ "limits", "max_display_name_chars", K_U32, F(max_display_name_chars), 1, 256, true },
-	{ "limits", "mailbox_events", K_U32, F(mailbox_events), 16, 65536, true },
+	{ "limits", "mailbox_events", K_U32, F(mailbox_events), 16, 4096, true },
+	{ "limits", "replay_window_bytes", K_U32, F(replay_window_bytes), 0, 64 << 20, true },
 	{ "limits", "rate_per_second", K_DOUBLE, F(rate_per_second), 0.001, 1e9, true },
 	{ "limits", "rate_burst", K_DOUBLE, F(rate_burst), 1, 1e9, true },
 	{ "limits", "max_interests", K_U32, F(max_interests), 0, 8, true },

@@ -48,6 +48,7 @@ struct config {
 	size_t max_message_bytes;
 	uint32_t max_display_name_chars;
 	uint32_t mailbox_events;
+	uint32_t replay_window_bytes;
 	double rate_per_second;
 	double rate_burst;
 	uint32_t interest_fallback_ms;

@@ -360,7 +360,7 @@ void ctlsock_stop(struct ctlsock *cs)
 	if (cs->stopped)
 		return;
 	cs->stopped = true;
-	ring_close(cs->ring, cs->fd);
+	ring_close_listener(cs->ring, cs->fd);
 	unlink(cs->path);
 	while (cs->conns)
 		conn_close(cs->conns);

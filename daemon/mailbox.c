@@ -21,9 +21,18 @@ void mailbox_free(struct mailbox *mb)
 	mb->mask = 0;
 }
 
+void mailbox_set_window(struct mailbox *mb, uint32_t bytes)
+{
+	mb->window_bytes = bytes;
+}
+
 static void evict_oldest(struct mailbox *mb)
 {
-	free(mb->ring[mb->first & mb->mask]);
+	struct mailbox_event *ev = mb->ring[mb->first & mb->mask];
+
+	if (ev->seq <= mb->acked)
+		mb->acked_bytes -= ev->params_len;
+	free(ev);
 	mb->first++;
 	mb->count--;
 }
@@ -70,7 +79,9 @@ int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, 
 	 * delivered once sent, and a client may resume from one it never read. */
 	if (refusable && mb->last - mb->acked >= mb->capacity)
 		return -ENOSPC;
-	while (mb->count >= 2 * mb->capacity && mb->first <= mb->acked)
+	while (mb->first <= mb->acked &&
+	       ((mb->count >= 2 * mb->capacity && mb->acked_bytes > mb->window_bytes) ||
+		mb->count >= MAILBOX_MAX_EVENTS))
 		evict_oldest(mb);
 	if ((!mb->ring || mb->count > mb->mask) && grow(mb) < 0)
 		return -ENOMEM;
@@ -106,6 +117,12 @@ void mailbox_ack(struct mailbox *mb, uint64_t seq)
 {
 	if (seq > mb->last)
 		seq = mb->last;
+	for (uint64_t s = mb->acked + 1; s <= seq; s++) {
+		const struct mailbox_event *ev = mailbox_get(mb, s);
+
+		if (ev)
+			mb->acked_bytes += ev->params_len;
+	}
 	if (seq > mb->acked)
 		mb->acked = seq;
 }

@@ -10,7 +10,7 @@
  * on an open stream, it was returned by wait_for_message or covered by a Last-Event-ID
  * (seq <= acked). At most `capacity` events are undelivered (a refusable event is refused
  * past that, so nothing is lost); delivered events are kept as a replay window until the
- * mailbox holds 2 * capacity, then the oldest delivered ones go. */
+ * mailbox holds 2 * capacity and their bytes pass window_bytes, then the oldest go. */
 
 struct mailbox_event {
 	uint64_t seq;
@@ -25,6 +25,8 @@ struct mailbox {
 	uint32_t mask;               /* ring size - 1, or 0 with no ring */
 	uint32_t count;
 	uint32_t capacity; /* events kept before eviction / refusal */
+	uint32_t window_bytes; /* delivered events kept past 2 * capacity while they fit */
+	size_t acked_bytes;    /* params bytes of the delivered events held */
 	uint64_t first;    /* seq of the oldest event held (valid when count > 0) */
 	uint64_t last;     /* seq of the newest event ever added */
 	uint64_t acked;    /* highest delivered seq */
@@ -32,6 +34,11 @@ struct mailbox {
 };
 
 void mailbox_init(struct mailbox *mb, uint32_t capacity);
+/* Keeps delivered events past 2 * capacity while they hold at most bytes (a client's kernel
+ * buffers may hold many small events it never read; this lets it resume past them). Never
+ * more than MAILBOX_MAX_EVENTS are held. */
+void mailbox_set_window(struct mailbox *mb, uint32_t bytes);
+#define MAILBOX_MAX_EVENTS 8192
 void mailbox_free(struct mailbox *mb);
 
 /* Adds an event. params is JSON text without the seq; the stored params are params with

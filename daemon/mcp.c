@@ -543,6 +543,7 @@ static int start_session(struct mcp_server *srv, struct session **out)
 	if (err < 0)
 		return err;
 	stats.sessions_started++;
+	mailbox_set_window(&s->mbox, srv->cfg->replay_window_bytes);
 	s->server = srv;
 	s->log_level = 6;
 	s->created_ms = s->active_ms = timer_now_ms();

@@ -124,29 +124,42 @@ void ring_read(struct ring *r, int fd, void *buf, size_t len, uint64_t tag)
 	io_uring_sqe_set_data64(sqe, tag);
 }
 
-void ring_cancel_fd(struct ring *r, int fd)
+/* first, hard-linked to a close of fd (the close runs whatever first returns). */
+static void then_close(struct ring *r, struct io_uring_sqe *first, int fd)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
+	struct io_uring_sqe *sqe;
 
-	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(first, RING_OP_IGNORE);
+	first->flags |= IOSQE_IO_HARDLINK;
+	sqe = get_sqe(r);
+	io_uring_prep_close(sqe, fd);
 	io_uring_sqe_set_data64(sqe, RING_OP_IGNORE);
 }
 
 void ring_close(struct ring *r, int fd)
 {
+	/* Two SQEs that must be queued together: make room for both first. */
+	if (io_uring_sq_space_left(&r->uring) < 2)
+		io_uring_submit(&r->uring);
+	/* Shutting the socket down ends its pending recv and send at once. Cancelling by fd
+	 * would make the kernel scan every pending request: quadratic in a mass close. */
+	{
+		struct io_uring_sqe *sqe = get_sqe(r);
+
+		io_uring_prep_shutdown(sqe, fd, SHUT_RDWR);
+		then_close(r, sqe, fd);
+	}
+}
+
+void ring_close_listener(struct ring *r, int fd)
+{
 	struct io_uring_sqe *sqe;
 
-	/* Two SQEs that must be queued together: make room for both first. */
 	if (io_uring_sq_space_left(&r->uring) < 2)
 		io_uring_submit(&r->uring);
 	sqe = get_sqe(r);
 	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, RING_OP_IGNORE);
-	/* A hard link: the close runs even when there was nothing to cancel (-ENOENT). */
-	sqe->flags |= IOSQE_IO_HARDLINK;
-	sqe = get_sqe(r);
-	io_uring_prep_close(sqe, fd);
-	io_uring_sqe_set_data64(sqe, RING_OP_IGNORE);
+	then_close(r, sqe, fd);
 }
 
 char *ring_buffer(struct ring *r, unsigned bid)

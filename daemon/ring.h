@@ -51,10 +51,10 @@ void ring_accept(struct ring *r, int fd, uint64_t tag);
 void ring_recv(struct ring *r, int fd, uint64_t tag);
 void ring_send(struct ring *r, int fd, const void *buf, size_t len, uint64_t tag);
 void ring_read(struct ring *r, int fd, void *buf, size_t len, uint64_t tag);
-/* Cancels every operation on fd, then closes it (the close runs even if nothing was pending). */
+/* Shuts a connected socket down (its pending recv and send end) and closes it. */
 void ring_close(struct ring *r, int fd);
-/* Cancels the multishot accept on a listener. */
-void ring_cancel_fd(struct ring *r, int fd);
+/* Cancels the multishot accept on a listening socket and closes it. */
+void ring_close_listener(struct ring *r, int fd);
 
 /* The bytes of a completed recv, and giving its buffer back. */
 char *ring_buffer(struct ring *r, unsigned bid);

@@ -634,7 +634,7 @@ static void begin_stop(struct server *srv)
 	log_notice("stopping: no new connections, ending %u sessions", st.sessions);
 	timer_cancel(&srv->timers, &srv->accept_retry);
 	for (int i = 0; i < srv->n_listeners; i++)
-		ring_close(&srv->ring, srv->listeners[i]->fd);
+		ring_close_listener(&srv->ring, srv->listeners[i]->fd);
 	srv->n_listeners = 0;
 	if (srv->ctl)
 		ctlsock_stop(srv->ctl);

@@ -216,6 +216,7 @@ static void poison(struct config *c)
 	c->max_message_bytes = 11;
 	c->max_display_name_chars = 12;
 	c->mailbox_events = 13;
+	c->replay_window_bytes = 1313;
 	c->rate_per_second = 14.5;
 	c->rate_burst = 15.5;
 	c->interest_fallback_ms = 16;
@@ -265,6 +266,7 @@ static void check_config_equal_at(unsigned line, const struct config *a, const s
 	EQ_U(max_message_bytes);
 	EQ_U(max_display_name_chars);
 	EQ_U(mailbox_events);
+	EQ_U(replay_window_bytes);
 	EQ_D(rate_per_second);
 	EQ_D(rate_burst);
 	EQ_U(interest_fallback_ms);
@@ -293,7 +295,8 @@ static const struct tkey {
 	{ "limits", "max_send_queue_bytes", T_SIZE, offsetof(struct config, max_send_queue), 16384, 1 << 30 },
 	{ "limits", "max_message_bytes", T_SIZE, offsetof(struct config, max_message_bytes), 1, 60000 },
 	{ "limits", "max_display_name_chars", T_U32, offsetof(struct config, max_display_name_chars), 1, 256 },
-	{ "limits", "mailbox_events", T_U32, offsetof(struct config, mailbox_events), 16, 65536 },
+	{ "limits", "mailbox_events", T_U32, offsetof(struct config, mailbox_events), 16, 4096 },
+	{ "limits", "replay_window_bytes", T_U32, offsetof(struct config, replay_window_bytes), 0, 64 << 20 },
 	{ "limits", "rate_per_second", T_DOUBLE, offsetof(struct config, rate_per_second), 0.001, 1e9 },
 	{ "limits", "rate_burst", T_DOUBLE, offsetof(struct config, rate_burst), 1, 1e9 },
 	{ "limits", "max_interests", T_U32, offsetof(struct config, max_interests), 0, 8 },
@@ -374,6 +377,7 @@ static void test_defaults_limits(void)
 	CHECK_U(c.max_body_bytes, 64 * 1024);
 	CHECK_U(c.max_send_queue, 256 * 1024);
 	CHECK_U(c.mailbox_events, 256);
+	CHECK_U(c.replay_window_bytes, 512 * 1024);
 	CHECK_U(c.max_interests, 8);
 	CHECK_U(c.max_interest_chars, 24);
 	CHECK_U(c.session_idle_timeout_ms, 120 * 1000);
@@ -1066,7 +1070,7 @@ static void test_bad_line_number(void)
 		{ "max_sessions = ten\n", "bad value for max_sessions in [limits]" },
 		{ "max_sessions = -3\n", "bad value for max_sessions in [limits]" },
 		{ "max_head_bytes = 1023\n", "bad value for max_head_bytes in [limits]" },
-		{ "mailbox_events = 65537\n", "bad value for mailbox_events in [limits]" },
+		{ "mailbox_events = 4097\n", "bad value for mailbox_events in [limits]" },
 		{ "max_message_bytes = 1.5\n", "bad value for max_message_bytes in [limits]" },
 		{ "rate_burst = 0\n", "bad value for rate_burst in [limits]" },
 		{ "bogus = 1\n", "unknown key bogus in [limits]" },

@@ -407,28 +407,28 @@ static void test_grows_keeping_order(void)
 {
 	struct mailbox mb;
 
-	/* Unrefusable, so undelivered ones pile up past capacity; 2 * capacity is 10000. */
-	mailbox_init(&mb, 5000);
-	add_n(&mb, 3000, false);
-	mailbox_ack(&mb, 1000);
-	add_n(&mb, 7000, false); /* 10000 held, 9000 undelivered: nothing evicted yet */
-	CU_ASSERT_EQUAL(mb.last, 10000);
-	CU_ASSERT_EQUAL(mb.count, 10000);
+	/* Unrefusable, so undelivered ones pile up past capacity; 2 * capacity is 6000. */
+	mailbox_init(&mb, 3000);
+	add_n(&mb, 1800, false);
+	mailbox_ack(&mb, 600);
+	add_n(&mb, 4200, false); /* 6000 held, 5400 undelivered: nothing evicted yet */
+	CU_ASSERT_EQUAL(mb.last, 6000);
+	CU_ASSERT_EQUAL(mb.count, 6000);
 	CU_ASSERT_EQUAL(mb.first, 1);
 	CU_ASSERT_TRUE(mb.mask + 1 >= mb.count);
 	for (uint64_t seq = mb.first; seq <= mb.last; seq++)
 		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
-	CU_ASSERT_EQUAL(mailbox_unread(&mb), 9000);
-	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC); /* 9000 undelivered >= 5000 */
-	add_n(&mb, 1000, false); /* evicts exactly the 1000 delivered */
-	CU_ASSERT_EQUAL(mb.first, 1001);
-	CU_ASSERT_EQUAL(mb.count, 10000);
+	CU_ASSERT_EQUAL(mailbox_unread(&mb), 5400);
+	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC); /* 5400 undelivered >= 3000 */
+	add_n(&mb, 600, false); /* evicts exactly the 600 delivered */
+	CU_ASSERT_EQUAL(mb.first, 601);
+	CU_ASSERT_EQUAL(mb.count, 6000);
 	add_n(&mb, 1, false); /* none delivered left: kept, past 2 * capacity */
-	CU_ASSERT_EQUAL(mb.first, 1001);
-	CU_ASSERT_EQUAL(mb.count, 10001);
+	CU_ASSERT_EQUAL(mb.first, 601);
+	CU_ASSERT_EQUAL(mb.count, 6001);
 	CU_ASSERT_EQUAL(add(&mb, "{}", true), -ENOSPC);
-	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 0), 1001);
-	for (uint64_t seq = 1001; seq <= 11001; seq++)
+	CU_ASSERT_EQUAL(mailbox_next_after(&mb, 0), 601);
+	for (uint64_t seq = 601; seq <= 6601; seq++)
 		CU_ASSERT_TRUE_FATAL(seq_is_appended(&mb, seq));
 	mailbox_free(&mb);
 }
@@ -540,6 +540,46 @@ static void test_zero_capacity_holds_one(void)
 }
 
 /* wire_end starts at 0, is writable through mailbox_get and survives ring growth. */
+/* A byte window keeps small delivered events past 2x capacity, counting their bytes; big
+ * ones go sooner; nothing is held past MAILBOX_MAX_EVENTS. */
+static void test_byte_window(void)
+{
+	struct mailbox mb;
+	size_t each;
+	uint64_t n = 0;
+
+	mailbox_init(&mb, 4);
+	mailbox_set_window(&mb, 1000);
+	/* Deliver as we go: small events (about 20 bytes) pile up to the window. */
+	for (int i = 0; i < 200; i++) {
+		n = (uint64_t)add(&mb, "{\"a\":1}", true);
+		mailbox_ack(&mb, n);
+	}
+	each = mailbox_get(&mb, n)->params_len;
+	CU_ASSERT_TRUE(mb.count > 8);
+	CU_ASSERT_TRUE(mb.acked_bytes <= 1000 + each);
+	CU_ASSERT_TRUE(mb.acked_bytes > 1000 - 2 * each);
+	CU_ASSERT_EQUAL(mb.acked_bytes, (size_t)mb.count * each);
+	/* The oldest held is the one just after what the window had to drop. */
+	CU_ASSERT_EQUAL(mb.first, n - mb.count + 1);
+	mailbox_free(&mb);
+
+	/* Without a window, 2x capacity as before. */
+	mailbox_init(&mb, 4);
+	for (int i = 0; i < 50; i++)
+		mailbox_ack(&mb, (uint64_t)add(&mb, "{\"a\":1}", true));
+	CU_ASSERT_TRUE(mb.count <= 8);
+	mailbox_free(&mb);
+
+	/* A huge window is still capped in events. */
+	mailbox_init(&mb, 16);
+	mailbox_set_window(&mb, 64u << 20);
+	for (int i = 0; i < MAILBOX_MAX_EVENTS + 100; i++)
+		mailbox_ack(&mb, (uint64_t)add(&mb, "{}", true));
+	CU_ASSERT_EQUAL(mb.count, MAILBOX_MAX_EVENTS);
+	mailbox_free(&mb);
+}
+
 static void test_wire_end(void)
 {
 	struct mailbox mb;
@@ -595,6 +635,7 @@ int main(void)
 		{ "free twice and reuse", test_free_twice_and_reuse },
 		{ "zero capacity holds one", test_zero_capacity_holds_one },
 		{ "wire_end", test_wire_end },
+		{ "byte window", test_byte_window },
 	};
 	CU_pSuite suite;
 	unsigned failed;

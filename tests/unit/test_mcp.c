@@ -2757,6 +2757,7 @@ static void test_capacity_counts_undelivered_only(void)
 	bool ended;
 
 	W.cfg.mailbox_events = 2;
+	W.cfg.replay_window_bytes = 0; /* the count rule alone: 2 * capacity */
 	match_pair(a, b, room); /* a: chatroom.found (1) */
 	sa = sess(a);
 	CU_ASSERT_EQUAL(sa->mbox.capacity, 2);
