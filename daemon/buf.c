@@ -107,3 +107,39 @@ void buf_free(struct buf *b)
 	b->p = NULL;
 	b->len = b->cap = 0;
 }
+
+size_t buf_fmt_u64(char *out, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+int buf_put_u64(struct buf *b, uint64_t v)
+{
+	char digits[20];
+
+	return buf_append(b, digits, buf_fmt_u64(digits, v));
+}
+
+int buf_put_hex(struct buf *b, uint64_t v)
+{
+	char tmp[16];
+	size_t n = 0;
+	char out[16];
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return buf_append(b, out, n);
+}

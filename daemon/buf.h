@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A growable byte buffer; p is NUL-terminated whenever len > 0 or after buf_cstr(). */
 struct buf {
@@ -17,6 +18,11 @@ int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Decimal and lower-case hex, without printf (they are on every response). */
+int buf_put_u64(struct buf *b, uint64_t v);
+int buf_put_hex(struct buf *b, uint64_t v);
+/* Writes v in decimal at out (room for 20 digits); returns the length. */
+size_t buf_fmt_u64(char *out, uint64_t v);
 /* Appends s as a JSON string literal, quotes included. */
 int buf_json_string(struct buf *b, const char *s, size_t len);
 /* Hands the bytes to the caller (free() them) and empties b. Never NULL on success. */

@@ -1068,6 +1068,9 @@ static void make_message_id(struct chat *c, char out[24])
 
 static void format_time(int64_t ms, char out[32])
 {
+	static int64_t cached_sec = INT64_MIN;
+	static char cached[24];
+	static size_t cached_len;
 	int64_t sec = ms / 1000, rem = ms % 1000;
 	time_t t;
 	struct tm tm;
@@ -1077,11 +1080,22 @@ static void format_time(int64_t ms, char out[32])
 		rem += 1000;
 		sec--;
 	}
-	t = (time_t)sec;
-	if (!gmtime_r(&t, &tm))
-		memset(&tm, 0, sizeof(tm));
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03dZ", (int)rem);
+	/* The date part changes once a second; messages come faster than that. */
+	if (sec != cached_sec) {
+		t = (time_t)sec;
+		if (!gmtime_r(&t, &tm))
+			memset(&tm, 0, sizeof(tm));
+		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = sec;
+	}
+	memcpy(out, cached, cached_len);
+	n = cached_len;
+	out[n++] = '.';
+	out[n++] = (char)('0' + rem / 100);
+	out[n++] = (char)('0' + rem / 10 % 10);
+	out[n++] = (char)('0' + rem % 10);
+	out[n++] = 'Z';
+	out[n] = '\0';
 }
 
 static int build_message(struct chat *c, const struct chat_user *u, const char *text,
@@ -1092,11 +1106,13 @@ static int build_message(struct chat *c, const struct chat_user *u, const char *
 	c->ev.len = 0;
 	if (buf_puts(&c->ev, "{\"room_id\":") < 0 ||
 	    buf_json_string(&c->ev, u->room->id, strlen(u->room->id)) < 0 ||
-	    buf_printf(&c->ev, ",\"message_id\":\"%s\",\"message\":", r->message_id) < 0 ||
+	    buf_puts(&c->ev, ",\"message_id\":\"") < 0 || buf_puts(&c->ev, r->message_id) < 0 ||
+	    buf_puts(&c->ev, "\",\"message\":") < 0 ||
 	    buf_json_string(&c->ev, text, len) < 0 ||
 	    buf_puts(&c->ev, ",\"sender\":{\"display_name\":") < 0 ||
 	    buf_json_string(&c->ev, name, strlen(name)) < 0 ||
-	    buf_printf(&c->ev, "},\"timestamp\":\"%s\"}", r->timestamp) < 0)
+	    buf_puts(&c->ev, "},\"timestamp\":\"") < 0 || buf_puts(&c->ev, r->timestamp) < 0 ||
+	    buf_puts(&c->ev, "\"}") < 0)
 		return -ENOMEM;
 	return 0;
 }

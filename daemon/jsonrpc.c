@@ -64,8 +64,11 @@ static int append_id(struct buf *out, const cJSON *id)
 	if (cJSON_IsString(id))
 		return buf_json_string(out, id->valuestring, strlen(id->valuestring));
 	/* Integer ids go back digit for digit: %g would round 2^53-1 or write 1e+15. */
-	if (valid_id(id))
-		return buf_printf(out, "%lld", (long long)id->valuedouble);
+	if (valid_id(id)) {
+		if (id->valuedouble < 0 && buf_puts(out, "-") < 0)
+			return -ENOMEM;
+		return buf_put_u64(out, (uint64_t)fabs(id->valuedouble));
+	}
 	text = cJSON_PrintUnformatted(id);
 	if (!text)
 		return -ENOMEM;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 void mailbox_init(struct mailbox *mb, uint32_t capacity)
 {
 	memset(mb, 0, sizeof(*mb));
@@ -70,8 +72,7 @@ int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, 
 {
 	struct mailbox_event *ev;
 	uint64_t seq = mb->last + 1;
-	size_t mlen;
-	int n;
+	size_t mlen, n;
 
 	if (len < 2 || params[0] != '{' || params[len - 1] != '}')
 		return -EINVAL;
@@ -91,9 +92,15 @@ int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, 
 		return -ENOMEM;
 	/* {..., "seq":N} — or {"seq":N} when params is an empty object. */
 	memcpy(ev->params, params, len - 1);
-	n = snprintf(ev->params + len - 1, 32, "%s\"seq\":%llu}", empty_object(params, len) ? "" : ",",
-		     (unsigned long long)seq);
-	ev->params_len = len - 1 + (size_t)n;
+	n = len - 1;
+	if (!empty_object(params, len))
+		ev->params[n++] = ',';
+	memcpy(ev->params + n, "\"seq\":", 6);
+	n += 6;
+	n += buf_fmt_u64(ev->params + n, seq);
+	ev->params[n++] = '}';
+	ev->params[n] = '\0';
+	ev->params_len = n;
 	ev->seq = seq;
 	ev->wire_end = 0;
 	/* The method is kept after the params: injected notifications name their own. */

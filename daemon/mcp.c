@@ -607,8 +607,9 @@ static void run_tool(struct mcp_server *srv, struct session *s, const struct mcp
 		buf_json_string(&a->result, text, strlen(text));
 	else
 		buf_puts(&a->result, "\"\"");
-	buf_printf(&a->result, "}],\"structuredContent\":%s%s}", text ? text : "{}",
-		   ctx->is_error ? ",\"isError\":true" : "");
+	buf_puts(&a->result, "}],\"structuredContent\":");
+	buf_puts(&a->result, text ? text : "{}");
+	buf_puts(&a->result, ctx->is_error ? ",\"isError\":true}" : "}");
 	cJSON_free(text);
 	cJSON_Delete(ctx->structured);
 	ctx->structured = NULL;

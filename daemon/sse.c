@@ -1,6 +1,7 @@
 #include "sse.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,52 +9,72 @@
 static int append_chunk(struct buf *out, const char *const *piece, const size_t *plen, int n)
 {
 	size_t total = 0;
-	char head[24];
-	int hn;
 
 	for (int i = 0; i < n; i++)
 		total += plen[i];
-	hn = snprintf(head, sizeof(head), "%zx\r\n", total);
-	if (buf_reserve(out, (size_t)hn + total + 2) < 0)
+	if (buf_reserve(out, 18 + total + 2) < 0)
 		return -ENOMEM;
-	buf_append(out, head, (size_t)hn);
+	buf_put_hex(out, total);
+	buf_append(out, "\r\n", 2);
 	for (int i = 0; i < n; i++)
 		buf_append(out, piece[i], plen[i]);
 	return buf_append(out, "\r\n", 2);
 }
 
+/* "id: N\n" into line (room for 32); returns its length, 0 for no id. */
+static size_t id_line(char *line, uint64_t id)
+{
+	size_t n;
+
+	if (!id)
+		return 0;
+	memcpy(line, "id: ", 4);
+	n = 4 + buf_fmt_u64(line + 4, id);
+	line[n++] = '\n';
+	return n;
+}
+
 int sse_append_event(struct buf *out, uint64_t id, const char *json, size_t len)
 {
-	char idline[40] = "";
-	const char *piece[4];
-	size_t plen[4];
+	char idline[32];
+	const char *piece[4] = { idline, "data: ", json, "\n\n" };
+	size_t plen[4] = { id_line(idline, id), 6, len, 2 };
 
-	if (id)
-		snprintf(idline, sizeof(idline), "id: %llu\n", (unsigned long long)id);
-	piece[0] = idline, plen[0] = strlen(idline);
-	piece[1] = "data: ", plen[1] = 6;
-	piece[2] = json, plen[2] = len;
-	piece[3] = "\n\n", plen[3] = 2;
 	return append_chunk(out, piece, plen, 4);
+}
+
+/* Method names are identifiers; one that needs escaping takes the slow road. */
+static bool plain_name(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+			return false;
+	return true;
 }
 
 int sse_append_notification(struct buf *out, uint64_t id, const char *method, const char *params,
 			    size_t params_len)
 {
-	char idline[40] = "";
+	static const char head[] = "data: {\"jsonrpc\":\"2.0\",\"method\":";
+	static const char mid[] = ",\"params\":";
+	char idline[32];
+	struct buf name = BUF_INIT;
 	const char *piece[7];
 	size_t plen[7];
-	struct buf name = BUF_INIT;
 	int err;
 
-	if (id)
-		snprintf(idline, sizeof(idline), "id: %llu\n", (unsigned long long)id);
-	piece[0] = idline, plen[0] = strlen(idline);
-	piece[1] = "data: {\"jsonrpc\":\"2.0\",\"method\":", plen[1] = strlen(piece[1]);
-	if (buf_json_string(&name, method, strlen(method)) < 0)
-		return -ENOMEM;
-	piece[2] = name.p, plen[2] = name.len;
-	piece[3] = ",\"params\":", plen[3] = strlen(piece[3]);
+	if (plain_name(method)) {
+		piece[2] = method, plen[2] = strlen(method);
+		piece[1] = "data: {\"jsonrpc\":\"2.0\",\"method\":\"", plen[1] = sizeof(head);
+		piece[3] = "\",\"params\":", plen[3] = sizeof(mid);
+	} else {
+		if (buf_json_string(&name, method, strlen(method)) < 0)
+			return -ENOMEM;
+		piece[2] = name.p, plen[2] = name.len;
+		piece[1] = head, plen[1] = sizeof(head) - 1;
+		piece[3] = mid, plen[3] = sizeof(mid) - 1;
+	}
+	piece[0] = idline, plen[0] = id_line(idline, id);
 	piece[4] = params, plen[4] = params_len;
 	piece[5] = "}\n\n", plen[5] = 3;
 	err = append_chunk(out, piece, plen, 6);
