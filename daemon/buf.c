@@ -56,19 +56,76 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
-int buf_json_string(struct buf *b, const char *s, size_t len)
+/* Length of the well-formed UTF-8 sequence at s (1-4), or 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *s, size_t left)
+{
+	unsigned c = s[0], n, cp, min;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (n > left)
+		return 0;
+	for (unsigned k = 1; k < n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
+}
+
+static void put_u_escape(struct buf *b, unsigned v)
 {
 	static const char hex[] = "0123456789abcdef";
+	char *p = b->p + b->len;
+
+	memcpy(p, "\\u", 2);
+	p[2] = hex[v >> 12 & 15];
+	p[3] = hex[v >> 8 & 15];
+	p[4] = hex[v >> 4 & 15];
+	p[5] = hex[v & 15];
+	b->len += 6;
+}
+
+/* Bytes that are not UTF-8 never reach the output: the forms jsonrpc_fix_escapes makes
+ * (C0 80 for NUL, ED xx xx for a lone surrogate) go back to their escapes, anything else
+ * becomes U+FFFD. So every JSON text we write is valid UTF-8. */
+static size_t escape_bad(struct buf *b, const unsigned char *s, size_t left)
+{
+	if (left >= 2 && s[0] == 0xc0 && s[1] == 0x80) {
+		put_u_escape(b, 0);
+		return 2;
+	}
+	if (left >= 3 && s[0] == 0xed && s[1] >= 0xa0 && (s[2] & 0xc0) == 0x80) {
+		put_u_escape(b, 0xd000u | (unsigned)(s[1] & 0x3f) << 6 | (s[2] & 0x3f));
+		return 3;
+	}
+	put_u_escape(b, 0xfffd);
+	return 1;
+}
+
+int buf_json_string(struct buf *b, const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
 
 	if (buf_reserve(b, len * 6 + 2) < 0)
 		return -ENOMEM;
 	b->p[b->len++] = '"';
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+	for (size_t i = 0; i < len;) {
+		unsigned char c = u[i];
+		size_t n;
 
 		if (c == '"' || c == '\\') {
 			b->p[b->len++] = '\\';
 			b->p[b->len++] = (char)c;
+			i++;
 		} else if (c < 0x20) {
 			const char *esc = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
 
@@ -76,18 +133,35 @@ int buf_json_string(struct buf *b, const char *s, size_t len)
 				memcpy(b->p + b->len, esc, 2);
 				b->len += 2;
 			} else {
-				memcpy(b->p + b->len, "\\u00", 4);
-				b->p[b->len + 4] = hex[c >> 4];
-				b->p[b->len + 5] = hex[c & 15];
-				b->len += 6;
+				put_u_escape(b, c);
 			}
-		} else {
+			i++;
+		} else if (c < 0x80) {
 			b->p[b->len++] = (char)c;
+			i++;
+		} else if ((n = utf8_seq(u + i, len - i))) {
+			memcpy(b->p + b->len, u + i, n);
+			b->len += n;
+			i += n;
+		} else {
+			i += escape_bad(b, u + i, len - i);
 		}
 	}
 	b->p[b->len++] = '"';
 	b->p[b->len] = '\0';
 	return 0;
+}
+
+size_t buf_utf8_prefix(const char *s, size_t max)
+{
+	size_t len = strlen(s);
+
+	if (len <= max)
+		return len;
+	/* Back off over continuation bytes so a character is never cut in two. */
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
 }
 
 char *buf_take(struct buf *b)

@@ -23,8 +23,11 @@ int buf_put_u64(struct buf *b, uint64_t v);
 int buf_put_hex(struct buf *b, uint64_t v);
 /* Writes v in decimal at out (room for 20 digits); returns the length. */
 size_t buf_fmt_u64(char *out, uint64_t v);
-/* Appends s as a JSON string literal, quotes included. */
+/* Appends s as a JSON string literal, quotes included; bytes that are not UTF-8 are
+ * escaped (see buf.c), so the result is always valid UTF-8. */
 int buf_json_string(struct buf *b, const char *s, size_t len);
+/* The longest prefix of s of at most max bytes that ends on a character boundary. */
+size_t buf_utf8_prefix(const char *s, size_t max);
 /* Hands the bytes to the caller (free() them) and empties b. Never NULL on success. */
 char *buf_take(struct buf *b);
 void buf_free(struct buf *b);

@@ -112,7 +112,8 @@ static int hex4(const char *p)
 	return v;
 }
 
-/* The replacement for the escape at p (6 bytes, "\\uXXXX"), or 0 bytes to keep it. */
+/* The replacement for the escape at p (6 bytes, "\\uXXXX"): its length, 0 to keep the
+ * escape, or SIZE_MAX for a well-formed surrogate pair (12 bytes) to keep whole. */
 static size_t fix_one(const char *p, size_t left, char out[3])
 {
 	int v = left >= 6 ? hex4(p + 2) : -1;
@@ -124,7 +125,7 @@ static size_t fix_one(const char *p, size_t left, char out[3])
 		return 2;
 	}
 	if (v >= 0xD800 && v <= 0xDBFF && next >= 0xDC00 && next <= 0xDFFF)
-		return 0;
+		return SIZE_MAX;
 	if (v >= 0xD800 && v <= 0xDFFF) {
 		out[0] = (char)0xED;
 		out[1] = (char)(0x80 | ((v >> 6) & 0x3F));
@@ -146,9 +147,17 @@ size_t jsonrpc_fix_escapes(char *json, size_t len)
 			json[w++] = json[r++];
 			continue;
 		}
-		if (json[r + 1] != 'u' || !(n = fix_one(json + r, len - r, rep))) {
-			/* Any other escape (or a kept pair's first half) is copied as two bytes,
-			 * so an escaped backslash never starts a new escape. */
+		n = json[r + 1] == 'u' ? fix_one(json + r, len - r, rep) : 0;
+		if (n == SIZE_MAX) {
+			/* A pair names one character: both halves stay as they are. */
+			memmove(json + w, json + r, 12);
+			w += 12;
+			r += 12;
+			continue;
+		}
+		if (!n) {
+			/* Any other escape is copied as two bytes, so an escaped backslash never
+			 * starts a new escape. */
 			json[w++] = json[r++];
 			json[w++] = json[r++];
 			continue;

@@ -636,8 +636,8 @@ static void call_tool(struct mcp_server *srv, struct session *s, const cJSON *pa
 			return;
 		}
 	}
-	answer_error(a, JSONRPC_INVALID_PARAMS, "Unknown tool: %.64s; tools/list names the tools",
-		     name->valuestring);
+	answer_error(a, JSONRPC_INVALID_PARAMS, "Unknown tool: %.*s; tools/list names the tools",
+		     (int)buf_utf8_prefix(name->valuestring, 64), name->valuestring);
 }
 
 static void set_log_level(struct session *s, const cJSON *params, struct answer *a)
@@ -768,7 +768,8 @@ static void dispatch(struct mcp_server *srv, struct session *s, const char *meth
 		answer_error(a, JSONRPC_INVALID_REQUEST,
 			     "This session is already initialized; send initialize without Mcp-Session-Id to start a new one");
 	else
-		answer_error(a, JSONRPC_METHOD_NOT_FOUND, "Method not found: %.64s", method);
+		answer_error(a, JSONRPC_METHOD_NOT_FOUND, "Method not found: %.*s",
+			     (int)buf_utf8_prefix(method, 64), method);
 }
 
 static void append_answer(struct buf *out, const cJSON *id, const struct answer *a)

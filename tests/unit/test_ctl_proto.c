@@ -204,7 +204,10 @@ static void test_bad_kick(void)
 	snprintf(line, sizeof(line), "{\"cmd\":\"kick\",\"args\":{\"target\":\"%064d\"}}", 0);
 	expect_accepted(line, CTL_KICK);
 	expect_refused("{\"cmd\":\"kick\",\"args\":{\"target\":\"a\\nb\"}}", "bad_arguments", "printable");
-	expect_refused("{\"cmd\":\"kick\",\"args\":{\"target\":\"a\xff\"}}", "bad_arguments", "printable");
+	/* Bytes that are not UTF-8 are refused for the whole line, whatever field holds them. */
+	expect_refused("{\"cmd\":\"kick\",\"args\":{\"target\":\"a\xff\"}}", "bad_request", "UTF-8");
+	expect_refused("{\"cmd\":\"notify\",\"args\":{\"all\":true,\"method\":\"x\",\"params\":{\"k\":\"\x81\"}}}",
+		       "bad_request", "UTF-8");
 	expect_refused("{\"cmd\":\"kick\",\"args\":{\"target\":\"a\",\"reason\":3}}", "bad_arguments",
 		       "kick \"reason\" must be a string");
 	expect_refused("{\"cmd\":\"kick\",\"args\":{\"target\":\"a\",\"reason\":\"x\\u001b[2J\"}}",
@@ -231,8 +234,8 @@ static void test_kick_counts_characters(void)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, "\xc3\xa9");
 	snprintf(line + n, sizeof(line) - n, "\"}}");
 	expect_accepted(line, CTL_KICK);
-	expect_refused("{\"cmd\":\"kick\",\"args\":{\"target\":\"\xc0\xaf\"}}", "bad_arguments", "printable");
-	expect_refused("{\"cmd\":\"kick\",\"args\":{\"target\":\"\xed\xa0\x80\"}}", "bad_arguments", "printable");
+	expect_refused("{\"cmd\":\"kick\",\"args\":{\"target\":\"\xc0\xaf\"}}", "bad_request", "UTF-8");
+	expect_refused("{\"cmd\":\"kick\",\"args\":{\"target\":\"\xed\xa0\x80\"}}", "bad_request", "UTF-8");
 	expect_refused("{\"cmd\":\"kick\",\"args\":{\"target\":\"\xc2\x9b\"}}", "bad_arguments", "printable");
 }
 

@@ -293,6 +293,35 @@ static const struct test classify_tests[] = {
 	{ NULL, NULL },
 };
 
+/* What jsonrpc_fix_escapes makes goes back out as the escapes it came from; other bytes
+ * that are not UTF-8 become U+FFFD; so every string we write is valid UTF-8. */
+static void test_strings_out_are_utf8(void)
+{
+	char body[] = "{\"id\":\"a\\u0000b\\udc00c\",\"s\":\"\\ud83d\\ude00\"}";
+	size_t n = jsonrpc_fix_escapes(body, strlen(body));
+	cJSON *j = cJSON_ParseWithLength(body, n);
+	struct buf out = BUF_INIT;
+	const char *id;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	id = cJSON_GetObjectItem(j, "id")->valuestring;
+	CU_ASSERT_EQUAL(strlen(id), 8); /* a C0 80 b ED B0 80 c */
+	buf_json_string(&out, id, strlen(id));
+	CU_ASSERT_STRING_EQUAL(out.p, "\"a\\u0000b\\udc00c\"");
+	out.len = 0;
+	/* A valid pair stays the character it names. */
+	buf_json_string(&out, cJSON_GetObjectItem(j, "s")->valuestring, 4);
+	CU_ASSERT_STRING_EQUAL(out.p, "\"\xf0\x9f\x98\x80\"");
+	out.len = 0;
+	buf_json_string(&out, "x\xff\xc3", 3);
+	CU_ASSERT_STRING_EQUAL(out.p, "\"x\\ufffd\\ufffd\"");
+	/* Cut at 3 bytes, a two-byte character is not split. */
+	CU_ASSERT_EQUAL(buf_utf8_prefix("ab\xc3\xa9", 3), 2);
+	CU_ASSERT_EQUAL(buf_utf8_prefix("ab\xc3\xa9", 4), 4);
+	buf_free(&out);
+	cJSON_Delete(j);
+}
+
 static const struct test reply_tests[] = {
 	{ "result id echo", test_result_ids },
 	{ "result string id escaped", test_result_string_id_escaped },
@@ -301,6 +330,7 @@ static const struct test reply_tests[] = {
 	{ "result text verbatim", test_result_text_verbatim },
 	{ "error", test_error },
 	{ "replies are responses", test_replies_classify_as_responses },
+	{ "strings out are UTF-8", test_strings_out_are_utf8 },
 	{ NULL, NULL },
 };
 

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz harnesses (run from anywhere; idempotent)."""
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "..", "corpus")
+
+
+def put(harness, name, data):
+    d = os.path.join(CORPUS, harness)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def post(body, sid=None, extra="", version=None, keep=True):
+    h = "POST /mcp HTTP/1.1\r\nHost: localhost:8808\r\nContent-Type: application/json\r\n"
+    h += "Accept: application/json, text/event-stream\r\n"
+    if sid:
+        h += f"Mcp-Session-Id: {sid}\r\n"
+    if version:
+        h += f"MCP-Protocol-Version: {version}\r\n"
+    if not keep:
+        h += "Connection: close\r\n"
+    h += extra
+    return h + f"Content-Length: {len(body.encode())}\r\n\r\n" + body
+
+
+def rpc(method, params=None, id=1):
+    p = f',"params":{params}' if params is not None else ""
+    return f'{{"jsonrpc":"2.0","id":{id},"method":"{method}"{p}}}'
+
+
+def tool(name, args, id=1):
+    return rpc("tools/call", f'{{"name":"{name}","arguments":{args}}}', id)
+
+
+def get(sid, last=None, extra=""):
+    h = f"GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nMcp-Session-Id: {sid}\r\n"
+    if last is not None:
+        h += f"Last-Event-ID: {last}\r\n"
+    return h + extra + "\r\n"
+
+
+def delete(sid):
+    return f"DELETE /mcp HTTP/1.1\r\nHost: localhost\r\nMcp-Session-Id: {sid}\r\n\r\n"
+
+
+INIT = rpc("initialize", '{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"seed","version":"1"}}')
+
+
+def http_mcp():
+    H = "http_mcp"
+    f = lambda flags, seed=7: bytes([flags, seed])
+    put("fuzz_http_mcp", "initialize", f(0) + post(INIT).encode())
+    put("fuzz_http_mcp", "init-then-newest", f(1) + (post(INIT) + post(rpc("tools/list"), "@N@")).encode())
+    put("fuzz_http_mcp", "pipelined-tools", f(2) + (post(rpc("ping"), "@S0@") + post(rpc("tools/list", id=2), "@S0@")
+        + post(tool("get_status", "{}", 3), "@S0@") + post(rpc("resources/read", '{"uri":"mcp-chat://guide"}', 4), "@S0@")
+        + post(rpc("prompts/get", '{"name":"chat_with_stranger"}', 5), "@S0@")).encode())
+    put("fuzz_http_mcp", "match-and-message", f(0) + (
+        post(tool("enter_queue", '{"display_name":"a","interests":["x"]}'), "@S0@") + "@C@"
+        + post(tool("enter_queue", '{"display_name":"b","interests":["x"]}'), "@S1@") + "@C@"
+        + post(tool("send_message", '{"room_id":"@R0@","message":"hi"}'), "@S0@") + "@C@"
+        + post(tool("wait_for_message", '{"timeout_s":0}'), "@S1@")).encode())
+    put("fuzz_http_mcp", "stream-then-events", f(0) + (
+        get("@S2@") + "@C@" + post(tool("join_room", '{"room_id":"lobby"}'), "@S2@") + "@C@"
+        + post(tool("join_room", '{"room_id":"lobby","display_name":"z"}'), "@S3@") + "@C@"
+        + post(tool("send_message", '{"room_id":"lobby","message":"yo"}'), "@S3@")).encode())
+    put("fuzz_http_mcp", "resume-last-event-id", f(2) + (get("@S1@", "1") + "@C@" + get("@S1@", "@L1@")).encode())
+    put("fuzz_http_mcp", "wait-pending", f(0) + (
+        post(tool("wait_for_message", '{"timeout_s":5}', 9), "@S0@") + post(rpc("ping", id=10), "@S0@") + "@C@"
+        + post(tool("leave_chat", '{"room_id":"@R0@"}'), "@S1@")).encode())
+    put("fuzz_http_mcp", "wait-timeout", f(0) + post(tool("wait_for_message", '{"timeout_s":1,"after":3}', 9), "@S3@").encode())
+    put("fuzz_http_mcp", "delete", f(0) + (get("@S3@") + "@C@" + delete("@S3@") + "@C@" + post(rpc("ping"), "@S3@")).encode())
+    put("fuzz_http_mcp", "batch-2025-03-26", f(1) + post(
+        "[" + rpc("ping") + ',{"jsonrpc":"2.0","method":"notifications/initialized"},' + tool("wait_for_message", "{}", 3) + "]",
+        "@S1@", version="2025-03-26").encode())
+    chunked = ("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               "Accept: application/json, text/event-stream\r\nMcp-Session-Id: @S0@\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n")
+    body = rpc("ping", id=77)
+    chunked += f"{10:x}\r\n{body[:10]}\r\n{len(body) - 10:x}\r\n{body[10:]}\r\n0\r\n\r\n"
+    put("fuzz_http_mcp", "chunked-body", f(3) + chunked.encode())
+    put("fuzz_http_mcp", "expect-continue", f(1) + post(rpc("ping"), "@S0@", extra="Expect: 100-continue\r\n").encode())
+    put("fuzz_http_mcp", "escapes-and-nul", f(0) + post(tool("send_message", '{"room_id":"@R0@","message":"a\\u0000b\\ud800\\udc00\\ud800"}'), "@S0@").encode())
+    put("fuzz_http_mcp", "head-and-bad", f(0) + (
+        "HEAD /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n" + "GET /other HTTP/1.1\r\nHost: evil.example\r\n\r\n"
+        + "GET /mcp HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil\r\n\r\n").encode())
+    put("fuzz_http_mcp", "close-and-slow", f(0x10 | 0x04) + (get("@S0@") + "@C@"
+        + post(tool("enter_queue", "{}"), "@S0@", keep=False)).encode())
+    put("fuzz_http_mcp", "shutdown", f(0x20) + (get("@S2@") + "@C@" + post(tool("wait_for_message", "{}"), "@S1@")).encode())
+    put("fuzz_http_mcp", "logging-versions", f(0) + (post(rpc("logging/setLevel", '{"level":"debug"}'), "@S0@", version="2025-06-18")
+        + post(rpc("initialize", '{"protocolVersion":"2025-03-26"}'), "@S0@")).encode())
+
+
+def sse_resume():
+    # byte 0: capacity, byte 1: send queue, then ops until 0xff, then the Last-Event-ID text
+    put("fuzz_sse_resume", "simple", bytes([0, 0, 1, 1, 1, 1, 0xff]) + b"2")
+    put("fuzz_sse_resume", "no-id", bytes([0, 0, 1, 2, 3, 0xff]))
+    put("fuzz_sse_resume", "acked-evicted", bytes([0, 0] + [1] * 40 + [0xf3] + [1] * 40 + [0xff]) + b"5")
+    put("fuzz_sse_resume", "huge-id", bytes([3, 0, 1, 1, 0xff]) + b"18446744073709551615")
+    put("fuzz_sse_resume", "overflow-id", bytes([3, 0, 1, 1, 0xff]) + b"18446744073709551616")
+    put("fuzz_sse_resume", "big-backlog", bytes([8, 0] + [0x7f] * 60 + [0xff]) + b"0")
+    put("fuzz_sse_resume", "not-a-number", bytes([1, 1, 1, 1, 0xff]) + b"+1")
+
+
+def ctl():
+    lines = [
+        '{"cmd":"status"}', '{"cmd":"sessions"}', '{"cmd":"queues"}', '{"cmd":"rooms"}', '{"cmd":"stats"}',
+        '{"cmd":"kick","args":{"target":"@H0@","reason":"spam"}}',
+        '{"cmd":"kick","args":{"target":"@R1@"}}',
+        '{"cmd":"notify","args":{"target":"@H2@","method":"notifications/message","params":{"level":"info","data":"hi"}}}',
+        '{"cmd":"notify","args":{"all":true,"method":"x"}}',
+    ]
+    for i, l in enumerate(lines):
+        put("fuzz_ctl", f"line-{i}", l + "\n")
+    put("fuzz_ctl", "several", "\n".join(lines) + "\n")
+    put("fuzz_ctl", "bad", '{"cmd":"kick","args":{"target":"","target":"x"}}\n{"cmd":7}\n[1]\n\n{"cmd":"status","args":{"x":1}}\r\n')
+    put("fuzz_ctl", "escapes", '{"cmd":"notify","args":{"target":"@H3@","method":"a\\u00e9","params":{"k":"\\ud83d\\ude00"}}}\n')
+
+
+def config():
+    put("fuzz_config", "packaged", open(os.path.join(HERE, "..", "..", "..", "packaging", "mcp-chat.conf")).read())
+    put("fuzz_config", "limits", "[limits]\nmax_sessions = 1\nmailbox_events = 65536\nrate_per_second = 0.001\nmax_interests=0\n")
+    put("fuzz_config", "timeouts", "[timeouts]\nhead_s = 0.1\nkeepalive_s = 86400\nsession_idle_s=1.5\nsse_keepalive_s = 3600\ninterest_fallback_s=0\n")
+    put("fuzz_config", "lists", "[server]\nlisten = [::1]:1 127.0.0.1:0,a:1\nallowed_hosts = a b,c\n[status]\nallow = 10.0.0.0/8 ::/0 1.2.3.4/32 fe80::1/64\n")
+    put("fuzz_config", "strings", "[control]\nsocket = /run/x.sock\ngroup = g\n[server]\nuser = u\n[log]\nlevel = debug\n[status]\nhealthz = off\nmetrics = yes\n")
+    put("fuzz_config", "bad", "[limits]\nmax_head_bytes = 1e3\n")
+
+
+if __name__ == "__main__":
+    http_mcp()
+    sse_resume()
+    ctl()
+    config()
