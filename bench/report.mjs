@@ -1,0 +1,162 @@
+// Turns the load generator's JSON lines into one table on stdout and one JSON file.
+// Usage: node report.mjs RESULTS.jsonl OUT.json META_JSON
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const [inFile, outFile, metaJson] = process.argv.slice(2);
+const runs = readFileSync(inFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const meta = JSON.parse(metaJson || '{}');
+
+const find = (scenario, server, pred = () => true) => runs.find((r) => r.scenario === scenario && r.server === server && pred(r));
+const all = (scenario, server) => runs.filter((r) => r.scenario === scenario && r.server === server);
+
+const num = (v, digits = 0) => {
+  if (v === undefined || v === null || Number.isNaN(v)) return '–';
+  const s = Number(v).toFixed(digits);
+  const [i, f] = s.split('.');
+  const g = i.replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
+  return f ? `${g}.${f}` : g;
+};
+const ms = (us) => (us === undefined ? '–' : us >= 100_000 ? num(us / 1000, 0) : us >= 10_000 ? num(us / 1000, 1) : num(us / 1000, 2));
+const lat = (h) => (h && h.n ? `${ms(h.p50)} / ${ms(h.p99)} / ${ms(h.p999)}` : '–');
+const ratio = (a, b) => (a && b ? a / b : undefined);
+const times = (x) => (x === undefined ? '–' : `${num(x, x < 10 ? 2 : 1)}×`);
+const pct = (x) => (x === undefined ? '–' : `${num(100 * x, 0)} %`);
+const verdict = (ok) => (ok === undefined ? '' : ok ? ' ok' : ' MISS');
+const okMark = (r) => (!r ? '' : r.ok === false ? ' FAIL' : '');
+
+const rows = [];
+const summary = {};
+const row = (scenario, metric, d, p, n, rat = '') => rows.push([scenario, metric, d, p, n, rat]);
+
+// ---------------------------------------------------------------- rpc
+{
+  const d = find('rpc', 'mcp-chatd'), p = find('rpc', 'peer'), n = find('rpc', 'nginx');
+  if (d || p || n) {
+    const rp = ratio(d?.calls_per_s, p?.calls_per_s), rn = ratio(d?.calls_per_s, n?.calls_per_s);
+    summary.rpc = { daemon_calls_per_s: d?.calls_per_s, peer_calls_per_s: p?.calls_per_s, nginx_requests_per_s: n?.calls_per_s,
+      daemon_over_peer: rp, daemon_over_nginx: rn, target_over_peer: 30, target_over_nginx: 0.6 };
+    const conns = d?.conns ?? p?.conns ?? n?.conns;
+    row('rpc', `send_message calls/s, ${conns} conns: daemon/peer`, num(d?.calls_per_s), num(p?.calls_per_s), '', rp === undefined ? '–' : `${times(rp)} (target ≥ 30×${verdict(rp >= 30)})`);
+    row('rpc', 'requests/s: daemon/nginx (fixed 200)', num(d?.calls_per_s), '', num(n?.calls_per_s), rn === undefined ? '–' : `${pct(rn)} (target ≥ 60 %${verdict(rn >= 0.6)})`);
+    row('rpc', 'latency p50 / p99 / p999 ms', lat(d?.lat_us), lat(p?.lat_us), lat(n?.lat_us));
+    row('rpc', 'push delivery p50 / p99 / p999 ms', lat(d?.delivery_us), lat(p?.delivery_us), '');
+    row('rpc', 'errors · missing+dup+gap', d ? `${d.errors} · ${d.missing + d.dup + d.gap}${okMark(d)}` : '–',
+      p ? `${p.errors} · ${p.missing + p.dup + p.gap}${okMark(p)}` : '–', n ? `${n.errors}${okMark(n)}` : '–');
+  }
+}
+
+// ---------------------------------------------------------------- relay
+{
+  const d = find('relay', 'mcp-chatd'), p = find('relay', 'peer');
+  const dm = find('relay-max', 'mcp-chatd'), pm = find('relay-max', 'peer');
+  if (d || p || dm || pm) {
+    const rate = d?.rate ?? p?.rate;
+    const cell = (r) => {
+      if (!r || r.lat_us === undefined) return r ? 'FAIL' : '–';
+      const sat = r.achieved_rate < 0.97 * r.rate ? ` (saturated: ${num(r.achieved_rate)}/s sent)` : '';
+      return `${ms(r.lat_us.p99)}${sat}`;
+    };
+    summary.relay = { rate, daemon_p99_us: d?.lat_us?.p99, peer_p99_us: p?.lat_us?.p99, peer_achieved_rate: p?.achieved_rate,
+      daemon_max_rate: dm?.max_rate, peer_max_rate: pm?.max_rate, target_p99_us: 1000 };
+    row('relay', `p99 ms at ${num(rate)} msg/s offered`, cell(d), cell(p), '',
+      d?.lat_us ? `target ≤ 1 ms${verdict(d.lat_us.p99 <= 1000)}` : '–');
+    const maxCell = (r) => (!r ? '–' : r.max_rate ? `${num(r.max_rate)}${r.steps?.every((x) => x.sustained) ? ' (every step passed: raise --rates)' : ''}`
+      : `< ${num(r.steps?.[0]?.rate)} (first step failed)`);
+    row('relay', `max rate with p99 < ${dm?.p99_limit_ms ?? pm?.p99_limit_ms ?? 5} ms (msg/s)`, maxCell(dm), maxCell(pm), '',
+      times(ratio(dm?.max_rate, pm?.max_rate)));
+    row('relay', `p50 / p99 / p999 ms at ${num(rate)} msg/s`, lat(d?.lat_us), lat(p?.lat_us), '');
+    const dl = (r) => (r ? `${num(r.delivered)} / ${num(r.sent_ok)}${r.missing || r.dup || r.gap || r.errors ? ` (missing ${r.missing}, dup ${r.dup}, gap ${r.gap}, errors ${r.errors})` : ''}${okMark(r)}` : '–');
+    row('relay', 'delivered / sent ok', dl(d), dl(p), '');
+    for (const [name, r] of [['mcp-chatd', dm], ['peer', pm]]) {
+      if (!r?.steps) continue;
+      const steps = r.steps.map((s) => `${s.rate / 1000}k:${ms(s.lat_us.p99)}${s.sustained ? '' : '✗'}`).join(' ');
+      row('relay', `find-max steps, ${name} (rate:p99 ms)`, name === 'mcp-chatd' ? steps : '', name === 'peer' ? steps : '', '');
+    }
+  }
+}
+
+// ---------------------------------------------------------------- idle
+{
+  const d = all('idle', 'mcp-chatd').sort((a, b) => a.sessions - b.sessions);
+  const p = all('idle', 'peer').sort((a, b) => a.sessions - b.sessions);
+  if (d.length || p.length) {
+    const dl = d.at(-1), pl = p.at(-1);
+    const r = ratio(pl?.bytes_per_session, dl?.bytes_per_session);
+    summary.idle = { daemon_sessions: dl?.sessions, daemon_bytes_per_session: dl?.bytes_per_session,
+      peer_sessions: pl?.sessions, peer_bytes_per_session: pl?.bytes_per_session, peer_over_daemon: r, target_bytes: 4096 };
+    const ok = dl?.bytes_per_session !== undefined ? ` · target ≤ 4 KiB${verdict(dl.bytes_per_session <= 4096)}` : '';
+    row('idle', `RSS bytes/session (daemon at ${num(dl?.sessions)}, peer at ${num(pl?.sessions)})`,
+      num(dl?.bytes_per_session), num(pl?.bytes_per_session), '', r === undefined ? `–${ok}` : `peer/daemon ${times(r)}${ok}`);
+    const ns = [...new Set([...d, ...p].map((x) => x.sessions))].sort((a, b) => a - b);
+    for (const n of ns) {
+      const a = d.find((x) => x.sessions === n), b = p.find((x) => x.sessions === n);
+      const c = (x) => (x ? `${num(x.bytes_per_session)} B · ${num(x.open_s, 2)} s${x.opened !== x.sessions ? ` (${x.opened} opened)` : ''}${okMark(x)}` : '–');
+      row('idle', `${num(n)} sessions: bytes/session · time to open`, c(a), c(b), '');
+    }
+  }
+}
+
+// ---------------------------------------------------------------- scale
+{
+  const d = all('scale', 'mcp-chatd').sort((a, b) => a.idle_sessions - b.idle_sessions);
+  if (d.length) {
+    const lo = d[0], hi = d.at(-1);
+    const r = ratio(hi?.cpu_us_per_msg, lo?.cpu_us_per_msg);
+    summary.scale = { rate: lo.rate, low_sessions: lo.idle_sessions, high_sessions: hi.idle_sessions,
+      low_cpu_us_per_msg: lo.cpu_us_per_msg, high_cpu_us_per_msg: hi.cpu_us_per_msg, high_over_low: r, target_within: 0.1 };
+    row('scale', `daemon CPU µs/msg at ${num(lo.rate)} msg/s: ${num(hi.idle_sessions)} vs ${num(lo.idle_sessions)} idle`,
+      `${num(hi.cpu_us_per_msg, 2)} vs ${num(lo.cpu_us_per_msg, 2)}`, '', '',
+      r === undefined ? '–' : `${times(r)} (target within 10 %${verdict(Math.abs(r - 1) <= 0.1)})`);
+    for (const x of d) {
+      row('scale', `${num(x.idle_sessions)} idle: CPU µs/msg · relay p99 ms · RSS MiB`,
+        `${num(x.cpu_us_per_msg, 2)} · ${ms(x.lat_us?.p99)} · ${num(x.server_rss_kb / 1024, 0)}${okMark(x)}`, '', '');
+    }
+  }
+}
+
+// ---------------------------------------------------------------- noise
+{
+  const cpus = [];
+  for (const r of runs) {
+    if (r.cpu) cpus.push({ label: r.label, ...r.cpu });
+    for (const s of r.steps ?? []) if (s.cpu) cpus.push({ label: `${r.label}@${s.rate}`, ...s.cpu });
+  }
+  const max = (k) => cpus.reduce((a, b) => ((b[k] ?? -1) > (a?.[k] ?? -1) ? b : a), undefined);
+  // node's own helper threads share CPU 0 with its main thread: the peer's preemptions are its
+  // own, so they count in the totals but not in the verdict
+  for (const c of cpus) c.preempt_per_s = Math.max(c.label.endsWith('/peer') || c.label.includes('/peer@') ? 0 : c.server_preemptions ?? 0, c.loadgen_preemptions ?? 0) / (c.wall_s || 1);
+  const pre = max('preempt_per_s'), foreign = max('foreign_pct'), busy = max('loadgen_busy_pct');
+  const total = (k) => cpus.reduce((a, b) => a + (b[k] ?? 0), 0);
+  summary.noise = { server_preemptions: total('server_preemptions'), loadgen_preemptions: total('loadgen_preemptions'),
+    max_preemptions_per_s: pre?.preempt_per_s, worst_run: pre?.label,
+    max_foreign_cpu_pct: foreign?.foreign_pct, foreign_run: foreign?.label,
+    max_loadgen_busy_pct: busy?.loadgen_busy_pct, loadgen_run: busy?.label };
+  if (pre) {
+    row('all', 'preemptions of server · loadgen (all runs); worst run /s', `${num(total('server_preemptions'))} · ${num(total('loadgen_preemptions'))}; ${num(pre.preempt_per_s, 1)}/s (${pre.label})`, '', '',
+      pre.preempt_per_s > 5 ? 'DISTURBED: tails include other jobs' : 'undisturbed');
+  }
+  if (foreign) row('all', 'CPU used by other jobs (max, % of a CPU)', `${num(foreign.foreign_pct)} % (${foreign.label})`, '', '',
+    foreign.foreign_pct > 10 ? 'shared machine' : 'quiet');
+  if (busy) row('all', 'load generator busy (max % of CPU 1)', `${num(busy.loadgen_busy_pct)} % (${busy.label})`, '', '',
+    busy.loadgen_busy_pct > 90 ? 'loadgen may be the limit' : 'not the bottleneck');
+}
+
+const failed = runs.filter((r) => r.ok === false);
+summary.correct = failed.length === 0;
+summary.failures = failed.map((r) => ({ label: r.label, error: r.error ?? r.first_error }));
+
+// ---------------------------------------------------------------- print
+const head = ['scenario', 'metric', 'mcp-chatd', 'peer', 'nginx', 'ratio'];
+const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...String(r[i])].length)));
+const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i] + (String(c).length - [...String(c)].length))).join(' | ')} |`;
+console.log(line(head));
+console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+for (const r of rows) console.log(line(r));
+if (meta.smoke) console.log('\nsmoke run: small N and short runs; the figures above are not measurements.');
+if (failed.length) {
+  console.log(`\nCORRECTNESS FAILURES (${failed.length}):`);
+  for (const r of failed) console.log(`  ${r.label}: ${r.error ?? r.first_error ?? JSON.stringify(r).slice(0, 300)}`);
+}
+
+writeFileSync(outFile, `${JSON.stringify({ meta, summary, runs }, null, 2)}\n`);
+process.exit(failed.length ? 1 : 0);
