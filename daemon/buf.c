@@ -34,11 +34,6 @@ int buf_append(struct buf *b, const void *data, size_t len)
 	return 0;
 }
 
-int buf_puts(struct buf *b, const char *s)
-{
-	return buf_append(b, s, strlen(s));
-}
-
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;

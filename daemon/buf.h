@@ -16,7 +16,11 @@ struct buf {
 /* All return 0 or -ENOMEM (the buffer is left as it was). */
 int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t len);
-int buf_puts(struct buf *b, const char *s);
+/* Inline so that the length of a literal is known at compile time. */
+static inline int buf_puts(struct buf *b, const char *s)
+{
+	return buf_append(b, s, __builtin_strlen(s));
+}
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Decimal and lower-case hex, without printf (they are on every response). */
 int buf_put_u64(struct buf *b, uint64_t v);

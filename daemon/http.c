@@ -56,7 +56,7 @@ struct http_conn {
 	size_t off[H_COUNT];
 	bool seen[H_COUNT];
 
-	char field[24]; /* current header name, lower-cased; longer names are not tracked */
+	char field[24]; /* current header name as sent; longer names are not tracked */
 	size_t field_len;
 	enum tracked cur;
 	size_t value_off;
@@ -139,14 +139,12 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
 	struct http_conn *c = conn_of(p);
 
-	for (size_t i = 0; i < len; i++) {
-		/* RFC 9112 5.1: no whitespace between a field name and its colon. */
-		if (at[i] == ' ' || at[i] == '\t')
-			return fail(c, 400, "whitespace in a header name");
-		if (c->field_len < sizeof(c->field) - 1)
-			c->field[c->field_len] = (char)tolower((unsigned char)at[i]);
-		c->field_len++;
-	}
+	/* RFC 9112 5.1: no whitespace between a field name and its colon. */
+	if (memchr(at, ' ', len) || memchr(at, '\t', len))
+		return fail(c, 400, "whitespace in a header name");
+	if (c->field_len + len < sizeof(c->field))
+		memcpy(c->field + c->field_len, at, len);
+	c->field_len += len;
 	return 0;
 }
 
@@ -160,9 +158,10 @@ static int on_header_field_complete(llhttp_t *p)
 		c->field[c->field_len] = '\0';
 		/* Every header of every request passes here: compare only names of its length. */
 		for (int i = 0; i < H_COUNT; i++)
-			if (tracked_len[i] == c->field_len && memcmp(c->field, tracked_names[i], c->field_len) == 0)
+			if (tracked_len[i] == c->field_len &&
+			    strncasecmp(c->field, tracked_names[i], c->field_len) == 0)
 				c->cur = (enum tracked)i;
-		c->expect_hdr = c->field_len == 6 && memcmp(c->field, "expect", 6) == 0;
+		c->expect_hdr = c->field_len == 6 && strncasecmp(c->field, "expect", 6) == 0;
 	}
 	c->field_len = 0;
 	c->value_off = c->arena_len;

@@ -49,6 +49,8 @@ struct mcp_server {
 	struct mcp_hooks hooks;
 	bool shutting_down;
 	uint32_t streams, calls;
+	/* Reused by post_single (never nested) so a request allocates no answer buffers. */
+	struct buf scratch_result, scratch_body;
 };
 
 /* What a JSON-RPC request came to: a result, an error, or a wait. */
@@ -220,6 +222,8 @@ void mcp_server_free(struct mcp_server *srv)
 	while (srv->sessions.all)
 		mcp_session_end(srv, srv->sessions.all, 1);
 	session_table_free(&srv->sessions);
+	buf_free(&srv->scratch_result);
+	buf_free(&srv->scratch_body);
 	free(srv->tools_list);
 	free(srv);
 }
@@ -594,12 +598,13 @@ static void run_tool(struct mcp_server *srv, struct session *s, const struct mcp
 		a->wait = true;
 		return;
 	}
-	if (!ctx->structured) {
+	if (!ctx->structured && !ctx->structured_text) {
 		answer_error(a, JSONRPC_INTERNAL_ERROR, "Internal error in tool %s", t->name);
 		return;
 	}
 	/* One serialisation serves both: the text content is the JSON as a string. */
-	text = cJSON_PrintUnformatted(ctx->structured);
+	text = ctx->structured_text ? ctx->structured_text : cJSON_PrintUnformatted(ctx->structured);
+	ctx->structured_text = NULL;
 	buf_puts(&a->result, "{\"content\":[{\"type\":\"text\",\"text\":");
 	if (ctx->is_error && ctx->error_text)
 		buf_json_string(&a->result, ctx->error_text, strlen(ctx->error_text));
@@ -746,12 +751,12 @@ static void dispatch(struct mcp_server *srv, struct session *s, const char *meth
 		params = &empty;
 	if (cJSON_IsArray(params))
 		answer_error(a, JSONRPC_INVALID_PARAMS, "params must be an object");
+	else if (strcmp(method, "tools/call") == 0)
+		call_tool(srv, s, params, may_wait, a);
 	else if (strcmp(method, "ping") == 0)
 		buf_puts(&a->result, "{}");
 	else if (strcmp(method, "tools/list") == 0)
 		buf_puts(&a->result, srv->tools_list);
-	else if (strcmp(method, "tools/call") == 0)
-		call_tool(srv, s, params, may_wait, a);
 	else if (strcmp(method, "logging/setLevel") == 0)
 		set_log_level(s, params, a);
 	else if (strcmp(method, "resources/list") == 0)
@@ -897,18 +902,34 @@ static struct session *require_session(struct mcp_server *srv, const struct http
 	return s;
 }
 
+/* Gives the answer buffers back for the next request; big ones are freed. */
+static void keep_scratch(struct mcp_server *srv, struct buf *result, struct buf *body)
+{
+	if (result->cap > 65536)
+		buf_free(result);
+	if (body->cap > 65536)
+		buf_free(body);
+	buf_free(&srv->scratch_result);
+	buf_free(&srv->scratch_body);
+	srv->scratch_result = *result;
+	srv->scratch_body = *body;
+}
+
 static enum mcp_disposition post_single(struct mcp_server *srv, const struct http_request *req,
 					struct mcp_sink *sink, struct session *s, const cJSON *msg)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-	struct answer a = { .result = BUF_INIT };
-	struct buf body = BUF_INIT;
+	struct answer a = { .result = srv->scratch_result };
+	struct buf body = srv->scratch_body;
 	const char *why;
 	enum jsonrpc_kind kind = jsonrpc_classify(msg, &why);
 
-	if (kind == JSONRPC_INVALID)
-		return refuse(sink, req, 400, JSONRPC_INVALID_REQUEST, NULL, why);
-	if (kind != JSONRPC_REQUEST) {
+	a.result.len = body.len = 0;
+	srv->scratch_result = srv->scratch_body = (struct buf)BUF_INIT;
+	if (kind == JSONRPC_INVALID || kind != JSONRPC_REQUEST) {
+		keep_scratch(srv, &a.result, &body);
+		if (kind == JSONRPC_INVALID)
+			return refuse(sink, req, 400, JSONRPC_INVALID_REQUEST, NULL, why);
 		write_accepted(sink, req->keep_alive);
 		return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 	}
@@ -917,13 +938,12 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 		 cJSON_GetObjectItemCaseSensitive(msg, "params"), true, &a);
 	s->busy--;
 	if (a.wait) {
-		buf_free(&a.result);
+		keep_scratch(srv, &a.result, &body);
 		return park_call(srv, s, sink, id, &a, req->keep_alive);
 	}
 	append_answer(&body, id, &a);
 	write_json(sink, 200, NULL, body.p, body.len, req->keep_alive);
-	buf_free(&a.result);
-	buf_free(&body);
+	keep_scratch(srv, &a.result, &body);
 	arm_idle(srv, s);
 	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 }
@@ -980,6 +1000,18 @@ static bool is_initialize(const cJSON *msg)
 	return cJSON_IsString(method) && strcmp(method->valuestring, "initialize") == 0;
 }
 
+static bool has_u_escape(const char *p, size_t len)
+{
+	const char *end = p + len, *bs;
+
+	while ((bs = memchr(p, '\\', (size_t)(end - p))) && bs + 1 < end) {
+		if (bs[1] == 'u')
+			return true;
+		p = bs + 2;
+	}
+	return false;
+}
+
 /* Escapes cJSON cannot carry (\u0000, lone surrogates) are rare: only then is the body copied
  * and rewritten (jsonrpc_fix_escapes). */
 static cJSON *parse_body(const struct http_request *req)
@@ -987,7 +1019,7 @@ static cJSON *parse_body(const struct http_request *req)
 	char *copy;
 	cJSON *msg;
 
-	if (!memmem(req->body, req->body_len, "\\u", 2))
+	if (!has_u_escape(req->body, req->body_len))
 		return cJSON_ParseWithLength(req->body, req->body_len);
 	copy = malloc(req->body_len + 1);
 	if (!copy)

@@ -63,6 +63,7 @@ struct mcp_tool_ctx {
 	uint32_t wait_ms;
 	/* The result: structured content (owned by mcp once set) and whether it is an error. */
 	cJSON *structured;
+	char *structured_text; /* or the same as JSON text (malloc'd; owned by mcp once set) */
 	bool is_error;
 	const char *error_text; /* with is_error: the sentence for the text content */
 };

@@ -800,9 +800,11 @@ int server_run(struct server *srv)
 	for (;;) {
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
-		uint64_t now = timer_now_ms();
+		uint64_t now;
 		int err;
 
+		timer_clock_tick();
+		now = timer_now_ms();
 		stats.loop_iterations++;
 		timer_run(&srv->timers, now);
 		process_ready(srv);
@@ -813,6 +815,7 @@ int server_run(struct server *srv)
 			log_err("io_uring wait failed: %s", strerror(-err));
 			return err;
 		}
+		timer_clock_tick();
 		io_uring_for_each_cqe(&srv->ring.uring, head, cqe) {
 			handle_cqe(srv, cqe);
 			n++;

@@ -36,15 +36,27 @@ static void encode(const uint8_t raw[SESSION_RAW_LEN], char id[SESSION_ID_LEN + 
 	id[SESSION_ID_LEN] = '\0';
 }
 
+/* base64url value of each byte + 1; 0 for bytes outside the alphabet. */
+static uint8_t b64_value[256];
+
+static void b64_table(void)
+{
+	if (b64_value['A'])
+		return;
+	for (int i = 0; i < 64; i++)
+		b64_value[(unsigned char)b64url[i]] = (uint8_t)(i + 1);
+}
+
 static int decode(const char *id, uint8_t raw[SESSION_RAW_LEN])
 {
+	b64_table();
 	for (int i = 0, o = 0; i < SESSION_ID_LEN; i += 4) {
 		uint32_t v = 0;
 		for (int k = 0; k < 4; k++) {
-			const char *p = id[i + k] ? strchr(b64url, id[i + k]) : NULL;
-			if (!p)
+			uint8_t d = b64_value[(unsigned char)id[i + k]];
+			if (!d)
 				return -EINVAL;
-			v = v << 6 | (uint32_t)(p - b64url);
+			v = v << 6 | (uint32_t)(d - 1);
 		}
 		raw[o++] = (uint8_t)(v >> 16);
 		raw[o++] = (uint8_t)(v >> 8);

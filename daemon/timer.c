@@ -129,10 +129,22 @@ void timer_run(struct timer_heap *h, uint64_t now)
 	}
 }
 
-uint64_t timer_now_ms(void)
+static uint64_t cached_ms;
+
+static uint64_t clock_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void timer_clock_tick(void)
+{
+	cached_ms = clock_ms();
+}
+
+uint64_t timer_now_ms(void)
+{
+	return cached_ms ? cached_ms : clock_ms();
 }

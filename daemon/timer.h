@@ -41,7 +41,10 @@ uint64_t timer_next(const struct timer_heap *h);
 /* Fires every timer due at or before now; a callback may arm or cancel any timer. */
 void timer_run(struct timer_heap *h, uint64_t now);
 
-/* CLOCK_MONOTONIC in milliseconds. */
+/* CLOCK_MONOTONIC in milliseconds. Once timer_clock_tick() has been called it is the time
+ * of the last tick: the loop ticks once per wake-up, since a request asks for the time
+ * several times and a millisecond clock needs no more. */
 uint64_t timer_now_ms(void);
+void timer_clock_tick(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "chat.h"
 #include "jsonrpc.h"
 #include "session.h"
@@ -158,8 +159,8 @@ static enum mcp_tool_status send_message(struct mcp_tool_ctx *ctx)
 {
 	const char *room, *text;
 	struct chat_result r;
+	struct buf out = BUF_INIT;
 	size_t len;
-	cJSON *o;
 
 	if (req_string(ctx, "room_id", &room) < 0 || req_string(ctx, "message", &text) < 0)
 		return MCP_TOOL_DONE;
@@ -168,10 +169,13 @@ static enum mcp_tool_status send_message(struct mcp_tool_ctx *ctx)
 	chat_send(world.chat, user_of(ctx), room, text, len, &r);
 	if (r.error != CHAT_OK)
 		return chat_refusal(ctx, &r);
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "message_id", r.message_id);
-	cJSON_AddStringToObject(o, "timestamp", r.timestamp);
-	ctx->structured = o;
+	/* The busiest tool: its result is written directly (both values are URL-safe text). */
+	buf_puts(&out, "{\"message_id\":\"");
+	buf_puts(&out, r.message_id);
+	buf_puts(&out, "\",\"timestamp\":\"");
+	buf_puts(&out, r.timestamp);
+	buf_puts(&out, "\"}");
+	ctx->structured_text = buf_take(&out);
 	return MCP_TOOL_DONE;
 }
 
