@@ -12,15 +12,16 @@
 
 #include "buf.h"
 #include "log.h"
+#include "sendq.h"
 
 #define CTL_MAX_CONNS 64
 
 struct ctl_conn {
 	struct ctlsock *cs;
 	int fd;
-	struct buf in, out, inflight;
-	size_t sent;
-	bool recv_armed, sending, closing, close_after;
+	struct buf in;
+	struct sendq q;
+	bool recv_armed, closing, close_after;
 	struct ctl_conn *prev, *next;
 };
 
@@ -39,8 +40,7 @@ struct ctlsock {
 static void conn_free(struct ctl_conn *c)
 {
 	buf_free(&c->in);
-	buf_free(&c->out);
-	buf_free(&c->inflight);
+	sendq_free(&c->q);
 	free(c);
 }
 
@@ -66,7 +66,7 @@ static void push_conn(struct ctl_conn **head, struct ctl_conn *c)
 
 static void conn_maybe_free(struct ctl_conn *c)
 {
-	if (c->closing && !c->recv_armed && !c->sending) {
+	if (c->closing && !c->recv_armed && !c->q.sending) {
 		unlink_conn(&c->cs->zombies, c);
 		conn_free(c);
 	}
@@ -88,28 +88,20 @@ static void conn_close(struct ctl_conn *c)
 
 static void conn_flush(struct ctl_conn *c)
 {
-	struct buf t;
-
-	if (c->sending || c->closing)
+	if (c->closing)
 		return;
-	if (c->out.len == 0) {
+	if (sendq_idle(&c->q)) {
 		if (c->close_after)
 			conn_close(c);
 		return;
 	}
-	t = c->inflight;
-	c->inflight = c->out;
-	c->out = t;
-	c->out.len = 0;
-	c->sent = 0;
-	c->sending = true;
-	ring_send(c->cs->ring, c->fd, c->inflight.p, c->inflight.len, ring_tag(c, RING_OP_CTL_SEND));
+	sendq_start(&c->q, c->cs->ring, c->fd, ring_tag(c, RING_OP_CTL_SEND));
 }
 
 static void reply(struct ctl_conn *c, char *line)
 {
 	if (line)
-		buf_puts(&c->out, line);
+		buf_puts(&c->q.out, line);
 	free(line);
 }
 
@@ -172,24 +164,16 @@ static void on_recv(struct ctl_conn *c, struct io_uring_cqe *cqe)
 
 static void on_send(struct ctl_conn *c, int res)
 {
-	c->sending = false;
-	if (c->closing) {
-		conn_maybe_free(c);
+	if (c->closing || res < 0) {
+		c->q.sending = false;
+		if (c->closing)
+			conn_maybe_free(c);
+		else
+			conn_close(c);
 		return;
 	}
-	if (res < 0) {
-		conn_close(c);
-		return;
-	}
-	c->sent += (size_t)res;
-	if (c->sent < c->inflight.len) {
-		c->sending = true;
-		ring_send(c->cs->ring, c->fd, c->inflight.p + c->sent, c->inflight.len - c->sent,
-			  ring_tag(c, RING_OP_CTL_SEND));
-		return;
-	}
-	c->inflight.len = 0;
-	conn_flush(c);
+	if (!sendq_sent(&c->q, c->cs->ring, c->fd, ring_tag(c, RING_OP_CTL_SEND), res))
+		conn_flush(c);
 }
 
 /* Root, our own uid, our group as primary or supplementary group of the peer. */

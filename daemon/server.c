@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mcp.h"
 #include "ring.h"
+#include "sendq.h"
 #include "service.h"
 #include "stats.h"
 #include "status.h"
@@ -40,15 +41,12 @@ struct conn {
 	struct server *srv;
 	int fd;
 	struct http_conn *http;
-	struct buf out;      /* appended, not yet handed to the kernel */
-	struct buf inflight; /* being sent: one send in flight per socket keeps bytes in order */
-	size_t sent;         /* bytes of inflight already sent */
-	uint64_t sent_total; /* bytes ever sent on this connection */
+	struct sendq q;
 	struct buf in;       /* received but not parsed yet (pipelining behind a held request) */
 	struct timer timer;  /* head or keep-alive timeout */
 	struct conn *prev, *next;
 	struct conn *next_ready;
-	bool recv_armed, sending, busy, closing, close_after_flush, abort, in_ready, rearm;
+	bool recv_armed, busy, closing, close_after_flush, abort, in_ready, rearm;
 	bool timing_request;
 };
 
@@ -97,7 +95,7 @@ static void mark_ready(struct conn *c)
 
 static struct buf *sink_out(struct mcp_sink *sink)
 {
-	return &conn_of(sink)->out;
+	return &conn_of(sink)->q.out;
 }
 
 static int sink_commit(struct mcp_sink *sink)
@@ -105,14 +103,14 @@ static int sink_commit(struct mcp_sink *sink)
 	struct conn *c = conn_of(sink);
 
 	if (c->closing || c->abort) {
-		c->out.len = 0;
+		c->q.out.len = 0;
 		return -EPIPE;
 	}
-	if (c->out.len + (c->inflight.len - c->sent) > c->srv->cfg->max_send_queue) {
+	if (sendq_waiting(&c->q) > c->srv->cfg->max_send_queue) {
 		/* A client that does not read: drop it rather than buffer without end. */
 		log_info("connection %d: send queue over %zu bytes, closing it", c->fd,
 			 c->srv->cfg->max_send_queue);
-		c->out.len = 0;
+		c->q.out.len = 0;
 		c->abort = true;
 		mark_ready(c);
 		return -ENOBUFS;
@@ -135,12 +133,12 @@ static uint64_t sink_queued(struct mcp_sink *sink)
 {
 	struct conn *c = conn_of(sink);
 
-	return c->sent_total + (c->inflight.len - c->sent) + c->out.len;
+	return c->q.sent_total + sendq_waiting(&c->q);
 }
 
 static uint64_t sink_sent(struct mcp_sink *sink)
 {
-	return conn_of(sink)->sent_total;
+	return conn_of(sink)->q.sent_total;
 }
 
 static void sink_abort(struct mcp_sink *sink)
@@ -158,22 +156,14 @@ static const struct mcp_sink_ops sink_ops = { sink_out,	   sink_commit, sink_res
 
 static void conn_flush(struct conn *c)
 {
-	struct buf t;
-
-	if (c->sending || c->closing)
+	if (c->closing)
 		return;
-	if (c->out.len == 0) {
+	if (sendq_idle(&c->q)) {
 		if (c->close_after_flush && !c->busy)
 			mark_ready(c);
 		return;
 	}
-	t = c->inflight;
-	c->inflight = c->out;
-	c->out = t;
-	c->out.len = 0;
-	c->sent = 0;
-	c->sending = true;
-	ring_send(&c->srv->ring, c->fd, c->inflight.p, c->inflight.len, ring_tag(c, RING_OP_SEND));
+	sendq_start(&c->q, &c->srv->ring, c->fd, ring_tag(c, RING_OP_SEND));
 }
 
 static void list_unlink(struct conn **head, struct conn *c)
@@ -199,15 +189,14 @@ static void list_push(struct conn **head, struct conn *c)
 static void conn_free(struct conn *c)
 {
 	http_conn_free(c->http);
-	buf_free(&c->out);
-	buf_free(&c->inflight);
+	sendq_free(&c->q);
 	buf_free(&c->in);
 	free(c);
 }
 
 static void conn_maybe_free(struct conn *c)
 {
-	if (!c->closing || c->recv_armed || c->sending || c->in_ready)
+	if (!c->closing || c->recv_armed || c->q.sending || c->in_ready)
 		return;
 	list_unlink(&c->srv->zombies, c);
 	conn_free(c);
@@ -215,28 +204,16 @@ static void conn_maybe_free(struct conn *c)
 
 static void on_send(struct conn *c, int res)
 {
-	c->sending = false;
-	if (c->closing) {
-		conn_maybe_free(c);
+	if (c->closing || res < 0) {
+		c->q.sending = false;
+		if (c->closing)
+			conn_maybe_free(c);
+		else
+			conn_close(c);
 		return;
 	}
-	if (res < 0) {
-		conn_close(c);
-		return;
-	}
-	c->sent += (size_t)res;
-	c->sent_total += (uint64_t)res;
 	stats.bytes_out += (uint64_t)res;
-	if (c->sent < c->inflight.len) {
-		c->sending = true;
-		ring_send(&c->srv->ring, c->fd, c->inflight.p + c->sent, c->inflight.len - c->sent,
-			  ring_tag(c, RING_OP_SEND));
-	} else {
-		c->inflight.len = 0;
-		c->sent = 0;
-		if (c->inflight.cap > 16384)
-			buf_free(&c->inflight);
-	}
+	sendq_sent(&c->q, &c->srv->ring, c->fd, ring_tag(c, RING_OP_SEND), res);
 	/* With the buffers consistent again: a stream may deliver and push more. */
 	if (c->sink.stream_of)
 		mcp_sink_sent(c->srv->mcp, &c->sink);
@@ -272,9 +249,9 @@ static void plain(struct conn *c, int status, const char *ctype, const char *ext
 	int n = http_format_head(head, sizeof(head), status, ctype, (long)body->len, extra, keep_alive);
 
 	if (n > 0)
-		buf_append(&c->out, head, (size_t)n);
+		buf_append(&c->q.out, head, (size_t)n);
 	if (!head_only && body->len)
-		buf_append(&c->out, body->p, body->len);
+		buf_append(&c->q.out, body->p, body->len);
 	conn_flush(c);
 }
 
@@ -324,7 +301,7 @@ static size_t conn_parse(struct conn *c, const char *data, size_t len)
 		if (rc == HTTP_FEED_MORE)
 			break;
 		if (rc == HTTP_FEED_CONTINUE) {
-			buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+			buf_puts(&c->q.out, "HTTP/1.1 100 Continue\r\n\r\n");
 			conn_flush(c);
 			continue;
 		}
@@ -412,7 +389,7 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 	}
 	if (res == 0) {
 		/* The client is gone: finish what it asked for unless an answer is still held. */
-		if (c->busy || (!c->sending && c->out.len == 0))
+		if (c->busy || sendq_idle(&c->q))
 			c->abort = true;
 		c->close_after_flush = true;
 		mark_ready(c);
@@ -511,7 +488,7 @@ static void process_ready(struct server *srv)
 		}
 		if (!c->busy && !c->close_after_flush)
 			conn_parse_backlog(c);
-		if (c->close_after_flush && !c->busy && !c->sending && c->out.len == 0)
+		if (c->close_after_flush && !c->busy && sendq_idle(&c->q))
 			conn_close(c);
 		else if (c->close_after_flush && !c->busy)
 			conn_flush(c);
