@@ -38,6 +38,9 @@ int ring_init(struct ring *r, unsigned entries, unsigned nbufs, unsigned buf_siz
 	err = setup(r, entries);
 	if (err < 0)
 		return err;
+	/* Every wait enters the kernel: a registered ring fd spares it the fd lookup. It is an
+	 * optimisation only, so a kernel without it is fine. */
+	io_uring_register_ring_fd(&r->uring);
 	r->nbufs = nbufs;
 	r->buf_size = buf_size;
 	r->br = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
