@@ -110,12 +110,12 @@ struct chat {
 	char msg[256];
 };
 
-static void list_init(struct link *h)
+static void clist_init(struct link *h)
 {
 	h->prev = h->next = h;
 }
 
-static void list_append(struct link *h, struct link *n)
+static void clist_append(struct link *h, struct link *n)
 {
 	n->prev = h->prev;
 	n->next = h;
@@ -123,7 +123,7 @@ static void list_append(struct link *h, struct link *n)
 	h->prev = n;
 }
 
-static void list_unlink(struct link *n)
+static void clist_unlink(struct link *n)
 {
 	n->prev->next = n->next;
 	n->next->prev = n->prev;
@@ -554,13 +554,13 @@ static void dequeue(struct chat *c, struct chat_user *u)
 {
 	timer_cancel(c->timers, &u->fallback);
 	for (uint32_t i = 0; i < u->ntags; i++) {
-		list_unlink(&u->tags[i].q.link);
+		clist_unlink(&u->tags[i].q.link);
 		tag_release(c, u->tags[i].tag);
 	}
 	free(u->tags);
 	u->tags = NULL;
 	u->ntags = 0;
-	list_unlink(&u->kind.link);
+	clist_unlink(&u->kind.link);
 	fen_add(c, u->ticket, (uint32_t)-1);
 	c->queued--;
 	u->in_queue = false;
@@ -590,14 +590,14 @@ static int add_tag(struct chat *c, struct chat_user *u, const char *raw)
 			return -ENOMEM;
 		memcpy(tag->name, c->tmp.p, c->tmp.len + 1);
 		tag->h = (struct hent){ .hash = h, .key = tag->name, .len = c->tmp.len };
-		list_init(&tag->waiters);
+		clist_init(&tag->waiters);
 		if (htab_add(&c->tags, &tag->h) < 0) {
 			free(tag);
 			return -ENOMEM;
 		}
 	}
 	u->tags[u->ntags] = (struct tagnode){ .q.u = u, .tag = tag };
-	list_append(&tag->waiters, &u->tags[u->ntags++].q.link);
+	clist_append(&tag->waiters, &u->tags[u->ntags++].q.link);
 	return 0;
 }
 
@@ -617,7 +617,7 @@ static int enqueue(struct chat *c, struct chat_user *u, const char *const *tags,
 	u->state = CHAT_WAITING;
 	u->queued_at = now;
 	u->kind.u = u;
-	list_append(n ? &c->held : &c->open, &u->kind.link);
+	clist_append(n ? &c->held : &c->open, &u->kind.link);
 	for (size_t i = 0; i < n; i++)
 		if ((err = add_tag(c, u, tags[i])) < 0)
 			goto fail;
@@ -847,8 +847,8 @@ struct chat *chat_new(const struct chat_limits *limits, const struct chat_ops *o
 	memcpy(c->id_key, keys + 2, sizeof(c->id_key));
 	c->rnd_pos = sizeof(c->rnd); /* empty: the first room id fills it */
 	c->next_ticket = 1;
-	list_init(&c->open);
-	list_init(&c->held);
+	clist_init(&c->open);
+	clist_init(&c->held);
 	return c;
 fail:
 	free(c);
@@ -884,7 +884,7 @@ struct chat_user *chat_user_new(struct chat *c, void *owner)
 	u->state = CHAT_IDLE;
 	u->tokens = c->limits.rate_burst;
 	u->tokens_at = c->ops.mono_ms(c->ops.ctx);
-	list_init(&u->kind.link);
+	clist_init(&u->kind.link);
 	timer_init(&u->fallback, on_fallback);
 	c->users++;
 	return u;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "list.h"
 #include "log.h"
 #include "sendq.h"
 
@@ -22,7 +23,7 @@ struct ctl_conn {
 	struct buf in;
 	struct sendq q;
 	bool recv_armed, closing, close_after;
-	struct ctl_conn *prev, *next;
+	struct list_link link; /* in cs->conns, then cs->zombies */
 };
 
 struct ctlsock {
@@ -31,8 +32,8 @@ struct ctlsock {
 	struct ring *ring;
 	struct ctl_env *env;
 	gid_t gid; /* members of this group may connect */
-	struct ctl_conn *conns;
-	struct ctl_conn *zombies; /* closed, waiting for their last completions */
+	struct list_link *conns;
+	struct list_link *zombies; /* closed, waiting for their last completions */
 	unsigned n_conns;
 	bool stopped;
 };
@@ -44,30 +45,15 @@ static void conn_free(struct ctl_conn *c)
 	free(c);
 }
 
-static void unlink_conn(struct ctl_conn **head, struct ctl_conn *c)
+static struct ctl_conn *conn_at(struct list_link *l)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		*head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-}
-
-static void push_conn(struct ctl_conn **head, struct ctl_conn *c)
-{
-	c->prev = NULL;
-	c->next = *head;
-	if (*head)
-		(*head)->prev = c;
-	*head = c;
+	return container_of(l, struct ctl_conn, link);
 }
 
 static void conn_maybe_free(struct ctl_conn *c)
 {
 	if (c->closing && !c->recv_armed && !c->q.sending) {
-		unlink_conn(&c->cs->zombies, c);
+		list_unlink(&c->cs->zombies, &c->link);
 		conn_free(c);
 	}
 }
@@ -80,8 +66,8 @@ static void conn_close(struct ctl_conn *c)
 		return;
 	c->closing = true;
 	ring_close(cs->ring, c->fd);
-	unlink_conn(&cs->conns, c);
-	push_conn(&cs->zombies, c);
+	list_unlink(&cs->conns, &c->link);
+	list_push(&cs->zombies, &c->link);
 	cs->n_conns--;
 	conn_maybe_free(c);
 }
@@ -206,7 +192,7 @@ static void on_accept(struct ctlsock *cs, struct io_uring_cqe *cqe)
 		} else {
 			c->cs = cs;
 			c->fd = cqe->res;
-			push_conn(&cs->conns, c);
+			list_push(&cs->conns, &c->link);
 			cs->n_conns++;
 			if (!peer_allowed(c->fd, cs->gid, &cred)) {
 				log_warn("control: refused uid %u (pid %d): not root, the daemon's user or its group",
@@ -347,7 +333,7 @@ void ctlsock_stop(struct ctlsock *cs)
 	ring_close_listener(cs->ring, cs->fd);
 	unlink(cs->path);
 	while (cs->conns)
-		conn_close(cs->conns);
+		conn_close(conn_at(cs->conns));
 }
 
 void ctlsock_free(struct ctlsock *cs)
@@ -359,16 +345,16 @@ void ctlsock_free(struct ctlsock *cs)
 		unlink(cs->path);
 	}
 	while (cs->conns) {
-		struct ctl_conn *c = cs->conns;
+		struct ctl_conn *c = conn_at(cs->conns);
 
-		unlink_conn(&cs->conns, c);
+		list_unlink(&cs->conns, &c->link);
 		close(c->fd);
 		conn_free(c);
 	}
 	while (cs->zombies) {
-		struct ctl_conn *c = cs->zombies;
+		struct ctl_conn *c = conn_at(cs->zombies);
 
-		unlink_conn(&cs->zombies, c);
+		list_unlink(&cs->zombies, &c->link);
 		conn_free(c);
 	}
 	free(cs);

@@ -19,6 +19,7 @@
 #include "ctl.h"
 #include "ctlsock.h"
 #include "http.h"
+#include "list.h"
 #include "log.h"
 #include "mcp.h"
 #include "ring.h"
@@ -44,7 +45,7 @@ struct conn {
 	struct sendq q;
 	struct buf in;       /* received but not parsed yet (pipelining behind a held request) */
 	struct timer timer;  /* head or keep-alive timeout */
-	struct conn *prev, *next;
+	struct list_link link; /* in srv->conns, then srv->zombies */
 	struct conn *next_ready;
 	bool recv_armed, busy, closing, close_after_flush, abort, in_ready, rearm;
 	bool timing_request;
@@ -61,8 +62,8 @@ struct server {
 	int n_listeners;
 	int sigfd;
 	struct signalfd_siginfo siginfo;
-	struct conn *conns;   /* open */
-	struct conn *zombies; /* closed, waiting for their last completions */
+	struct list_link *conns;   /* open */
+	struct list_link *zombies; /* closed, waiting for their last completions */
 	uint32_t n_conns;
 	uint32_t max_conns; /* the config's, or what the descriptor limit allows */
 	struct conn *ready; /* connections with work to do after the current completions */
@@ -166,24 +167,9 @@ static void conn_flush(struct conn *c)
 	sendq_start(&c->q, &c->srv->ring, c->fd, ring_tag(c, RING_OP_SEND));
 }
 
-static void list_unlink(struct conn **head, struct conn *c)
+static struct conn *conn_at(struct list_link *l)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		*head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-}
-
-static void list_push(struct conn **head, struct conn *c)
-{
-	c->prev = NULL;
-	c->next = *head;
-	if (*head)
-		(*head)->prev = c;
-	*head = c;
+	return container_of(l, struct conn, link);
 }
 
 static void conn_free(struct conn *c)
@@ -198,7 +184,7 @@ static void conn_maybe_free(struct conn *c)
 {
 	if (!c->closing || c->recv_armed || c->q.sending || c->in_ready)
 		return;
-	list_unlink(&c->srv->zombies, c);
+	list_unlink(&c->srv->zombies, &c->link);
 	conn_free(c);
 }
 
@@ -439,7 +425,7 @@ static struct conn *conn_new(struct server *srv, int fd)
 	c->srv = srv;
 	c->fd = fd;
 	timer_init(&c->timer, on_conn_timer);
-	list_push(&srv->conns, c);
+	list_push(&srv->conns, &c->link);
 	srv->n_conns++;
 	c->recv_armed = true;
 	ring_recv(&srv->ring, fd, ring_tag(c, RING_OP_RECV));
@@ -460,8 +446,8 @@ static void conn_close(struct conn *c)
 	mcp_sink_closed(srv->mcp, &c->sink);
 	timer_cancel(&srv->timers, &c->timer);
 	ring_close(&srv->ring, c->fd);
-	list_unlink(&srv->conns, c);
-	list_push(&srv->zombies, c);
+	list_unlink(&srv->conns, &c->link);
+	list_push(&srv->zombies, &c->link);
 	srv->n_conns--;
 	conn_maybe_free(c);
 }
@@ -617,7 +603,9 @@ static void begin_stop(struct server *srv)
 		ctlsock_stop(srv->ctl);
 	mcp_server_shutdown(srv->mcp);
 	/* Idle keep-alive connections go now; those mid-request get their answer first. */
-	for (struct conn *c = srv->conns; c; c = c->next) {
+	for (struct list_link *l = srv->conns; l; l = l->next) {
+		struct conn *c = conn_at(l);
+
 		if (!c->busy && !http_conn_in_request(c->http)) {
 			c->close_after_flush = true;
 			mark_ready(c);
@@ -913,9 +901,9 @@ void server_free(struct server *srv)
 	if (!srv)
 		return;
 	/* mcp lets go of every connection before it ends its sessions. */
-	for (struct conn *c = srv->conns; c; c = c->next)
+	for (struct list_link *l = srv->conns; l; l = l->next)
 		if (srv->mcp)
-			mcp_sink_closed(srv->mcp, &c->sink);
+			mcp_sink_closed(srv->mcp, &conn_at(l)->sink);
 	mcp_server_free(srv->mcp);
 	if (srv->chat)
 		tools_free(srv->chat);
@@ -924,16 +912,16 @@ void server_free(struct server *srv)
 		ring_exit(&srv->ring);
 	ctlsock_free(srv->ctl);
 	while (srv->conns) {
-		struct conn *c = srv->conns;
+		struct conn *c = conn_at(srv->conns);
 
-		list_unlink(&srv->conns, c);
+		list_unlink(&srv->conns, &c->link);
 		close(c->fd);
 		conn_free(c);
 	}
 	while (srv->zombies) {
-		struct conn *c = srv->zombies;
+		struct conn *c = conn_at(srv->zombies);
 
-		list_unlink(&srv->zombies, c);
+		list_unlink(&srv->zombies, &c->link);
 		conn_free(c);
 	}
 	for (int i = 0; i < CONFIG_MAX_LISTEN; i++) {

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "list.h" /* container_of, for timer callbacks */
+
 /* Deadlines in a binary min-heap, run by the loop between waits: no syscall per timer.
  * Pushing a deadline later (the common case: activity on a connection) is lazy and O(1);
  * the heap corrects itself when the old deadline comes up. Times are milliseconds. */
@@ -23,7 +25,6 @@ struct timer_heap {
 	uint32_t n, cap;
 };
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 void timer_heap_init(struct timer_heap *h);
 void timer_heap_free(struct timer_heap *h);
