@@ -1,4 +1,3 @@
-#include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -8,6 +7,7 @@
 
 #include "chat.h"
 #include "timer.h"
+#include "unit.h"
 
 /* 2026-11-24T13:05:01.123Z */
 #define WALL_MS 1795525501123LL
@@ -1427,12 +1427,7 @@ static void test_random_against_model(void)
 	CU_ASSERT_TRUE(stats().matches > 1000);
 }
 
-struct test_def {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-static const struct test_def matching_tests[] = {
+static const struct unit_test matching_tests[] = {
 	{ "fifo matching", test_fifo_matching },
 	{ "oldest first after fallback", test_fifo_oldest_first },
 	{ "interests preferred", test_interests_preferred },
@@ -1451,7 +1446,7 @@ static const struct test_def matching_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test_def room_tests[] = {
+static const struct unit_test room_tests[] = {
 	{ "named room lifecycle", test_named_room_lifecycle },
 	{ "named room waiter disconnects", test_named_room_waiter_disconnects },
 	{ "leave and re-queue", test_leave_and_requeue },
@@ -1459,7 +1454,7 @@ static const struct test_def room_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test_def error_tests[] = {
+static const struct unit_test error_tests[] = {
 	{ "invalid display_name", test_invalid_display_name },
 	{ "invalid interests", test_invalid_interests },
 	{ "invalid room_id and message", test_invalid_room_id_and_message },
@@ -1472,7 +1467,7 @@ static const struct test_def error_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test_def format_tests[] = {
+static const struct unit_test format_tests[] = {
 	{ "event params JSON", test_event_json },
 	{ "message ids", test_message_ids },
 	{ "utf8 validation", test_utf8 },
@@ -1480,41 +1475,23 @@ static const struct test_def format_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test_def scale_tests[] = {
+static const struct unit_test scale_tests[] = {
 	{ "10 000 users without interests", test_many_users_plain },
 	{ "10 000 waiters, positions and fallback", test_many_users_queue },
 	{ "10 000 users with mixed interests", test_many_users_mixed },
 	{ NULL, NULL },
 };
 
-static int add_suite(const char *name, const struct test_def *t)
-{
-	CU_pSuite s = CU_add_suite_with_setup_and_teardown(name, NULL, NULL, test_setup,
-							  test_teardown);
-
-	if (!s)
-		return -1;
-	for (; t->name; t++)
-		if (!CU_add_test(s, t->name, t->fn))
-			return -1;
-	return 0;
-}
-
 int main(void)
 {
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "matching", matching_tests, NULL, NULL, test_setup, test_teardown },
+		{ "rooms", room_tests, NULL, NULL, test_setup, test_teardown },
+		{ "errors", error_tests, NULL, NULL, test_setup, test_teardown },
+		{ "format", format_tests, NULL, NULL, test_setup, test_teardown },
+		{ "scale", scale_tests, NULL, NULL, test_setup, test_teardown },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if (add_suite("matching", matching_tests) < 0 || add_suite("rooms", room_tests) < 0 ||
-	    add_suite("errors", error_tests) < 0 || add_suite("format", format_tests) < 0 ||
-	    add_suite("scale", scale_tests) < 0) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(suites);
 }

@@ -1,6 +1,5 @@
 /* Unit tests of daemon/config.c: defaults, the INI loader (every key, every kind of bad value,
  * error positions), SIGHUP reload and the /healthz + /metrics allow-list. */
-#include <CUnit/Basic.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -15,6 +14,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "unit.h"
 
 #ifndef MCPCHAT_SOURCE_DIR
 #error "MCPCHAT_SOURCE_DIR must name the source tree"
@@ -1536,10 +1536,7 @@ static void test_packaged_conf(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "defaults: limits and timeouts", test_defaults_limits },
 		{ "defaults: listeners and hosts", test_defaults_listen_hosts },
 		{ "defaults: status allow", test_defaults_status_allow },
@@ -1580,23 +1577,12 @@ int main(void)
 		{ "status allowed: IPv4-mapped", test_allowed_v4_mapped },
 		{ "status allowed: several nets", test_allowed_many_nets },
 		{ "packaging/mcp-chat.conf is the defaults", test_packaged_conf },
+		{ NULL, NULL },
 	};
-	CU_pSuite s;
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "config", tests, NULL, NULL, NULL, NULL },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("config", NULL, NULL);
-	for (size_t i = 0; s && i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			s = NULL;
-	if (!s) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(suites);
 }

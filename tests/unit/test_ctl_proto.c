@@ -1,4 +1,3 @@
-#include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +6,8 @@
 #include <unistd.h>
 
 #include <mcpchat/ctl_proto.h>
+
+#include "unit.h"
 
 /* Decodes line (as a C string) and checks the error code and a part of the message. */
 static void expect_refused(const char *line, const char *want_code, const char *want_msg)
@@ -507,12 +508,7 @@ static void test_path_too_long(void)
 
 /* Runner */
 
-struct test {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-static const struct test command_tests[] = {
+static const struct unit_test command_tests[] = {
 	{ "names", test_cmd_names },
 	{ "round trip: status, queues, rooms, sessions, stats", test_round_trip_plain },
 	{ "round trip: kick", test_round_trip_kick },
@@ -522,7 +518,7 @@ static const struct test command_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test malformed_tests[] = {
+static const struct unit_test malformed_tests[] = {
 	{ "envelope", test_bad_envelope },
 	{ "embedded NUL", test_embedded_nul },
 	{ "unknown command", test_unknown_command },
@@ -534,7 +530,7 @@ static const struct test malformed_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test response_tests[] = {
+static const struct unit_test response_tests[] = {
 	{ "ok round trip", test_response_ok },
 	{ "error round trip", test_response_error },
 	{ "ok refuses non-object data", test_response_ok_refuses_non_object },
@@ -542,7 +538,7 @@ static const struct test response_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test path_tests[] = {
+static const struct unit_test path_tests[] = {
 	{ "RUNTIME_DIRECTORY", test_path_systemd },
 	{ "XDG_RUNTIME_DIR", test_path_xdg },
 	{ "/tmp fallback", test_path_tmp },
@@ -550,36 +546,15 @@ static const struct test path_tests[] = {
 	{ NULL, NULL },
 };
 
-static int add_suite(const char *name, const struct test *tests, CU_InitializeFunc init,
-		     CU_CleanupFunc clean)
-{
-	CU_pSuite s = CU_add_suite(name, init, clean);
-
-	if (!s)
-		return -1;
-	for (; tests->name; tests++) {
-		if (!CU_add_test(s, tests->name, tests->fn))
-			return -1;
-	}
-	return 0;
-}
-
 int main(void)
 {
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "commands", command_tests, NULL, NULL, NULL, NULL },
+		{ "malformed requests", malformed_tests, NULL, NULL, NULL, NULL },
+		{ "responses", response_tests, NULL, NULL, NULL, NULL },
+		{ "socket path", path_tests, env_init, env_clean, NULL, NULL },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if (add_suite("commands", command_tests, NULL, NULL) < 0 ||
-	    add_suite("malformed requests", malformed_tests, NULL, NULL) < 0 ||
-	    add_suite("responses", response_tests, NULL, NULL) < 0 ||
-	    add_suite("socket path", path_tests, env_init, env_clean) < 0) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(suites);
 }

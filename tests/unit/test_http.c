@@ -1,10 +1,10 @@
-#include <CUnit/Basic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
+#include "unit.h"
 
 #define MAX_HEAD 8192
 #define MAX_BODY 1024
@@ -837,12 +837,7 @@ static void test_format_head_nospace(void)
 
 /* ---- registration ---- */
 
-struct test {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-static const struct test request_tests[] = {
+static const struct unit_test request_tests[] = {
 	{ "simple GET", test_simple_get },
 	{ "methods", test_methods },
 	{ "query string stripped", test_query_stripped },
@@ -866,7 +861,7 @@ static const struct test request_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test limit_tests[] = {
+static const struct unit_test limit_tests[] = {
 	{ "head at limit", test_head_at_limit },
 	{ "head over limit -> 431", test_head_over_limit },
 	{ "head limit byte by byte", test_head_limit_byte_by_byte },
@@ -887,7 +882,7 @@ static const struct test limit_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test helper_tests[] = {
+static const struct unit_test helper_tests[] = {
 	{ "http_accepts", test_http_accepts },
 	{ "http_media_is", test_http_media_is },
 	{ "http_reason", test_http_reason },
@@ -896,32 +891,14 @@ static const struct test helper_tests[] = {
 	{ NULL, NULL },
 };
 
-static int add_suite(const char *name, const struct test *tests)
-{
-	CU_pSuite s = CU_add_suite(name, NULL, NULL);
-
-	if (!s)
-		return -1;
-	for (; tests->name; tests++)
-		if (!CU_add_test(s, tests->name, tests->fn))
-			return -1;
-	return 0;
-}
-
 int main(void)
 {
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "http requests", request_tests, NULL, NULL, NULL, NULL },
+		{ "http limits", limit_tests, NULL, NULL, NULL, NULL },
+		{ "http helpers", helper_tests, NULL, NULL, NULL, NULL },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if (add_suite("http requests", request_tests) < 0 || add_suite("http limits", limit_tests) < 0 ||
-	    add_suite("http helpers", helper_tests) < 0) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(suites);
 }

@@ -1,10 +1,10 @@
-#include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
 #include "jsonrpc.h"
+#include "unit.h"
 
 #define WHY_OBJECT "a JSON-RPC message must be a JSON object"
 #define WHY_VERSION "\"jsonrpc\" must be \"2.0\""
@@ -276,12 +276,7 @@ static int cleanup(void)
 	return 0;
 }
 
-struct test {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-static const struct test classify_tests[] = {
+static const struct unit_test classify_tests[] = {
 	{ "requests", test_requests },
 	{ "notifications", test_notifications },
 	{ "responses", test_responses },
@@ -322,7 +317,7 @@ static void test_strings_out_are_utf8(void)
 	cJSON_Delete(j);
 }
 
-static const struct test reply_tests[] = {
+static const struct unit_test reply_tests[] = {
 	{ "result id echo", test_result_ids },
 	{ "result string id escaped", test_result_string_id_escaped },
 	{ "result id 2^53-1 exact", test_result_id_2pow53_minus_1 },
@@ -334,32 +329,13 @@ static const struct test reply_tests[] = {
 	{ NULL, NULL },
 };
 
-static int add_suite(const char *name, const struct test *tests)
-{
-	CU_pSuite s = CU_add_suite(name, NULL, cleanup);
-
-	if (!s)
-		return -1;
-	for (; tests->name; tests++)
-		if (!CU_add_test(s, tests->name, tests->fn))
-			return -1;
-	return 0;
-}
-
 int main(void)
 {
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "jsonrpc classify", classify_tests, NULL, cleanup, NULL, NULL },
+		{ "jsonrpc replies", reply_tests, NULL, cleanup, NULL, NULL },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if (add_suite("jsonrpc classify", classify_tests) < 0 ||
-	    add_suite("jsonrpc replies", reply_tests) < 0) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(suites);
 }

@@ -1,10 +1,10 @@
-#include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "mailbox.h"
+#include "unit.h"
 
 /* Adds params (a C string) and returns the seq or the negative error. */
 static int64_t add(struct mailbox *mb, const char *params, bool refusable)
@@ -607,10 +607,7 @@ static void test_wire_end(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "add assigns seq from 1", test_add_assigns_seq_from_one },
 		{ "method is copied", test_method_is_kept },
 		{ "empty object gets seq", test_empty_object_gets_seq },
@@ -636,23 +633,12 @@ int main(void)
 		{ "zero capacity holds one", test_zero_capacity_holds_one },
 		{ "wire_end", test_wire_end },
 		{ "byte window", test_byte_window },
+		{ NULL, NULL },
 	};
-	CU_pSuite suite;
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "mailbox", tests, NULL, NULL, NULL, NULL },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("mailbox", NULL, NULL);
-	for (size_t i = 0; suite && i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-			suite = NULL;
-	if (!suite) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(suites);
 }

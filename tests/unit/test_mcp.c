@@ -1,4 +1,3 @@
-#include <CUnit/Basic.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -17,6 +16,7 @@
 #include "session.h"
 #include "timer.h"
 #include "tools.h"
+#include "unit.h"
 
 /* The MCP layer without sockets: hand-built requests, fake sinks capturing the HTTP bytes. */
 
@@ -2828,10 +2828,7 @@ static void test_capacity_counts_undelivered_only(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "initialize", test_initialize },
 		{ "initialize makes distinct sessions", test_initialize_distinct_sessions },
 		{ "initialize malformed", test_initialize_malformed },
@@ -2899,24 +2896,13 @@ int main(void)
 		{ "no idle end while waiting", test_idle_not_while_waiting },
 		{ "mailbox full refuses messages", test_mailbox_full_refuses_message },
 		{ "capacity counts undelivered only", test_capacity_counts_undelivered_only },
+		{ NULL, NULL },
 	};
-	CU_pSuite suite;
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "mcp", tests, NULL, NULL, setup, teardown },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
 	log_set_level(LOG_LVL_WARNING);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite_with_setup_and_teardown("mcp", NULL, NULL, setup, teardown);
-	for (size_t i = 0; suite && i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-			suite = NULL;
-	if (!suite) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(suites);
 }

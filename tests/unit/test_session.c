@@ -1,9 +1,9 @@
-#include <CUnit/Basic.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "session.h"
+#include "unit.h"
 
 #define MANY 10000
 
@@ -332,10 +332,7 @@ static void test_random_fills(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "id and handle shape", test_id_and_handle_shape },
 		{ "found by id", test_found_by_id },
 		{ "not found after removal", test_not_found_after_removal },
@@ -350,23 +347,12 @@ int main(void)
 		{ "all-list links", test_all_list_links },
 		{ "mailbox is usable", test_mailbox_is_usable },
 		{ "session_random fills", test_random_fills },
+		{ NULL, NULL },
 	};
-	CU_pSuite suite;
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "session", tests, NULL, NULL, NULL, NULL },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("session", NULL, NULL);
-	for (size_t i = 0; suite && i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-			suite = NULL;
-	if (!suite) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(suites);
 }

@@ -1,4 +1,3 @@
-#include <CUnit/Basic.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,6 +6,7 @@
 
 #include "buf.h"
 #include "sse.h"
+#include "unit.h"
 
 static struct buf out;
 
@@ -197,10 +197,7 @@ static void test_parse_event_id_invalid(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "event with id", test_event_with_id },
 		{ "event without id", test_event_without_id },
 		{ "event uses len", test_event_uses_len },
@@ -213,23 +210,12 @@ int main(void)
 		{ "appends after existing bytes", test_appends_after_existing },
 		{ "parse Last-Event-ID", test_parse_event_id },
 		{ "parse Last-Event-ID, invalid", test_parse_event_id_invalid },
+		{ NULL, NULL },
 	};
-	CU_pSuite s;
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "sse", tests, NULL, reset_buf, NULL, NULL },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("sse", NULL, reset_buf);
-	for (size_t i = 0; s && i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			s = NULL;
-	if (!s) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(suites);
 }

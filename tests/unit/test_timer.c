@@ -1,9 +1,9 @@
-#include <CUnit/Basic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "timer.h"
+#include "unit.h"
 
 #define NRANDOM 10000
 
@@ -526,10 +526,7 @@ static void test_random_timers_exact(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "initial state", test_init_state },
 		{ "fires at due", test_fires_at_due },
 		{ "firing order", test_firing_order },
@@ -549,23 +546,12 @@ int main(void)
 		{ "timer_now_ms", test_now_ms_monotonic },
 		{ "10000 random timers", test_random_timers },
 		{ "10000 random timers, exact", test_random_timers_exact },
+		{ NULL, NULL },
 	};
-	CU_pSuite s;
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "timer", tests, NULL, NULL, NULL, NULL },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("timer", NULL, NULL);
-	for (size_t i = 0; s && i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			s = NULL;
-	if (!s) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main(suites);
 }

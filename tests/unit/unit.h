@@ -1,0 +1,52 @@
+#ifndef MCPCHAT_TESTS_UNIT_H
+#define MCPCHAT_TESTS_UNIT_H
+
+#include <CUnit/Basic.h>
+
+/* The one runner every CUnit suite here shares. Test lists end with { NULL, NULL }; the
+ * suite list ends with an entry whose name is NULL. */
+
+struct unit_test {
+	const char *name;
+	CU_TestFunc fn;
+};
+
+struct unit_suite {
+	const char *name;
+	const struct unit_test *tests;
+	CU_InitializeFunc init;    /* once before the suite, or NULL */
+	CU_CleanupFunc clean;      /* once after it, or NULL */
+	CU_SetUpFunc setup;        /* before each test, or NULL */
+	CU_TearDownFunc teardown;  /* after each test, or NULL */
+};
+
+/* Registers the suites, runs every test verbosely and returns the exit status: 0 when all
+ * passed, 1 when anything failed or could not be registered. */
+static inline int unit_main(const struct unit_suite *suites)
+{
+	unsigned failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	for (; suites->name; suites++) {
+		CU_pSuite s = CU_add_suite_with_setup_and_teardown(suites->name, suites->init,
+								   suites->clean, suites->setup,
+								   suites->teardown);
+		for (const struct unit_test *t = suites->tests; s && t->name; t++)
+			if (!CU_add_test(s, t->name, t->fn))
+				s = NULL;
+		if (!s) {
+			CU_cleanup_registry();
+			return 1;
+		}
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	/* A suite whose init failed ran nothing: that is a failure too. */
+	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures() +
+		 CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}
+
+#endif
