@@ -24,7 +24,7 @@ int buf_reserve(struct buf *b, size_t extra)
 	return 0;
 }
 
-int buf_append(struct buf *b, const void *data, size_t len)
+int buf_append_slow(struct buf *b, const void *data, size_t len)
 {
 	if (buf_reserve(b, len) < 0)
 		return -ENOMEM;
@@ -106,6 +106,20 @@ static size_t escape_bad(struct buf *b, const unsigned char *s, size_t left)
 	return 1;
 }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Nonzero when one of the 8 bytes in w needs more than a copy: a control character, '"',
+ * '\\', or a byte of a multi-byte sequence (which is checked). Text is mostly plain, so it
+ * goes 8 bytes at a time. */
+static inline uint64_t json_special(uint64_t w)
+{
+	uint64_t quote = w ^ (ONES * '"'), bslash = w ^ (ONES * '\\');
+
+	return (((w - ONES * 0x20) & ~w) | ((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) |
+		w) & HIGHS;
+}
+
 int buf_json_string(struct buf *b, const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -114,9 +128,17 @@ int buf_json_string(struct buf *b, const char *s, size_t len)
 		return -ENOMEM;
 	b->p[b->len++] = '"';
 	for (size_t i = 0; i < len;) {
-		unsigned char c = u[i];
+		unsigned char c;
 		size_t n;
+		uint64_t w;
 
+		if (len - i >= 8 && (memcpy(&w, u + i, 8), !json_special(w))) {
+			memcpy(b->p + b->len, &w, 8);
+			b->len += 8;
+			i += 8;
+			continue;
+		}
+		c = u[i];
 		if (c == '"' || c == '\\') {
 			b->p[b->len++] = '\\';
 			b->p[b->len++] = (char)c;

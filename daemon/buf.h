@@ -15,7 +15,17 @@ struct buf {
 
 /* All return 0 or -ENOMEM (the buffer is left as it was). */
 int buf_reserve(struct buf *b, size_t extra);
-int buf_append(struct buf *b, const void *data, size_t len);
+int buf_append_slow(struct buf *b, const void *data, size_t len);
+/* Inline: most appends fit, and then they are a copy of a size often known here. */
+static inline int buf_append(struct buf *b, const void *data, size_t len)
+{
+	if (b->len + len + 1 > b->cap)
+		return buf_append_slow(b, data, len);
+	__builtin_memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+	return 0;
+}
 /* Inline so that the length of a literal is known at compile time. */
 static inline int buf_puts(struct buf *b, const char *s)
 {

@@ -282,9 +282,17 @@ static bool utf8_scan(const char *s, size_t len, size_t *chars)
 	size_t i = 0, n = 0;
 
 	while (i < len) {
-		unsigned c = p[i], lo = 0x80, hi = 0xbf;
+		unsigned c, lo = 0x80, hi = 0xbf;
 		size_t k;
+		uint64_t w;
 
+		/* ASCII runs go 8 bytes at a time. */
+		if (len - i >= 8 && (memcpy(&w, p + i, 8), !(w & 0x8080808080808080ull))) {
+			i += 8;
+			n += 8;
+			continue;
+		}
+		c = p[i];
 		if (c < 0x80)
 			k = 0;
 		else if (c >= 0xc2 && c <= 0xdf)

@@ -6,6 +6,64 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* cJSON allocates every node and string on its own; during jsonrpc_parse those come from
+ * this block instead, and freeing them is a no-op. The hooks serve the rest of the process
+ * with malloc and free. */
+static struct {
+	_Alignas(16) char block[32768];
+	size_t used;
+	bool hooked, parsing, held;
+} arena;
+
+static void *arena_malloc(size_t n)
+{
+	size_t need = (n + 15) & ~(size_t)15;
+
+	if (arena.parsing && need <= sizeof(arena.block) - arena.used) {
+		void *p = arena.block + arena.used;
+
+		arena.used += need;
+		return p;
+	}
+	return malloc(n);
+}
+
+static void arena_free(void *p)
+{
+	if ((char *)p >= arena.block && (char *)p < arena.block + sizeof(arena.block))
+		return;
+	free(p);
+}
+
+cJSON *jsonrpc_parse(const char *text, size_t len)
+{
+	cJSON *tree;
+
+	if (!arena.hooked) {
+		cJSON_Hooks hooks = { .malloc_fn = arena_malloc, .free_fn = arena_free };
+
+		cJSON_InitHooks(&hooks);
+		arena.hooked = true;
+	}
+	if (arena.held)
+		return cJSON_ParseWithLength(text, len);
+	arena.used = 0;
+	arena.parsing = true;
+	tree = cJSON_ParseWithLength(text, len);
+	arena.parsing = false;
+	arena.held = tree != NULL;
+	return tree;
+}
+
+void jsonrpc_release(cJSON *tree)
+{
+	if (!tree)
+		return;
+	cJSON_Delete(tree);
+	if ((char *)tree >= arena.block && (char *)tree < arena.block + sizeof(arena.block))
+		arena.held = false;
+}
+
 static bool valid_id(const cJSON *id)
 {
 	if (cJSON_IsString(id))

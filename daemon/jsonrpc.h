@@ -32,6 +32,13 @@ size_t jsonrpc_fix_escapes(char *json, size_t len);
 /* Turns C0 80 back into NUL in s; returns the new length. */
 size_t jsonrpc_nul_decode(char *s, size_t len);
 
+/* Parses one request body. The tree's memory comes from a block that the next parse reuses,
+ * so a request costs no malloc or free for its JSON; release it with jsonrpc_release before
+ * the next jsonrpc_parse (a parse while a tree is still held falls back to malloc). Copies
+ * made with cJSON_Duplicate are ordinary cJSON memory. Returns NULL if the text is not JSON. */
+cJSON *jsonrpc_parse(const char *text, size_t len);
+void jsonrpc_release(cJSON *tree);
+
 /* Classifies one message. For JSONRPC_INVALID, *why says what is wrong, in words. */
 enum jsonrpc_kind jsonrpc_classify(const cJSON *msg, const char **why);
 

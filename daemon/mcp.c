@@ -1020,12 +1020,12 @@ static cJSON *parse_body(const struct http_request *req)
 	cJSON *msg;
 
 	if (!has_u_escape(req->body, req->body_len))
-		return cJSON_ParseWithLength(req->body, req->body_len);
+		return jsonrpc_parse(req->body, req->body_len);
 	copy = malloc(req->body_len + 1);
 	if (!copy)
 		return NULL;
 	memcpy(copy, req->body, req->body_len);
-	msg = cJSON_ParseWithLength(copy, jsonrpc_fix_escapes(copy, req->body_len));
+	msg = jsonrpc_parse(copy, jsonrpc_fix_escapes(copy, req->body_len));
 	free(copy);
 	return msg;
 }
@@ -1064,7 +1064,7 @@ static enum mcp_disposition handle_post(struct mcp_server *srv, const struct htt
 		d = cJSON_IsArray(msg) ? post_batch(srv, req, sink, s, msg)
 				       : post_single(srv, req, sink, s, msg);
 	}
-	cJSON_Delete(msg);
+	jsonrpc_release(msg);
 	return d;
 }
 

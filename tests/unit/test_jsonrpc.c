@@ -317,6 +317,106 @@ static void test_strings_out_are_utf8(void)
 	cJSON_Delete(j);
 }
 
+/* A byte-at-a-time escaper for ASCII, to check the 8-bytes-at-a-time path against. */
+static void escape_ascii(struct buf *out, const char *s, size_t len)
+{
+	buf_puts(out, "\"");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char u[8];
+
+		if (c == '"' || c == '\\') {
+			buf_append(out, "\\", 1);
+			buf_append(out, s + i, 1);
+		} else if (c == '\n') {
+			buf_puts(out, "\\n");
+		} else if (c == '\r') {
+			buf_puts(out, "\\r");
+		} else if (c == '\t') {
+			buf_puts(out, "\\t");
+		} else if (c < 0x20) {
+			snprintf(u, sizeof(u), "\\u%04x", c);
+			buf_puts(out, u);
+		} else {
+			buf_append(out, s + i, 1);
+		}
+	}
+	buf_puts(out, "\"");
+}
+
+static void test_string_escapes_everywhere(void)
+{
+	static const char pool[] = "ab \"\\\n\t\x01\x1f\x7f~ ";
+	struct buf got = BUF_INIT, want = BUF_INIT;
+	unsigned seed = 12345;
+	char s[40];
+
+	for (int round = 0; round < 20000; round++) {
+		size_t len = (seed = seed * 1103515245 + 12345) % sizeof(s);
+
+		for (size_t i = 0; i < len; i++)
+			s[i] = pool[((seed = seed * 1103515245 + 12345) >> 16) % (sizeof(pool) - 1)];
+		got.len = want.len = 0;
+		buf_json_string(&got, s, len);
+		escape_ascii(&want, s, len);
+		CU_ASSERT_EQUAL_FATAL(got.len, want.len);
+		CU_ASSERT_FATAL(memcmp(got.p, want.p, got.len) == 0);
+	}
+	/* A character of two bytes, or a stray byte, at each place of an 8-byte run. */
+	for (size_t at = 0; at < 16; at++) {
+		memset(s, 'x', 18);
+		memcpy(s + at, "\xc3\xa9", 2);
+		got.len = 0;
+		buf_json_string(&got, s, 18);
+		CU_ASSERT_EQUAL(got.len, 20);
+		CU_ASSERT(memcmp(got.p + 1 + at, "\xc3\xa9", 2) == 0);
+		s[at] = (char)0xff;
+		s[at + 1] = 'x';
+		got.len = 0;
+		buf_json_string(&got, s, 18);
+		CU_ASSERT_EQUAL(got.len, 25);
+		CU_ASSERT(memcmp(got.p + 1 + at, "\\ufffd", 6) == 0);
+	}
+	buf_free(&got);
+	buf_free(&want);
+}
+
+/* Request trees come from a reused block; one held while another is parsed, or one larger
+ * than the block, still parses whole. */
+static void test_parse_block(void)
+{
+	const char *a_text = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}";
+	cJSON *a = jsonrpc_parse(a_text, strlen(a_text));
+	cJSON *b = jsonrpc_parse("{\"x\":[1,2,3]}", 13);
+	struct buf big = BUF_INIT;
+	cJSON *c;
+	int n = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(a, "method")->valuestring, "ping");
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(b, "x")), 3);
+	jsonrpc_release(b);
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItem(a, "jsonrpc")->valuestring, "2.0");
+	jsonrpc_release(a);
+	buf_puts(&big, "[");
+	for (int i = 0; i < 3000; i++)
+		buf_printf(&big, "%s\"item number %d\"", i ? "," : "", i);
+	buf_puts(&big, "]");
+	c = jsonrpc_parse(big.p, big.len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	for (const cJSON *it = c->child; it; it = it->next, n++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "item number %d", n);
+		CU_ASSERT_STRING_EQUAL_FATAL(it->valuestring, want);
+	}
+	CU_ASSERT_EQUAL(n, 3000);
+	jsonrpc_release(c);
+	CU_ASSERT_PTR_NULL(jsonrpc_parse("{\"unterminated\":", 16));
+	buf_free(&big);
+}
+
 static const struct unit_test reply_tests[] = {
 	{ "result id echo", test_result_ids },
 	{ "result string id escaped", test_result_string_id_escaped },
@@ -326,6 +426,8 @@ static const struct unit_test reply_tests[] = {
 	{ "error", test_error },
 	{ "replies are responses", test_replies_classify_as_responses },
 	{ "strings out are UTF-8", test_strings_out_are_utf8 },
+	{ "string escapes at every offset", test_string_escapes_everywhere },
+	{ "request trees from a reused block", test_parse_block },
 	{ NULL, NULL },
 };
 
