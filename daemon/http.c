@@ -135,13 +135,28 @@ static int on_url_complete(llhttp_t *p)
 	return arena_end_string(c);
 }
 
+/* a (any case) equals lower (lower case), n bytes; no locale, as header names are ASCII. */
+static bool name_is(const char *a, const char *lower, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ch = a[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch + ('a' - 'A'));
+		if (ch != lower[i])
+			return false;
+	}
+	return true;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
 	struct http_conn *c = conn_of(p);
 
 	/* RFC 9112 5.1: no whitespace between a field name and its colon. */
-	if (memchr(at, ' ', len) || memchr(at, '\t', len))
-		return fail(c, 400, "whitespace in a header name");
+	for (size_t i = 0; i < len; i++)
+		if (at[i] == ' ' || at[i] == '\t')
+			return fail(c, 400, "whitespace in a header name");
 	if (c->field_len + len < sizeof(c->field))
 		memcpy(c->field + c->field_len, at, len);
 	c->field_len += len;
@@ -159,9 +174,9 @@ static int on_header_field_complete(llhttp_t *p)
 		/* Every header of every request passes here: compare only names of its length. */
 		for (int i = 0; i < H_COUNT; i++)
 			if (tracked_len[i] == c->field_len &&
-			    strncasecmp(c->field, tracked_names[i], c->field_len) == 0)
+			    name_is(c->field, tracked_names[i], c->field_len))
 				c->cur = (enum tracked)i;
-		c->expect_hdr = c->field_len == 6 && strncasecmp(c->field, "expect", 6) == 0;
+		c->expect_hdr = c->field_len == 6 && name_is(c->field, "expect", 6);
 	}
 	c->field_len = 0;
 	c->value_off = c->arena_len;

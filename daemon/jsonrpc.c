@@ -231,9 +231,13 @@ size_t jsonrpc_fix_escapes(char *json, size_t len)
 
 size_t jsonrpc_nul_decode(char *s, size_t len)
 {
-	size_t w = 0;
+	const char *first = memchr(s, 0xC0, len);
+	size_t w;
 
-	for (size_t r = 0; r < len; r++) {
+	if (!first)
+		return len;
+	w = (size_t)(first - s);
+	for (size_t r = w; r < len; r++) {
 		if ((unsigned char)s[r] == 0xC0 && r + 1 < len && (unsigned char)s[r + 1] == 0x80) {
 			s[w++] = '\0';
 			r++;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 /* Appends "<hex len>\r\n" + the pieces + "\r\n" as one chunk. */
 static int append_chunk(struct buf *out, const char *const *piece, const size_t *plen, int n)
@@ -43,13 +44,16 @@ int sse_append_event(struct buf *out, uint64_t id, const char *json, size_t len)
 	return append_chunk(out, piece, plen, 4);
 }
 
-/* Method names are identifiers; one that needs escaping takes the slow road. */
-static bool plain_name(const char *s)
+/* Method names are identifiers; one that needs escaping takes the slow road. Returns the
+ * length of s, or -1 when it needs escaping. */
+static ssize_t plain_name(const char *s)
 {
-	for (; *s; s++)
-		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
-			return false;
-	return true;
+	const char *p = s;
+
+	for (; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			return -1;
+	return p - s;
 }
 
 int sse_append_notification(struct buf *out, uint64_t id, const char *method, const char *params,
@@ -61,10 +65,11 @@ int sse_append_notification(struct buf *out, uint64_t id, const char *method, co
 	struct buf name = BUF_INIT;
 	const char *piece[7];
 	size_t plen[7];
+	ssize_t mlen = plain_name(method);
 	int err;
 
-	if (plain_name(method)) {
-		piece[2] = method, plen[2] = strlen(method);
+	if (mlen >= 0) {
+		piece[2] = method, plen[2] = (size_t)mlen;
 		piece[1] = "data: {\"jsonrpc\":\"2.0\",\"method\":\"", plen[1] = sizeof(head);
 		piece[3] = "\",\"params\":", plen[3] = sizeof(mid);
 	} else {
