@@ -255,6 +255,11 @@ struct conn {
 	struct req q[QMAX];
 	int qh, qn;
 	u64 next_id;
+	/* the request head up to "Content-Length: ", made once per session id */
+	char head[512];
+	size_t head_len;
+	char head_sid[96];
+	bool head_made, head_has_sid;
 };
 
 static int epfd;
@@ -381,10 +386,25 @@ static struct req *conn_push(struct conn *c, uint8_t type)
 }
 
 /* POST with the common MCP headers; sid may be NULL (initialize). */
+/* Decimal digits of v into out (room for 20); returns the count. Formatting is on every
+ * request: without printf the load generator keeps up with faster servers. */
+static size_t fmt_u64(char *out, u64 v)
+{
+	char tmp[20];
+	size_t n = 0, i;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
 static struct req *send_post(struct conn *c, const char *sid, const char *body, size_t blen, uint8_t type)
 {
-	char head[512];
-	int n;
+	char tail[32];
+	size_t n;
 	struct req *r;
 
 	if (c->dead) {
@@ -393,13 +413,22 @@ static struct req *send_post(struct conn *c, const char *sid, const char *body, 
 		if (conn_connect(c) < 0)
 			return NULL;
 	}
-	n = snprintf(head, sizeof(head),
-		     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-		     "Accept: application/json, text/event-stream\r\n%s%s%s%s"
-		     "Content-Length: %zu\r\n\r\n",
-		     opt.path, opt.hosthdr, sid ? "Mcp-Session-Id: " : "", sid ? sid : "",
-		     sid ? "\r\n" : "", sid ? "MCP-Protocol-Version: " PROTO_VERSION "\r\n" : "", blen);
-	conn_write(c, head, (size_t)n);
+	if (!c->head_made || c->head_has_sid != (sid != NULL) || (sid && strcmp(c->head_sid, sid) != 0)) {
+		int k = snprintf(c->head, sizeof(c->head),
+				 "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+				 "Accept: application/json, text/event-stream\r\n%s%s%s%s"
+				 "Content-Length: ",
+				 opt.path, opt.hosthdr, sid ? "Mcp-Session-Id: " : "", sid ? sid : "",
+				 sid ? "\r\n" : "", sid ? "MCP-Protocol-Version: " PROTO_VERSION "\r\n" : "");
+		c->head_len = (size_t)k;
+		c->head_has_sid = sid != NULL;
+		snprintf(c->head_sid, sizeof(c->head_sid), "%s", sid ? sid : "");
+		c->head_made = true;
+	}
+	n = fmt_u64(tail, blen);
+	memcpy(tail + n, "\r\n\r\n", 4);
+	conn_write(c, c->head, c->head_len);
+	conn_write(c, tail, n + 4);
 	conn_write(c, body, blen);
 	r = conn_push(c, type);
 	r->t_sent = now_ns();
@@ -855,22 +884,40 @@ static void send_join(struct session *s)
 
 /* Message text: "m <sender> <j> <t_sched_ns> <t_sent_ns> <padding>". Latency is measured from
  * the scheduled time; the sample counts when the message was sent inside the measured window. */
+static size_t put_str(char *out, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(out, s, n);
+	return n;
+}
+
 static void send_msg(struct session *s, u64 t_sched)
 {
-	char body[8192], text[4200];
-	int tl, n;
+	char body[8192];
+	size_t n = 0, text;
 	struct req *r;
 
-	tl = snprintf(text, sizeof(text), "m %d %" PRIu64 " %" PRIu64 " %" PRIu64 " ", s->idx, s->j_next, t_sched,
-		      now_ns());
-	while (tl < opt.msg_size && tl < 4000)
-		text[tl++] = 'x';
-	text[tl] = 0;
-	n = snprintf(body, sizeof(body),
-		     "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"method\":\"tools/call\",\"params\":{\"name\":\"send_message\","
-		     "\"arguments\":{\"room_id\":\"%s\",\"message\":\"%s\"}}}",
-		     s->post->next_id++, s->room, text);
-	r = send_post(s->post, s->sid, body, (size_t)n, T_SEND);
+	n += put_str(body + n, "{\"jsonrpc\":\"2.0\",\"id\":");
+	n += fmt_u64(body + n, s->post->next_id++);
+	n += put_str(body + n, ",\"method\":\"tools/call\",\"params\":{\"name\":\"send_message\","
+			       "\"arguments\":{\"room_id\":\"");
+	n += put_str(body + n, s->room);
+	n += put_str(body + n, "\",\"message\":\"");
+	text = n;
+	n += put_str(body + n, "m ");
+	n += fmt_u64(body + n, (u64)s->idx);
+	body[n++] = ' ';
+	n += fmt_u64(body + n, s->j_next);
+	body[n++] = ' ';
+	n += fmt_u64(body + n, t_sched);
+	body[n++] = ' ';
+	n += fmt_u64(body + n, now_ns());
+	body[n++] = ' ';
+	while (n - text < (size_t)opt.msg_size && n - text < 4000)
+		body[n++] = 'x';
+	n += put_str(body + n, "\"}}}");
+	r = send_post(s->post, s->sid, body, n, T_SEND);
 	if (!r) {
 		session_fail(s, "reconnect", 0, "", 0);
 		return;

@@ -73,43 +73,67 @@ static bool valid_id(const cJSON *id)
 	       fabs(id->valuedouble) < 9007199254740992.0;
 }
 
-enum jsonrpc_kind jsonrpc_classify(const cJSON *msg, const char **why)
+static void collect(const cJSON *msg, struct jsonrpc_fields *f)
 {
-	const cJSON *version, *method, *id;
+	memset(f, 0, sizeof(*f));
+	for (const cJSON *it = msg->child; it; it = it->next) {
+		const char *k = it->string;
+		const cJSON **slot = NULL;
 
+		if (!k)
+			continue;
+		switch (k[0]) {
+		case 'j': slot = strcmp(k, "jsonrpc") == 0 ? &f->version : NULL; break;
+		case 'm': slot = strcmp(k, "method") == 0 ? &f->method : NULL; break;
+		case 'i': slot = strcmp(k, "id") == 0 ? &f->id : NULL; break;
+		case 'p': slot = strcmp(k, "params") == 0 ? &f->params : NULL; break;
+		case 'r': slot = strcmp(k, "result") == 0 ? &f->result : NULL; break;
+		case 'e': slot = strcmp(k, "error") == 0 ? &f->error : NULL; break;
+		}
+		if (slot && !*slot)
+			*slot = it;
+	}
+}
+
+enum jsonrpc_kind jsonrpc_classify_fields(const cJSON *msg, struct jsonrpc_fields *f,
+					  const char **why)
+{
 	if (!cJSON_IsObject(msg)) {
+		memset(f, 0, sizeof(*f));
 		*why = "a JSON-RPC message must be a JSON object";
 		return JSONRPC_INVALID;
 	}
-	version = cJSON_GetObjectItemCaseSensitive(msg, "jsonrpc");
-	if (!cJSON_IsString(version) || strcmp(version->valuestring, "2.0") != 0) {
+	collect(msg, f);
+	if (!cJSON_IsString(f->version) || strcmp(f->version->valuestring, "2.0") != 0) {
 		*why = "\"jsonrpc\" must be \"2.0\"";
 		return JSONRPC_INVALID;
 	}
-	method = cJSON_GetObjectItemCaseSensitive(msg, "method");
-	id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-	if (id && !valid_id(id)) {
+	if (f->id && !valid_id(f->id)) {
 		*why = "\"id\" must be a string or an integer";
 		return JSONRPC_INVALID;
 	}
-	if (method) {
-		const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
-
-		if (!cJSON_IsString(method) || !method->valuestring[0]) {
+	if (f->method) {
+		if (!cJSON_IsString(f->method) || !f->method->valuestring[0]) {
 			*why = "\"method\" must be a non-empty string";
 			return JSONRPC_INVALID;
 		}
-		if (params && !cJSON_IsObject(params) && !cJSON_IsArray(params)) {
+		if (f->params && !cJSON_IsObject(f->params) && !cJSON_IsArray(f->params)) {
 			*why = "\"params\" must be an object";
 			return JSONRPC_INVALID;
 		}
-		return id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
+		return f->id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
 	}
-	if (id && (cJSON_GetObjectItemCaseSensitive(msg, "result") ||
-		   cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(msg, "error"))))
+	if (f->id && (f->result || cJSON_IsObject(f->error)))
 		return JSONRPC_RESPONSE;
 	*why = "a JSON-RPC message needs \"method\" (a request or notification) or \"result\"/\"error\" with \"id\"";
 	return JSONRPC_INVALID;
+}
+
+enum jsonrpc_kind jsonrpc_classify(const cJSON *msg, const char **why)
+{
+	struct jsonrpc_fields f;
+
+	return jsonrpc_classify_fields(msg, &f, why);
 }
 
 static int append_id(struct buf *out, const cJSON *id)

@@ -39,8 +39,16 @@ size_t jsonrpc_nul_decode(char *s, size_t len);
 cJSON *jsonrpc_parse(const char *text, size_t len);
 void jsonrpc_release(cJSON *tree);
 
+/* The members of a message object that JSON-RPC names (the first of each, as cJSON finds). */
+struct jsonrpc_fields {
+	const cJSON *version, *method, *id, *params, *result, *error;
+};
+
 /* Classifies one message. For JSONRPC_INVALID, *why says what is wrong, in words. */
 enum jsonrpc_kind jsonrpc_classify(const cJSON *msg, const char **why);
+/* The same, and fills f in one pass over the members (f is zeroed for a non-object). */
+enum jsonrpc_kind jsonrpc_classify_fields(const cJSON *msg, struct jsonrpc_fields *f,
+					  const char **why);
 
 /* {"jsonrpc":"2.0","id":ID,"result":RESULT}; result is JSON text. id NULL → null. */
 int jsonrpc_append_result(struct buf *out, const cJSON *id, const char *result, size_t len);

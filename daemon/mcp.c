@@ -918,11 +918,12 @@ static void keep_scratch(struct mcp_server *srv, struct buf *result, struct buf 
 static enum mcp_disposition post_single(struct mcp_server *srv, const struct http_request *req,
 					struct mcp_sink *sink, struct session *s, const cJSON *msg)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	struct jsonrpc_fields f;
+	const char *why;
+	enum jsonrpc_kind kind = jsonrpc_classify_fields(msg, &f, &why);
+	const cJSON *id = f.id;
 	struct answer a = { .result = srv->scratch_result };
 	struct buf body = srv->scratch_body;
-	const char *why;
-	enum jsonrpc_kind kind = jsonrpc_classify(msg, &why);
 
 	a.result.len = body.len = 0;
 	srv->scratch_result = srv->scratch_body = (struct buf)BUF_INIT;
@@ -934,8 +935,7 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 		return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 	}
 	s->busy++;
-	dispatch(srv, s, cJSON_GetObjectItemCaseSensitive(msg, "method")->valuestring,
-		 cJSON_GetObjectItemCaseSensitive(msg, "params"), true, &a);
+	dispatch(srv, s, f.method->valuestring, f.params, true, &a);
 	s->busy--;
 	if (a.wait) {
 		keep_scratch(srv, &a.result, &body);
@@ -966,17 +966,17 @@ static enum mcp_disposition post_batch(struct mcp_server *srv, const struct http
 	s->busy++;
 	cJSON_ArrayForEach(msg, arr) {
 		struct answer a = { .result = BUF_INIT };
+		struct jsonrpc_fields f;
 		const char *why;
-		enum jsonrpc_kind kind = jsonrpc_classify(msg, &why);
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+		enum jsonrpc_kind kind = jsonrpc_classify_fields(msg, &f, &why);
+		const cJSON *id = f.id;
 
 		if (kind == JSONRPC_NOTIFICATION || kind == JSONRPC_RESPONSE)
 			continue;
 		if (kind == JSONRPC_INVALID)
 			answer_error(&a, JSONRPC_INVALID_REQUEST, "%s", why);
 		else
-			dispatch(srv, s, cJSON_GetObjectItemCaseSensitive(msg, "method")->valuestring,
-				 cJSON_GetObjectItemCaseSensitive(msg, "params"), false, &a);
+			dispatch(srv, s, f.method->valuestring, f.params, false, &a);
 		if (answers++)
 			buf_puts(&out, ",");
 		append_answer(&out, kind == JSONRPC_INVALID ? NULL : id, &a);
