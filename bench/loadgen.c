@@ -272,7 +272,7 @@ static struct {
 
 static void conn_events(struct conn *c)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
 
 	if (c->connecting || c->wlen > c->woff)
 		ev.events |= EPOLLOUT;
@@ -284,7 +284,7 @@ static void conn_events(struct conn *c)
 static int conn_connect(struct conn *c)
 {
 	struct sockaddr_in src = { .sin_family = AF_INET };
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.ptr = c };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c };
 	int one = 1, fd;
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -718,7 +718,8 @@ static void conn_eof(struct conn *c)
 
 static void conn_readable(struct conn *c)
 {
-	for (int rounds = 0; rounds < 8 && !c->dead; rounds++) {
+	/* Edge-triggered: read until the socket is drained (a short read or EAGAIN). */
+	while (!c->dead) {
 		ssize_t n = read(c->fd, rbuf, sizeof(rbuf));
 		size_t used;
 
