@@ -33,11 +33,6 @@ static const char *const tracked_names[H_COUNT] = {
 	[H_ACCEPT] = "accept",
 };
 
-static const size_t tracked_len[H_COUNT] = {
-	[H_HOST] = 4,	       [H_ORIGIN] = 6,		[H_CONTENT_TYPE] = 12, [H_SESSION_ID] = 14,
-	[H_PROTOCOL_VERSION] = 20, [H_LAST_EVENT_ID] = 13, [H_ACCEPT] = 6,
-};
-
 /* Header values and the path are kept in one growing arena, addressed by offsets (the arena
  * moves when it grows); pointers are handed out only once the request is complete. */
 struct http_conn {
@@ -166,16 +161,23 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
 	struct http_conn *c = conn_of(p);
+	enum tracked cur = H_NONE;
 
 	c->cur = H_NONE;
 	c->expect_hdr = false;
 	if (c->field_len < sizeof(c->field)) {
 		c->field[c->field_len] = '\0';
-		/* Every header of every request passes here: compare only names of its length. */
-		for (int i = 0; i < H_COUNT; i++)
-			if (tracked_len[i] == c->field_len &&
-			    name_is(c->field, tracked_names[i], c->field_len))
-				c->cur = (enum tracked)i;
+		/* Every header of every request passes here: compare only the name of its length. */
+		switch (c->field_len) {
+		case 4: cur = H_HOST; break;
+		case 6: cur = c->field[0] == 'a' || c->field[0] == 'A' ? H_ACCEPT : H_ORIGIN; break;
+		case 12: cur = H_CONTENT_TYPE; break;
+		case 13: cur = H_LAST_EVENT_ID; break;
+		case 14: cur = H_SESSION_ID; break;
+		case 20: cur = H_PROTOCOL_VERSION; break;
+		}
+		if (cur != H_NONE && name_is(c->field, tracked_names[cur], c->field_len))
+			c->cur = cur;
 		c->expect_hdr = c->field_len == 6 && name_is(c->field, "expect", 6);
 	}
 	c->field_len = 0;
