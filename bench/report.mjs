@@ -29,15 +29,28 @@ const summary = {};
 const row = (scenario, metric, d, p, n, rat = '') => rows.push([scenario, metric, d, p, n, rat]);
 
 // ---------------------------------------------------------------- rpc
+// The run with the median calls/s of a server's rounds (the lower middle one for an even count).
+const medianRun = (scenario, server) => {
+  const rs = all(scenario, server).filter((r) => r.calls_per_s !== undefined).sort((a, b) => a.calls_per_s - b.calls_per_s);
+  return rs.length ? rs[Math.floor((rs.length - 1) / 2)] : find(scenario, server);
+};
+const roundsOf = (scenario, server) => all(scenario, server).map((r) => r.calls_per_s).filter((v) => v !== undefined);
 {
-  const d = find('rpc', 'mcp-chatd'), p = find('rpc', 'peer'), n = find('rpc', 'nginx');
+  const d = medianRun('rpc', 'mcp-chatd'), p = medianRun('rpc', 'peer'), n = medianRun('rpc', 'nginx');
   if (d || p || n) {
     const rp = ratio(d?.calls_per_s, p?.calls_per_s), rn = ratio(d?.calls_per_s, n?.calls_per_s);
     summary.rpc = { daemon_calls_per_s: d?.calls_per_s, peer_calls_per_s: p?.calls_per_s, nginx_requests_per_s: n?.calls_per_s,
-      daemon_over_peer: rp, daemon_over_nginx: rn, target_over_peer: 30, target_over_nginx: 0.6 };
+      daemon_over_peer: rp, daemon_over_nginx: rn, target_over_peer: 30, target_over_nginx: 0.6,
+      daemon_rounds: roundsOf('rpc', 'mcp-chatd'), nginx_rounds: roundsOf('rpc', 'nginx') };
     const conns = d?.conns ?? p?.conns ?? n?.conns;
     row('rpc', `send_message calls/s, ${conns} conns: daemon/peer`, num(d?.calls_per_s), num(p?.calls_per_s), '', rp === undefined ? '–' : `${times(rp)} (target ≥ 30×${verdict(rp >= 30)})`);
     row('rpc', 'requests/s: daemon/nginx (fixed 200)', num(d?.calls_per_s), '', num(n?.calls_per_s), rn === undefined ? '–' : `${pct(rn)} (target ≥ 60 %${verdict(rn >= 0.6)})`);
+    const dr = roundsOf('rpc', 'mcp-chatd'), nr = roundsOf('rpc', 'nginx');
+    if (dr.length > 1 || nr.length > 1) {
+      const pairs = dr.map((v, i) => (nr[i] ? pct(v / nr[i]) : '–')).join(', ');
+      row('rpc', 'each round, calls/s (median above)', dr.map((v) => num(v)).join(', '), '', nr.map((v) => num(v)).join(', '),
+        `per round: ${pairs}`);
+    }
     row('rpc', 'latency p50 / p99 / p999 ms', lat(d?.lat_us), lat(p?.lat_us), lat(n?.lat_us));
     row('rpc', 'push delivery p50 / p99 / p999 ms', lat(d?.delivery_us), lat(p?.delivery_us), '');
     row('rpc', 'errors · missing+dup+gap', d ? `${d.errors} · ${d.missing + d.dup + d.gap}${okMark(d)}` : '–',

@@ -19,6 +19,8 @@ Options:
   --smoke            short runs with small N; checks correctness, never asserts speed
   --only SCENARIO    rpc, relay, idle or scale (repeatable)
   --duration S       measured seconds per run (default 10; smoke 1)
+  --rounds N         rpc runs per server for the daemon and nginx, alternating; the table
+                     takes each one's median run and lists them all (default 3; smoke 1)
   --out FILE         the JSON results (default bench/results.json; smoke: bench/.work/results-smoke.json)
   --no-peer          skip the reference peer
   --no-nginx         skip nginx
@@ -57,6 +59,7 @@ while (($#)); do
 	--smoke) SMOKE=1 ;;
 	--only) ONLY+=("$2"); shift ;;
 	--duration) DURATION=$2; shift ;;
+	--rounds) ROUNDS=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	--no-peer) USE_PEER=0 ;;
 	--no-nginx) USE_NGINX=0 ;;
@@ -74,7 +77,7 @@ done
 want() { ((${#ONLY[@]} == 0)) && return 0; local s; for s in "${ONLY[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
 if ((SMOKE)); then
-	: "${DURATION:=1}" "${QUIET_WAIT:=0}" "${OUT:=$LOCAL/results-smoke.json}" "${PRIORITY:=0}"
+	: "${DURATION:=1}" "${QUIET_WAIT:=0}" "${OUT:=$LOCAL/results-smoke.json}" "${PRIORITY:=0}" "${ROUNDS:=1}"
 	WARMUP=0.3
 	RPC_CONNS=8
 	RELAY_PAIRS=10 RELAY_RATE=2000
@@ -82,7 +85,7 @@ if ((SMOKE)); then
 	IDLE_DAEMON=(100 300) IDLE_PEER=(50)
 	SCALE_N=(100 300) SCALE_RATE=1000 SCALE_PAIRS=10
 else
-	: "${DURATION:=10}" "${QUIET_WAIT:=15}" "${OUT:=$BENCH/results.json}" "${PRIORITY:=1}"
+	: "${DURATION:=10}" "${QUIET_WAIT:=15}" "${OUT:=$BENCH/results.json}" "${PRIORITY:=1}" "${ROUNDS:=3}"
 	WARMUP=2
 	RPC_CONNS=32 # as in the reference figures (wrk, 32 keep-alive connections)
 	RELAY_PAIRS=100 RELAY_RATE=20000
@@ -90,6 +93,7 @@ else
 	IDLE_DAEMON=(1000 5000 10000 18000) IDLE_PEER=(1000 2000)
 	SCALE_N=(1000 5000 18000) SCALE_RATE=10000 SCALE_PAIRS=50
 fi
+[[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || { echo "run.sh: --rounds takes 1 to 99" >&2; exit 2; }
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 fail() { log "ERROR: $*"; exit 1; }
@@ -340,17 +344,22 @@ run_lg() {
 T0=$(date +%s)
 
 if want rpc; then
-	start_daemon
-	run_lg rpc mcp-chatd rpc --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
-	stop_server
+	# A single 10 s run moves by a few per cent with the machine: the daemon and nginx run
+	# ROUNDS times each, alternating, and the table takes each one's median.
+	for ((round = 1; round <= ROUNDS; round++)); do
+		start_daemon
+		run_lg rpc mcp-chatd rpc --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
+		stop_server
+		if ((USE_NGINX)); then
+			start_nginx
+			run_lg rpc nginx raw --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
+			stop_server
+		fi
+	done
+	# The peer is 30x and more away from the daemon: one run tells.
 	if ((USE_PEER)); then
 		start_peer
 		run_lg rpc peer rpc --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
-		stop_server
-	fi
-	if ((USE_NGINX)); then
-		start_nginx
-		run_lg rpc nginx raw --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
 		stop_server
 	fi
 fi
@@ -408,11 +417,11 @@ META=$(jq -n --arg date "$(date -u +%FT%TZ)" --arg kernel "$(uname -r)" \
 	--arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
 	--arg rev "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 	--arg dirty "$(git -C "$ROOT" status --porcelain -- daemon 2>/dev/null | wc -l)" \
-	--argjson smoke "$SMOKE" --argjson rt "$RT" --arg duration "$DURATION" --argjson secs "$(($(date +%s) - T0))" \
+	--argjson smoke "$SMOKE" --argjson rt "$RT" --arg duration "$DURATION" --arg rounds "$ROUNDS" --argjson secs "$(($(date +%s) - T0))" \
 	--arg prio "$(cat /proc/self/autogroup 2>/dev/null || echo none)" \
 	--arg node "$(node --version 2>/dev/null || echo none)" --arg nginx "$("$NGINX" -v 2>&1 | cut -d/ -f2 || echo none)" \
 	'{date:$date, kernel:$kernel, cpu:$cpu, cpus:2, git:$rev, daemon_files_modified:($dirty|tonumber), smoke:($smoke==1), sched_fifo:($rt==1),
-	  duration_s:($duration|tonumber), elapsed_s:$secs, node:$node, nginx:$nginx,
+	  duration_s:($duration|tonumber), rpc_rounds:($rounds|tonumber), elapsed_s:$secs, node:$node, nginx:$nginx,
 	  pinning:"servers on CPU 0, load generator on CPU 1 (taskset)", autogroup:$prio}')
 node "$BENCH/report.mjs" "$RESULTS" "$OUT" "$META" || FAILED=1
 
