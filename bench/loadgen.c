@@ -165,6 +165,7 @@ static struct {
 	int depth;        /* relay: most requests outstanding per POST connection */
 	int msg_size;     /* message text bytes (at least what the header needs) */
 	bool find_max;
+	double find_samples; /* relay --find-max: messages a step measures at least */
 	u64 spin_us;     /* relay: spin instead of sleeping when the next send is this close */
 	double stall_ms; /* debug: report POSTs unanswered for this long, with TCP state */
 	char rates[512];
@@ -182,7 +183,7 @@ static struct {
 	bool verbose;
 } opt = {
 	.conns = 32, .pairs = 100, .rate = 20000, .duration = 10, .warmup = 2, .depth = 4,
-	.msg_size = 64, .p99_limit_ms = 5, .sessions = 1000, .per_worker = 4500,
+	.msg_size = 64, .p99_limit_ms = 5, .find_samples = 500, .sessions = 1000, .per_worker = 4500,
 	.concurrency = 256, .src_addrs = 8, .spin_us = 500, .hold = 2, .setup_timeout = 120, .drain_timeout = 10,
 };
 
@@ -1498,7 +1499,7 @@ static int run_raw(void)
 /* ---------------------------------------------------------------- relay */
 
 struct step {
-	double rate, achieved;
+	double rate, achieved, duration;
 	struct cpusnap c0, c1;
 	u64 sent, unsent, errors;
 	struct delivery d;
@@ -1560,6 +1561,7 @@ static void relay_step(double rate, struct step *out)
 	for (int i = 0; i < n_sess; i++)
 		sent_sum += sess[i].j_next;
 	out->rate = rate;
+	out->duration = opt.duration;
 	out->sent = st.sent - sent0;
 	out->unsent = rl.k_limit > sent_sum ? rl.k_limit - sent_sum : 0;
 	out->errors = st.errors - err0;
@@ -1579,10 +1581,10 @@ static void relay_step(double rate, struct step *out)
 
 static void print_step_fields(const struct step *s)
 {
-	printf("\"rate\":%.0f,\"achieved_rate\":%.1f,\"sent\":%" PRIu64 ",\"sent_ok\":%" PRIu64 ",\"unsent\":%" PRIu64
+	printf("\"rate\":%.0f,\"step_s\":%.3f,\"achieved_rate\":%.1f,\"sent\":%" PRIu64 ",\"sent_ok\":%" PRIu64 ",\"unsent\":%" PRIu64
 	       ",\"errors\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"missing\":%" PRIu64 ",\"dup\":%" PRIu64
 	       ",\"gap\":%" PRIu64 ",",
-	       s->rate, s->achieved, s->sent, s->d.sent_ok, s->unsent, s->errors, s->d.recv, s->d.missing, s->d.dup,
+	       s->rate, s->duration, s->achieved, s->sent, s->d.sent_ok, s->unsent, s->errors, s->d.recv, s->d.missing, s->d.dup,
 	       s->d.gap);
 	print_hist("lat_us", &s->lat);
 	printf(",");
@@ -1596,6 +1598,18 @@ static void print_step(const struct step *s)
 	printf("{");
 	print_step_fields(s);
 	printf("}");
+}
+
+/* A p99 over a few dozen messages is the maximum of a handful: a find-max step lasts long
+ * enough for --find-samples messages at its rate. */
+static void find_step(double rate, struct step *out)
+{
+	double set = opt.duration;
+
+	if (opt.duration * rate < opt.find_samples)
+		opt.duration = opt.find_samples / rate;
+	relay_step(rate, out);
+	opt.duration = set;
 }
 
 static int run_relay_in_process(const char *mode_name, void (*extra)(void))
@@ -1622,7 +1636,7 @@ static int run_relay_in_process(const char *mode_name, void (*extra)(void))
 		snprintf(buf, sizeof(buf), "%s", opt.rates[0] ? opt.rates : "5000,10000,20000,40000,80000,160000");
 		for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 			double r = atof(tok);
-			relay_step(r, &steps[ns]);
+			find_step(r, &steps[ns]);
 			if (opt.verbose)
 				fprintf(stderr, "relay %.0f/s: p99 %.1f us, achieved %.0f, %s\n", r,
 					hpct(&steps[ns].lat, 0.99) / 1e3, steps[ns].achieved,
@@ -1637,7 +1651,7 @@ static int run_relay_in_process(const char *mode_name, void (*extra)(void))
 		}
 		for (int b = 0; b < 2 && hi > 0 && lo > 0 && correct; b++) {
 			double r = (lo + hi) / 2;
-			relay_step(r, &steps[ns]);
+			find_step(r, &steps[ns]);
 			correct &= steps[ns].correct;
 			if (steps[ns++].sustained)
 				lo = r;
@@ -1922,6 +1936,7 @@ static void usage(FILE *f)
 		"  --find-max          relay: step the rate up, report the highest with p99 < limit\n"
 		"  --rates LIST        relay --find-max: comma-separated rates\n"
 		"  --p99-limit-ms MS   relay --find-max: the p99 limit (default 5)\n"
+		"  --find-samples N    relay --find-max: a step lasts for N messages at least (default 500)\n"
 		"  --sessions N        idle/scale: idle sessions (default 1000)\n"
 		"  --workers N         idle/scale: worker processes (default: one per 4500 sessions)\n"
 		"  --concurrency N     sessions being set up at once (default 256)\n"
@@ -1941,7 +1956,7 @@ int main(int argc, char **argv)
 		{ "url", 1, 0, 'u' }, { "conns", 1, 0, 'c' }, { "pairs", 1, 0, 'P' }, { "rate", 1, 0, 'r' },
 		{ "duration", 1, 0, 'd' }, { "warmup", 1, 0, 'w' }, { "depth", 1, 0, 'D' },
 		{ "msg-size", 1, 0, 'm' }, { "find-max", 0, 0, 'F' }, { "rates", 1, 0, 'R' },
-		{ "p99-limit-ms", 1, 0, 'L' }, { "sessions", 1, 0, 'n' }, { "workers", 1, 0, 'W' },
+		{ "p99-limit-ms", 1, 0, 'L' }, { "find-samples", 1, 0, 'J' }, { "sessions", 1, 0, 'n' }, { "workers", 1, 0, 'W' },
 		{ "concurrency", 1, 0, 'C' }, { "src-addrs", 1, 0, 'S' }, { "pid", 1, 0, 'p' },
 		{ "hold", 1, 0, 'H' }, { "body", 1, 0, 'b' }, { "label", 1, 0, 'l' }, { "verbose", 0, 0, 'v' },
 		{ "setup-timeout", 1, 0, 'T' }, { "stall-ms", 1, 0, 'X' }, { "spin-us", 1, 0, 'Y' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
@@ -1995,6 +2010,7 @@ int main(int argc, char **argv)
 		case 'F': opt.find_max = true; break;
 		case 'R': snprintf(opt.rates, sizeof(opt.rates), "%s", optarg); break;
 		case 'L': opt.p99_limit_ms = atof(optarg); break;
+		case 'J': opt.find_samples = atof(optarg); break;
 		case 'n': opt.sessions = atoi(optarg); break;
 		case 'W': opt.workers = atoi(optarg); break;
 		case 'C': opt.concurrency = atoi(optarg); break;

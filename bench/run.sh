@@ -81,7 +81,7 @@ if ((SMOKE)); then
 	WARMUP=0.3
 	RPC_CONNS=8
 	RELAY_PAIRS=10 RELAY_RATE=2000
-	FIND_DAEMON=1000,2000 FIND_PEER=50,100 FIND_STEP=1
+	FIND_DAEMON=1000,2000 FIND_PEER=50,100 FIND_STEP=1 FIND_SAMPLES=20
 	IDLE_DAEMON=(100 300) IDLE_PEER=(50)
 	SCALE_N=(100 300) SCALE_RATE=1000 SCALE_PAIRS=10
 else
@@ -89,7 +89,7 @@ else
 	WARMUP=2
 	RPC_CONNS=32 # as in the reference figures (wrk, 32 keep-alive connections)
 	RELAY_PAIRS=100 RELAY_RATE=20000
-	FIND_DAEMON=5000,10000,20000,40000,80000,160000,320000 FIND_PEER=25,50,100,250,500,1000,2000,4000 FIND_STEP=3
+	FIND_DAEMON=5000,10000,20000,40000,80000,160000,320000 FIND_PEER=25,50,100,250,500,1000,2000,4000 FIND_STEP=3 FIND_SAMPLES=500
 	IDLE_DAEMON=(1000 5000 10000 18000) IDLE_PEER=(1000 2000)
 	SCALE_N=(1000 5000 18000) SCALE_RATE=10000 SCALE_PAIRS=50
 fi
@@ -370,7 +370,7 @@ if want relay; then
 	stop_server
 	start_daemon
 	run_lg relay-max mcp-chatd relay --find-max --rates "$FIND_DAEMON" --pairs "$RELAY_PAIRS" \
-		--duration "$FIND_STEP" --warmup 1
+		--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
 	stop_server
 	if ((USE_PEER)); then
 		# the peer saturates far below 20k/s: half the time, as the figure is a queue that only grows
@@ -380,7 +380,7 @@ if want relay; then
 		stop_server
 		start_peer
 		run_lg relay-max peer relay --find-max --rates "$FIND_PEER" --pairs "$RELAY_PAIRS" \
-			--duration "$FIND_STEP" --warmup 1
+			--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
 		stop_server
 	fi
 fi
