@@ -197,11 +197,17 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 	return arena_put(c, at, len);
 }
 
+static void accept_scan(const char *accept, const char *const *types, bool *ok, int n);
+
 static void apply_accept(struct http_conn *c, const char *value)
 {
+	static const char *const types[] = { "application/json", "text/event-stream" };
+	bool ok[2] = { c->req.accept_json, c->req.accept_sse };
+
 	c->req.has_accept = true;
-	c->req.accept_json |= http_accepts(value, "application/json");
-	c->req.accept_sse |= http_accepts(value, "text/event-stream");
+	accept_scan(value, types, ok, 2);
+	c->req.accept_json = ok[0];
+	c->req.accept_sse = ok[1];
 }
 
 static int on_header_value_complete(llhttp_t *p)
@@ -460,9 +466,9 @@ static bool range_matches(const char *range, size_t len, const char *type)
 
 	if (len == 3 && memcmp(range, "*/*", 3) == 0)
 		return true;
-	if (len == major + 2 && strncasecmp(range, type, major + 1) == 0 && range[major + 1] == '*')
+	if (len == major + 2 && name_is(range, type, major + 1) && range[major + 1] == '*')
 		return true;
-	return len == strlen(type) && strncasecmp(range, type, len) == 0;
+	return len == strlen(type) && name_is(range, type, len);
 }
 
 /* True when the parameters of a media range say q=0 (explicitly not acceptable). */
@@ -482,7 +488,8 @@ static bool q_is_zero(const char *params, size_t len)
 	return false;
 }
 
-bool http_accepts(const char *accept, const char *type)
+/* Marks in ok[] which of the n types the Accept value admits: one pass over its ranges. */
+static void accept_scan(const char *accept, const char *const *types, bool *ok, int n)
 {
 	const char *p = accept;
 
@@ -496,11 +503,19 @@ bool http_accepts(const char *accept, const char *type)
 		rlen = start;
 		while (rlen < item && p[rlen] != ';' && p[rlen] != ' ' && p[rlen] != '\t')
 			rlen++;
-		if (range_matches(p + start, rlen - start, type) && !q_is_zero(p + rlen, item - rlen))
-			return true;
+		for (int i = 0; i < n; i++)
+			if (!ok[i] && range_matches(p + start, rlen - start, types[i]))
+				ok[i] = !q_is_zero(p + rlen, item - rlen);
 		p = end ? end + 1 : NULL;
 	}
-	return false;
+}
+
+bool http_accepts(const char *accept, const char *type)
+{
+	bool ok = false;
+
+	accept_scan(accept, &type, &ok, 1);
+	return ok;
 }
 
 bool http_media_is(const char *content_type, const char *type)
@@ -511,7 +526,7 @@ bool http_media_is(const char *content_type, const char *type)
 		return false;
 	while (*content_type == ' ')
 		content_type++;
-	if (strncasecmp(content_type, type, n) != 0)
+	if (strnlen(content_type, n) < n || !name_is(content_type, type, n))
 		return false;
 	content_type += n;
 	while (*content_type == ' ')

@@ -59,9 +59,10 @@ void http_conn_next(struct http_conn *c);
 bool http_conn_in_request(const struct http_conn *c);
 const char *http_conn_error(const struct http_conn *c);
 
-/* Does the Accept value admit this media type ("application/json")? Honours wildcards and q=0. */
+/* Does the Accept value admit this media type (lower case, "application/json")? Honours
+ * wildcards and q=0. */
 bool http_accepts(const char *accept, const char *type);
-/* Is the Content-Type value this media type, ignoring parameters and case? */
+/* Is the Content-Type value this media type (lower case), ignoring parameters and case? */
 bool http_media_is(const char *content_type, const char *type);
 
 const char *http_reason(int status);
