@@ -1220,20 +1220,27 @@ static double cpu_self(void)
 	       ru.ru_stime.tv_usec / 1e6;
 }
 
-static long rss_kb(int pid)
+/* A numeric field of /proc/PID/status ("VmRSS:"), or dflt when it cannot be read. */
+static long status_field(int pid, const char *name, long dflt)
 {
 	char path[64], line[256];
+	size_t n = strlen(name);
+	long v = dflt;
 	FILE *f;
-	long kb = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	if (!(f = fopen(path, "r")))
-		return -1;
+		return dflt;
 	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kb = strtol(line + 6, NULL, 10);
+		if (!strncmp(line, name, n))
+			v = strtol(line + n, NULL, 10);
 	fclose(f);
-	return kb;
+	return v;
+}
+
+static long rss_kb(int pid)
+{
+	return status_field(pid, "VmRSS:", -1);
 }
 
 /* utime + stime of the whole process, in seconds */
@@ -1270,18 +1277,7 @@ struct cpusnap {
 
 static long preemptions(int pid)
 {
-	char path[64], line[128];
-	long n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	if (!(f = fopen(path, "r")))
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "nonvoluntary_ctxt_switches:", 27))
-			n = strtol(line + 27, NULL, 10);
-	fclose(f);
-	return n;
+	return status_field(pid, "nonvoluntary_ctxt_switches:", 0);
 }
 
 /* Seconds the process's main thread has waited on a run queue (/proc/PID/schedstat). */

@@ -141,34 +141,41 @@ static char *print_line(const cJSON *root)
 	return line;
 }
 
+/* Adds item under key (nothing when key is NULL), prints root as one line and frees both.
+ * Takes root and item; NULL for either where one is needed (a failed allocation) gives NULL
+ * with errno ENOMEM. The caller frees the line. */
+static char *finish_line(cJSON *root, const char *key, cJSON *item)
+{
+	char *line = NULL;
+
+	if (root && (!key || (item && cJSON_AddItemToObject(root, key, item)))) {
+		line = print_line(root);
+		item = NULL;
+	}
+	cJSON_Delete(item);
+	cJSON_Delete(root);
+	if (!line)
+		errno = ENOMEM;
+	return line;
+}
+
 /* Requests */
 
 char *ctl_request_encode(enum ctl_cmd cmd, const cJSON *args)
 {
 	const char *name = ctl_cmd_name(cmd);
-	cJSON *root, *copy;
-	char *line;
+	cJSON *root;
 
 	if (!name || (args && !cJSON_IsObject(args))) {
 		errno = EINVAL;
 		return NULL;
 	}
 	root = cJSON_CreateObject();
-	if (!root || !cJSON_AddStringToObject(root, "cmd", name))
-		goto fail;
-	if (args) {
-		copy = cJSON_Duplicate(args, true);
-		if (!copy)
-			goto fail;
-		cJSON_AddItemToObject(root, "args", copy);
+	if (root && !cJSON_AddStringToObject(root, "cmd", name)) {
+		cJSON_Delete(root);
+		root = NULL;
 	}
-	line = print_line(root);
-	cJSON_Delete(root);
-	return line;
-fail:
-	cJSON_Delete(root);
-	errno = ENOMEM;
-	return NULL;
+	return finish_line(root, args ? "args" : NULL, args ? cJSON_Duplicate(args, true) : NULL);
 }
 
 struct derr {
@@ -462,27 +469,18 @@ void ctl_request_free(struct ctl_request *req)
 
 char *ctl_response_ok(const cJSON *data)
 {
-	cJSON *root, *copy;
-	char *line;
+	cJSON *root;
 
 	if (data && !cJSON_IsObject(data)) {
 		errno = EINVAL;
 		return NULL;
 	}
 	root = cJSON_CreateObject();
-	if (!root || !cJSON_AddTrueToObject(root, "ok"))
-		goto fail;
-	copy = data ? cJSON_Duplicate(data, true) : cJSON_CreateObject();
-	if (!copy)
-		goto fail;
-	cJSON_AddItemToObject(root, "data", copy);
-	line = print_line(root);
-	cJSON_Delete(root);
-	return line;
-fail:
-	cJSON_Delete(root);
-	errno = ENOMEM;
-	return NULL;
+	if (root && !cJSON_AddTrueToObject(root, "ok")) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
+	return finish_line(root, "data", data ? cJSON_Duplicate(data, true) : cJSON_CreateObject());
 }
 
 char *ctl_response_error(const char *code, const char *message)
