@@ -435,8 +435,16 @@ static void print_notify(const cJSON *d)
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(d, "delivered");
 	char buf[32];
 
+	const cJSON *full = cJSON_GetObjectItemCaseSensitive(d, "mailbox_full");
+
 	fmt_number(n, buf, sizeof(buf));
-	printf("delivered to %s session%s\n", buf, cJSON_IsNumber(n) && n->valuedouble == 1 ? "" : "s");
+	printf("delivered to %s session%s", buf, cJSON_IsNumber(n) && n->valuedouble == 1 ? "" : "s");
+	/* Sessions that must read their events first are refused, not silently skipped. */
+	if (cJSON_IsNumber(full) && full->valuedouble > 0) {
+		fmt_number(full, buf, sizeof(buf));
+		printf("; refused for %s with a full mailbox (unread events)", buf);
+	}
+	printf("\n");
 }
 
 /* Building requests */

@@ -917,6 +917,16 @@ void *chat_user_owner(const struct chat_user *u)
 	return u->owner;
 }
 
+/* Read first: a full mailbox may take no new room or queue entry (see chat_ops.mailbox_full). */
+static bool refuse_full_mailbox(struct chat *c, const struct chat_user *u, struct chat_result *r)
+{
+	if (!c->ops.mailbox_full || !c->ops.mailbox_full(c->ops.ctx, u))
+		return false;
+	refuse(c, r, CHAT_MAILBOX_FULL,
+	       "You have too many unread events; read your events first: wait_for_message or open the push stream.");
+	return true;
+}
+
 static enum chat_error refuse_in_room(struct chat *c, struct chat_user *u,
 				      struct chat_result *r)
 {
@@ -939,6 +949,8 @@ static enum chat_error enter_queue(struct chat *c, struct chat_user *u, const ch
 	if (u->room)
 		return refuse(c, r, CHAT_ALREADY_WAITING,
 			      "You are waiting in room %s; call leave_chat first.", u->room->id);
+	if (!u->in_queue && refuse_full_mailbox(c, u, r))
+		return r->error;
 	if (set_name(u, display_name) < 0)
 		return refuse_memory(c, r);
 	if (!u->in_queue) {
@@ -1008,6 +1020,8 @@ static enum chat_error join_room(struct chat *c, struct chat_user *u, const char
 	if (u->in_queue)
 		return refuse(c, r, CHAT_ALREADY_WAITING,
 			      "You are waiting in the queue for a partner; call leave_chat first.");
+	if (refuse_full_mailbox(c, u, r))
+		return r->error;
 	if (set_name(u, display_name) < 0)
 		return refuse_memory(c, r);
 	return enter_room(c, u, room_id, r);

@@ -48,6 +48,10 @@ struct chat_ops {
 	uint64_t (*mono_ms)(void *ctx); /* monotonic clock, ms: rate limits, fallback */
 	int64_t (*wall_ms)(void *ctx);  /* Unix time, ms: event timestamps */
 	void *ctx;
+	/* Is the user's mailbox full of undelivered events? Such a user may not start anything
+	 * that brings new events (enter_queue, join_room), so every mailbox stays bounded: only
+	 * the queue entry or room it already has can add its found and disconnected. NULL: never. */
+	bool (*mailbox_full)(void *ctx, const struct chat_user *u);
 };
 
 struct chat_limits {

@@ -205,7 +205,7 @@ static cJSON *cmd_notify(struct ctl_env *env, const cJSON *args, const char **co
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(args, "params");
 	char *text = params ? cJSON_PrintUnformatted(params) : strdup("{}");
 	struct session *s = NULL;
-	size_t delivered = 0;
+	size_t delivered = 0, refused = 0;
 	cJSON *d;
 
 	if (!text) {
@@ -220,12 +220,24 @@ static cJSON *cmd_notify(struct ctl_env *env, const cJSON *args, const char **co
 		*msg = "no session with that handle; see `mcpchatctl sessions`";
 		return NULL;
 	}
-	for (struct session *t = s ? s : mcp_server_sessions(env->mcp)->all; t; t = s ? NULL : t->next_all)
-		if (mcp_session_event(env->mcp, t, method, text, strlen(text), false) > 0)
+	/* Refusable like a message: an operator cannot grow a mailbox past its bound either. */
+	for (struct session *t = s ? s : mcp_server_sessions(env->mcp)->all; t; t = s ? NULL : t->next_all) {
+		int64_t seq = mcp_session_event(env->mcp, t, method, text, strlen(text), true);
+
+		if (seq > 0)
 			delivered++;
+		else if (seq == -ENOSPC)
+			refused++;
+	}
 	free(text);
+	if (s && refused) {
+		*code = "mailbox_full";
+		*msg = "that session has a full mailbox of unread events; it must read them first";
+		return NULL;
+	}
 	d = cJSON_CreateObject();
 	cJSON_AddNumberToObject(d, "delivered", (double)delivered);
+	cJSON_AddNumberToObject(d, "mailbox_full", (double)refused);
 	return d;
 }
 

@@ -78,7 +78,7 @@ int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, 
 		return -EINVAL;
 	/* Delivered events stay as a replay window of another `capacity`: an event counts as
 	 * delivered once sent, and a client may resume from one it never read. */
-	if (refusable && mb->last - mb->acked >= mb->capacity)
+	if (refusable && mailbox_full(mb))
 		return -ENOSPC;
 	while (mb->first <= mb->acked &&
 	       ((mb->count >= 2 * mb->capacity && mb->acked_bytes > mb->window_bytes) ||
@@ -137,6 +137,11 @@ void mailbox_ack(struct mailbox *mb, uint64_t seq)
 uint32_t mailbox_unread(const struct mailbox *mb)
 {
 	return (uint32_t)(mb->last - mb->acked);
+}
+
+bool mailbox_full(const struct mailbox *mb)
+{
+	return mb->last - mb->acked >= mb->capacity;
 }
 
 uint64_t mailbox_next_after(const struct mailbox *mb, uint64_t after)

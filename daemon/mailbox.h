@@ -53,6 +53,8 @@ struct mailbox_event *mailbox_get(const struct mailbox *mb, uint64_t seq);
 /* Marks everything up to seq delivered (never moves backwards, never past last). */
 void mailbox_ack(struct mailbox *mb, uint64_t seq);
 uint32_t mailbox_unread(const struct mailbox *mb);
+/* Are capacity events undelivered (a refusable event would be refused)? */
+bool mailbox_full(const struct mailbox *mb);
 /* Oldest seq greater than after that is still held, or 0 when there is none. */
 uint64_t mailbox_next_after(const struct mailbox *mb, uint64_t after);
 

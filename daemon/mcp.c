@@ -242,22 +242,47 @@ void mcp_server_stats(const struct mcp_server *srv, struct mcp_stats *st)
 
 /* Session timers */
 
+/* When an idle session ends: session_idle_s after its last request, or sooner when its push
+ * stream closed and neither a request nor a new stream came within reconnect_grace_s (a
+ * client that vanished without DELETE: its partner learns it in seconds, not minutes). */
+static uint64_t idle_due(const struct mcp_server *srv, const struct session *s)
+{
+	uint64_t due = s->active_ms + srv->cfg->session_idle_timeout_ms;
+
+	if (s->stream_lost_ms && s->stream_lost_ms + srv->cfg->reconnect_grace_ms < due)
+		due = s->stream_lost_ms + srv->cfg->reconnect_grace_ms;
+	return due;
+}
+
 static void arm_idle(struct mcp_server *srv, struct session *s)
 {
 	if (!s->stream && !s->busy)
-		timer_arm(srv->timers, &s->idle, s->active_ms + srv->cfg->session_idle_timeout_ms);
+		timer_arm(srv->timers, &s->idle, idle_due(srv, s));
+}
+
+/* A request or a new stream: the client is there; the plain idle rule applies again. */
+static void session_active(struct session *s)
+{
+	s->active_ms = timer_now_ms();
+	s->stream_lost_ms = 0;
 }
 
 static void on_idle(struct timer *t)
 {
 	struct session *s = container_of(t, struct session, idle);
 	struct mcp_server *srv = s->server;
-	uint64_t due = s->active_ms + srv->cfg->session_idle_timeout_ms;
+	uint64_t due = idle_due(srv, s);
 
 	if (s->stream || s->busy)
 		return; /* re-armed when the stream or the request ends */
 	if (timer_now_ms() < due) {
 		timer_arm(srv->timers, t, due);
+		return;
+	}
+	if (s->stream_lost_ms && due < s->active_ms + srv->cfg->session_idle_timeout_ms) {
+		log_info("session %s ended: push stream closed, no reconnect within %u ms", s->handle,
+			 srv->cfg->reconnect_grace_ms);
+		mcp_session_end(srv, s, 1 /* CHAT_DISCONNECTED */);
 		return;
 	}
 	log_info("session %s ended: idle for %u s", s->handle,
@@ -271,6 +296,7 @@ static void detach_stream(struct mcp_server *srv, struct session *s)
 		return;
 	s->stream->stream_of = NULL;
 	s->stream = NULL;
+	s->stream_lost_ms = timer_now_ms();
 	srv->streams--;
 	timer_cancel(srv->timers, &s->ping);
 	arm_idle(srv, s);
@@ -405,7 +431,10 @@ static void free_call(struct mcp_call *call)
 	cJSON_Delete(call->args);
 	srv->calls--;
 	s->busy--;
-	s->active_ms = timer_now_ms();
+	/* Answered or cancelled on a live connection: the client is there. A connection that
+	 * closed under the call says nothing of the kind. */
+	if (call->sink)
+		session_active(s);
 	arm_idle(srv, s);
 	free(call);
 }
@@ -413,14 +442,38 @@ static void free_call(struct mcp_call *call)
 static void run_tool(struct mcp_server *srv, struct session *s, const struct mcp_tool *t,
 		     const cJSON *args, bool may_wait, struct answer *a);
 
+/* Remembers an answer that moved the wait_for_message cursor, for cancel_answered(). Ids too
+ * long to keep are not remembered (no client sends such ids). */
+static void note_answer(struct session *s, const cJSON *id, uint64_t cursor_before)
+{
+	if (s->mbox.cursor == cursor_before)
+		return;
+	if (!cJSON_PrintPreallocated((cJSON *)id, s->undo_id, sizeof(s->undo_id), false))
+		s->undo_id[0] = '\0';
+	s->undo_cursor = cursor_before;
+	s->undo_to = s->mbox.cursor;
+}
+
+/* A cancellation crossed the answer: the client dropped it unseen (its timeout fired first),
+ * so what it returned is handed out again by the next wait_for_message. */
+static void cancel_answered(struct session *s, const char *id)
+{
+	if (!s->undo_id[0] || strcmp(s->undo_id, id) != 0 || s->mbox.cursor != s->undo_to)
+		return;
+	s->mbox.cursor = s->undo_cursor;
+	s->undo_id[0] = '\0';
+}
+
 static void finish_call(struct mcp_call *call)
 {
 	struct mcp_sink *sink = call->sink;
 	struct answer a = { .result = BUF_INIT };
 	struct buf msg = BUF_INIT;
 	bool keep = call->keep_alive;
+	uint64_t cursor = call->session->mbox.cursor;
 
 	run_tool(call->srv, call->session, call->tool, call->args, false, &a);
+	note_answer(call->session, call->id, cursor);
 	if (a.code)
 		jsonrpc_append_error(&msg, call->id, a.code, a.message);
 	else
@@ -510,6 +563,42 @@ void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink)
 		call->sink = NULL;
 		free_call(call);
 	}
+}
+
+/* notifications/cancelled (basic/utilities/cancellation): the receiver stops and sends no
+ * response. A parked call is unparked without running its tool, so the cursor stays where
+ * it was; its POST stream ends with no event. */
+static void cancel_request(struct session *s, const cJSON *params)
+{
+	const cJSON *rid = cJSON_GetObjectItemCaseSensitive(params, "requestId");
+	char id[sizeof(s->undo_id)];
+
+	if (!(cJSON_IsString(rid) || cJSON_IsNumber(rid)) ||
+	    !cJSON_PrintPreallocated((cJSON *)rid, id, sizeof(id), false))
+		return;
+	for (struct mcp_call *call = s->calls; call; call = call->next) {
+		struct mcp_sink *sink = call->sink;
+		bool keep = call->keep_alive;
+
+		if (!cJSON_Compare(call->id, rid, true))
+			continue;
+		free_call(call);
+		if (sink) {
+			sse_append_end(sink->ops->out(sink));
+			if (sink->ops->commit(sink) < 0)
+				keep = false;
+			sink->ops->resume(sink, keep);
+		}
+		return;
+	}
+	cancel_answered(s, id);
+}
+
+/* Notifications from the client; all but cancellation need nothing from us. */
+static void client_notification(struct session *s, const struct jsonrpc_fields *f)
+{
+	if (f->method && strcmp(f->method->valuestring, "notifications/cancelled") == 0)
+		cancel_request(s, f->params);
 }
 
 /* Sessions */
@@ -924,6 +1013,7 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 	const cJSON *id = f.id;
 	struct answer a = { .result = srv->scratch_result };
 	struct buf body = srv->scratch_body;
+	uint64_t cursor;
 
 	a.result.len = body.len = 0;
 	srv->scratch_result = srv->scratch_body = (struct buf)BUF_INIT;
@@ -931,12 +1021,16 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 		keep_scratch(srv, &a.result, &body);
 		if (kind == JSONRPC_INVALID)
 			return refuse(sink, req, 400, JSONRPC_INVALID_REQUEST, NULL, why);
+		if (kind == JSONRPC_NOTIFICATION)
+			client_notification(s, &f);
 		write_accepted(sink, req->keep_alive);
 		return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 	}
+	cursor = s->mbox.cursor;
 	s->busy++;
 	dispatch(srv, s, f.method->valuestring, f.params, true, &a);
 	s->busy--;
+	note_answer(s, id, cursor);
 	if (a.wait) {
 		keep_scratch(srv, &a.result, &body);
 		return park_call(srv, s, sink, id, &a, req->keep_alive);
@@ -971,12 +1065,18 @@ static enum mcp_disposition post_batch(struct mcp_server *srv, const struct http
 		enum jsonrpc_kind kind = jsonrpc_classify_fields(msg, &f, &why);
 		const cJSON *id = f.id;
 
+		if (kind == JSONRPC_NOTIFICATION)
+			client_notification(s, &f);
 		if (kind == JSONRPC_NOTIFICATION || kind == JSONRPC_RESPONSE)
 			continue;
-		if (kind == JSONRPC_INVALID)
+		if (kind == JSONRPC_INVALID) {
 			answer_error(&a, JSONRPC_INVALID_REQUEST, "%s", why);
-		else
+		} else {
+			uint64_t cursor = s->mbox.cursor;
+
 			dispatch(srv, s, f.method->valuestring, f.params, false, &a);
+			note_answer(s, id, cursor);
+		}
 		if (answers++)
 			buf_puts(&out, ",");
 		append_answer(&out, kind == JSONRPC_INVALID ? NULL : id, &a);
@@ -1060,7 +1160,7 @@ static enum mcp_disposition handle_post(struct mcp_server *srv, const struct htt
 		d = refuse(sink, req, 400, JSONRPC_INVALID_REQUEST, NULL,
 			   "This session is already initialized; send initialize without Mcp-Session-Id to start a new one");
 	} else {
-		s->active_ms = timer_now_ms();
+		session_active(s);
 		d = cJSON_IsArray(msg) ? post_batch(srv, req, sink, s, msg)
 				       : post_single(srv, req, sink, s, msg);
 	}
@@ -1096,7 +1196,7 @@ static enum mcp_disposition open_stream(struct mcp_server *srv, const struct htt
 	} else {
 		from = s->mbox.acked;
 	}
-	s->active_ms = timer_now_ms();
+	session_active(s);
 	write_head(sink->ops->out(sink), 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n",
 		   true);
 	s->stream = sink;

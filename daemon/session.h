@@ -39,7 +39,13 @@ struct session {
 	struct mcp_sink *stream; /* the open GET stream, if any */
 	uint64_t pushed;         /* last seq written to that stream; later ones wait for room */
 	uint64_t ping_sent;      /* stream bytes sent at the last keep-alive: progress check */
+	uint64_t stream_lost_ms; /* the push stream closed and nothing came since (0: no) */
 	struct mcp_call *calls;  /* calls waiting for events (wait_for_message) */
+	/* The last answered tools/call that moved the wait_for_message cursor: its id as JSON
+	 * text and the cursor before and after, so a cancellation of it (the client never saw
+	 * the answer) puts the cursor back and nothing it returned is lost. */
+	char undo_id[48];
+	uint64_t undo_cursor, undo_to;
 	uint32_t busy;           /* requests being answered right now */
 	struct chat_user *user;
 };

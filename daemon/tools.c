@@ -354,6 +354,14 @@ static int deliver(void *ctx, struct chat_user *to, const char *method, const ch
 	return seq < 0 ? (int)seq : 0;
 }
 
+static bool mailbox_is_full(void *ctx, const struct chat_user *u)
+{
+	const struct session *s = chat_user_owner(u);
+
+	(void)ctx;
+	return mailbox_full(&s->mbox);
+}
+
 static uint64_t mono_ms(void *ctx)
 {
 	(void)ctx;
@@ -419,7 +427,7 @@ void tools_configure(struct chat *c, const struct config *cfg)
 struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
 			    struct timer_heap *timers)
 {
-	static struct chat_ops ops = { deliver, mono_ms, wall_ms, &world };
+	static struct chat_ops ops = { deliver, mono_ms, wall_ms, &world, mailbox_is_full };
 	const struct mcp_hooks hooks = { session_start, session_end, shutdown_chat, &world };
 	struct chat_limits limits;
 

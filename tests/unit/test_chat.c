@@ -26,8 +26,12 @@ static struct {
 	uint64_t now;
 	int64_t wall;
 	struct event *ev;
-	size_t nev, cap;
+	size_t nev, cap_ev;
 	struct chat_user *refuse; /* deliver answers -ENOSPC to refusable events for this user */
+	/* A mailbox model: with cap > 0, each user holds at most cap unread refusable events
+	 * (unread[i] for users[i]); read() empties it. */
+	uint32_t cap;
+	uint32_t unread[MAX_USERS];
 	struct chat_user *users[MAX_USERS];
 	size_t nusers;
 } W;
@@ -45,12 +49,15 @@ static const struct chat_limits limits = {
 static int fake_deliver(void *ctx, struct chat_user *to, const char *method, const char *params,
 			size_t len, bool refusable)
 {
+	uint32_t *unread = &W.unread[(struct chat_user **)chat_user_owner(to) - W.users];
+
 	(void)ctx;
-	if (refusable && to == W.refuse)
+	if (refusable && (to == W.refuse || (W.cap && *unread >= W.cap)))
 		return -ENOSPC;
-	if (W.nev == W.cap) {
-		W.cap = W.cap ? 2 * W.cap : 64;
-		W.ev = realloc(W.ev, W.cap * sizeof(*W.ev));
+	(*unread)++;
+	if (W.nev == W.cap_ev) {
+		W.cap_ev = W.cap_ev ? 2 * W.cap_ev : 64;
+		W.ev = realloc(W.ev, W.cap_ev * sizeof(*W.ev));
 	}
 	W.ev[W.nev].to = to;
 	W.ev[W.nev].method = method;
@@ -72,7 +79,14 @@ static int64_t fake_wall(void *ctx)
 	return W.wall;
 }
 
-static const struct chat_ops ops = { fake_deliver, fake_mono, fake_wall, NULL };
+static bool fake_mailbox_full(void *ctx, const struct chat_user *u)
+{
+	(void)ctx;
+	return u == W.refuse ||
+	       (W.cap && W.unread[(struct chat_user **)chat_user_owner(u) - W.users] >= W.cap);
+}
+
+static const struct chat_ops ops = { fake_deliver, fake_mono, fake_wall, NULL, fake_mailbox_full };
 
 static struct chat *new_world(const struct chat_limits *l)
 {
@@ -900,6 +914,60 @@ static void test_mailbox_full(void)
 	free(room);
 }
 
+/* A user who reads nothing cannot be made to hold more than cap + 2 events: two clients
+ * looping join_room / join_room / leave_chat with nobody reading (the denial of service of
+ * issue 12) are refused with mailbox_full once their mailboxes are full. */
+static void test_mailbox_bound_all_events(void)
+{
+	struct chat_user *a = user(), *b = user(), *c = user();
+	size_t ia = 0, ib = 1, refused = 0; /* a and b are users[0] and users[1] */
+	struct chat_result r;
+
+	W.cap = 16;
+	for (int i = 0; i < 20000; i++) {
+		chat_join_room(W.c, a, "loop", NULL, &r);
+		CU_ASSERT_EQUAL(r.error, CHAT_OK);
+		chat_join_room(W.c, b, "loop", NULL, &r);
+		if (r.error == CHAT_MAILBOX_FULL) {
+			refused++;
+			CU_ASSERT_PTR_NOT_NULL(strstr(r.message, "read your events first"));
+		}
+		chat_leave(W.c, a, "loop", &r);
+		chat_leave(W.c, b, "loop", &r);
+	}
+	CU_ASSERT(refused > 19000);
+	CU_ASSERT(W.unread[ia] <= W.cap + 2);
+	CU_ASSERT(W.unread[ib] <= W.cap + 2);
+	CU_ASSERT(count_for(a) <= W.cap + 2);
+	CU_ASSERT(count_for(b) <= W.cap + 2);
+	/* b hears two events a round (found, disconnected) and a one (found): b filled up. */
+	CU_ASSERT_EQUAL(W.unread[ib], W.cap);
+	CU_ASSERT_EQUAL(W.unread[ia], W.cap / 2);
+	/* enter_queue too; while already waiting it stays idempotent. */
+	chat_enter_queue(W.c, b, NULL, NULL, 0, &r);
+	CU_ASSERT_EQUAL(r.error, CHAT_MAILBOX_FULL);
+	CU_ASSERT_STRING_EQUAL(chat_error_code(r.error), "mailbox_full");
+	W.unread[ib] = 0; /* b reads its events */
+	chat_enter_queue(W.c, b, NULL, NULL, 0, &r);
+	CU_ASSERT_EQUAL(r.error, CHAT_OK);
+	W.unread[ib] = W.cap;
+	chat_enter_queue(W.c, b, NULL, NULL, 0, &r);
+	CU_ASSERT_EQUAL(r.error, CHAT_OK);
+	CU_ASSERT_EQUAL(r.position, 1);
+	/* Its queue entry may still bring found and then disconnected past the bound. */
+	chat_enter_queue(W.c, c, NULL, NULL, 0, &r);
+	CU_ASSERT_TRUE(r.matched);
+	CU_ASSERT_STRING_EQUAL(last_for(b)->method, "chatroom.found");
+	gone(c, CHAT_LEFT);
+	CU_ASSERT_STRING_EQUAL(last_for(b)->method, "partner.disconnected");
+	CU_ASSERT_EQUAL(W.unread[ib], W.cap + 2);
+	/* A full mailbox is refused a named room too. */
+	chat_join_room(W.c, b, "other", NULL, &r);
+	CU_ASSERT_EQUAL(r.error, CHAT_MAILBOX_FULL);
+	(void)ia;
+	W.cap = 0;
+}
+
 static void test_shutting_down(void)
 {
 	struct chat_user *a = user(), *b = user(), *c = user();
@@ -1462,6 +1530,7 @@ static const struct unit_test error_tests[] = {
 	{ "room_closed and partner_gone", test_room_closed_and_partner_gone },
 	{ "rate limit", test_rate_limit },
 	{ "mailbox full", test_mailbox_full },
+	{ "mailbox bound for every event", test_mailbox_bound_all_events },
 	{ "shutting down", test_shutting_down },
 	{ "error and reason names", test_error_names },
 	{ NULL, NULL },

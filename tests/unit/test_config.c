@@ -211,6 +211,7 @@ static void poison(struct config *c)
 	c->head_timeout_ms = 6;
 	c->keepalive_timeout_ms = 7;
 	c->session_idle_timeout_ms = 8;
+	c->reconnect_grace_ms = 88;
 	c->sse_keepalive_ms = 9;
 	c->shutdown_grace_ms = 10;
 	c->max_message_bytes = 11;
@@ -261,6 +262,7 @@ static void check_config_equal_at(unsigned line, const struct config *a, const s
 	EQ_U(head_timeout_ms);
 	EQ_U(keepalive_timeout_ms);
 	EQ_U(session_idle_timeout_ms);
+	EQ_U(reconnect_grace_ms);
 	EQ_U(sse_keepalive_ms);
 	EQ_U(shutdown_grace_ms);
 	EQ_U(max_message_bytes);
@@ -304,6 +306,7 @@ static const struct tkey {
 	{ "timeouts", "head_s", T_MS, offsetof(struct config, head_timeout_ms), 0.1, 3600 },
 	{ "timeouts", "keepalive_s", T_MS, offsetof(struct config, keepalive_timeout_ms), 0.1, 86400 },
 	{ "timeouts", "session_idle_s", T_MS, offsetof(struct config, session_idle_timeout_ms), 1, 86400 },
+	{ "timeouts", "reconnect_grace_s", T_MS, offsetof(struct config, reconnect_grace_ms), 0.1, 86400 },
 	{ "timeouts", "sse_keepalive_s", T_MS, offsetof(struct config, sse_keepalive_ms), 1, 3600 },
 	{ "timeouts", "interest_fallback_s", T_MS, offsetof(struct config, interest_fallback_ms), 0, 3600 },
 	{ "timeouts", "shutdown_grace_s", T_MS, offsetof(struct config, shutdown_grace_ms), 0, 60 },
@@ -381,6 +384,7 @@ static void test_defaults_limits(void)
 	CHECK_U(c.max_interests, 8);
 	CHECK_U(c.max_interest_chars, 24);
 	CHECK_U(c.session_idle_timeout_ms, 120 * 1000);
+	CHECK_U(c.reconnect_grace_ms, 15 * 1000);
 	CHECK_U(c.head_timeout_ms, 10 * 1000);
 	CHECK_U(c.keepalive_timeout_ms, 60 * 1000);
 	CHECK_U(c.sse_keepalive_ms, 15 * 1000);
@@ -1258,6 +1262,7 @@ static void test_reload_restart_keys(void)
 	CHECK_U(cur.max_sessions, next.max_sessions);
 	CHECK_U(cur.max_connections, next.max_connections);
 	CHECK_U(cur.session_idle_timeout_ms, next.session_idle_timeout_ms);
+	CHECK_U(cur.reconnect_grace_ms, next.reconnect_grace_ms);
 	CHECK_U(cur.log_level, next.log_level);
 	CHECK_U(cur.healthz, next.healthz);
 	CHECK_S(cur.allowed_hosts[0], next.allowed_hosts[0]);

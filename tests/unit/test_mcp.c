@@ -2703,6 +2703,221 @@ static void test_idle_not_while_waiting(void)
 	CU_ASSERT_PTR_NULL(sess(id));
 }
 
+/* notifications/cancelled for the request id, answered 202 with no body. */
+static void post_cancel(const char *sid, const char *request_id)
+{
+	char body[256];
+	struct reply rp;
+
+	snprintf(body, sizeof(body),
+		 "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
+		 "{\"requestId\":%s,\"reason\":\"timeout\"}}",
+		 request_id);
+	post(sid, body, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 202);
+	CU_ASSERT_EQUAL(rp.r.body.len, 0);
+	reply_free(&rp);
+}
+
+static double events_in(const cJSON *j)
+{
+	return cJSON_GetArraySize(jget(j, "result.structuredContent.events"));
+}
+
+/* A cancelled parked call ends with no answer and leaves the cursor alone: the event that
+ * arrives next goes to the next wait_for_message (the mcp-remote loss of issue 12). */
+static void test_cancel_parked_wait(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = sink_new();
+	struct sse e;
+	bool ended;
+	cJSON *j;
+
+	CU_ASSERT_EQUAL(post_wait(id, f, "{\"timeout_s\":30}", 77), MCP_PENDING);
+	expect_pending_head(f);
+	post_cancel(id, "78"); /* another id: nothing happens */
+	CU_ASSERT_EQUAL(stats().calls_waiting, 1);
+	CU_ASSERT_EQUAL(f->resumes, 0);
+	post_cancel(id, "\"77\""); /* a string is another id than the number */
+	CU_ASSERT_EQUAL(stats().calls_waiting, 1);
+	post_cancel(id, "77");
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+	CU_ASSERT_PTR_NULL(s->calls);
+	CU_ASSERT_EQUAL(s->busy, 0);
+	CU_ASSERT_PTR_NULL(f->sink.call);
+	stream_events(f, &e, &ended);
+	CU_ASSERT_TRUE(ended);
+	CU_ASSERT_EQUAL(e.n, 0); /* no response at all */
+	sse_free(&e);
+	CU_ASSERT_EQUAL(f->resumes, 1);
+	CU_ASSERT_TRUE(f->resume_keep_alive);
+	CU_ASSERT_EQUAL(push(s, "{\"x\":1}"), 1);
+	CU_ASSERT_EQUAL(f->out.len, 0);
+	CU_ASSERT_EQUAL(s->mbox.cursor, 0);
+	j = call_tool(id, "wait_for_message", "{\"timeout_s\":0}");
+	CU_ASSERT_EQUAL(events_in(j), 1);
+	CU_ASSERT_EQUAL(jnum(j, "result.structuredContent.events.0.params.x"), 1);
+	cJSON_Delete(j);
+	sink_close(f);
+}
+
+/* A string id, and a cancellation after the connection closed: nothing to do. */
+static void test_cancel_string_id_and_late(void)
+{
+	char id[SESSION_ID_LEN + 1], body[256];
+	struct session *s = init_session(id);
+	struct fake_sink *f = sink_new();
+	struct http_request req = req_new(HTTP_M_POST, id);
+
+	snprintf(body, sizeof(body),
+		 "{\"jsonrpc\":\"2.0\",\"id\":\"w-1\",\"method\":\"tools/call\",\"params\":"
+		 "{\"name\":\"wait_for_message\",\"arguments\":{}}}");
+	req_body(&req, body);
+	CU_ASSERT_EQUAL(mcp_handle(W.srv, &req, &f->sink), MCP_PENDING);
+	expect_pending_head(f);
+	post_cancel(id, "\"w-1\"");
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+	CU_ASSERT_EQUAL(f->resumes, 1);
+	post_cancel(id, "\"w-1\""); /* twice: harmless */
+	post_cancel(id, "{\"not\":\"an id\"}");
+	CU_ASSERT_PTR_NOT_NULL(sess(id));
+	CU_ASSERT_EQUAL(s->busy, 0);
+	sink_close(f);
+}
+
+/* The answer went out (as JSON, at once) but the client's timeout fired first and it sent
+ * notifications/cancelled: it never saw the events, so the next wait returns them again. */
+static void test_cancel_after_json_answer(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80];
+	struct reply rp;
+	struct session *s;
+	cJSON *j;
+
+	match_pair(a, b, room);
+	s = sess(a);
+	j = call_tool(a, "wait_for_message", "{\"timeout_s\":0}"); /* id 42 */
+	CU_ASSERT_EQUAL(events_in(j), 1);
+	cJSON_Delete(j);
+	CU_ASSERT_EQUAL(s->mbox.cursor, 1);
+	post_cancel(a, "41"); /* not that call */
+	CU_ASSERT_EQUAL(s->mbox.cursor, 1);
+	post_cancel(a, "42");
+	CU_ASSERT_EQUAL(s->mbox.cursor, 0);
+	j = call_tool(a, "wait_for_message", "{\"timeout_s\":0}");
+	CU_ASSERT_EQUAL(events_in(j), 1);
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.events.0.method"), "chatroom.found");
+	cJSON_Delete(j);
+	/* Another call moved on since: an old cancellation changes nothing. */
+	CU_ASSERT_EQUAL(push(s, "{}"), 2);
+	rpc(a, "tools/call", "{\"name\":\"wait_for_message\",\"arguments\":{\"timeout_s\":0}}", 7, &rp);
+	CU_ASSERT_EQUAL(jnum(rp.json, "result.structuredContent.next"), 2);
+	reply_free(&rp);
+	post_cancel(a, "42");
+	CU_ASSERT_EQUAL(s->mbox.cursor, 2);
+	post_cancel(a, "7");
+	CU_ASSERT_EQUAL(s->mbox.cursor, 1);
+	post_cancel(a, "7"); /* once only */
+	CU_ASSERT_EQUAL(s->mbox.cursor, 1);
+}
+
+/* A deferred answer that crossed the cancellation is undone the same way. */
+static void test_cancel_after_deferred_answer(void)
+{
+	char id[SESSION_ID_LEN + 1];
+	struct session *s = init_session(id);
+	struct fake_sink *f = sink_new();
+	cJSON *msg;
+
+	CU_ASSERT_EQUAL(post_wait(id, f, "{}", 5), MCP_PENDING);
+	expect_pending_head(f);
+	push(s, "{}");
+	msg = expect_deferred_answer(f, 5);
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(s->mbox.cursor, 1);
+	post_cancel(id, "5");
+	CU_ASSERT_EQUAL(s->mbox.cursor, 0);
+	sink_close(f);
+}
+
+/* A session whose push stream closed ends after reconnect_grace_s with reason
+ * disconnected, long before session_idle_s; its partner learns it. */
+static void test_reconnect_grace_expires(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80];
+	struct fake_sink *fa;
+	enum mcp_disposition d;
+	cJSON *j;
+
+	W.cfg.reconnect_grace_ms = 1;
+	match_pair(a, b, room);
+	fa = open_get(a, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	flush_sink(fa);
+	sink_close(fa); /* the client vanished without DELETE */
+	CU_ASSERT_PTR_NOT_NULL(sess(a));
+	usleep(5000);
+	timer_run(&W.heap, timer_now_ms());
+	CU_ASSERT_PTR_NULL(sess(a));
+	j = call_tool(b, "wait_for_message", "{\"timeout_s\":0}");
+	CU_ASSERT_EQUAL(events_in(j), 2);
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.events.1.method"), "partner.disconnected");
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.events.1.params.reason"), "disconnected");
+	cJSON_Delete(j);
+}
+
+/* Within the grace a new stream (Last-Event-ID) or a request keeps the session: nothing is
+ * lost, the partner hears nothing, and the plain idle rule applies again. */
+static void test_reconnect_grace_kept(void)
+{
+	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80];
+	struct fake_sink *fa;
+	enum mcp_disposition d;
+	struct reply rp;
+	struct sse e;
+	cJSON *j;
+
+	W.cfg.reconnect_grace_ms = 20;
+	match_pair(a, b, room);
+	fa = open_get(a, NULL, &d);
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	flush_sink(fa);
+	sink_close(fa);
+	fa = open_get(a, "0", &d); /* resumes from the start */
+	CU_ASSERT_EQUAL(d, MCP_STREAMING);
+	expect_stream_head(fa, &e);
+	CU_ASSERT_EQUAL(e.n, 1); /* chatroom.found again, as asked */
+	sse_free(&e);
+	usleep(40000);
+	timer_run(&W.heap, timer_now_ms());
+	CU_ASSERT_PTR_NOT_NULL(sess(a));
+	sink_close(fa);
+	/* Closed again; a request within the grace keeps it too. */
+	rpc(a, "ping", NULL, 3, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	reply_free(&rp);
+	usleep(40000);
+	timer_run(&W.heap, timer_now_ms());
+	CU_ASSERT_PTR_NOT_NULL(sess(a));
+	j = call_tool(b, "wait_for_message", "{\"timeout_s\":0}");
+	CU_ASSERT_EQUAL(events_in(j), 1); /* only chatroom.found */
+	cJSON_Delete(j);
+}
+
+/* A session that never opened a stream keeps the idle rule, however short the grace. */
+static void test_reconnect_grace_needs_a_stream(void)
+{
+	char id[SESSION_ID_LEN + 1];
+
+	W.cfg.reconnect_grace_ms = 1;
+	init_session(id);
+	usleep(5000);
+	timer_run(&W.heap, timer_now_ms());
+	CU_ASSERT_PTR_NOT_NULL(sess(id));
+}
+
 /* Messages are refused, not lost, when the partner's mailbox is full of undelivered events. */
 static void test_mailbox_full_refuses_message(void)
 {
@@ -2884,6 +3099,13 @@ int main(void)
 		{ "wait_for_message times out", test_wait_times_out },
 		{ "wait_for_message cancelled by close", test_wait_cancelled_by_close },
 		{ "wait_for_message keep-alive comment", test_wait_keepalive_comment },
+		{ "cancelled parked wait: no answer, cursor kept", test_cancel_parked_wait },
+		{ "cancel: string id, twice, after close", test_cancel_string_id_and_late },
+		{ "cancel after a JSON answer puts the cursor back", test_cancel_after_json_answer },
+		{ "cancel after a deferred answer", test_cancel_after_deferred_answer },
+		{ "reconnect grace: ends, partner told", test_reconnect_grace_expires },
+		{ "reconnect grace: new stream or request keeps it", test_reconnect_grace_kept },
+		{ "reconnect grace: only after a stream", test_reconnect_grace_needs_a_stream },
 		{ "shutdown", test_shutdown },
 		{ "backlog over the send queue", test_backlog_over_send_queue },
 		{ "stream throttled to the send queue", test_stream_throttled },
