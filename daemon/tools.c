@@ -1,6 +1,7 @@
 #include "tools.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,22 @@
 #include "buf.h"
 #include "chat.h"
 #include "jsonrpc.h"
+#include "log.h"
 #include "session.h"
 #include "stats.h"
+
+enum { T_ENTER, T_JOIN, T_SEND, T_WAIT, T_LEAVE, T_STATUS, N_TOOLS };
 
 struct tools {
 	struct mcp_server *srv;
 	struct chat *chat;
+	const struct config *cfg;
+	struct mcp_tool table[N_TOOLS];
+	struct mcp_resource resource;
+	struct tool_texts { /* of the configuration in force; every string malloc'd */
+		char *description[N_TOOLS], *schema[N_TOOLS];
+		char *guide;
+	} texts;
 };
 
 /* One world per process: the tools are plain functions in a static table. */
@@ -134,7 +145,8 @@ static enum mcp_tool_status enter_queue(struct mcp_tool_ctx *ctx)
 	if (tags && !cJSON_IsNull(tags) && !cJSON_IsArray(tags))
 		return refuse(ctx, "invalid_arguments", "interests", "interests must be an array of strings");
 	if (cJSON_GetArraySize(tags) > (int)(sizeof(list) / sizeof(list[0])))
-		return refuse(ctx, "invalid_arguments", "interests", "interests takes at most 8 tags");
+		return refuse(ctx, "invalid_arguments", "interests", "interests takes at most %u tags",
+			      world.cfg->max_interests);
 	cJSON_ArrayForEach(t, (cJSON_IsArray(tags) ? tags : NULL)) {
 		if (!cJSON_IsString(t))
 			return refuse(ctx, "invalid_arguments", "interests", "interests must be an array of strings");
@@ -272,68 +284,146 @@ static enum mcp_tool_status get_status(struct mcp_tool_ctx *ctx)
 	return MCP_TOOL_DONE;
 }
 
-#define S_DISPLAY_NAME                                                                       \
-	"\"display_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":32,"            \
-	"\"description\":\"Name your partner sees (1-32 characters; default Stranger)\"}"
+/* Descriptions and schemas state the live limits (they change on reload), so a client that
+ * validates against the schema accepts exactly what the server accepts. */
+
+static const struct mcp_tool tool_base[N_TOOLS] = {
+	[T_ENTER] = { "enter_queue", "Meet a stranger", NULL, NULL, NULL, enter_queue },
+	[T_JOIN] = { "join_room", "Join a named room", NULL, NULL, NULL, join_room },
+	[T_SEND] = { "send_message", "Send a message", NULL, NULL, NULL, send_message },
+	[T_WAIT] = { "wait_for_message", "Wait for events", NULL, NULL, NULL, wait_for_message },
+	[T_LEAVE] = { "leave_chat", "Leave the chat", NULL, NULL, NULL, leave_chat },
+	[T_STATUS] = { "get_status", "Where am I", NULL, NULL, NULL, get_status },
+};
+
 #define S_ROOM_ID                                                                            \
 	"\"room_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,"                 \
 	"\"pattern\":\"^[A-Za-z0-9_-]{1,64}$\",\"description\":\"Room id\"}"
 
-static const struct mcp_tool tool_table[] = {
-	{ "enter_queue", "Meet a stranger",
-	  "Wait for a random stranger to chat with. Returns {status:\"waiting\", position} or "
-	  "{status:\"matched\", room_id, partner}; a chatroom.found event follows the match.",
-	  "{\"type\":\"object\",\"properties\":{" S_DISPLAY_NAME ",\"interests\":{\"type\":\"array\","
-	  "\"maxItems\":8,\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":24},"
-	  "\"description\":\"Up to 8 tags; a stranger sharing one is preferred for 10 s\"}}}",
-	  NULL, enter_queue },
-	{ "join_room", "Join a named room",
-	  "Meet someone in a named room (two people per room). The first in waits; the second is "
-	  "matched and both get chatroom.found.",
-	  "{\"type\":\"object\",\"properties\":{" S_ROOM_ID "," S_DISPLAY_NAME "},\"required\":[\"room_id\"]}",
-	  NULL, join_room },
-	{ "send_message", "Send a message",
-	  "Send a message to your partner in the room. Returns {message_id, timestamp} once it is "
-	  "queued for them.",
-	  "{\"type\":\"object\",\"properties\":{" S_ROOM_ID ",\"message\":{\"type\":\"string\","
-	  "\"minLength\":1,\"maxLength\":4096,\"description\":\"Text to send (1-4096 bytes of UTF-8)\"}},"
-	  "\"required\":[\"room_id\",\"message\"]}",
-	  NULL, send_message },
-	{ "wait_for_message", "Wait for events",
-	  "Return the events after `after` (default: after the last ones this tool returned), "
-	  "waiting up to timeout_s for one. Returns {events, next}.",
-	  "{\"type\":\"object\",\"properties\":{\"timeout_s\":{\"type\":\"number\",\"minimum\":0,"
-	  "\"maximum\":300,\"description\":\"Seconds to wait when there is nothing new (0-300, default 30)\"},"
-	  "\"after\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"Return events with a seq greater than this\"}}}",
-	  NULL, wait_for_message },
-	{ "leave_chat", "Leave the chat",
-	  "Leave the room (your partner gets partner.disconnected) or stop waiting. You may enter "
-	  "the queue again afterwards.",
-	  "{\"type\":\"object\",\"properties\":{" S_ROOM_ID "},\"required\":[\"room_id\"]}", NULL,
-	  leave_chat },
-	{ "get_status", "Where am I",
-	  "Where you are: idle, waiting (with queue position) or in_room (with partner), and how "
-	  "many events are unread.",
-	  "{\"type\":\"object\",\"properties\":{}}", NULL, get_status },
-};
+static void texts_free(struct tool_texts *t)
+{
+	for (int i = 0; i < N_TOOLS; i++) {
+		free(t->description[i]);
+		free(t->schema[i]);
+	}
+	free(t->guide);
+	memset(t, 0, sizeof(*t));
+}
 
-static const char guide[] =
-	"# mcp-chat\n\n"
-	"Anonymous one-to-one chat with a stranger.\n\n"
-	"1. Call `enter_queue` (optionally with `display_name` and `interests`) to be matched with "
-	"a random stranger, or `join_room` with a room id you agreed on with someone.\n"
-	"2. When matched you get a `chatroom.found` notification (and the tool result says "
-	"`matched`). Use its `room_id` with `send_message`.\n"
-	"3. Your partner's messages arrive as `message.received` notifications. If your client "
-	"does not show notifications, call `wait_for_message` in a loop.\n"
-	"4. `leave_chat` ends the conversation; your partner gets `partner.disconnected`.\n\n"
-	"Limits: messages are 1-4096 bytes of UTF-8; 20 messages burst, 5 per second sustained. "
-	"Nobody sees anything of you but your display name (default \"Stranger\").\n";
+static void display_name_schema(struct buf *b, const struct config *cfg)
+{
+	buf_printf(b,
+		   "\"display_name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":%u,"
+		   "\"description\":\"Name your partner sees (1-%u characters; default Stranger)\"}",
+		   cfg->max_display_name_chars, cfg->max_display_name_chars);
+}
 
-static const struct mcp_resource resources[] = {
-	{ "mcp-chat://guide", "guide", "How to chat", "How to meet a stranger and chat here",
-	  "text/markdown", guide },
-};
+static char *enter_schema(const struct config *cfg)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "{\"type\":\"object\",\"properties\":{");
+	display_name_schema(&b, cfg);
+	buf_printf(&b,
+		   ",\"interests\":{\"type\":\"array\",\"maxItems\":%u,\"items\":{\"type\":\"string\","
+		   "\"minLength\":1,\"maxLength\":%u},\"description\":\"",
+		   cfg->max_interests, cfg->max_interest_chars);
+	if (cfg->max_interests)
+		buf_printf(&b, "Up to %u tags; a stranger sharing one is preferred for %g s\"}}}",
+			   cfg->max_interests, cfg->interest_fallback_ms / 1000.0);
+	else
+		buf_puts(&b, "Interests are turned off on this server; leave it out\"}}}");
+	return buf_take(&b);
+}
+
+static char *join_schema(const struct config *cfg)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "{\"type\":\"object\",\"properties\":{" S_ROOM_ID ",");
+	display_name_schema(&b, cfg);
+	buf_puts(&b, "},\"required\":[\"room_id\"]}");
+	return buf_take(&b);
+}
+
+static char *printed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *printed(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+static void build_texts(const struct config *cfg, struct tool_texts *t)
+{
+	size_t msg = cfg->max_message_bytes;
+
+	t->description[T_ENTER] = printed(
+		"Wait for a random stranger to chat with. Returns {status:\"waiting\", position} or "
+		"{status:\"matched\", room_id, partner}; a chatroom.found event follows the match. "
+		"Refused with mailbox_full while %u events are unread: read them first.",
+		cfg->mailbox_events);
+	t->schema[T_ENTER] = enter_schema(cfg);
+	t->description[T_JOIN] = printed(
+		"Meet someone in a named room (two people per room). The first in waits; the second "
+		"is matched and both get chatroom.found. Refused with mailbox_full while %u events "
+		"are unread.", cfg->mailbox_events);
+	t->schema[T_JOIN] = join_schema(cfg);
+	t->description[T_SEND] = printed(
+		"Send a message to your partner in the room. Returns {message_id, timestamp} once it "
+		"is queued for them. At most %g messages at once, then %g per second.",
+		cfg->rate_burst, cfg->rate_per_second);
+	t->schema[T_SEND] = printed(
+		"{\"type\":\"object\",\"properties\":{" S_ROOM_ID ",\"message\":{\"type\":\"string\","
+		"\"minLength\":1,\"maxLength\":%zu,\"description\":\"Text to send (1-%zu bytes of UTF-8)\"}},"
+		"\"required\":[\"room_id\",\"message\"]}", msg, msg);
+	t->description[T_WAIT] = printed(
+		"Return the events after `after` (default: after the last ones this tool returned), "
+		"waiting up to timeout_s for one. Returns {events, next}. Up to %u unread events are "
+		"kept for you.", cfg->mailbox_events);
+	t->schema[T_WAIT] = strdup(
+		"{\"type\":\"object\",\"properties\":{\"timeout_s\":{\"type\":\"number\",\"minimum\":0,"
+		"\"maximum\":300,\"description\":\"Seconds to wait when there is nothing new (0-300, default 30)\"},"
+		"\"after\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"Return events with a seq greater than this\"}}}");
+	t->description[T_LEAVE] = strdup(
+		"Leave the room (your partner gets partner.disconnected) or stop waiting. You may "
+		"enter the queue again afterwards.");
+	t->schema[T_LEAVE] = strdup(
+		"{\"type\":\"object\",\"properties\":{" S_ROOM_ID "},\"required\":[\"room_id\"]}");
+	t->description[T_STATUS] = strdup(
+		"Where you are: idle, waiting (with queue position) or in_room (with partner), and "
+		"how many events are unread.");
+	t->schema[T_STATUS] = strdup("{\"type\":\"object\",\"properties\":{}}");
+	t->guide = printed(
+		"# mcp-chat\n\n"
+		"Anonymous one-to-one chat with a stranger.\n\n"
+		"1. Call `enter_queue` (optionally with `display_name` and `interests`) to be matched "
+		"with a random stranger, or `join_room` with a room id you agreed on with someone.\n"
+		"2. When matched you get a `chatroom.found` notification (and the tool result says "
+		"`matched`). Use its `room_id` with `send_message`.\n"
+		"3. Your partner's messages arrive as `message.received` notifications. If your "
+		"client does not show notifications, call `wait_for_message` in a loop.\n"
+		"4. `leave_chat` ends the conversation; your partner gets `partner.disconnected`.\n\n"
+		"Limits: messages are 1-%zu bytes of UTF-8; %g messages at once, then %g per second; "
+		"display names 1-%u characters; up to %u unread events are kept for you. Nobody sees "
+		"anything of you but your display name (default \"Stranger\").\n",
+		msg, cfg->rate_burst, cfg->rate_per_second, cfg->max_display_name_chars,
+		cfg->mailbox_events);
+}
+
+static bool texts_complete(const struct tool_texts *t)
+{
+	for (int i = 0; i < N_TOOLS; i++)
+		if (!t->description[i] || !t->schema[i])
+			return false;
+	return t->guide != NULL;
+}
 
 static const struct mcp_prompt prompts[] = {
 	{ "chat_with_stranger", "Chat with a stranger",
@@ -342,6 +432,32 @@ static const struct mcp_prompt prompts[] = {
 	  "(or call wait_for_message), then exchange messages with send_message. Be friendly and "
 	  "never share personal information. Call leave_chat when the conversation is over." },
 };
+
+/* Rebuilds the tools and the guide for cfg and hands them to the server; on ENOMEM the
+ * previous texts stay. */
+static int publish(const struct config *cfg)
+{
+	struct tool_texts next = { 0 };
+
+	build_texts(cfg, &next);
+	if (!texts_complete(&next)) {
+		texts_free(&next);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < N_TOOLS; i++) {
+		world.table[i] = tool_base[i];
+		world.table[i].description = next.description[i];
+		world.table[i].input_schema = next.schema[i];
+	}
+	world.resource = (struct mcp_resource){ "mcp-chat://guide", "guide", "How to chat",
+						"How to meet a stranger and chat here",
+						"text/markdown", next.guide };
+	mcp_server_set_tools(world.srv, world.table, N_TOOLS);
+	mcp_server_set_documents(world.srv, &world.resource, 1, prompts, 1);
+	texts_free(&world.texts);
+	world.texts = next;
+	return 0;
+}
 
 /* Session hooks and event delivery */
 
@@ -422,6 +538,9 @@ void tools_configure(struct chat *c, const struct config *cfg)
 
 	limits_of(cfg, &limits);
 	chat_set_limits(c, &limits);
+	world.cfg = cfg;
+	if (publish(cfg) < 0)
+		log_warn("tools: out of memory; tools/list keeps the previous limits");
 }
 
 struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
@@ -433,11 +552,15 @@ struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
 
 	limits_of(cfg, &limits);
 	world.srv = srv;
+	world.cfg = cfg;
 	world.chat = chat_new(&limits, &ops, timers);
 	if (!world.chat)
 		return NULL;
-	mcp_server_set_tools(srv, tool_table, sizeof(tool_table) / sizeof(tool_table[0]));
-	mcp_server_set_documents(srv, resources, 1, prompts, 1);
+	if (publish(cfg) < 0) {
+		chat_free(world.chat);
+		world.chat = NULL;
+		return NULL;
+	}
 	mcp_server_set_hooks(srv, &hooks);
 	return world.chat;
 }
@@ -445,6 +568,8 @@ struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
 void tools_free(struct chat *c)
 {
 	chat_free(c);
+	texts_free(&world.texts);
 	world.chat = NULL;
 	world.srv = NULL;
+	world.cfg = NULL;
 }

@@ -560,7 +560,7 @@ test('notify: one handle, --all (delivered = sessions), params plus seq; bad JSO
   assert.equal(sessions, 3);
   const r2 = await ctl(['--json', 'notify', '--all', 'custom/all', '{"n":2}'], { sock: d.sock });
   assert.equal(r2.code, 0, show(r2));
-  assert.deepEqual(JSON.parse(r2.stdout), { delivered: sessions });
+  assert.deepEqual(JSON.parse(r2.stdout), { delivered: sessions, mailbox_full: 0 });
   const ea = await a.waitEvent('custom/all');
   const eb = await b.waitEvent('custom/all');
   assert.equal(ea.params.n, 2);
@@ -595,6 +595,34 @@ test('notify: one handle, --all (delivered = sessions), params plus seq; bad JSO
   assert.equal((d.stderr().match(/control: notify/g) ?? []).length, before, 'bad JSON reached the daemon');
   await sleep(100);
   assert.equal(a.byMethod('custom/x').length, 0);
+});
+
+test('notify to a full mailbox is refused and reported, for one handle and with --all', { timeout: 25_000 }, async (t) => {
+  const cs = ctlScope(t);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpchat-full-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const conf = path.join(dir, 'mcp-chat.conf');
+  fs.writeFileSync(conf, '[limits]\nmailbox_events = 16\n');
+  const d = await cs.daemon(['-c', conf]);
+  const p = await clientWithHandle(cs, d, { name: 'P', noStream: true }); // reads nothing
+  const q = await clientWithHandle(cs, d, { name: 'Q', noStream: true });
+  for (let i = 0; i < 16; i++) await ctlOk(d.sock, ['notify', p.handle, 'custom/fill', `{"i":${i}}`]);
+  const full = await ctl(['notify', p.handle, 'custom/more'], { sock: d.sock });
+  assert.equal(full.code, 1, show(full));
+  assert.match(full.stderr, /mailbox_full/);
+  assert.match(full.stderr, /read them first/);
+  const all = await ctl(['--json', 'notify', '--all', 'custom/all'], { sock: d.sock });
+  assert.equal(all.code, 0, show(all));
+  assert.deepEqual(JSON.parse(all.stdout), { delivered: 1, mailbox_full: 1 });
+  const table = await ctlOk(d.sock, ['notify', '--all', 'custom/all2']);
+  assert.equal(table.stdout, 'delivered to 1 session; refused for 1 with a full mailbox (unread events)\n');
+  assert.equal((await p.ok('get_status')).unread, 16);
+  await p.err('enter_queue', {}, 'mailbox_full');
+  // Reading makes room again: the next notify is delivered.
+  const got = await p.ok('wait_for_message', { timeout_s: 0 });
+  assert.deepEqual(got.events.map((e) => e.params.i), [...Array(16).keys()]);
+  assert.equal((await ctlOk(d.sock, ['notify', p.handle, 'custom/more'])).stdout, 'delivered to 1 session\n');
+  assert.equal((await q.ok('get_status')).unread, 2);
 });
 
 test('usage errors exit 2, unknown command 2, missing socket 3, --help 0', { timeout: 25_000 }, async (t) => {

@@ -47,10 +47,10 @@ function stderrDigest(stderr) {
  * Returns { proc, url, pid, stderr(), stop() }. stop() sends SIGTERM and asserts exit code 0
  * within 5 s (SIGKILL fallback, then the assertion fails).
  */
-export async function startDaemon(extraArgs = [], { readyTimeoutMs = 10_000 } = {}) {
+export async function startDaemon(extraArgs = [], { readyTimeoutMs = 10_000, env = {} } = {}) {
   const proc = spawn(MCPCHATD, ['--listen', '127.0.0.1:0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? 'detect_leaks=1' },
+    env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? 'detect_leaks=1', ...env },
   });
   let stdout = '';
   let stderr = '';
@@ -117,11 +117,13 @@ export async function startDaemon(extraArgs = [], { readyTimeoutMs = 10_000 } = 
  * `c.events` (array of {method, params}); `c.byMethod(m)` filters.
  * opts.noStream: the transport's fetch answers the GET push stream with 405 locally, so the
  * session never has a push stream (the SDK treats 405 as "no SSE offered").
+ * opts.reconnect false: a dropped GET stream is not reopened.
  */
-export async function connectClient(url, { name = 'e2e', noStream = false, reconnect = true } = {}) {
+export async function connectClient(url, { name = 'e2e', noStream = false, reconnect = true, wrapFetch } = {}) {
   const events = [];
   const getStreams = [];
-  const baseFetch = globalThis.fetch;
+  // opts.wrapFetch(fetch) returns the fetch the transport uses (to delay or drop answers).
+  const baseFetch = wrapFetch ? wrapFetch(globalThis.fetch) : globalThis.fetch;
   const fetchFn = async (input, init = {}) => {
     if ((init.method ?? 'GET') === 'GET') {
       if (noStream) return new Response(null, { status: 405 });
