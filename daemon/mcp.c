@@ -280,8 +280,8 @@ static void on_idle(struct timer *t)
 		return;
 	}
 	if (s->stream_lost_ms && due < s->active_ms + srv->cfg->session_idle_timeout_ms) {
-		log_info("session %s ended: push stream closed, no reconnect within %u ms", s->handle,
-			 srv->cfg->reconnect_grace_ms);
+		log_info("session %s ended: push stream closed, no reconnect within %g s", s->handle,
+			 srv->cfg->reconnect_grace_ms / 1000.0);
 		mcp_session_end(srv, s, 1 /* CHAT_DISCONNECTED */);
 		return;
 	}
