@@ -10,8 +10,7 @@
 
 #include "chat.h"
 #include "log.h"
-#include "mcp.h"
-#include "session.h"
+#include "mcp/mcp.h"
 #include "stats.h"
 #include "timer.h"
 
@@ -64,9 +63,7 @@ static cJSON *cmd_status(struct ctl_env *env)
 
 static const char *handle_of(const struct chat_user *u)
 {
-	const struct session *s = chat_user_owner(u);
-
-	return s->handle;
+	return mcp_session_handle(chat_user_owner(u));
 }
 
 static void add_waiter(void *ctx, const struct chat_user *u)
@@ -121,25 +118,29 @@ static cJSON *cmd_rooms(struct ctl_env *env)
 	return d;
 }
 
+static void add_session(void *ctx, struct mcp_session *s)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct mcp_session_view sv;
+	struct chat_user_view v;
+
+	mcp_session_view(s, &sv);
+	chat_user_view(sv.app, &v);
+	cJSON_AddStringToObject(o, "handle", sv.handle);
+	cJSON_AddStringToObject(o, "state", state_names[v.state]);
+	if (v.room_id)
+		cJSON_AddStringToObject(o, "room_id", v.room_id);
+	cJSON_AddNumberToObject(o, "idle_s", sv.stream ? 0 : seconds_since(sv.active_ms));
+	cJSON_AddBoolToObject(o, "stream", sv.stream);
+	cJSON_AddNumberToObject(o, "mailbox", sv.unread);
+	cJSON_AddItemToArray(ctx, o);
+}
+
 static cJSON *cmd_sessions(struct ctl_env *env)
 {
 	cJSON *d = cJSON_CreateObject();
-	cJSON *arr = cJSON_AddArrayToObject(d, "sessions");
 
-	for (struct session *s = mcp_server_sessions(env->mcp)->all; s; s = s->next_all) {
-		cJSON *o = cJSON_CreateObject();
-		struct chat_user_view v;
-
-		chat_user_view(s->user, &v);
-		cJSON_AddStringToObject(o, "handle", s->handle);
-		cJSON_AddStringToObject(o, "state", state_names[v.state]);
-		if (v.room_id)
-			cJSON_AddStringToObject(o, "room_id", v.room_id);
-		cJSON_AddNumberToObject(o, "idle_s", s->stream ? 0 : seconds_since(s->active_ms));
-		cJSON_AddBoolToObject(o, "stream", s->stream != NULL);
-		cJSON_AddNumberToObject(o, "mailbox", mailbox_unread(&s->mbox));
-		cJSON_AddItemToArray(arr, o);
-	}
+	mcp_each_session(env->mcp, add_session, cJSON_AddArrayToObject(d, "sessions"));
 	return d;
 }
 
@@ -171,7 +172,7 @@ static cJSON *cmd_kick(struct ctl_env *env, const cJSON *args, const char **code
 {
 	const char *target = cJSON_GetObjectItemCaseSensitive(args, "target")->valuestring;
 	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(args, "reason");
-	struct session *victims[2] = { session_find_handle(mcp_server_sessions(env->mcp), target) };
+	struct mcp_session *victims[2] = { mcp_find_handle(env->mcp, target) };
 	struct chat_user *members[2];
 	size_t n = victims[0] ? 1 : 0;
 	cJSON *d, *kicked;
@@ -189,23 +190,40 @@ static cJSON *cmd_kick(struct ctl_env *env, const cJSON *args, const char **code
 	d = cJSON_CreateObject();
 	kicked = cJSON_AddArrayToObject(d, "kicked");
 	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(kicked, cJSON_CreateString(victims[i]->handle));
+		cJSON_AddItemToArray(kicked, cJSON_CreateString(mcp_session_handle(victims[i])));
 	for (size_t i = 0; i < n; i++) {
-		log_notice("session %s kicked by an admin%s%s", victims[i]->handle,
+		log_notice("session %s kicked by an admin%s%s", mcp_session_handle(victims[i]),
 			   cJSON_IsString(reason) ? ": " : "", cJSON_IsString(reason) ? reason->valuestring : "");
-		mcp_session_end(env->mcp, victims[i], CHAT_KICKED);
+		mcp_session_end(env->mcp, victims[i], MCP_END_KICKED);
 	}
 	return d;
 }
 
+struct notify {
+	struct mcp_server *mcp;
+	const char *method, *text;
+	size_t delivered, refused;
+};
+
+/* Refusable like a message: an operator cannot grow a mailbox past its bound either. */
+static void notify_one(void *ctx, struct mcp_session *s)
+{
+	struct notify *n = ctx;
+	int64_t seq = mcp_session_event(n->mcp, s, n->method, n->text, strlen(n->text), true);
+
+	if (seq > 0)
+		n->delivered++;
+	else if (seq == -ENOSPC)
+		n->refused++;
+}
+
 static cJSON *cmd_notify(struct ctl_env *env, const cJSON *args, const char **code, const char **msg)
 {
-	const char *method = cJSON_GetObjectItemCaseSensitive(args, "method")->valuestring;
 	const cJSON *target = cJSON_GetObjectItemCaseSensitive(args, "target");
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(args, "params");
 	char *text = params ? cJSON_PrintUnformatted(params) : strdup("{}");
-	struct session *s = NULL;
-	size_t delivered = 0, refused = 0;
+	struct notify n = { env->mcp, cJSON_GetObjectItemCaseSensitive(args, "method")->valuestring, text, 0, 0 };
+	struct mcp_session *s = NULL;
 	cJSON *d;
 
 	if (!text) {
@@ -213,31 +231,25 @@ static cJSON *cmd_notify(struct ctl_env *env, const cJSON *args, const char **co
 		*msg = "out of memory";
 		return NULL;
 	}
-	if (cJSON_IsString(target) &&
-	    !(s = session_find_handle(mcp_server_sessions(env->mcp), target->valuestring))) {
+	if (cJSON_IsString(target) && !(s = mcp_find_handle(env->mcp, target->valuestring))) {
 		free(text);
 		*code = "not_found";
 		*msg = "no session with that handle; see `mcpchatctl sessions`";
 		return NULL;
 	}
-	/* Refusable like a message: an operator cannot grow a mailbox past its bound either. */
-	for (struct session *t = s ? s : mcp_server_sessions(env->mcp)->all; t; t = s ? NULL : t->next_all) {
-		int64_t seq = mcp_session_event(env->mcp, t, method, text, strlen(text), true);
-
-		if (seq > 0)
-			delivered++;
-		else if (seq == -ENOSPC)
-			refused++;
-	}
+	if (s)
+		notify_one(&n, s);
+	else
+		mcp_each_session(env->mcp, notify_one, &n);
 	free(text);
-	if (s && refused) {
+	if (s && n.refused) {
 		*code = "mailbox_full";
 		*msg = "that session has a full mailbox of unread events; it must read them first";
 		return NULL;
 	}
 	d = cJSON_CreateObject();
-	cJSON_AddNumberToObject(d, "delivered", (double)delivered);
-	cJSON_AddNumberToObject(d, "mailbox_full", (double)refused);
+	cJSON_AddNumberToObject(d, "delivered", (double)n.delivered);
+	cJSON_AddNumberToObject(d, "mailbox_full", (double)n.refused);
 	return d;
 }
 

@@ -21,7 +21,7 @@
 #include "http.h"
 #include "list.h"
 #include "log.h"
-#include "mcp.h"
+#include "mcp/mcp.h"
 #include "ring.h"
 #include "sendq.h"
 #include "service.h"

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "chat.h"
-#include "mcp.h"
+#include "mcp/mcp.h"
 #include "stats.h"
 
 bool status_is_path(const char *path)

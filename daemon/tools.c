@@ -11,7 +11,6 @@
 #include "chat.h"
 #include "jsonrpc.h"
 #include "log.h"
-#include "session.h"
 #include "stats.h"
 
 enum { T_ENTER, T_JOIN, T_SEND, T_WAIT, T_LEAVE, T_STATUS, N_TOOLS };
@@ -127,7 +126,7 @@ static int req_string(struct mcp_tool_ctx *ctx, const char *name, const char **o
 
 static struct chat_user *user_of(struct mcp_tool_ctx *ctx)
 {
-	return ctx->session->user;
+	return mcp_session_app(ctx->session);
 }
 
 /* Tools */
@@ -197,7 +196,7 @@ static int wait_args(struct mcp_tool_ctx *ctx, double *timeout_s, uint64_t *afte
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(ctx->args, "after");
 
 	*timeout_s = 30;
-	*after = ctx->session->mbox.cursor;
+	*after = mcp_session_mailbox(ctx->session)->cursor;
 	if (t && !cJSON_IsNull(t)) {
 		if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 300) {
 			refuse(ctx, "invalid_arguments", "timeout_s", "timeout_s must be a number of seconds from 0 to 300");
@@ -218,7 +217,7 @@ static int wait_args(struct mcp_tool_ctx *ctx, double *timeout_s, uint64_t *afte
 
 static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
 {
-	struct mailbox *mb = &ctx->session->mbox;
+	struct mailbox *mb = mcp_session_mailbox(ctx->session);
 	double timeout_s;
 	uint64_t after, next, seq;
 	cJSON *o, *events;
@@ -279,7 +278,7 @@ static enum mcp_tool_status get_status(struct mcp_tool_ctx *ctx)
 		add_partner(o, st.partner_name);
 	if (st.state == CHAT_WAITING && !st.room_id)
 		cJSON_AddNumberToObject(o, "position", st.position);
-	cJSON_AddNumberToObject(o, "unread", mailbox_unread(&ctx->session->mbox));
+	cJSON_AddNumberToObject(o, "unread", mailbox_unread(mcp_session_mailbox(ctx->session)));
 	ctx->structured = o;
 	return MCP_TOOL_DONE;
 }
@@ -459,6 +458,12 @@ static int publish(const struct config *cfg)
 	return 0;
 }
 
+static const char instructions[] =
+	"Anonymous one-to-one chat. Call enter_queue (or join_room with a shared name) to meet a "
+	"stranger, send_message to talk, and read chatroom.found, message.received and "
+	"partner.disconnected notifications, or call wait_for_message if your client does not show "
+	"notifications.";
+
 /* Session hooks and event delivery */
 
 static int deliver(void *ctx, struct chat_user *to, const char *method, const char *params,
@@ -472,10 +477,8 @@ static int deliver(void *ctx, struct chat_user *to, const char *method, const ch
 
 static bool mailbox_is_full(void *ctx, const struct chat_user *u)
 {
-	const struct session *s = chat_user_owner(u);
-
 	(void)ctx;
-	return mailbox_full(&s->mbox);
+	return mailbox_full(mcp_session_mailbox(chat_user_owner(u)));
 }
 
 static uint64_t mono_ms(void *ctx)
@@ -493,21 +496,36 @@ static int64_t wall_ms(void *ctx)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int session_start(void *ctx, struct session *s)
+static int session_start(void *ctx, struct mcp_session *s)
 {
 	struct tools *w = ctx;
+	struct chat_user *u = chat_user_new(w->chat, s);
 
-	s->user = chat_user_new(w->chat, s);
-	return s->user ? 0 : -ENOMEM;
+	mcp_session_set_app(s, u);
+	return u ? 0 : -ENOMEM;
 }
 
-static void session_end(void *ctx, struct session *s, int reason)
+/* What the partner is told when a session ends. */
+static enum chat_reason reason_of(enum mcp_end_reason why)
+{
+	switch (why) {
+	case MCP_END_KICKED:
+		return CHAT_KICKED;
+	case MCP_END_IDLE:
+		return CHAT_TIMEOUT;
+	default: /* DELETE, a vanished client, a stop */
+		return CHAT_DISCONNECTED;
+	}
+}
+
+static void session_end(void *ctx, struct mcp_session *s, enum mcp_end_reason why)
 {
 	struct tools *w = ctx;
+	struct chat_user *u = mcp_session_app(s);
 
-	if (s->user)
-		chat_user_free(w->chat, s->user, (enum chat_reason)reason);
-	s->user = NULL;
+	if (u)
+		chat_user_free(w->chat, u, reason_of(why));
+	mcp_session_set_app(s, NULL);
 }
 
 static void shutdown_chat(void *ctx)
@@ -562,6 +580,7 @@ struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
 		return NULL;
 	}
 	mcp_server_set_hooks(srv, &hooks);
+	mcp_server_set_instructions(srv, instructions);
 	return world.chat;
 }
 

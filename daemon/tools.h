@@ -2,7 +2,7 @@
 #define MCPCHAT_TOOLS_H
 
 #include "config.h"
-#include "mcp.h"
+#include "mcp/mcp.h"
 #include "timer.h"
 
 /* The chat as MCP: the six tools of CHAT-PROTOCOL.md, their schemas and results, the guide

@@ -536,13 +536,13 @@ enum mcp_disposition fz_post(struct fz_world *w, const char *sid, const char *bo
 	return d;
 }
 
-struct session *fz_session_new(struct fz_world *w)
+struct mcp_session *fz_session_new(struct fz_world *w)
 {
 	static const char init[] =
 		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
 		"\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
 		"\"clientInfo\":{\"name\":\"fuzz\",\"version\":\"1\"}}}";
-	struct session_table *t = mcp_server_sessions(w->srv);
+	struct mcp_sessions *t = (&w->srv->sessions);
 	uint32_t before = t->count;
 
 	fz_post(w, NULL, init, NULL);
@@ -551,14 +551,14 @@ struct session *fz_session_new(struct fz_world *w)
 
 void fz_check_quiet_world(struct fz_world *w)
 {
-	struct session_table *t = mcp_server_sessions(w->srv);
+	struct mcp_sessions *t = (&w->srv->sessions);
 	struct mcp_stats st;
 	uint32_t n = 0;
 
 	mcp_server_stats(w->srv, &st);
 	FZ_CHECK(st.streams == 0 && st.calls_waiting == 0, "streams %u calls %u with no connection",
 		 st.streams, st.calls_waiting);
-	for (struct session *s = t->all; s; s = s->next_all, n++) {
+	for (struct mcp_session *s = t->all; s; s = s->next_all, n++) {
 		const struct mailbox *mb = &s->mbox;
 
 		FZ_CHECK(!s->stream && !s->calls && s->busy == 0 && !s->ended,
@@ -569,7 +569,7 @@ void fz_check_quiet_world(struct fz_world *w)
 		FZ_CHECK(mb->count == 0 || mb->first + mb->count - 1 == mb->last,
 			 "mailbox holes: first %llu count %u last %llu",
 			 (unsigned long long)mb->first, mb->count, (unsigned long long)mb->last);
-		FZ_CHECK(session_find(t, s->id) == s, "session %s not found by id", s->handle);
+		FZ_CHECK(mcp_sessions_find(t, s->id) == s, "session %s not found by id", s->handle);
 	}
 	FZ_CHECK(n == t->count, "session list has %u, count says %u", n, t->count);
 }

@@ -10,8 +10,8 @@
 
 #include "buf.h"
 #include "config.h"
-#include "mcp.h"
-#include "session.h"
+#include "mcp/mcp.h"
+#include "mcp/internal.h"
 #include "timer.h"
 
 /* Violated invariants end the run with a report (libFuzzer saves the input). */
@@ -79,7 +79,7 @@ const char *fz_check_responses(const char *p, size_t len, const uint8_t *kinds, 
 bool fz_utf8_valid(const char *s, size_t len);
 
 /* A session made by a real initialize on a throwaway sink; NULL when refused. */
-struct session *fz_session_new(struct fz_world *w);
+struct mcp_session *fz_session_new(struct fz_world *w);
 /* Runs one POST body in session s (or none) on a throwaway sink; the recorded response
  * bytes go to resp when not NULL (caller frees). Returns the disposition. */
 enum mcp_disposition fz_post(struct fz_world *w, const char *sid, const char *body,

@@ -21,8 +21,8 @@
 static struct {
 	struct fz_world w;
 	struct ctl_env env;
-	char id[SESSIONS][SESSION_ID_LEN + 1];
-	char handle[SESSIONS][SESSION_HANDLE_LEN + 1];
+	char id[SESSIONS][MCP_SESSION_ID_LEN + 1];
+	char handle[SESSIONS][MCP_SESSION_HANDLE_LEN + 1];
 	char room[80];
 	uint32_t conns;
 	unsigned runs;
@@ -45,7 +45,7 @@ static void tool(int who, const char *name, const char *args)
 static void world_build(void)
 {
 	struct chat_status st;
-	struct session *s[SESSIONS];
+	struct mcp_session *s[SESSIONS];
 
 	fz_world_down(&G.w);
 	fz_world_up(&G.w);
@@ -59,7 +59,7 @@ static void world_build(void)
 	tool(1, "enter_queue", "{\"display_name\":\"one\"}");
 	tool(2, "join_room", "{\"room_id\":\"lobby\",\"display_name\":\"two\"}");
 	tool(3, "enter_queue", "{\"display_name\":\"three\",\"interests\":[\"cats\",\"x\"]}");
-	chat_get_status(G.w.chat, s[0]->user, &st);
+	chat_get_status(G.w.chat, s[0]->app, &st);
 	FZ_CHECK(st.state == CHAT_IN_ROOM && st.room_id, "setup: 0 and 1 were not paired");
 	snprintf(G.room, sizeof(G.room), "%s", st.room_id);
 	G.env.listeners[0] = "127.0.0.1:8808";
@@ -183,7 +183,7 @@ static void check_answer(const char *line, size_t len, const char *out)
 	else
 		FZ_CHECK(res.ok || strcmp(res.code, "not_found") == 0, "refused a valid request: %s", out);
 	for (int i = 0; i < SESSIONS; i++) /* unless the admin typed it (an echo) */
-		FZ_CHECK(!strstr(out, G.id[i]) || memmem(line, len, G.id[i], SESSION_ID_LEN),
+		FZ_CHECK(!strstr(out, G.id[i]) || memmem(line, len, G.id[i], MCP_SESSION_ID_LEN),
 			 "answer shows a session id: %s", out);
 	FZ_CHECK(!strstr(out, SECRET) || memmem(line, len, SECRET, strlen(SECRET)),
 		 "answer shows message text: %s", out);

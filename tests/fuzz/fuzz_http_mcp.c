@@ -42,7 +42,7 @@ struct conn {
 
 static struct {
 	struct fz_world w;
-	char slot[SLOTS][SESSION_ID_LEN + 1];
+	char slot[SLOTS][MCP_SESSION_ID_LEN + 1];
 	unsigned runs;
 	uint8_t flags;
 	uint32_t rng;
@@ -74,9 +74,9 @@ static void apply_flags(void)
 }
 
 /* A slot's session, made anew when it ended. */
-static struct session *slot(int i)
+static struct mcp_session *slot(int i)
 {
-	struct session *s = session_find(mcp_server_sessions(G.w.srv), G.slot[i]);
+	struct mcp_session *s = mcp_sessions_find((&G.w.srv->sessions), G.slot[i]);
 
 	if (!s && (s = fz_session_new(&G.w)))
 		memcpy(G.slot[i], s->id, sizeof(G.slot[i]));
@@ -88,11 +88,11 @@ static struct session *slot(int i)
 static size_t expand_one(const char *p, size_t left, char *val, size_t cap)
 {
 	struct chat_status st;
-	struct session *s;
+	struct mcp_session *s;
 	int i;
 
 	if (left >= 3 && memcmp(p, "@N@", 3) == 0) {
-		s = mcp_server_sessions(G.w.srv)->all;
+		s = (&G.w.srv->sessions)->all;
 		snprintf(val, cap, "%s", s ? s->id : "none");
 		return 3;
 	}
@@ -109,7 +109,7 @@ static size_t expand_one(const char *p, size_t left, char *val, size_t cap)
 	else if (p[1] == 'L')
 		snprintf(val, cap, "%llu", (unsigned long long)s->mbox.last);
 	else {
-		chat_get_status(G.w.chat, s->user, &st);
+		chat_get_status(G.w.chat, s->app, &st);
 		snprintf(val, cap, "%s", st.room_id ? st.room_id : "no-room");
 	}
 	return 4;
@@ -361,7 +361,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	if (++G.runs > RECREATE_EVERY || mcp_server_sessions(G.w.srv)->count > MAX_SESSIONS)
+	if (++G.runs > RECREATE_EVERY || (&G.w.srv->sessions)->count > MAX_SESSIONS)
 		world_reset();
 	G.flags = data[0];
 	G.rng = data[1] * 0x01000193u + 1;

@@ -69,7 +69,7 @@ static void stream_ids(const struct buf *log, struct ids *out)
 
 static size_t payload; /* bytes of events added in this input */
 
-static int64_t add_event(struct session *s, uint8_t b)
+static int64_t add_event(struct mcp_session *s, uint8_t b)
 {
 	static char params[24 * 1024];
 	size_t pad = b >= 0xb0 ? (size_t)(b - 0xb0) * 1536 : (size_t)(b >> 1) * 16;
@@ -97,7 +97,7 @@ static void drain(struct fz_sink *f)
 }
 
 /* A stream opens from the mailbox's acknowledged point, sends (all or half), and closes. */
-static void stream_pass(struct session *s, bool all)
+static void stream_pass(struct mcp_session *s, bool all)
 {
 	struct http_request req = get_req(s->id, NULL);
 	struct fz_sink f;
@@ -117,7 +117,7 @@ static void stream_pass(struct session *s, bool all)
 	fz_sink_finish(&f);
 }
 
-static size_t run_ops(struct session *s, const uint8_t *p, size_t n)
+static size_t run_ops(struct mcp_session *s, const uint8_t *p, size_t n)
 {
 	size_t i;
 
@@ -159,7 +159,7 @@ static void check_round(const struct ids *got, const struct ids *want, size_t *d
 }
 
 /* One GET, read to the end of what the server has; returns its disposition. */
-static enum mcp_disposition get_once(struct session *s, const char *lei, struct ids *got,
+static enum mcp_disposition get_once(struct mcp_session *s, const char *lei, struct ids *got,
 				     struct fz_sink *f)
 {
 	struct http_request req = get_req(s->id, lei);
@@ -174,7 +174,7 @@ static enum mcp_disposition get_once(struct session *s, const char *lei, struct 
 }
 
 /* On an open stream a new event arrives at once, after the replayed ones. */
-static void check_live(struct session *s, struct fz_sink *f, size_t replayed)
+static void check_live(struct mcp_session *s, struct fz_sink *f, size_t replayed)
 {
 	static struct ids got;
 	int64_t seq = add_event(s, 2);
@@ -196,7 +196,7 @@ static void end_round(struct fz_sink *f)
 }
 
 /* Resumes until the stream stays open; every round must make progress. */
-static void resume_all(struct session *s, const char *lei)
+static void resume_all(struct mcp_session *s, const char *lei)
 {
 	static struct ids want, got;
 	uint64_t from = 0;
@@ -247,7 +247,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char lei[65];
-	struct session *s;
+	struct mcp_session *s;
 	size_t used, n;
 
 	if (size < 2)

@@ -12,8 +12,8 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
-#include "mcp.h"
-#include "session.h"
+#include "mcp/mcp.h"
+#include "mcp/internal.h"
 #include "timer.h"
 #include "tools.h"
 #include "unit.h"
@@ -179,9 +179,9 @@ static void teardown(void)
 	world_down();
 }
 
-static struct session *sess(const char *id)
+static struct mcp_session *sess(const char *id)
 {
-	return session_find(mcp_server_sessions(W.srv), id);
+	return mcp_sessions_find((&W.srv->sessions), id);
 }
 
 static struct mcp_stats stats(void)
@@ -500,7 +500,7 @@ static void rpc(const char *sid, const char *method, const char *params, int id,
 	post(sid, body, rp);
 }
 
-static void init_version(const char *version, char id[SESSION_ID_LEN + 1], struct reply *rp)
+static void init_version(const char *version, char id[MCP_SESSION_ID_LEN + 1], struct reply *rp)
 {
 	char body[512];
 
@@ -511,14 +511,14 @@ static void init_version(const char *version, char id[SESSION_ID_LEN + 1], struc
 		 version);
 	post(NULL, body, rp);
 	CU_ASSERT_EQUAL_FATAL(rp->r.status, 200);
-	CU_ASSERT_TRUE_FATAL(header_get(&rp->r, "Mcp-Session-Id", id, SESSION_ID_LEN + 1));
+	CU_ASSERT_TRUE_FATAL(header_get(&rp->r, "Mcp-Session-Id", id, MCP_SESSION_ID_LEN + 1));
 }
 
 /* A new session at the newest version; its id goes to id. */
-static struct session *init_session(char id[SESSION_ID_LEN + 1])
+static struct mcp_session *init_session(char id[MCP_SESSION_ID_LEN + 1])
 {
 	struct reply rp;
-	struct session *s;
+	struct mcp_session *s;
 
 	init_version(NEWEST, id, &rp);
 	reply_free(&rp);
@@ -595,7 +595,7 @@ static void stream_events(struct fake_sink *f, struct sse *e, bool *ended)
 	resp_free(&r);
 }
 
-static int64_t push(struct session *s, const char *params)
+static int64_t push(struct mcp_session *s, const char *params)
 {
 	return mcp_session_event(W.srv, s, "test.event", params, strlen(params), false);
 }
@@ -612,7 +612,7 @@ static void expect_event(const struct sse *e, int i, const char *method, uint64_
 }
 
 /* A test.event of params {"n":n,"pad":"xx..."} with pad bytes of padding. */
-static int64_t push_padded(struct session *s, int n, size_t pad)
+static int64_t push_padded(struct mcp_session *s, int n, size_t pad)
 {
 	char *p = malloc(pad + 32);
 	int64_t seq;
@@ -655,7 +655,7 @@ static int take_in_order(struct fake_sink *f, uint64_t *next)
 
 /* Only what fits waits on s's stream f: the bytes waiting stay within max_send_queue, and
  * when events are held back the next one would not have fitted. */
-static void expect_fits(struct session *s, struct fake_sink *f)
+static void expect_fits(struct mcp_session *s, struct fake_sink *f)
 {
 	uint64_t waiting = fake_queued(&f->sink) - f->sent;
 
@@ -670,7 +670,7 @@ static void expect_fits(struct session *s, struct fake_sink *f)
 }
 
 /* Delivered are exactly the pushed events whose last byte was sent. */
-static void expect_delivered_as_sent(struct session *s, struct fake_sink *f)
+static void expect_delivered_as_sent(struct mcp_session *s, struct fake_sink *f)
 {
 	if (s->mbox.acked)
 		CU_ASSERT_TRUE(mailbox_get(&s->mbox, s->mbox.acked)->wire_end <= f->sent);
@@ -682,15 +682,15 @@ static void expect_delivered_as_sent(struct session *s, struct fake_sink *f)
 
 static void expect_initialize(const char *asked, const char *answered)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_version(asked, id, &rp);
 	CU_ASSERT_EQUAL(rp.d, MCP_DONE);
 	CU_ASSERT_TRUE(header_is(&rp.r, "Content-Type", "application/json"));
-	CU_ASSERT_EQUAL(strlen(id), SESSION_ID_LEN);
+	CU_ASSERT_EQUAL(strlen(id), MCP_SESSION_ID_LEN);
 	CU_ASSERT_EQUAL(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-			SESSION_ID_LEN);
+			MCP_SESSION_ID_LEN);
 	CU_ASSERT_PTR_NOT_NULL(sess(id));
 	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "jsonrpc"), "2.0");
 	CU_ASSERT_EQUAL(jnum(rp.json, "id"), 1);
@@ -717,7 +717,7 @@ static void test_initialize(void)
 
 static void test_initialize_distinct_sessions(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1];
 
 	init_session(a);
 	init_session(b);
@@ -727,7 +727,7 @@ static void test_initialize_distinct_sessions(void)
 
 static void test_initialize_malformed(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	/* No protocolVersion. */
@@ -769,7 +769,7 @@ static void test_missing_session(void)
 static void test_unknown_session(void)
 {
 	static const char *const ids[] = { "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "nope", "" };
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -796,7 +796,7 @@ static void test_unknown_session(void)
 
 static void test_protocol_version_header(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct http_request req;
 	struct reply rp;
 
@@ -816,7 +816,7 @@ static void test_protocol_version_header(void)
 
 static void test_accept_required(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct http_request req;
 	struct reply rp;
 
@@ -847,7 +847,7 @@ static void test_accept_required(void)
 static void test_content_type(void)
 {
 	static const char *const bad[] = { "text/plain", "application/jsonx", "", NULL };
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct http_request req;
 	struct reply rp;
 
@@ -869,7 +869,7 @@ static void test_content_type(void)
 static void test_bad_json(void)
 {
 	static const char *const bad[] = { "{", "", "{\"jsonrpc\":\"2.0\",}", "nul" };
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -899,7 +899,7 @@ static void test_invalid_jsonrpc(void)
 		"{\"jsonrpc\":\"2.0\"}",
 		"42",
 	};
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -912,7 +912,7 @@ static void test_invalid_jsonrpc(void)
 
 static void test_unknown_method(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -923,7 +923,7 @@ static void test_unknown_method(void)
 
 static void test_ping(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -942,7 +942,7 @@ static void test_ping(void)
 
 static void test_keep_alive_false_closes(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct http_request req;
 	struct reply rp;
 
@@ -963,7 +963,7 @@ static void test_tools_list(void)
 {
 	static const char *const names[] = { "enter_queue", "join_room", "send_message",
 					     "wait_for_message", "leave_chat", "get_status" };
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	const cJSON *tools, *t;
 	struct reply rp;
 	int seen = 0;
@@ -995,7 +995,7 @@ static void test_tools_call_refusals(void)
 		"{\"arguments\":{}}",
 		"{\"name\":5}",
 	};
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -1008,7 +1008,7 @@ static void test_tools_call_refusals(void)
 
 static void test_tools_call_result_shape(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 	cJSON *text;
 
@@ -1038,7 +1038,7 @@ static void test_logging_set_level(void)
 {
 	static const char *const bad[] = { "{\"level\":\"loud\"}", "{\"level\":3}", "{}",
 					   "{\"level\":\"DEBUG\"}" };
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -1066,7 +1066,7 @@ static void test_notifications_and_responses_202(void)
 		"{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}",
 		"{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"error\":{\"code\":-1,\"message\":\"no\"}}",
 	};
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -1091,7 +1091,7 @@ static void post_batch(const char *sid, const char *version, const char *body, s
 
 static void test_batch_2025_03_26(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -1123,7 +1123,7 @@ static void test_batch_2025_03_26(void)
 
 static void test_batch_negotiated_version(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_version("2025-03-26", id, &rp);
@@ -1140,7 +1140,7 @@ static void test_batch_negotiated_version(void)
 
 static void test_batch_refused_on_newer(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -1157,7 +1157,7 @@ static void test_batch_refused_on_newer(void)
 
 static void test_empty_batch(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -1169,7 +1169,7 @@ static void test_empty_batch(void)
 /* Nothing in a batch waits: wait_for_message answers at once. */
 static void test_batch_never_waits(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -1186,7 +1186,7 @@ static void test_batch_never_waits(void)
 
 static void test_resources(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -1213,7 +1213,7 @@ static void test_resources(void)
 
 static void test_prompts(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	init_session(id);
@@ -1287,7 +1287,7 @@ static void test_origin_check(void)
 
 static void test_path_and_method(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct http_request req;
 	struct reply rp;
 	char allow[64];
@@ -1326,8 +1326,8 @@ static void test_head_has_no_body(void)
 
 static void test_get_stream(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f;
 	enum mcp_disposition d;
 	struct resp r;
@@ -1357,8 +1357,8 @@ static void test_get_stream(void)
 
 static void test_second_get_conflict(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = open_stream(id);
 	struct http_request req = req_new(HTTP_M_GET, id);
 	struct reply rp;
@@ -1377,8 +1377,8 @@ static void test_second_get_conflict(void)
 
 static void test_stream_events(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = open_stream(id);
 	struct sse e;
 	bool ended;
@@ -1406,8 +1406,8 @@ static void test_stream_events(void)
 
 static void test_last_event_id_replay(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = open_stream(id);
 	enum mcp_disposition d;
 	struct sse e;
@@ -1444,7 +1444,7 @@ static void test_last_event_id_replay(void)
 
 static void test_last_event_id_bad(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct http_request req;
 	struct reply rp;
 
@@ -1459,8 +1459,8 @@ static void test_last_event_id_bad(void)
 
 static void test_fresh_get_delivers_undelivered(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f;
 	enum mcp_disposition d;
 	struct sse e;
@@ -1486,8 +1486,8 @@ static void test_fresh_get_delivers_undelivered(void)
 
 static void test_enobufs_detaches_stream(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = open_stream(id);
 	enum mcp_disposition d;
 	struct sse e;
@@ -1517,8 +1517,8 @@ static void test_enobufs_detaches_stream(void)
 /* The backlog written when a stream opens is delivered only if it could be sent. */
 static void test_enobufs_on_open_keeps_backlog(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f;
 	enum mcp_disposition d;
 	struct sse e;
@@ -1558,8 +1558,8 @@ static double status_unread(const char *sid)
  * GET after the stream is gone replays it. */
 static void test_pushed_not_sent_undelivered(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = open_stream(id);
 	uint64_t head = fake_queued(&f->sink);
 	enum mcp_disposition d;
@@ -1601,8 +1601,8 @@ static void test_pushed_not_sent_undelivered(void)
  * and Last-Event-ID can still replay them from the replay window. */
 static void test_sent_delivers(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = open_stream(id), *other = sink_new();
 	enum mcp_disposition d;
 	struct sse e;
@@ -1645,8 +1645,8 @@ static void test_sent_delivers(void)
 /* The kernel took part of the bytes: only the events wholly before that point count. */
 static void test_partial_send_acks_prefix(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = open_stream(id);
 	uint64_t head = fake_queued(&f->sink), end[4];
 	enum mcp_disposition d;
@@ -1690,8 +1690,8 @@ static void test_partial_send_acks_prefix(void)
 /* The backlog written when a stream opens is delivered as its bytes go, in order. */
 static void test_backlog_delivered_as_sent(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f;
 	enum mcp_disposition d;
 	uint64_t end[4];
@@ -1723,8 +1723,8 @@ static void test_backlog_delivered_as_sent(void)
  * GET alike. */
 static void test_enobufs_event_replayable(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = open_stream(id);
 	enum mcp_disposition d;
 	struct sse e;
@@ -1781,8 +1781,8 @@ static void ping_interval(void)
 /* A stream whose client reads everything gets a ": ping" comment every interval. */
 static void test_stream_keepalive_ping(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s;
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s;
 	struct fake_sink *f;
 	struct sse e;
 	bool ended;
@@ -1811,7 +1811,7 @@ static void test_stream_keepalive_ping(void)
 
 static void test_idle_session_ends(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct reply rp;
 
 	W.cfg.session_idle_timeout_ms = 1;
@@ -1828,7 +1828,7 @@ static void test_idle_session_ends(void)
 
 static void test_delete(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct http_request req;
 	struct fake_sink *f;
 	struct reply rp;
@@ -1866,7 +1866,7 @@ static void test_delete(void)
 
 static void test_session_cap(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1];
 	struct http_request del;
 	struct reply rp;
 	char retry[16];
@@ -1905,7 +1905,7 @@ static void enter_queue(const char *sid, const char *name, const char *want_stat
 }
 
 /* Two matched sessions; the room id goes to room. */
-static void match_pair(char a[SESSION_ID_LEN + 1], char b[SESSION_ID_LEN + 1], char room[80])
+static void match_pair(char a[MCP_SESSION_ID_LEN + 1], char b[MCP_SESSION_ID_LEN + 1], char room[80])
 {
 	const struct mailbox_event *ev;
 	cJSON *p;
@@ -1925,7 +1925,7 @@ static void match_pair(char a[SESSION_ID_LEN + 1], char b[SESSION_ID_LEN + 1], c
 
 static void test_chat_match_and_message(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], args[256];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1], args[256];
 	struct fake_sink *fa, *fb;
 	struct sse e;
 	bool ended;
@@ -1980,7 +1980,7 @@ static void test_chat_match_and_message(void)
 
 static void test_partner_disconnect_on_delete(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1], room[80];
 	struct http_request del;
 	enum mcp_disposition d;
 	struct fake_sink *fa;
@@ -2059,7 +2059,7 @@ static cJSON *expect_deferred_answer(struct fake_sink *f, int rpc_id)
 
 static void test_wait_returns_at_once_with_events(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1], room[80];
 	cJSON *j;
 
 	match_pair(a, b, room);
@@ -2085,7 +2085,7 @@ static void test_wait_returns_at_once_with_events(void)
 
 static void test_wait_timeout_zero(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	cJSON *j;
 
 	init_session(id);
@@ -2103,8 +2103,8 @@ static void test_wait_timeout_zero(void)
 
 static void test_wait_pending_then_event(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = sink_new();
 	cJSON *msg;
 
@@ -2133,7 +2133,7 @@ static void test_wait_pending_then_event(void)
 
 static void test_wait_pending_then_partner_message(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80], args[160];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1], room[80], args[160];
 	struct fake_sink *f;
 	cJSON *j, *msg;
 
@@ -2157,7 +2157,7 @@ static void test_wait_pending_then_partner_message(void)
 
 static void test_wait_times_out(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct fake_sink *f = sink_new();
 	uint64_t now;
 	cJSON *msg;
@@ -2181,8 +2181,8 @@ static void test_wait_times_out(void)
 
 static void test_wait_cancelled_by_close(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = sink_new();
 	struct reply rp;
 
@@ -2206,7 +2206,7 @@ static void test_wait_cancelled_by_close(void)
 
 static void test_wait_keepalive_comment(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct fake_sink *f = sink_new();
 	struct sse e;
 	bool ended;
@@ -2229,7 +2229,7 @@ static void test_wait_keepalive_comment(void)
 
 static void test_shutdown(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1];
 	struct fake_sink *fs, *fw;
 	struct reply rp;
 	struct sse e;
@@ -2280,8 +2280,8 @@ static void test_shutdown(void)
  * event once and none skipped. */
 static void test_backlog_over_send_queue(void)
 {
-	char id[SESSION_ID_LEN + 1], last[24] = "";
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1], last[24] = "";
+	struct mcp_session *s = init_session(id);
 	uint64_t next = 1;
 	int rounds = 0;
 
@@ -2328,8 +2328,8 @@ static void test_backlog_over_send_queue(void)
  * held events follow in order as sent bytes make room, each once. */
 static void test_stream_throttled(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f;
 	uint64_t next = 1, pushed;
 	int rounds = 0;
@@ -2405,8 +2405,8 @@ static void test_stream_throttled(void)
  * with Last-Event-ID, in order, once. */
 static void test_stopped_reader_aborted(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f;
 	enum mcp_disposition d;
 	uint64_t next = 1;
@@ -2484,8 +2484,8 @@ static void test_stopped_reader_aborted(void)
 /* A slow reader, with bytes always waiting but some sent in every interval, is not aborted. */
 static void test_slow_reader_not_aborted(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f;
 	uint64_t next = 1;
 	int comments = 0, rounds = 0;
@@ -2529,8 +2529,8 @@ static void test_slow_reader_not_aborted(void)
 /* An event larger than the whole send queue still goes, alone, once nothing waits. */
 static void test_event_bigger_than_queue(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f;
 	uint64_t next = 1;
 
@@ -2584,8 +2584,8 @@ static void test_event_bigger_than_queue(void)
  * delivers everything, in order, as the sink reports partial sends. */
 static void test_fresh_get_large_backlog(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f;
 	enum mcp_disposition d;
 	uint64_t next = 1;
@@ -2630,8 +2630,8 @@ static void test_fresh_get_large_backlog(void)
  * written, then the last chunk, and resumes with keep-alive: it ended cleanly. */
 static void test_session_end_stream_resume(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f;
 	uint64_t next = 1, pushed;
 	struct sse e;
@@ -2669,7 +2669,7 @@ static void test_session_end_stream_resume(void)
 
 static void test_idle_not_while_streaming(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct fake_sink *f;
 
 	W.cfg.session_idle_timeout_ms = 1;
@@ -2687,7 +2687,7 @@ static void test_idle_not_while_streaming(void)
 
 static void test_idle_not_while_waiting(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 	struct fake_sink *f = sink_new();
 
 	W.cfg.session_idle_timeout_ms = 1;
@@ -2728,8 +2728,8 @@ static double events_in(const cJSON *j)
  * arrives next goes to the next wait_for_message (the mcp-remote loss of issue 12). */
 static void test_cancel_parked_wait(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = sink_new();
 	struct sse e;
 	bool ended;
@@ -2766,8 +2766,8 @@ static void test_cancel_parked_wait(void)
 /* A string id, and a cancellation after the connection closed: nothing to do. */
 static void test_cancel_string_id_and_late(void)
 {
-	char id[SESSION_ID_LEN + 1], body[256];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1], body[256];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = sink_new();
 	struct http_request req = req_new(HTTP_M_POST, id);
 
@@ -2791,9 +2791,9 @@ static void test_cancel_string_id_and_late(void)
  * notifications/cancelled: it never saw the events, so the next wait returns them again. */
 static void test_cancel_after_json_answer(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1], room[80];
 	struct reply rp;
-	struct session *s;
+	struct mcp_session *s;
 	cJSON *j;
 
 	match_pair(a, b, room);
@@ -2826,8 +2826,8 @@ static void test_cancel_after_json_answer(void)
 /* A deferred answer that crossed the cancellation is undone the same way. */
 static void test_cancel_after_deferred_answer(void)
 {
-	char id[SESSION_ID_LEN + 1];
-	struct session *s = init_session(id);
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct mcp_session *s = init_session(id);
 	struct fake_sink *f = sink_new();
 	cJSON *msg;
 
@@ -2846,7 +2846,7 @@ static void test_cancel_after_deferred_answer(void)
  * disconnected, long before session_idle_s; its partner learns it. */
 static void test_reconnect_grace_expires(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1], room[80];
 	struct fake_sink *fa;
 	enum mcp_disposition d;
 	cJSON *j;
@@ -2872,7 +2872,7 @@ static void test_reconnect_grace_expires(void)
  * lost, the partner hears nothing, and the plain idle rule applies again. */
 static void test_reconnect_grace_kept(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1], room[80];
 	struct fake_sink *fa;
 	enum mcp_disposition d;
 	struct reply rp;
@@ -2909,7 +2909,7 @@ static void test_reconnect_grace_kept(void)
 /* A session that never opened a stream keeps the idle rule, however short the grace. */
 static void test_reconnect_grace_needs_a_stream(void)
 {
-	char id[SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_LEN + 1];
 
 	W.cfg.reconnect_grace_ms = 1;
 	init_session(id);
@@ -2921,7 +2921,7 @@ static void test_reconnect_grace_needs_a_stream(void)
 /* Messages are refused, not lost, when the partner's mailbox is full of undelivered events. */
 static void test_mailbox_full_refuses_message(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80], args[160];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1], room[80], args[160];
 	cJSON *j;
 
 	W.cfg.mailbox_events = 2;
@@ -2964,10 +2964,10 @@ static bool send_msg(const char *from, const char *room, const char *text, char 
  * stay held for Last-Event-ID replay until the mailbox holds 2 * capacity. */
 static void test_capacity_counts_undelivered_only(void)
 {
-	char a[SESSION_ID_LEN + 1], b[SESSION_ID_LEN + 1], room[80], err[32];
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1], room[80], err[32];
 	struct fake_sink *fa;
 	enum mcp_disposition d;
-	struct session *sa;
+	struct mcp_session *sa;
 	struct sse e;
 	bool ended;
 

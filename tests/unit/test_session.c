@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "session.h"
+#include "mcp/internal.h"
 #include "unit.h"
 
 #define MANY 10000
@@ -11,43 +11,43 @@ static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 static bool is_b64url_id(const char *id)
 {
-	return strlen(id) == SESSION_ID_LEN && strspn(id, b64url) == SESSION_ID_LEN;
+	return strlen(id) == MCP_SESSION_ID_LEN && strspn(id, b64url) == MCP_SESSION_ID_LEN;
 }
 
 static bool is_hex_handle(const char *h)
 {
-	return strlen(h) == SESSION_HANDLE_LEN && strspn(h, "0123456789abcdef") == SESSION_HANDLE_LEN;
+	return strlen(h) == MCP_SESSION_HANDLE_LEN && strspn(h, "0123456789abcdef") == MCP_SESSION_HANDLE_LEN;
 }
 
-static struct session *create_ok(struct session_table *t)
+static struct mcp_session *create_ok(struct mcp_sessions *t)
 {
-	struct session *s = NULL;
+	struct mcp_session *s = NULL;
 
-	CU_ASSERT_EQUAL_FATAL(session_create(t, 16, &s), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_create(t, 16, &s), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	return s;
 }
 
 /* Removes every session, then frees the table. */
-static void drain(struct session_table *t)
+static void drain(struct mcp_sessions *t)
 {
 	while (t->all)
-		session_remove(t, t->all);
+		mcp_sessions_remove(t, t->all);
 	CU_ASSERT_EQUAL(t->count, 0);
-	session_table_free(t);
+	mcp_sessions_free(t);
 }
 
 static int cmp_id(const void *a, const void *b)
 {
-	return strcmp((*(struct session *const *)a)->id, (*(struct session *const *)b)->id);
+	return strcmp((*(struct mcp_session *const *)a)->id, (*(struct mcp_session *const *)b)->id);
 }
 
 static void test_id_and_handle_shape(void)
 {
-	struct session_table t;
-	struct session *s;
+	struct mcp_sessions t;
+	struct mcp_session *s;
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 10), 0);
 	s = create_ok(&t);
 	CU_ASSERT_TRUE(is_b64url_id(s->id));
 	CU_ASSERT_TRUE(is_hex_handle(s->handle));
@@ -57,79 +57,79 @@ static void test_id_and_handle_shape(void)
 	CU_ASSERT_EQUAL(s->mbox.count, 0);
 	CU_ASSERT_PTR_NULL(s->stream);
 	CU_ASSERT_PTR_NULL(s->calls);
-	CU_ASSERT_PTR_NULL(s->user);
+	CU_ASSERT_PTR_NULL(s->app);
 	drain(&t);
 }
 
 static void test_found_by_id(void)
 {
-	struct session_table t;
-	struct session *a, *b;
-	char copy[SESSION_ID_LEN + 1];
+	struct mcp_sessions t;
+	struct mcp_session *a, *b;
+	char copy[MCP_SESSION_ID_LEN + 1];
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 10), 0);
 	a = create_ok(&t);
 	b = create_ok(&t);
 	CU_ASSERT_STRING_NOT_EQUAL(a->id, b->id);
-	CU_ASSERT_PTR_EQUAL(session_find(&t, a->id), a);
-	CU_ASSERT_PTR_EQUAL(session_find(&t, b->id), b);
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find(&t, a->id), a);
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find(&t, b->id), b);
 	memcpy(copy, a->id, sizeof(copy)); /* by value, not by pointer */
-	CU_ASSERT_PTR_EQUAL(session_find(&t, copy), a);
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find(&t, copy), a);
 	drain(&t);
 }
 
 static void test_not_found_after_removal(void)
 {
-	struct session_table t;
-	struct session *s[3];
-	char ids[3][SESSION_ID_LEN + 1];
+	struct mcp_sessions t;
+	struct mcp_session *s[3];
+	char ids[3][MCP_SESSION_ID_LEN + 1];
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 10), 0);
 	for (int i = 0; i < 3; i++) {
 		s[i] = create_ok(&t);
 		memcpy(ids[i], s[i]->id, sizeof(ids[i]));
 	}
-	session_remove(&t, s[1]); /* middle of the list */
-	CU_ASSERT_PTR_NULL(session_find(&t, ids[1]));
-	CU_ASSERT_PTR_EQUAL(session_find(&t, ids[0]), s[0]);
-	CU_ASSERT_PTR_EQUAL(session_find(&t, ids[2]), s[2]);
-	session_remove(&t, s[2]); /* head (newest) */
-	CU_ASSERT_PTR_NULL(session_find(&t, ids[2]));
-	CU_ASSERT_PTR_EQUAL(session_find(&t, ids[0]), s[0]);
+	mcp_sessions_remove(&t, s[1]); /* middle of the list */
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, ids[1]));
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find(&t, ids[0]), s[0]);
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find(&t, ids[2]), s[2]);
+	mcp_sessions_remove(&t, s[2]); /* head (newest) */
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, ids[2]));
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find(&t, ids[0]), s[0]);
 	CU_ASSERT_PTR_EQUAL(t.all, s[0]);
-	session_remove(&t, s[0]);
-	CU_ASSERT_PTR_NULL(session_find(&t, ids[0]));
+	mcp_sessions_remove(&t, s[0]);
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, ids[0]));
 	CU_ASSERT_PTR_NULL(t.all);
 	CU_ASSERT_EQUAL(t.count, 0);
-	session_table_free(&t);
+	mcp_sessions_free(&t);
 }
 
 static void test_malformed_ids_not_found(void)
 {
-	struct session_table t;
-	struct session *s;
-	char id[SESSION_ID_LEN + 2];
+	struct mcp_sessions t;
+	struct mcp_session *s;
+	char id[MCP_SESSION_ID_LEN + 2];
 	static const char wrong[] = "+/=. \n%\x80";
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 10), 0);
 	s = create_ok(&t);
-	CU_ASSERT_PTR_NULL(session_find(&t, NULL));
-	CU_ASSERT_PTR_NULL(session_find(&t, ""));
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, NULL));
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, ""));
 	/* Short: the first 31 characters. */
-	memcpy(id, s->id, SESSION_ID_LEN - 1);
-	id[SESSION_ID_LEN - 1] = '\0';
-	CU_ASSERT_PTR_NULL(session_find(&t, id));
+	memcpy(id, s->id, MCP_SESSION_ID_LEN - 1);
+	id[MCP_SESSION_ID_LEN - 1] = '\0';
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, id));
 	/* Long: one more character. */
-	memcpy(id, s->id, SESSION_ID_LEN);
-	id[SESSION_ID_LEN] = 'A';
-	id[SESSION_ID_LEN + 1] = '\0';
-	CU_ASSERT_PTR_NULL(session_find(&t, id));
+	memcpy(id, s->id, MCP_SESSION_ID_LEN);
+	id[MCP_SESSION_ID_LEN] = 'A';
+	id[MCP_SESSION_ID_LEN + 1] = '\0';
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, id));
 	/* Each position with each wrong character. */
-	for (int pos = 0; pos < SESSION_ID_LEN; pos++) {
+	for (int pos = 0; pos < MCP_SESSION_ID_LEN; pos++) {
 		for (const char *w = wrong; *w; w++) {
-			memcpy(id, s->id, SESSION_ID_LEN + 1);
+			memcpy(id, s->id, MCP_SESSION_ID_LEN + 1);
 			id[pos] = *w;
-			CU_ASSERT_PTR_NULL(session_find(&t, id));
+			CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, id));
 		}
 	}
 	drain(&t);
@@ -137,106 +137,106 @@ static void test_malformed_ids_not_found(void)
 
 static void test_other_valid_id_not_found(void)
 {
-	struct session_table t;
-	struct session *s;
-	char id[SESSION_ID_LEN + 1];
+	struct mcp_sessions t;
+	struct mcp_session *s;
+	char id[MCP_SESSION_ID_LEN + 1];
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 10), 0);
 	s = create_ok(&t);
-	for (int pos = 0; pos < SESSION_ID_LEN; pos++) {
+	for (int pos = 0; pos < MCP_SESSION_ID_LEN; pos++) {
 		memcpy(id, s->id, sizeof(id));
 		id[pos] = id[pos] == 'A' ? 'B' : 'A';
-		CU_ASSERT_PTR_NULL(session_find(&t, id));
+		CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, id));
 	}
 	/* Case matters in base64url. */
 	memcpy(id, s->id, sizeof(id));
-	for (int i = 0; i < SESSION_ID_LEN; i++)
+	for (int i = 0; i < MCP_SESSION_ID_LEN; i++)
 		if (id[i] >= 'a' && id[i] <= 'z')
 			id[i] = (char)(id[i] - 'a' + 'A');
 	if (strcmp(id, s->id) != 0)
-		CU_ASSERT_PTR_NULL(session_find(&t, id));
+		CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, id));
 	drain(&t);
 }
 
 static void test_handle_is_not_an_id(void)
 {
-	struct session_table t;
-	struct session *s;
-	char padded[SESSION_ID_LEN + 1];
+	struct mcp_sessions t;
+	struct mcp_session *s;
+	char padded[MCP_SESSION_ID_LEN + 1];
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 10), 0);
 	s = create_ok(&t);
-	CU_ASSERT_PTR_NULL(session_find(&t, s->handle));
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, s->handle));
 	/* Four copies of the handle make 32 valid characters, and still no session. */
 	for (int i = 0; i < 4; i++)
-		memcpy(padded + i * SESSION_HANDLE_LEN, s->handle, SESSION_HANDLE_LEN);
-	padded[SESSION_ID_LEN] = '\0';
-	CU_ASSERT_PTR_NULL(session_find(&t, padded));
+		memcpy(padded + i * MCP_SESSION_HANDLE_LEN, s->handle, MCP_SESSION_HANDLE_LEN);
+	padded[MCP_SESSION_ID_LEN] = '\0';
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, padded));
 	/* And an id is not a handle. */
-	CU_ASSERT_PTR_NULL(session_find_handle(&t, s->id));
+	CU_ASSERT_PTR_NULL(mcp_sessions_find_handle(&t, s->id));
 	drain(&t);
 }
 
 static void test_find_handle(void)
 {
-	struct session_table t;
-	struct session *s[5];
-	char gone[SESSION_HANDLE_LEN + 1];
+	struct mcp_sessions t;
+	struct mcp_session *s[5];
+	char gone[MCP_SESSION_HANDLE_LEN + 1];
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 10), 0);
 	for (int i = 0; i < 5; i++)
 		s[i] = create_ok(&t);
 	for (int i = 0; i < 5; i++)
-		CU_ASSERT_PTR_EQUAL(session_find_handle(&t, s[i]->handle), s[i]);
-	CU_ASSERT_PTR_NULL(session_find_handle(&t, ""));
-	CU_ASSERT_PTR_NULL(session_find_handle(&t, "zzzzzzzz"));
+		CU_ASSERT_PTR_EQUAL(mcp_sessions_find_handle(&t, s[i]->handle), s[i]);
+	CU_ASSERT_PTR_NULL(mcp_sessions_find_handle(&t, ""));
+	CU_ASSERT_PTR_NULL(mcp_sessions_find_handle(&t, "zzzzzzzz"));
 	memcpy(gone, s[2]->handle, sizeof(gone));
-	session_remove(&t, s[2]);
-	CU_ASSERT_PTR_NULL(session_find_handle(&t, gone));
-	CU_ASSERT_PTR_EQUAL(session_find_handle(&t, s[4]->handle), s[4]);
-	CU_ASSERT_PTR_EQUAL(session_find_handle(&t, s[0]->handle), s[0]);
+	mcp_sessions_remove(&t, s[2]);
+	CU_ASSERT_PTR_NULL(mcp_sessions_find_handle(&t, gone));
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find_handle(&t, s[4]->handle), s[4]);
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find_handle(&t, s[0]->handle), s[0]);
 	drain(&t);
 }
 
 static void test_cap_gives_eagain(void)
 {
-	struct session_table t;
-	struct session *s[3], *extra = NULL;
+	struct mcp_sessions t;
+	struct mcp_session *s[3], *extra = NULL;
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 3), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 3), 0);
 	for (int i = 0; i < 3; i++)
 		s[i] = create_ok(&t);
-	CU_ASSERT_EQUAL(session_create(&t, 16, &extra), -EAGAIN);
+	CU_ASSERT_EQUAL(mcp_sessions_create(&t, 16, &extra), -EAGAIN);
 	CU_ASSERT_PTR_NULL(extra);
 	CU_ASSERT_EQUAL(t.count, 3);
-	session_remove(&t, s[1]);
-	CU_ASSERT_EQUAL(session_create(&t, 16, &extra), 0);
+	mcp_sessions_remove(&t, s[1]);
+	CU_ASSERT_EQUAL(mcp_sessions_create(&t, 16, &extra), 0);
 	CU_ASSERT_PTR_NOT_NULL(extra);
-	CU_ASSERT_PTR_EQUAL(session_find(&t, extra->id), extra);
-	CU_ASSERT_EQUAL(session_create(&t, 16, &extra), -EAGAIN);
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find(&t, extra->id), extra);
+	CU_ASSERT_EQUAL(mcp_sessions_create(&t, 16, &extra), -EAGAIN);
 	drain(&t);
 }
 
 static void test_zero_cap_refuses_all(void)
 {
-	struct session_table t;
-	struct session *s = NULL;
+	struct mcp_sessions t;
+	struct mcp_session *s = NULL;
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 0), 0);
-	CU_ASSERT_EQUAL(session_create(&t, 16, &s), -EAGAIN);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 0), 0);
+	CU_ASSERT_EQUAL(mcp_sessions_create(&t, 16, &s), -EAGAIN);
 	CU_ASSERT_PTR_NULL(s);
-	session_table_free(&t);
+	mcp_sessions_free(&t);
 }
 
 /* 10 000 sessions: distinct ids, the table rehashes several times and finds every one. */
 static void test_many_distinct_and_findable(void)
 {
-	struct session_table t;
-	struct session **s = calloc(MANY, sizeof(*s));
+	struct mcp_sessions t;
+	struct mcp_session **s = calloc(MANY, sizeof(*s));
 	uint32_t mask0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, MANY), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, MANY), 0);
 	mask0 = t.mask;
 	for (int i = 0; i < MANY; i++) {
 		s[i] = create_ok(&t);
@@ -246,7 +246,7 @@ static void test_many_distinct_and_findable(void)
 	CU_ASSERT_TRUE(t.mask > mask0);
 	CU_ASSERT_TRUE(t.mask + 1 >= MANY);
 	for (int i = 0; i < MANY; i++)
-		CU_ASSERT_PTR_EQUAL_FATAL(session_find(&t, s[i]->id), s[i]);
+		CU_ASSERT_PTR_EQUAL_FATAL(mcp_sessions_find(&t, s[i]->id), s[i]);
 	qsort(s, MANY, sizeof(*s), cmp_id);
 	for (int i = 1; i < MANY; i++)
 		CU_ASSERT_STRING_NOT_EQUAL_FATAL(s[i - 1]->id, s[i]->id);
@@ -257,30 +257,30 @@ static void test_many_distinct_and_findable(void)
 /* Removing half after rehashes leaves the other half findable, and the removed not. */
 static void test_remove_after_rehash(void)
 {
-	struct session_table t;
-	struct session **s = calloc(MANY / 2, sizeof(*s));
-	char (*ids)[SESSION_ID_LEN + 1] = calloc(MANY / 2, sizeof(*ids));
+	struct mcp_sessions t;
+	struct mcp_session **s = calloc(MANY / 2, sizeof(*s));
+	char (*ids)[MCP_SESSION_ID_LEN + 1] = calloc(MANY / 2, sizeof(*ids));
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ids);
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, MANY), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, MANY), 0);
 	for (int i = 0; i < MANY / 2; i++) {
 		s[i] = create_ok(&t);
 		memcpy(ids[i], s[i]->id, sizeof(ids[i]));
 	}
 	for (int i = 0; i < MANY / 2; i += 2)
-		session_remove(&t, s[i]);
+		mcp_sessions_remove(&t, s[i]);
 	CU_ASSERT_EQUAL(t.count, MANY / 4);
 	for (int i = 0; i < MANY / 2; i++) {
-		const struct session *want = i % 2 ? s[i] : NULL;
+		const struct mcp_session *want = i % 2 ? s[i] : NULL;
 
-		CU_ASSERT_PTR_EQUAL_FATAL(session_find(&t, ids[i]), want);
+		CU_ASSERT_PTR_EQUAL_FATAL(mcp_sessions_find(&t, ids[i]), want);
 	}
 	/* New sessions still go in and are found next to the old ones. */
 	for (int i = 0; i < MANY / 2; i += 2)
 		s[i] = create_ok(&t);
 	for (int i = 0; i < MANY / 2; i++)
-		CU_ASSERT_PTR_EQUAL_FATAL(session_find(&t, s[i]->id), s[i]);
+		CU_ASSERT_PTR_EQUAL_FATAL(mcp_sessions_find(&t, s[i]->id), s[i]);
 	free(ids);
 	free(s);
 	drain(&t);
@@ -288,17 +288,17 @@ static void test_remove_after_rehash(void)
 
 static void test_all_list_links(void)
 {
-	struct session_table t;
-	struct session *s[4];
+	struct mcp_sessions t;
+	struct mcp_session *s[4];
 	int n = 0;
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 10), 0);
 	for (int i = 0; i < 4; i++)
 		s[i] = create_ok(&t);
 	/* Newest first. */
 	CU_ASSERT_PTR_EQUAL(t.all, s[3]);
-	session_remove(&t, s[0]); /* tail */
-	for (struct session *p = t.all; p; p = p->next_all) {
+	mcp_sessions_remove(&t, s[0]); /* tail */
+	for (struct mcp_session *p = t.all; p; p = p->next_all) {
 		CU_ASSERT_PTR_NOT_EQUAL(p, s[0]);
 		if (p->next_all)
 			CU_ASSERT_PTR_EQUAL(p->next_all->prev_all, p);
@@ -310,10 +310,10 @@ static void test_all_list_links(void)
 
 static void test_mailbox_is_usable(void)
 {
-	struct session_table t;
-	struct session *s;
+	struct mcp_sessions t;
+	struct mcp_session *s;
 
-	CU_ASSERT_EQUAL_FATAL(session_table_init(&t, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(mcp_sessions_init(&t, 10), 0);
 	s = create_ok(&t);
 	CU_ASSERT_EQUAL(mailbox_add(&s->mbox, "m", "{}", 2, true), 1);
 	CU_ASSERT_EQUAL(mailbox_unread(&s->mbox), 1);
@@ -324,10 +324,10 @@ static void test_random_fills(void)
 {
 	uint8_t a[64] = { 0 }, b[64] = { 0 };
 
-	CU_ASSERT_EQUAL(session_random(a, sizeof(a)), 0);
-	CU_ASSERT_EQUAL(session_random(b, sizeof(b)), 0);
+	CU_ASSERT_EQUAL(mcp_random(a, sizeof(a)), 0);
+	CU_ASSERT_EQUAL(mcp_random(b, sizeof(b)), 0);
 	CU_ASSERT_NOT_EQUAL(memcmp(a, b, sizeof(a)), 0);
-	CU_ASSERT_EQUAL(session_random(a, 0), 0);
+	CU_ASSERT_EQUAL(mcp_random(a, 0), 0);
 }
 
 int main(void)

@@ -9,15 +9,18 @@
 #include "buf.h"
 #include "config.h"
 #include "http.h"
+#include "mailbox.h"
 #include "timer.h"
 
-/* MCP over Streamable HTTP at /mcp: transport rules, sessions, JSON-RPC dispatch, push
- * streams and deferred tool answers. Pure: the I/O layer hands in parsed requests and a sink
- * (its connection); mcp writes complete HTTP bytes into the sink. Tests use a fake sink. */
+/* MCP over Streamable HTTP at /mcp: transport rules (transport.c), sessions (session.c),
+ * push streams (stream.c), deferred tool answers (call.c) and JSON-RPC methods (methods.c).
+ * Pure: the I/O layer hands in parsed requests and a sink (its connection); mcp writes
+ * complete HTTP bytes into the sink. Tests use a fake sink. The session is opaque: the layer
+ * above keeps its own state behind mcp_session_app(). */
 
 struct mcp_server;
 struct mcp_sink;
-struct session;
+struct mcp_session;
 
 struct mcp_sink_ops {
 	/* The buffer to append response bytes to; call commit() after appending. */
@@ -40,7 +43,7 @@ struct mcp_sink_ops {
 /* Embedded in each connection. The two pointers belong to mcp. */
 struct mcp_sink {
 	const struct mcp_sink_ops *ops;
-	struct session *stream_of; /* this connection is the session's push stream */
+	struct mcp_session *stream_of; /* this connection is the session's push stream */
 	struct mcp_call *call;     /* a deferred call answers on this connection */
 };
 
@@ -54,7 +57,7 @@ enum mcp_disposition {
 /* Tools: the dispatch table that the chat layer fills (tools.c). */
 struct mcp_tool_ctx {
 	struct mcp_server *srv;
-	struct session *session;
+	struct mcp_session *session;
 	const cJSON *args; /* an object, never NULL */
 	bool may_wait;     /* false in batches and when a wait has ended */
 	/* Set by a tool that wants to wait: answer when an event with seq > wait_after arrives
@@ -87,10 +90,19 @@ struct mcp_prompt {
 	const char *name, *title, *description, *text;
 };
 
-/* Hooks for the chat layer around the session lifecycle. */
+/* Why a session ended; the layer above maps it onto what its users are told. */
+enum mcp_end_reason {
+	MCP_END_DELETED,      /* the client sent DELETE */
+	MCP_END_KICKED,       /* an admin ended it */
+	MCP_END_IDLE,         /* no request and no stream for session_idle_s */
+	MCP_END_VANISHED,     /* its push stream closed and nothing came within the grace */
+	MCP_END_SHUTDOWN,     /* the server is stopping */
+};
+
+/* Hooks for the layer above around the session lifecycle. */
 struct mcp_hooks {
-	int (*session_start)(void *ctx, struct session *s);              /* 0 or -errno */
-	void (*session_end)(void *ctx, struct session *s, int reason);   /* enum chat_reason */
+	int (*session_start)(void *ctx, struct mcp_session *s); /* 0 or -errno */
+	void (*session_end)(void *ctx, struct mcp_session *s, enum mcp_end_reason why);
 	void (*shutdown)(void *ctx);
 	void *ctx;
 };
@@ -105,6 +117,8 @@ void mcp_server_set_tools(struct mcp_server *srv, const struct mcp_tool *tools, 
 void mcp_server_set_documents(struct mcp_server *srv, const struct mcp_resource *res, size_t n_res,
 			      const struct mcp_prompt *prompts, size_t n_prompts);
 void mcp_server_set_hooks(struct mcp_server *srv, const struct mcp_hooks *hooks);
+/* The initialize result's instructions (static text, kept by pointer). */
+void mcp_server_set_instructions(struct mcp_server *srv, const char *text);
 
 /* Answers one request on sink; see enum mcp_disposition. */
 enum mcp_disposition mcp_handle(struct mcp_server *srv, const struct http_request *req,
@@ -120,10 +134,34 @@ void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink);
 
 /* Adds an event to s's mailbox and pushes it on its stream; wakes waiting calls. Returns
  * the seq (> 0), -ENOSPC (refusable and the mailbox is full) or -ENOMEM. */
-int64_t mcp_session_event(struct mcp_server *srv, struct session *s, const char *method,
+int64_t mcp_session_event(struct mcp_server *srv, struct mcp_session *s, const char *method,
 			  const char *params, size_t len, bool refusable);
 /* Ends a session (DELETE, kick, idle): hooks, streams and calls end, the id answers 404. */
-void mcp_session_end(struct mcp_server *srv, struct session *s, int reason);
+void mcp_session_end(struct mcp_server *srv, struct mcp_session *s, enum mcp_end_reason why);
+
+/* The layer above's state for s (set in the session_start hook). */
+void *mcp_session_app(const struct mcp_session *s);
+void mcp_session_set_app(struct mcp_session *s, void *app);
+/* s's events: wait_for_message reads them and moves the cursor. */
+struct mailbox *mcp_session_mailbox(struct mcp_session *s);
+/* The admin handle: short, random, not a credential; never the session id. */
+const char *mcp_session_handle(const struct mcp_session *s);
+
+/* What admins see of a session. */
+struct mcp_session_view {
+	const char *handle;
+	const char *protocol_version;
+	bool stream;        /* a push stream is open */
+	uint64_t active_ms; /* last request (timer_now_ms clock) */
+	uint32_t unread;
+	void *app;
+};
+void mcp_session_view(const struct mcp_session *s, struct mcp_session_view *v);
+typedef void (*mcp_session_fn)(void *ctx, struct mcp_session *s);
+/* Calls fn for every session, newest first; fn must not end sessions. */
+void mcp_each_session(struct mcp_server *srv, mcp_session_fn fn, void *ctx);
+/* By admin handle (linear in sessions: admin use only); NULL when unknown. */
+struct mcp_session *mcp_find_handle(struct mcp_server *srv, const char *handle);
 
 /* Graceful stop: new requests get 503, sessions end, streams close. */
 void mcp_server_shutdown(struct mcp_server *srv);
@@ -133,6 +171,5 @@ struct mcp_stats {
 	uint32_t sessions, streams, calls_waiting;
 };
 void mcp_server_stats(const struct mcp_server *srv, struct mcp_stats *st);
-struct session_table *mcp_server_sessions(struct mcp_server *srv);
 
 #endif

@@ -1,0 +1,221 @@
+#include "mcp/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sse.h"
+
+/* A tools/call answered later (wait_for_message): its answer goes out as one SSE event on the
+ * POST's own response stream. */
+struct mcp_call {
+	struct mcp_call *next; /* in session->calls */
+	struct mcp_server *srv;
+	struct mcp_session *session;
+	struct mcp_sink *sink;
+	const struct mcp_tool *tool;
+	cJSON *id;
+	cJSON *args;
+	uint64_t after;
+	bool keep_alive;
+	struct timer deadline;
+	struct timer ping;
+};
+
+static void free_call(struct mcp_call *call)
+{
+	struct mcp_server *srv = call->srv;
+	struct mcp_session *s = call->session;
+	struct mcp_call **pp = &s->calls;
+
+	while (*pp && *pp != call)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = call->next;
+	if (call->sink)
+		call->sink->call = NULL;
+	timer_cancel(srv->timers, &call->deadline);
+	timer_cancel(srv->timers, &call->ping);
+	cJSON_Delete(call->id);
+	cJSON_Delete(call->args);
+	srv->calls--;
+	s->busy--;
+	/* Answered or cancelled on a live connection: the client is there. A connection that
+	 * closed under the call says nothing of the kind. */
+	if (call->sink)
+		mcp_session_touch(s);
+	mcp_session_arm_idle(srv, s);
+	free(call);
+}
+
+/* Remembers an answer that moved the wait_for_message cursor, for cancel_answered(). Ids too
+ * long to keep are not remembered (no client sends such ids). */
+void mcp_call_note_answer(struct mcp_session *s, const cJSON *id, uint64_t cursor_before)
+{
+	if (s->mbox.cursor == cursor_before)
+		return;
+	if (!cJSON_PrintPreallocated((cJSON *)id, s->undo_id, sizeof(s->undo_id), false))
+		s->undo_id[0] = '\0';
+	s->undo_cursor = cursor_before;
+	s->undo_to = s->mbox.cursor;
+}
+
+/* A cancellation crossed the answer: the client dropped it unseen (its timeout fired first),
+ * so what it returned is handed out again by the next wait_for_message. */
+static void cancel_answered(struct mcp_session *s, const char *id)
+{
+	if (!s->undo_id[0] || strcmp(s->undo_id, id) != 0 || s->mbox.cursor != s->undo_to)
+		return;
+	s->mbox.cursor = s->undo_cursor;
+	s->undo_id[0] = '\0';
+}
+
+void mcp_call_finish(struct mcp_call *call)
+{
+	struct mcp_sink *sink = call->sink;
+	struct mcp_answer a = { .result = BUF_INIT };
+	struct buf msg = BUF_INIT;
+	bool keep = call->keep_alive;
+	uint64_t cursor = call->session->mbox.cursor;
+
+	mcp_methods_run_tool(call->srv, call->session, call->tool, call->args, false, &a);
+	mcp_call_note_answer(call->session, call->id, cursor);
+	if (a.code)
+		jsonrpc_append_error(&msg, call->id, a.code, a.message);
+	else
+		jsonrpc_append_result(&msg, call->id, a.result.p, a.result.len);
+	buf_free(&a.result);
+	free_call(call);
+	if (!sink)
+		goto out;
+	sse_append_event(sink->ops->out(sink), 0, msg.p, msg.len);
+	sse_append_end(sink->ops->out(sink));
+	if (sink->ops->commit(sink) < 0)
+		keep = false;
+	sink->ops->resume(sink, keep);
+out:
+	buf_free(&msg);
+}
+
+void mcp_call_wake(struct mcp_session *s, uint64_t seq)
+{
+	struct mcp_call **pp = &s->calls;
+
+	while (*pp) {
+		struct mcp_call *call = *pp;
+
+		if (call->after < seq)
+			mcp_call_finish(call); /* unlinks itself */
+		else
+			pp = &call->next;
+	}
+}
+
+static void on_call_deadline(struct timer *t)
+{
+	mcp_call_finish(container_of(t, struct mcp_call, deadline));
+}
+
+static void on_call_ping(struct timer *t)
+{
+	struct mcp_call *call = container_of(t, struct mcp_call, ping);
+	struct mcp_sink *sink = call->sink;
+
+	sse_append_comment(sink->ops->out(sink), "waiting");
+	sink->ops->commit(sink);
+	timer_arm(call->srv->timers, t, timer_now_ms() + call->srv->cfg->sse_keepalive_ms);
+}
+
+/* Parks a tools/call until an event or its deadline; answers with an SSE stream at once so
+ * keep-alive comments can flow while it waits. */
+enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s,
+				      struct mcp_sink *sink, const cJSON *id, struct mcp_answer *a,
+				      bool keep_alive)
+{
+	struct mcp_call *call = calloc(1, sizeof(*call));
+	uint64_t now = timer_now_ms();
+	struct buf *out;
+
+	if (!call)
+		goto fail;
+	call->id = cJSON_Duplicate(id, 1);
+	call->args = cJSON_Duplicate(a->tool.args, 1);
+	if (!call->id || !call->args)
+		goto fail;
+	call->srv = srv;
+	call->session = s;
+	call->sink = sink;
+	call->tool = a->t;
+	call->after = a->tool.wait_after;
+	call->keep_alive = keep_alive;
+	timer_init(&call->deadline, on_call_deadline);
+	timer_init(&call->ping, on_call_ping);
+	if (timer_arm(srv->timers, &call->deadline, now + a->tool.wait_ms) < 0 ||
+	    timer_arm(srv->timers, &call->ping, now + srv->cfg->sse_keepalive_ms) < 0)
+		goto fail;
+	call->next = s->calls;
+	s->calls = call;
+	sink->call = call;
+	s->busy++;
+	srv->calls++;
+	out = sink->ops->out(sink);
+	mcp_reply_head(out, 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n", keep_alive);
+	sink->ops->commit(sink);
+	return MCP_PENDING;
+fail:
+	if (call) {
+		timer_cancel(srv->timers, &call->deadline);
+		cJSON_Delete(call->id);
+		cJSON_Delete(call->args);
+		free(call);
+	}
+	return mcp_refuse(sink, NULL, 503, JSONRPC_INTERNAL_ERROR, NULL, "Out of memory; try again");
+}
+
+void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink)
+{
+	if (sink->stream_of)
+		mcp_stream_detach(srv, sink->stream_of);
+	if (sink->call) {
+		struct mcp_call *call = sink->call;
+
+		sink->call = NULL;
+		call->sink = NULL;
+		free_call(call);
+	}
+}
+
+/* notifications/cancelled (basic/utilities/cancellation): the receiver stops and sends no
+ * response. A parked call is unparked without running its tool, so the cursor stays where
+ * it was; its POST stream ends with no event. */
+static void cancel_request(struct mcp_session *s, const cJSON *params)
+{
+	const cJSON *rid = cJSON_GetObjectItemCaseSensitive(params, "requestId");
+	char id[sizeof(s->undo_id)];
+
+	if (!(cJSON_IsString(rid) || cJSON_IsNumber(rid)) ||
+	    !cJSON_PrintPreallocated((cJSON *)rid, id, sizeof(id), false))
+		return;
+	for (struct mcp_call *call = s->calls; call; call = call->next) {
+		struct mcp_sink *sink = call->sink;
+		bool keep = call->keep_alive;
+
+		if (!cJSON_Compare(call->id, rid, true))
+			continue;
+		free_call(call);
+		if (sink) {
+			sse_append_end(sink->ops->out(sink));
+			if (sink->ops->commit(sink) < 0)
+				keep = false;
+			sink->ops->resume(sink, keep);
+		}
+		return;
+	}
+	cancel_answered(s, id);
+}
+
+/* Notifications from the client; all but cancellation need nothing from us. */
+void mcp_call_notification(struct mcp_session *s, const struct jsonrpc_fields *f)
+{
+	if (f->method && strcmp(f->method->valuestring, "notifications/cancelled") == 0)
+		cancel_request(s, f->params);
+}

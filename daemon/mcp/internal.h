@@ -1,0 +1,166 @@
+#ifndef MCPCHAT_MCP_INTERNAL_H
+#define MCPCHAT_MCP_INTERNAL_H
+
+/* Private to daemon/mcp/: the session, the server and the parked call, and the functions the
+ * mcp modules share. Nothing outside daemon/mcp/ (but white-box unit tests) includes this. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "jsonrpc.h"
+#include "mailbox.h"
+#include "mcp/mcp.h"
+#include "timer.h"
+
+/* The protocol versions spoken, newest first; a session keeps the index of its own. */
+extern const char *const mcp_versions[];
+#define MCP_N_VERSIONS 3
+#define MCP_VERSION_BATCHES 2 /* 2025-03-26: the last version with JSON-RPC batches */
+
+/* Session ids are 192 bits from getrandom, base64url; lookups compare in constant time. Each
+ * session also gets a short random handle for admins, which is not a credential and is
+ * never accepted as an id. */
+#define MCP_SESSION_RAW_LEN 24
+#define MCP_SESSION_ID_LEN 32
+#define MCP_SESSION_HANDLE_LEN 8
+
+struct mcp_session {
+	uint8_t raw[MCP_SESSION_RAW_LEN];
+	char id[MCP_SESSION_ID_LEN + 1];
+	char handle[MCP_SESSION_HANDLE_LEN + 1];
+	struct mcp_session *next; /* hash chain */
+	struct mcp_session *prev_all, *next_all;
+
+	uint8_t version;   /* index of the negotiated protocol version */
+	uint8_t log_level; /* logging/setLevel, as an RFC 5424 severity */
+	bool ended;
+	uint64_t created_ms;
+	uint64_t active_ms; /* last request */
+	struct timer idle;
+	struct timer ping; /* keep-alive comments on the push stream */
+	struct mcp_server *server;
+
+	struct mailbox mbox;
+	struct mcp_sink *stream; /* the open GET stream, if any */
+	uint64_t pushed;         /* last seq written to that stream; later ones wait for room */
+	uint64_t ping_sent;      /* stream bytes sent at the last keep-alive: progress check */
+	uint64_t stream_lost_ms; /* the push stream closed and nothing came since (0: no) */
+	struct mcp_call *calls;  /* calls waiting for events (wait_for_message) */
+	/* The last answered tools/call that moved the wait_for_message cursor: its id as JSON
+	 * text and the cursor before and after, so a cancellation of it (the client never saw
+	 * the answer) puts the cursor back and nothing it returned is lost. */
+	char undo_id[48];
+	uint64_t undo_cursor, undo_to;
+	uint32_t busy; /* requests being answered right now */
+	void *app;     /* the layer above's state */
+};
+
+/* The session table: by id in a hash, and every session in a list for views. */
+struct mcp_sessions {
+	struct mcp_session **bucket;
+	uint32_t mask;
+	uint32_t count;
+	uint32_t max;
+	struct mcp_session *all; /* newest first */
+};
+
+int mcp_sessions_init(struct mcp_sessions *t, uint32_t max);
+/* Frees the table; sessions still in it must have been removed by the caller. */
+void mcp_sessions_free(struct mcp_sessions *t);
+/* Creates a session with fresh id and handle and adds it. Returns 0, -EAGAIN at the session
+ * cap, -ENOMEM, or the getrandom error. The table owns *out until mcp_sessions_remove(). */
+int mcp_sessions_create(struct mcp_sessions *t, uint32_t mailbox_capacity,
+			struct mcp_session **out);
+/* By id text; NULL when unknown (or malformed). */
+struct mcp_session *mcp_sessions_find(const struct mcp_sessions *t, const char *id);
+/* By admin handle; linear in sessions (admin use only). */
+struct mcp_session *mcp_sessions_find_handle(const struct mcp_sessions *t, const char *handle);
+/* Unlinks s and frees it with its mailbox. */
+void mcp_sessions_remove(struct mcp_sessions *t, struct mcp_session *s);
+/* Fills buf with random bytes from getrandom; 0 or -errno. */
+int mcp_random(void *buf, size_t len);
+
+struct mcp_server {
+	const struct config *cfg;
+	struct timer_heap *timers;
+	struct mcp_sessions sessions;
+	const struct mcp_tool *tools;
+	size_t n_tools;
+	char *tools_list; /* the tools/list result, built when the tools change */
+	const struct mcp_resource *resources;
+	size_t n_resources;
+	const struct mcp_prompt *prompts;
+	size_t n_prompts;
+	const char *instructions;
+	struct mcp_hooks hooks;
+	bool shutting_down;
+	uint32_t streams, calls;
+	/* Reused by post_single (never nested) so a request allocates no answer buffers. */
+	struct buf scratch_result, scratch_body;
+};
+
+/* What a JSON-RPC request came to: a result, an error, or a wait. */
+struct mcp_answer {
+	struct buf result; /* JSON text of the result */
+	int code;          /* JSON-RPC error code, 0 for a result */
+	char message[256];
+	struct mcp_tool_ctx tool; /* for tools/call */
+	const struct mcp_tool *t;
+	bool wait;
+};
+
+void mcp_answer_error(struct mcp_answer *a, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The answer as a JSON-RPC response with id. */
+void mcp_answer_append(struct buf *out, const cJSON *id, const struct mcp_answer *a);
+
+/* reply.c: HTTP answers written into a sink. */
+void mcp_reply_head(struct buf *out, int status, const char *ctype, long length,
+		    const char *extra, bool keep_alive);
+int mcp_reply_json(struct mcp_sink *sink, int status, const char *extra, const char *body,
+		   size_t len, bool keep_alive);
+void mcp_reply_accepted(struct mcp_sink *sink, bool keep_alive);
+/* An HTTP-level refusal: status plus a JSON-RPC error with no id. req may be NULL (close). */
+enum mcp_disposition mcp_refuse(struct mcp_sink *sink, const struct http_request *req,
+				int status, int code, const char *extra, const char *message);
+
+/* session.c: lifecycle. */
+int mcp_session_start(struct mcp_server *srv, struct mcp_session **out);
+/* The session named by the request: 400 without the header, 404 when unknown (*d is set). */
+struct mcp_session *mcp_session_require(struct mcp_server *srv, const struct http_request *req,
+					struct mcp_sink *sink, enum mcp_disposition *d);
+/* A request or a new stream: the client is there; the plain idle rule applies again. */
+void mcp_session_touch(struct mcp_session *s);
+void mcp_session_arm_idle(struct mcp_server *srv, struct mcp_session *s);
+
+/* stream.c: the GET push stream. */
+enum mcp_disposition mcp_stream_open(struct mcp_server *srv, const struct http_request *req,
+				     struct mcp_sink *sink);
+void mcp_stream_detach(struct mcp_server *srv, struct mcp_session *s);
+void mcp_stream_ping(struct timer *t); /* the session's ping timer */
+
+/* call.c: tools/call answered later. */
+enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s,
+				   struct mcp_sink *sink, const cJSON *id, struct mcp_answer *a,
+				   bool keep_alive);
+/* Answers the call now with what its tool returns, and frees it. */
+void mcp_call_finish(struct mcp_call *call);
+/* Wakes s's calls waiting for an event before seq. */
+void mcp_call_wake(struct mcp_session *s, uint64_t seq);
+/* Notes an answer that moved the wait_for_message cursor (for cancellation). */
+void mcp_call_note_answer(struct mcp_session *s, const cJSON *id, uint64_t cursor_before);
+/* A notification from the client (cancellation is the one that matters). */
+void mcp_call_notification(struct mcp_session *s, const struct jsonrpc_fields *f);
+
+/* methods.c: JSON-RPC methods of an initialized session. */
+void mcp_methods_dispatch(struct mcp_server *srv, struct mcp_session *s, const char *method,
+			  const cJSON *params, bool may_wait, struct mcp_answer *a);
+void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s,
+			  const struct mcp_tool *t, const cJSON *args, bool may_wait,
+			  struct mcp_answer *a);
+/* Builds the tools/list result for the tools set now (srv->tools_list). */
+void mcp_methods_build_tools_list(struct mcp_server *srv);
+
+#endif

@@ -1,0 +1,249 @@
+#include "mcp/internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The JSON-RPC methods of an initialized session: tools, resources, prompts, logging. */
+
+void mcp_answer_error(struct mcp_answer *a, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	a->code = code;
+	va_start(ap, fmt);
+	vsnprintf(a->message, sizeof(a->message), fmt, ap);
+	va_end(ap);
+}
+
+void mcp_answer_append(struct buf *out, const cJSON *id, const struct mcp_answer *a)
+{
+	if (a->code)
+		jsonrpc_append_error(out, id, a->code, a->message);
+	else
+		jsonrpc_append_result(out, id, a->result.p ? a->result.p : "{}", a->result.len);
+}
+
+void mcp_methods_build_tools_list(struct mcp_server *srv)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "{\"tools\":[");
+	for (size_t i = 0; i < srv->n_tools; i++) {
+		const struct mcp_tool *t = &srv->tools[i];
+
+		buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+		buf_json_string(&b, t->name, strlen(t->name));
+		if (t->title) {
+			buf_puts(&b, ",\"title\":");
+			buf_json_string(&b, t->title, strlen(t->title));
+		}
+		buf_puts(&b, ",\"description\":");
+		buf_json_string(&b, t->description, strlen(t->description));
+		buf_printf(&b, ",\"inputSchema\":%s", t->input_schema);
+		if (t->output_schema)
+			buf_printf(&b, ",\"outputSchema\":%s", t->output_schema);
+		buf_puts(&b, "}");
+	}
+	buf_puts(&b, "]}");
+	free(srv->tools_list);
+	srv->tools_list = buf_take(&b);
+}
+
+void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const struct mcp_tool *t,
+		     const cJSON *args, bool may_wait, struct mcp_answer *a)
+{
+	struct mcp_tool_ctx *ctx = &a->tool;
+	enum mcp_tool_status st;
+	char *text;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->srv = srv;
+	ctx->session = s;
+	ctx->args = args;
+	ctx->may_wait = may_wait;
+	a->t = t;
+	st = t->call(ctx);
+	if (st == MCP_TOOL_WAIT && may_wait) {
+		a->wait = true;
+		return;
+	}
+	if (!ctx->structured && !ctx->structured_text) {
+		mcp_answer_error(a, JSONRPC_INTERNAL_ERROR, "Internal error in tool %s", t->name);
+		return;
+	}
+	/* One serialisation serves both: the text content is the JSON as a string. */
+	text = ctx->structured_text ? ctx->structured_text : cJSON_PrintUnformatted(ctx->structured);
+	ctx->structured_text = NULL;
+	buf_puts(&a->result, "{\"content\":[{\"type\":\"text\",\"text\":");
+	if (ctx->is_error && ctx->error_text)
+		buf_json_string(&a->result, ctx->error_text, strlen(ctx->error_text));
+	else if (text)
+		buf_json_string(&a->result, text, strlen(text));
+	else
+		buf_puts(&a->result, "\"\"");
+	buf_puts(&a->result, "}],\"structuredContent\":");
+	buf_puts(&a->result, text ? text : "{}");
+	buf_puts(&a->result, ctx->is_error ? ",\"isError\":true}" : "}");
+	cJSON_free(text);
+	cJSON_Delete(ctx->structured);
+	ctx->structured = NULL;
+}
+
+static void call_tool(struct mcp_server *srv, struct mcp_session *s, const cJSON *params,
+		      bool may_wait, struct mcp_answer *a)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
+	static cJSON empty = { .type = cJSON_Object };
+
+	if (!cJSON_IsString(name)) {
+		mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "params.name must be the name of a tool");
+		return;
+	}
+	if (args && !cJSON_IsObject(args)) {
+		mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "params.arguments must be an object");
+		return;
+	}
+	for (size_t i = 0; i < srv->n_tools; i++) {
+		if (strcmp(srv->tools[i].name, name->valuestring) == 0) {
+			mcp_methods_run_tool(srv, s, &srv->tools[i], args ? args : &empty, may_wait, a);
+			return;
+		}
+	}
+	mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "Unknown tool: %.*s; tools/list names the tools",
+		     (int)buf_utf8_prefix(name->valuestring, 64), name->valuestring);
+}
+
+static void set_log_level(struct mcp_session *s, const cJSON *params, struct mcp_answer *a)
+{
+	static const char *const levels[] = { "emergency", "alert",  "critical", "error",
+					      "warning",   "notice", "info",     "debug" };
+	const cJSON *level = cJSON_GetObjectItemCaseSensitive(params, "level");
+
+	for (uint8_t i = 0; cJSON_IsString(level) && i < 8; i++) {
+		if (strcmp(level->valuestring, levels[i]) == 0) {
+			s->log_level = i;
+			buf_puts(&a->result, "{}");
+			return;
+		}
+	}
+	mcp_answer_error(a, JSONRPC_INVALID_PARAMS,
+		     "params.level must be one of debug, info, notice, warning, error, critical, alert, emergency");
+}
+
+static void list_resources(struct mcp_server *srv, struct mcp_answer *a)
+{
+	buf_puts(&a->result, "{\"resources\":[");
+	for (size_t i = 0; i < srv->n_resources; i++) {
+		const struct mcp_resource *r = &srv->resources[i];
+
+		buf_puts(&a->result, i ? ",{\"uri\":" : "{\"uri\":");
+		buf_json_string(&a->result, r->uri, strlen(r->uri));
+		buf_puts(&a->result, ",\"name\":");
+		buf_json_string(&a->result, r->name, strlen(r->name));
+		buf_puts(&a->result, ",\"title\":");
+		buf_json_string(&a->result, r->title, strlen(r->title));
+		buf_puts(&a->result, ",\"description\":");
+		buf_json_string(&a->result, r->description, strlen(r->description));
+		buf_puts(&a->result, ",\"mimeType\":");
+		buf_json_string(&a->result, r->mime_type, strlen(r->mime_type));
+		buf_puts(&a->result, "}");
+	}
+	buf_puts(&a->result, "]}");
+}
+
+static void read_resource(struct mcp_server *srv, const cJSON *params, struct mcp_answer *a)
+{
+	const cJSON *uri = cJSON_GetObjectItemCaseSensitive(params, "uri");
+
+	for (size_t i = 0; cJSON_IsString(uri) && i < srv->n_resources; i++) {
+		const struct mcp_resource *r = &srv->resources[i];
+
+		if (strcmp(r->uri, uri->valuestring) != 0)
+			continue;
+		buf_puts(&a->result, "{\"contents\":[{\"uri\":");
+		buf_json_string(&a->result, r->uri, strlen(r->uri));
+		buf_puts(&a->result, ",\"mimeType\":");
+		buf_json_string(&a->result, r->mime_type, strlen(r->mime_type));
+		buf_puts(&a->result, ",\"text\":");
+		buf_json_string(&a->result, r->text, strlen(r->text));
+		buf_puts(&a->result, "}]}");
+		return;
+	}
+	/* -32002 is MCP's "resource not found". */
+	mcp_answer_error(a, -32002, "Resource not found: params.uri must be one that resources/list names");
+}
+
+static void list_prompts(struct mcp_server *srv, struct mcp_answer *a)
+{
+	buf_puts(&a->result, "{\"prompts\":[");
+	for (size_t i = 0; i < srv->n_prompts; i++) {
+		const struct mcp_prompt *p = &srv->prompts[i];
+
+		buf_puts(&a->result, i ? ",{\"name\":" : "{\"name\":");
+		buf_json_string(&a->result, p->name, strlen(p->name));
+		buf_puts(&a->result, ",\"title\":");
+		buf_json_string(&a->result, p->title, strlen(p->title));
+		buf_puts(&a->result, ",\"description\":");
+		buf_json_string(&a->result, p->description, strlen(p->description));
+		buf_puts(&a->result, ",\"arguments\":[]}");
+	}
+	buf_puts(&a->result, "]}");
+}
+
+static void get_prompt(struct mcp_server *srv, const cJSON *params, struct mcp_answer *a)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
+
+	for (size_t i = 0; cJSON_IsString(name) && i < srv->n_prompts; i++) {
+		const struct mcp_prompt *p = &srv->prompts[i];
+
+		if (strcmp(p->name, name->valuestring) != 0)
+			continue;
+		buf_puts(&a->result, "{\"description\":");
+		buf_json_string(&a->result, p->description, strlen(p->description));
+		buf_puts(&a->result, ",\"messages\":[{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":");
+		buf_json_string(&a->result, p->text, strlen(p->text));
+		buf_puts(&a->result, "}}]}");
+		return;
+	}
+	mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "Unknown prompt: params.name must be one that prompts/list names");
+}
+
+/* Runs one request of an initialized session. */
+void mcp_methods_dispatch(struct mcp_server *srv, struct mcp_session *s, const char *method,
+		     const cJSON *params, bool may_wait, struct mcp_answer *a)
+{
+	static cJSON empty = { .type = cJSON_Object };
+
+	if (!params)
+		params = &empty;
+	if (cJSON_IsArray(params))
+		mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "params must be an object");
+	else if (strcmp(method, "tools/call") == 0)
+		call_tool(srv, s, params, may_wait, a);
+	else if (strcmp(method, "ping") == 0)
+		buf_puts(&a->result, "{}");
+	else if (strcmp(method, "tools/list") == 0)
+		buf_puts(&a->result, srv->tools_list);
+	else if (strcmp(method, "logging/setLevel") == 0)
+		set_log_level(s, params, a);
+	else if (strcmp(method, "resources/list") == 0)
+		list_resources(srv, a);
+	else if (strcmp(method, "resources/read") == 0)
+		read_resource(srv, params, a);
+	else if (strcmp(method, "resources/templates/list") == 0)
+		buf_puts(&a->result, "{\"resourceTemplates\":[]}");
+	else if (strcmp(method, "prompts/list") == 0)
+		list_prompts(srv, a);
+	else if (strcmp(method, "prompts/get") == 0)
+		get_prompt(srv, params, a);
+	else if (strcmp(method, "initialize") == 0)
+		mcp_answer_error(a, JSONRPC_INVALID_REQUEST,
+			     "This session is already initialized; send initialize without Mcp-Session-Id to start a new one");
+	else
+		mcp_answer_error(a, JSONRPC_METHOD_NOT_FOUND, "Method not found: %.*s",
+			     (int)buf_utf8_prefix(method, 64), method);
+}

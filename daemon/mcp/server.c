@@ -1,0 +1,87 @@
+#include "mcp/internal.h"
+
+#include <stdlib.h>
+
+/* The server: configuration, what it offers (tools, documents, instructions), hooks,
+ * counters and the graceful stop. */
+
+struct mcp_server *mcp_server_new(const struct config *cfg, struct timer_heap *timers)
+{
+	struct mcp_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return NULL;
+	srv->cfg = cfg;
+	srv->timers = timers;
+	if (mcp_sessions_init(&srv->sessions, cfg->max_sessions) < 0) {
+		free(srv);
+		return NULL;
+	}
+	mcp_methods_build_tools_list(srv);
+	return srv;
+}
+
+void mcp_server_reconfigure(struct mcp_server *srv)
+{
+	srv->sessions.max = srv->cfg->max_sessions;
+}
+
+void mcp_server_set_tools(struct mcp_server *srv, const struct mcp_tool *tools, size_t n)
+{
+	srv->tools = tools;
+	srv->n_tools = n;
+	mcp_methods_build_tools_list(srv);
+}
+
+void mcp_server_set_documents(struct mcp_server *srv, const struct mcp_resource *res, size_t n_res,
+			      const struct mcp_prompt *prompts, size_t n_prompts)
+{
+	srv->resources = res;
+	srv->n_resources = n_res;
+	srv->prompts = prompts;
+	srv->n_prompts = n_prompts;
+}
+
+void mcp_server_set_hooks(struct mcp_server *srv, const struct mcp_hooks *hooks)
+{
+	srv->hooks = *hooks;
+}
+
+void mcp_server_set_instructions(struct mcp_server *srv, const char *text)
+{
+	srv->instructions = text;
+}
+
+void mcp_server_free(struct mcp_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->sessions.all)
+		mcp_session_end(srv, srv->sessions.all, MCP_END_SHUTDOWN);
+	mcp_sessions_free(&srv->sessions);
+	buf_free(&srv->scratch_result);
+	buf_free(&srv->scratch_body);
+	free(srv->tools_list);
+	free(srv);
+}
+
+void mcp_server_stats(const struct mcp_server *srv, struct mcp_stats *st)
+{
+	st->sessions = srv->sessions.count;
+	st->streams = srv->streams;
+	st->calls_waiting = srv->calls;
+}
+
+void mcp_server_shutdown(struct mcp_server *srv)
+{
+	srv->shutting_down = true;
+	if (srv->hooks.shutdown)
+		srv->hooks.shutdown(srv->hooks.ctx);
+	while (srv->sessions.all)
+		mcp_session_end(srv, srv->sessions.all, MCP_END_SHUTDOWN);
+}
+
+bool mcp_server_idle(const struct mcp_server *srv)
+{
+	return srv->sessions.count == 0 && srv->calls == 0;
+}
