@@ -6,6 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Under AddressSanitizer the block's free space is poisoned, so a node used after
+ * jsonrpc_release() is reported like any use after free. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_POISON(p, n) ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* cJSON allocates every node and string on its own; during jsonrpc_parse those come from
  * this block instead, and freeing them is a no-op. The hooks serve the rest of the process
  * with malloc and free. */
@@ -23,6 +41,7 @@ static void *arena_malloc(size_t n)
 		void *p = arena.block + arena.used;
 
 		arena.used += need;
+		ARENA_UNPOISON(p, n);
 		return p;
 	}
 	return malloc(n);
@@ -44,6 +63,7 @@ cJSON *jsonrpc_parse(const char *text, size_t len)
 
 		cJSON_InitHooks(&hooks);
 		arena.hooked = true;
+		ARENA_POISON(arena.block, sizeof(arena.block));
 	}
 	if (arena.held)
 		return cJSON_ParseWithLength(text, len);
@@ -52,6 +72,8 @@ cJSON *jsonrpc_parse(const char *text, size_t len)
 	tree = cJSON_ParseWithLength(text, len);
 	arena.parsing = false;
 	arena.held = tree != NULL;
+	if (!arena.held) /* a failed parse freed what it had built */
+		ARENA_POISON(arena.block, sizeof(arena.block));
 	return tree;
 }
 
@@ -60,8 +82,10 @@ void jsonrpc_release(cJSON *tree)
 	if (!tree)
 		return;
 	cJSON_Delete(tree);
-	if ((char *)tree >= arena.block && (char *)tree < arena.block + sizeof(arena.block))
+	if ((char *)tree >= arena.block && (char *)tree < arena.block + sizeof(arena.block)) {
 		arena.held = false;
+		ARENA_POISON(arena.block, sizeof(arena.block));
+	}
 }
 
 static bool valid_id(const cJSON *id)

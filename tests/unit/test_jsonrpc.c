@@ -417,6 +417,34 @@ static void test_parse_block(void)
 	buf_free(&big);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+
+/* Under ASan a tree's nodes are poisoned once released, and again after a failed parse: a
+ * use after jsonrpc_release() is reported, as it would be for malloc'd nodes. */
+static void test_parse_block_poisoned(void)
+{
+	const char *text = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}";
+	cJSON *a = jsonrpc_parse(text, strlen(text));
+	const char *method;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	method = cJSON_GetObjectItem(a, "method")->valuestring;
+	CU_ASSERT_FALSE(__asan_address_is_poisoned(a));
+	CU_ASSERT_FALSE(__asan_address_is_poisoned(method));
+	jsonrpc_release(a);
+	CU_ASSERT_TRUE(__asan_address_is_poisoned(a));
+	CU_ASSERT_TRUE(__asan_address_is_poisoned(method));
+	a = jsonrpc_parse("{\"unterminated\":[1,2", 20);
+	CU_ASSERT_PTR_NULL(a);
+	a = jsonrpc_parse(text, strlen(text));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_FALSE(__asan_address_is_poisoned(a));
+	jsonrpc_release(a);
+	CU_ASSERT_TRUE(__asan_address_is_poisoned(a));
+}
+#endif
+
 static const struct unit_test reply_tests[] = {
 	{ "result id echo", test_result_ids },
 	{ "result string id escaped", test_result_string_id_escaped },
@@ -428,6 +456,9 @@ static const struct unit_test reply_tests[] = {
 	{ "strings out are UTF-8", test_strings_out_are_utf8 },
 	{ "string escapes at every offset", test_string_escapes_everywhere },
 	{ "request trees from a reused block", test_parse_block },
+#if defined(__SANITIZE_ADDRESS__)
+	{ "released trees are poisoned (ASan)", test_parse_block_poisoned },
+#endif
 	{ NULL, NULL },
 };
 
