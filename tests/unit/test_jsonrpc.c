@@ -130,21 +130,21 @@ static void test_bad_shape(void)
 
 /* ---- serialisation ---- */
 
-static struct buf out;
+static struct buf reply;
 
 static const char *text(void)
 {
-	return out.len ? out.p : "";
+	return reply.len ? reply.p : "";
 }
 
-/* Writes a result for the id given as JSON text ("" means no id at all) into out. */
+/* Writes a result for the id given as JSON text ("" means no id at all) into reply. */
 static void result_for_id(const char *id_json, const char *result)
 {
 	cJSON *id = *id_json ? cJSON_Parse(id_json) : NULL;
 
 	CU_ASSERT_FATAL(!*id_json || id != NULL);
-	buf_free(&out);
-	CU_ASSERT_EQUAL(jsonrpc_append_result(&out, id, result, strlen(result)), 0);
+	buf_free(&reply);
+	CU_ASSERT_EQUAL(jsonrpc_append_result(&reply, id, result, strlen(result)), 0);
 	cJSON_Delete(id);
 }
 
@@ -158,7 +158,7 @@ static void check_result(const char *id_json, const char *want_id)
 	CU_ASSERT_STRING_EQUAL(text(), want);
 	if (strcmp(text(), want) != 0)
 		fprintf(stderr, "\n      id %s echoed as: %s\n", id_json, text());
-	buf_free(&out);
+	buf_free(&reply);
 }
 
 static void test_result_ids(void)
@@ -179,8 +179,8 @@ static void test_result_string_id_escaped(void)
 	cJSON *back, *echoed;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(id);
-	buf_free(&out);
-	CU_ASSERT_EQUAL(jsonrpc_append_result(&out, id, "1", 1), 0);
+	buf_free(&reply);
+	CU_ASSERT_EQUAL(jsonrpc_append_result(&reply, id, "1", 1), 0);
 	back = cJSON_Parse(text());
 	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
 	echoed = cJSON_GetObjectItemCaseSensitive(back, "id");
@@ -189,7 +189,7 @@ static void test_result_string_id_escaped(void)
 		CU_ASSERT_STRING_EQUAL(echoed->valuestring, id->valuestring);
 	cJSON_Delete(back);
 	cJSON_Delete(id);
-	buf_free(&out);
+	buf_free(&reply);
 }
 
 /* Large integer ids must come back as the same integer, written as an integer. */
@@ -210,23 +210,23 @@ static void test_result_text_verbatim(void)
 {
 	cJSON *id = cJSON_CreateNumber(7);
 
-	buf_free(&out);
-	CU_ASSERT_EQUAL(jsonrpc_append_result(&out, id, "[1, 2 ,3]garbage", 9), 0);
+	buf_free(&reply);
+	CU_ASSERT_EQUAL(jsonrpc_append_result(&reply, id, "[1, 2 ,3]garbage", 9), 0);
 	CU_ASSERT_STRING_EQUAL(text(), "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":[1, 2 ,3]}");
-	buf_free(&out);
-	CU_ASSERT_EQUAL(buf_puts(&out, "prefix|"), 0);
-	CU_ASSERT_EQUAL(jsonrpc_append_result(&out, id, "null", 4), 0);
+	buf_free(&reply);
+	CU_ASSERT_EQUAL(buf_puts(&reply, "prefix|"), 0);
+	CU_ASSERT_EQUAL(jsonrpc_append_result(&reply, id, "null", 4), 0);
 	CU_ASSERT_STRING_EQUAL(text(), "prefix|{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":null}");
-	buf_free(&out);
+	buf_free(&reply);
 	cJSON_Delete(id);
 }
 
 static void check_error(const cJSON *id, int code, const char *message, const char *want)
 {
-	buf_free(&out);
-	CU_ASSERT_EQUAL(jsonrpc_append_error(&out, id, code, message), 0);
+	buf_free(&reply);
+	CU_ASSERT_EQUAL(jsonrpc_append_error(&reply, id, code, message), 0);
 	CU_ASSERT_STRING_EQUAL(text(), want);
-	buf_free(&out);
+	buf_free(&reply);
 }
 
 static void test_error(void)
@@ -253,26 +253,26 @@ static void test_replies_classify_as_responses(void)
 	cJSON *id = cJSON_CreateNumber(12), *msg;
 	const char *why = "";
 
-	buf_free(&out);
-	CU_ASSERT_EQUAL(jsonrpc_append_error(&out, id, JSONRPC_INTERNAL_ERROR, "x"), 0);
+	buf_free(&reply);
+	CU_ASSERT_EQUAL(jsonrpc_append_error(&reply, id, JSONRPC_INTERNAL_ERROR, "x"), 0);
 	msg = cJSON_Parse(text());
 	CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
 	CU_ASSERT_EQUAL(jsonrpc_classify(msg, &why), JSONRPC_RESPONSE);
 	CU_ASSERT_EQUAL(cJSON_GetObjectItemCaseSensitive(msg, "id")->valuedouble, 12);
 	cJSON_Delete(msg);
-	buf_free(&out);
-	CU_ASSERT_EQUAL(jsonrpc_append_result(&out, id, "{}", 2), 0);
+	buf_free(&reply);
+	CU_ASSERT_EQUAL(jsonrpc_append_result(&reply, id, "{}", 2), 0);
 	msg = cJSON_Parse(text());
 	CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
 	CU_ASSERT_EQUAL(jsonrpc_classify(msg, &why), JSONRPC_RESPONSE);
 	cJSON_Delete(msg);
-	buf_free(&out);
+	buf_free(&reply);
 	cJSON_Delete(id);
 }
 
 static int cleanup(void)
 {
-	buf_free(&out);
+	buf_free(&reply);
 	return 0;
 }
 
