@@ -15,7 +15,7 @@
 static const char *const cmd_names[CTL_CMD_COUNT] = {
 	[CTL_STATUS] = "status", [CTL_QUEUES] = "queues", [CTL_ROOMS] = "rooms",
 	[CTL_SESSIONS] = "sessions", [CTL_KICK] = "kick", [CTL_NOTIFY] = "notify",
-	[CTL_STATS] = "stats",
+	[CTL_STATS] = "stats", [CTL_RELOAD] = "reload",
 };
 
 static const char *const no_args_msg[CTL_CMD_COUNT] = {
@@ -24,6 +24,7 @@ static const char *const no_args_msg[CTL_CMD_COUNT] = {
 	[CTL_ROOMS] = "rooms takes no arguments",
 	[CTL_SESSIONS] = "sessions takes no arguments",
 	[CTL_STATS] = "stats takes no arguments",
+	[CTL_RELOAD] = "reload takes no arguments",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
@@ -214,7 +215,7 @@ static int unknown_command(struct derr *e, const char *name)
 	}
 	strcpy(shown + i, name[i] ? "..." : "");
 	snprintf(e->unknown, sizeof(e->unknown),
-		 "unknown command \"%s\"; try status, queues, rooms, sessions, kick, notify or stats",
+		 "unknown command \"%s\"; try status, queues, rooms, sessions, kick, notify, stats or reload",
 		 shown);
 	return fail_with(e, -EOPNOTSUPP, "unknown_command", e->unknown);
 }

@@ -447,6 +447,23 @@ static void print_notify(const cJSON *d)
 	printf("\n");
 }
 
+static void print_reload(const cJSON *d)
+{
+	const cJSON *later = cJSON_GetObjectItemCaseSensitive(d, "restart_needed");
+	char *file = clean_text(str_field(d, "file"), NULL);
+
+	printf("configuration reloaded from %s\n", file);
+	if (cJSON_GetArraySize(later) > 0) {
+		char *list = join_strings(later, ", ");
+		char *shown = clean_text(list, NULL);
+
+		printf("these need a restart to change: %s\n", shown);
+		free(shown);
+		free(list);
+	}
+	free(file);
+}
+
 /* Building requests */
 
 static int build_none(const struct opts *o, cJSON *args)
@@ -527,6 +544,13 @@ static const struct command commands[] = {
 	  "Shows counters since mcp-chatd started: sessions started and ended, matches, messages\n"
 	  "relayed, control requests, bytes in and out, and refusals by error code.\n",
 	  build_none, print_stats },
+	{ "reload", CTL_RELOAD, "reload", "read the configuration file again, report errors",
+	  "Makes mcp-chatd read its configuration file (-c FILE) again and apply it, the same as\n"
+	  "SIGHUP, and waits for the outcome. Prints the file and the keys that changed but need a\n"
+	  "restart ([server] listen, [server] user, [control] socket, [control] group). A file that\n"
+	  "does not load is refused with its FILE:LINE error (exit status 1) and the running\n"
+	  "configuration is kept; so is a daemon started without -c. The unit's ExecReload=.\n",
+	  build_none, print_reload },
 	{ "help", -1, "help [COMMAND]", "show help, for one command or all",
 	  "Shows the overall help, or the help of COMMAND (like '" PROG " COMMAND --help').\n", NULL,
 	  NULL },

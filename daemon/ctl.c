@@ -253,6 +253,51 @@ static cJSON *cmd_notify(struct ctl_env *env, const cJSON *args, const char **co
 	return d;
 }
 
+/* "[server] listen, [control] group" → ["[server] listen", "[control] group"] */
+static cJSON *split_keys(const char *note)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	while (arr && *note) {
+		size_t n = strcspn(note, ",");
+		char key[96];
+
+		snprintf(key, sizeof(key), "%.*s", (int)n, note);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(key));
+		note += n;
+		note += strspn(note, ", ");
+	}
+	return arr;
+}
+
+/* reload: the same steps as SIGHUP; the answer waits for the outcome. */
+static cJSON *cmd_reload(struct ctl_env *env, const char **code, const char **msg)
+{
+	/* The refusal's message is read by ctl_execute_line right after; one request at a time. */
+	static char note[600];
+	cJSON *d;
+	int err = env->reload ? env->reload(env->reload_ctx, note, sizeof(note)) : -ENOENT;
+
+	if (err == -ENOENT) {
+		*code = "no_config";
+		*msg = "mcp-chatd was started without a configuration file (-c FILE): there is nothing "
+		       "to reload; restart it to change its options";
+		return NULL;
+	}
+	if (err < 0) {
+		size_t n = strlen(note);
+
+		snprintf(note + n, sizeof(note) - n, "; the running configuration is kept");
+		*code = "reload_failed";
+		*msg = note;
+		return NULL;
+	}
+	d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "file", env->config_path ? env->config_path : "");
+	cJSON_AddItemToObject(d, "restart_needed", split_keys(note));
+	return d;
+}
+
 static cJSON *run(struct ctl_env *env, const struct ctl_request *req, const char **code,
 		  const char **msg)
 {
@@ -271,6 +316,8 @@ static cJSON *run(struct ctl_env *env, const struct ctl_request *req, const char
 		return cmd_notify(env, req->args, code, msg);
 	case CTL_STATS:
 		return cmd_stats(env);
+	case CTL_RELOAD:
+		return cmd_reload(env, code, msg);
 	default:
 		*code = "unknown_command";
 		*msg = "unknown command";

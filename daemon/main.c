@@ -174,7 +174,7 @@ static struct {
 	const char *config;
 } saved;
 
-/* SIGHUP: the same steps as at start, into next. */
+/* SIGHUP and `mcpchatctl reload`: the same steps as at start, into next. */
 static int reload_config(struct config *next, char *err, size_t errlen)
 {
 	int rc;
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 		saved.argc = argc;
 		saved.argv = argv;
 		saved.config = a.config;
-		server_set_reload(srv, reload_config);
+		server_set_reload(srv, reload_config, a.config);
 	}
 	/* Everything is bound: root and capabilities are no longer needed. */
 	if (service_drop_privileges(cfg.user, server_control_path(srv)) < 0) {

@@ -631,30 +631,41 @@ static uint32_t conn_ceiling(const struct config *cfg)
 	return (uint32_t)max;
 }
 
-static void reload(struct server *srv)
+/* Reads the configuration file again and applies it, for SIGHUP and `mcpchatctl reload` (by
+ * names the caller in the log). 0 with note = the keys that need a restart ("" when none);
+ * -ENOENT without a file; -EINVAL with note = why the file did not load, keeping the running
+ * configuration. systemd hears RELOADING=1 first and READY=1 once done, either way. */
+static int reload(struct server *srv, const char *by, char *note, size_t len)
 {
 	struct config next;
-	char text[512];
 
 	if (!srv->reload) {
-		log_notice("SIGHUP: no configuration file in use, nothing to reload");
-		return;
-	}
-	if (srv->reload(&next, text, sizeof(text)) < 0) {
-		log_err("SIGHUP: %s; keeping the running configuration", text);
-		return;
+		log_notice("%s: no configuration file in use, nothing to reload", by);
+		snprintf(note, len, "no configuration file in use");
+		return -ENOENT;
 	}
 	service_reloading();
-	config_reload(srv->cfg, &next, text, sizeof(text));
+	if (srv->reload(&next, note, len) < 0) {
+		log_err("%s: %s; keeping the running configuration", by, note);
+		service_ready("reload failed; running configuration kept");
+		return -EINVAL;
+	}
+	config_reload(srv->cfg, &next, note, len);
 	log_set_level((enum log_level)srv->cfg->log_level);
 	tools_configure(srv->chat, srv->cfg);
 	mcp_server_reconfigure(srv->mcp);
 	srv->max_conns = conn_ceiling(srv->cfg);
-	if (text[0])
-		log_notice("configuration reloaded; these need a restart to change: %s", text);
+	if (note[0])
+		log_notice("configuration reloaded; these need a restart to change: %s", note);
 	else
 		log_notice("configuration reloaded");
 	service_ready("configuration reloaded");
+	return 0;
+}
+
+static int ctl_reload(void *ctx, char *note, size_t len)
+{
+	return reload(ctx, "control: reload", note, len);
 }
 
 static uint64_t tick_interval(void)
@@ -687,9 +698,10 @@ const char *server_control_path(const struct server *srv)
 	return srv->ctl ? ctlsock_path(srv->ctl) : NULL;
 }
 
-void server_set_reload(struct server *srv, server_reload_fn fn)
+void server_set_reload(struct server *srv, server_reload_fn fn, const char *path)
 {
 	srv->reload = fn;
+	srv->ctl_env.config_path = fn ? path : NULL;
 }
 
 static void on_signal(struct server *srv, int res)
@@ -700,9 +712,12 @@ static void on_signal(struct server *srv, int res)
 		case SIGINT:
 			begin_stop(srv);
 			break;
-		case SIGHUP:
-			reload(srv);
+		case SIGHUP: {
+			char note[512];
+
+			reload(srv, "SIGHUP", note, sizeof(note));
 			break;
+		}
 		}
 	}
 	ring_read(&srv->ring, srv->sigfd, &srv->siginfo, sizeof(srv->siginfo),
@@ -824,6 +839,8 @@ static int open_control(struct server *srv)
 		env->listeners[env->n_listeners++] = srv->listeners[i]->name;
 	env->started_ms = timer_now_ms();
 	env->conns = &srv->n_conns;
+	env->reload = ctl_reload;
+	env->reload_ctx = srv;
 	srv->ctl = ctlsock_open(path, srv->cfg->control_group, &srv->ring, env, &err);
 	if (srv->ctl) {
 		log_info("control socket at %s", path);

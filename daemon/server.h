@@ -14,10 +14,11 @@ struct server;
 /* Binds every configured listener. Returns NULL with *err set (-errno) on failure; the
  * message for a person has been logged. */
 struct server *server_new(struct config *cfg, int *err);
-/* How SIGHUP reads the configuration again: fills next (defaults, file, command line) or
- * returns -errno with err saying why. Without one, SIGHUP only says there is nothing to do. */
+/* How SIGHUP and `mcpchatctl reload` read the configuration again: fills next (defaults, the
+ * file at path, command line) or returns -errno with err saying why ("FILE:LINE: ..."). Without
+ * one, SIGHUP only says there is nothing to do and `reload` is refused with "no_config". */
 typedef int (*server_reload_fn)(struct config *next, char *err, size_t errlen);
-void server_set_reload(struct server *srv, server_reload_fn fn);
+void server_set_reload(struct server *srv, server_reload_fn fn, const char *path);
 /* The bound address of listener i ("127.0.0.1:43211"), for the ready line. */
 int server_listener_count(const struct server *srv);
 const char *server_listener_name(const struct server *srv, int i);

@@ -2,14 +2,15 @@
 # tests/packaging.sh BUILD_DIR: the packages as an operator gets them.
 #
 # Builds the .deb and .rpm with CPack in a release build of its own (BUILD_DIR/pkg, or
-# $MCPCHAT_PKG_BUILD), runs lintian on the .deb (fails on any error), compares the .rpm's file
+# $MCPCHAT_PKG_BUILD; tests/build-packages.sh), runs lintian on the .deb (fails on any error), compares the .rpm's file
 # list with packaging/rpm-files.txt, installs the .deb with apt-get, checks and starts the
 # installed daemon on the installed configuration as the mcp-chat user (no systemd as PID 1
 # here: it is started by hand, with the unit's user), talks MCP to it with curl and to its
 # control socket with the installed mcpchatctl, reads /healthz and /metrics, reloads it with
-# SIGHUP, stops it with SIGTERM, verifies the systemd unit and its security exposure, purges
-# the package and checks that nothing is left behind. The system user mcp-chat stays, as
-# Debian does for every package's system user.
+# mcpchatctl reload and SIGHUP, stops it with SIGTERM, verifies the systemd unit and its
+# security exposure, purges the package and checks that nothing is left behind. The system
+# user mcp-chat stays, as Debian does for every package's system user. tests/systemd.sh runs
+# the same .deb under a real systemd.
 #
 # Needs root, apt-get and dpkg: exits 77 (skipped) without them, and when mcp-chat is already
 # installed on this machine (it would be purged).
@@ -62,12 +63,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 # --- Build ------------------------------------------------------------------------------------
 say "building the packages in $PKG_BUILD"
-timeout 600 cmake -S "$ROOT" -B "$PKG_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCPCHAT_TESTS=OFF \
-	-DMCPCHAT_SANITIZE=OFF >"$TMP/cmake.log" 2>&1 || { cat "$TMP/cmake.log"; fail "cmake configure"; }
-timeout 600 cmake --build "$PKG_BUILD" -j "$(nproc)" >"$TMP/build.log" 2>&1 || { cat "$TMP/build.log"; fail "build"; }
-rm -f "$PKG_BUILD"/mcp-chat_*.deb "$PKG_BUILD"/mcp-chat-*.rpm
-(cd "$PKG_BUILD" && timeout 600 cpack -G DEB && timeout 600 cpack -G RPM) >"$TMP/cpack.log" 2>&1 ||
-	{ cat "$TMP/cpack.log"; fail "cpack"; }
+"$ROOT/tests/build-packages.sh" "$PKG_BUILD" || fail "building the packages"
 DEB=$(ls "$PKG_BUILD"/mcp-chat_*.deb)
 RPM=$(ls "$PKG_BUILD"/mcp-chat-*.rpm)
 [ "$(wc -w <<<"$DEB")" = 1 ] && [ "$(wc -w <<<"$RPM")" = 1 ] || fail "expected one .deb and one .rpm"
@@ -205,13 +201,19 @@ done
 grep -q '^mcpchat_sessions_started_total 1$' "$TMP/metrics" || fail "/metrics: sessions_started_total is not 1"
 say "/healthz ok, /metrics has the expected series"
 
-# What `systemctl reload mcp-chat` does (ExecReload=kill -HUP).
+# What `systemctl reload mcp-chat` does (ExecReload=mcpchatctl reload, as the unit's user), then
+# SIGHUP, which still works.
+grep -qx 'ExecReload=/usr/bin/mcpchatctl reload' "$UNIT" || fail "the unit does not reload with mcpchatctl"
+timeout 10 setpriv --reuid=mcp-chat --regid=mcp-chat --init-groups -- mcpchatctl --socket "$SOCK" reload \
+	>"$TMP/reload.out" || { cat "$TMP/daemon.err"; fail "mcpchatctl reload of the installed config"; }
+grep -qx 'configuration reloaded from /etc/mcp-chat/mcp-chat.conf' "$TMP/reload.out" || { cat "$TMP/reload.out"; fail "mcpchatctl reload: unexpected output"; }
 kill -HUP "$DAEMON_PID"
 sleep 0.5
 kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$TMP/daemon.err"; fail "mcp-chatd died on SIGHUP"; }
+[ "$(grep -c '^<5>configuration reloaded$' "$TMP/daemon.err")" = 2 ] || { cat "$TMP/daemon.err"; fail "mcpchatctl reload and SIGHUP did not both reload"; }
 [ "$(curl -sS -m 5 "$URL/healthz")" = ok ] || fail "/healthz after reload"
 stop_daemon "$SOCK"
-say "reload kept it serving; SIGTERM stopped it with status 0"
+say "reload (mcpchatctl and SIGHUP) kept it serving; SIGTERM stopped it with status 0"
 
 # Started as root (by hand, outside the unit), the installed config's [server] user makes it
 # switch to mcp-chat once bound.

@@ -28,8 +28,13 @@
  *              → {delivered:N}
  *   stats     {sessions_started, sessions_ended, matches, messages_relayed,
  *              refusals:{code:N}, bytes_in, bytes_out, requests}
+ *   reload    reads the configuration file again and applies it, as SIGHUP does, and answers
+ *              once that is done: {file:"PATH", restart_needed:["[section] key"]} (the keys
+ *              that changed in the file but need a restart to take effect). Refused with
+ *              "reload_failed" (message "FILE:LINE: what is wrong"; the running configuration
+ *              is kept) or "no_config" (the daemon runs without -c).
  * Error codes: "bad_request" (not a JSON object of the shape above), "unknown_command",
- * "bad_arguments", "not_found", "too_large", "internal".
+ * "bad_arguments", "not_found", "too_large", "reload_failed", "no_config", "internal".
  * Handles are short public ids for admins; no command ever shows a session id or message text. */
 
 #define CTL_MAX_REQUEST (64 * 1024)
@@ -42,6 +47,7 @@ enum ctl_cmd {
 	CTL_KICK,
 	CTL_NOTIFY,
 	CTL_STATS,
+	CTL_RELOAD,
 	CTL_CMD_COUNT,
 };
 

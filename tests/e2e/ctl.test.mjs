@@ -651,6 +651,8 @@ test('usage errors exit 2, unknown command 2, missing socket 3, --help 0', { tim
     ['status', '--socket'],
     ['help', 'nosuchcommand'],
     ['help', 'kick', 'notify'],
+    ['reload', 'now'],
+    ['--reason', 'x', 'reload'],
   ];
   for (const args of usage) {
     const r = await ctl(args, { sock: d.sock });
@@ -661,7 +663,7 @@ test('usage errors exit 2, unknown command 2, missing socket 3, --help 0', { tim
   const unk = await ctl(['frobnicate'], { sock: d.sock });
   assert.match(unk.stderr, /unknown command 'frobnicate'/);
   // none of these reached the daemon
-  assert.doesNotMatch(d.stderr(), /control: (kick|notify|status|stats|sessions)/);
+  assert.doesNotMatch(d.stderr(), /control: (kick|notify|status|stats|sessions|reload)/);
 
   // missing socket: exit 3 naming the path
   const missing = path.join(d.dir, 'no', 'such.sock');
@@ -679,7 +681,7 @@ test('usage errors exit 2, unknown command 2, missing socket 3, --help 0', { tim
   assert.ok(np.stderr.includes(plain), show(np));
 
   // help
-  for (const cmd of ['status', 'queues', 'rooms', 'sessions', 'kick', 'notify', 'stats', 'help']) {
+  for (const cmd of ['status', 'queues', 'rooms', 'sessions', 'kick', 'notify', 'stats', 'reload', 'help']) {
     const r = await ctl([cmd, '--help'], { sock: missing });
     assert.equal(r.code, 0, show(r));
     assert.match(r.stdout, cmd === 'help' ? /^Usage: mcpchatctl / : new RegExp(`^Usage: mcpchatctl .*${cmd}`), show(r));
@@ -693,13 +695,107 @@ test('usage errors exit 2, unknown command 2, missing socket 3, --help 0', { tim
     assert.ok(r.stdout.length > 0);
   }
   const full = await ctl(['--help']);
-  for (const cmd of ['status', 'queues', 'rooms', 'sessions', 'kick', 'notify', 'stats']) assert.match(full.stdout, new RegExp(`\\n  ${cmd}`));
+  for (const cmd of ['status', 'queues', 'rooms', 'sessions', 'kick', 'notify', 'stats', 'reload']) assert.match(full.stdout, new RegExp(`\\n  ${cmd}`));
   assert.match(full.stdout, /Exit status: 0 done, 1 mcp-chatd refused, 2 usage error, 3 cannot reach mcp-chatd/);
 
   // options after the command and short forms work against the live daemon
   const j = await ctl(['status', '-j', '-s', d.sock]);
   assert.equal(j.code, 0, show(j));
   assert.equal(JSON.parse(j.stdout).pid, d.pid);
+});
+
+/** A configuration file for a test daemon: the given [status] and [limits] lines. */
+function writeConf(file, { healthz = 'on', maxSessions = '100000', user = '' } = {}) {
+  const lines = [
+    '# written by ctl.test.mjs', // 1
+    '[server]', //                  2
+    `user = ${user}`, //            3
+    '[status]', //                  4
+    `healthz = ${healthz}`, //      5
+    '[limits]', //                  6
+    `max_sessions = ${maxSessions}`, // 7
+  ];
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+/** HTTP status of GET /healthz on the daemon. */
+async function healthz(d) {
+  const res = await fetch(new URL('/healthz', d.url));
+  await res.text();
+  return res.status;
+}
+
+test('reload: a good file is applied, a bad or unreadable one refused with FILE:LINE and the running config kept; SIGHUP still works', { timeout: 25_000 }, async (t) => {
+  const cs = ctlScope(t);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpchat-reload-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const conf = path.join(dir, 'mcp-chat.conf');
+  writeConf(conf);
+  const d = await cs.daemon(['-c', conf]);
+  assert.equal(await healthz(d), 200);
+
+  // a good file: applied live, the file named, nothing needs a restart
+  writeConf(conf, { healthz: 'off' });
+  const good = await ctlOk(d.sock, ['reload']);
+  assert.equal(good.stdout, `configuration reloaded from ${conf}\n`);
+  assert.equal(await healthz(d), 404, '[status] healthz = off was not applied');
+  assert.deepEqual(await ctlJson(d.sock, ['reload']), { file: conf, restart_needed: [] });
+  await waitFor(() => /<5>configuration reloaded$/m.test(d.stderr()), 3000, 'the reload log line');
+
+  // a key that needs a restart: named in both forms, the rest applied
+  writeConf(conf, { healthz: 'on', user: 'nobody' });
+  const later = await ctlOk(d.sock, ['reload']);
+  assert.equal(later.stdout, `configuration reloaded from ${conf}\nthese need a restart to change: [server] user\n`);
+  assert.deepEqual(await ctlJson(d.sock, ['reload']), { file: conf, restart_needed: ['[server] user'] });
+  assert.equal(await healthz(d), 200);
+
+  // a bad file: exit 1 with FILE:LINE, the running configuration kept (healthz stays on)
+  writeConf(conf, { healthz: 'off', maxSessions: '0' });
+  const bad = await ctl(['reload'], { sock: d.sock });
+  assert.equal(bad.code, 1, show(bad));
+  assert.equal(bad.stdout, '');
+  assert.match(bad.stderr, /^mcpchatctl: mcp-chatd refused reload: reload_failed: /, show(bad));
+  assert.ok(bad.stderr.includes(`${conf}:7: bad value for max_sessions in [limits]`), show(bad));
+  assert.match(bad.stderr, /the running configuration is kept\n$/, show(bad));
+  assert.equal(await healthz(d), 200, 'a file that did not load changed the running configuration');
+  const badJson = await ctl(['--json', 'reload'], { sock: d.sock });
+  assert.equal(badJson.code, 1, show(badJson));
+  assert.equal(badJson.stdout, '');
+  assert.ok(badJson.stderr.includes(`${conf}:7: `), show(badJson));
+  await waitFor(() => d.stderr().includes(`<3>control: reload: ${conf}:7: bad value for max_sessions`), 3000, 'the error in the log');
+
+  // a file that became unreadable (the daemon holds no capability, so not even root reads
+  // mode 000) and one that is gone: exit 1 naming the file, configuration kept
+  writeConf(conf, { healthz: 'off' });
+  fs.chmodSync(conf, 0o000);
+  const unreadable = await ctl(['reload'], { sock: d.sock });
+  assert.equal(unreadable.code, 1, show(unreadable));
+  assert.ok(unreadable.stderr.includes(`reload_failed: ${conf}: Permission denied`), show(unreadable));
+  fs.chmodSync(conf, 0o644);
+  fs.renameSync(conf, `${conf}.moved`);
+  const gone = await ctl(['reload'], { sock: d.sock });
+  assert.equal(gone.code, 1, show(gone));
+  assert.ok(gone.stderr.includes(`reload_failed: ${conf}: No such file or directory`), show(gone));
+  assert.equal(await healthz(d), 200);
+  fs.renameSync(`${conf}.moved`, conf);
+
+  // SIGHUP does the same as before: the good file is applied
+  process.kill(d.pid, 'SIGHUP');
+  await waitFor(async () => (await healthz(d)) === 404, 3000, 'SIGHUP applying healthz = off');
+  assert.equal((await ctlJson(d.sock, ['status'])).pid, d.pid);
+});
+
+test('reload: a daemon started without -c answers that there is no file to reload', { timeout: 15_000 }, async (t) => {
+  const cs = ctlScope(t);
+  const d = await cs.daemon();
+  for (const args of [['reload'], ['--json', 'reload']]) {
+    const r = await ctl(args, { sock: d.sock });
+    assert.equal(r.code, 1, show(r));
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^mcpchatctl: mcp-chatd refused reload: no_config: mcp-chatd was started without a configuration file \(-c FILE\)/, show(r));
+  }
+  await waitFor(() => d.stderr().includes('control: reload: no configuration file in use'), 3000, 'the log line');
+  assert.equal((await ctlJson(d.sock, ['status'])).pid, d.pid);
 });
 
 test('SO_PEERCRED: an unrelated user is refused with forbidden and logged; the daemon\'s group is served', { timeout: 20_000 }, async (t) => {

@@ -93,7 +93,49 @@ static void test_round_trip_plain(void)
 	round_trip(CTL_ROOMS, NULL);
 	round_trip(CTL_SESSIONS, NULL);
 	round_trip(CTL_STATS, NULL);
+	round_trip(CTL_RELOAD, NULL);
 	round_trip(CTL_STATUS, "{}");
+}
+
+/* reload: the exact line mcpchatctl sends, its name, and both kinds of answer. */
+static void test_reload(void)
+{
+	static const char want_line[] = "{\"cmd\":\"reload\"}\n";
+	static const char err_line[] =
+		"{\"ok\":false,\"error\":{\"code\":\"reload_failed\",\"message\":\"/etc/mcp-chat/"
+		"mcp-chat.conf:28: bad value for max_sessions in [limits]; the running configuration is "
+		"kept\"}}\n";
+	cJSON *data = cJSON_Parse("{\"file\":\"/etc/mcp-chat/mcp-chat.conf\","
+				  "\"restart_needed\":[\"[server] listen\",\"[control] group\"]}");
+	struct ctl_response res;
+	char *line = ctl_request_encode(CTL_RELOAD, NULL);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+	CU_ASSERT_STRING_EQUAL(line, want_line);
+	free(line);
+	CU_ASSERT_STRING_EQUAL(ctl_cmd_name(CTL_RELOAD), "reload");
+	CU_ASSERT_EQUAL(ctl_cmd_parse("reload"), CTL_RELOAD);
+	expect_accepted("{\"cmd\":\"reload\",\"args\":{}}", CTL_RELOAD);
+
+	line = ctl_response_ok(data);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+	CU_ASSERT_EQUAL_FATAL(ctl_response_decode(line, strlen(line), &res), 0);
+	CU_ASSERT(res.ok && cJSON_Compare(res.data, data, true));
+	ctl_response_free(&res);
+	free(line);
+	cJSON_Delete(data);
+
+	CU_ASSERT_EQUAL_FATAL(ctl_response_decode(err_line, strlen(err_line), &res), 0);
+	CU_ASSERT(!res.ok);
+	CU_ASSERT_STRING_EQUAL(res.code, "reload_failed");
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.message, "mcp-chat.conf:28: "));
+	ctl_response_free(&res);
+	line = ctl_response_error("no_config", "mcp-chatd was started without a configuration file");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+	CU_ASSERT_EQUAL_FATAL(ctl_response_decode(line, strlen(line), &res), 0);
+	CU_ASSERT(!res.ok && strcmp(res.code, "no_config") == 0);
+	ctl_response_free(&res);
+	free(line);
 }
 
 static void test_round_trip_kick(void)
@@ -172,7 +214,7 @@ static void test_unknown_command(void)
 	char long_name[200];
 
 	expect_refused("{\"cmd\":\"foo\"}", "unknown_command",
-		       "unknown command \"foo\"; try status, queues, rooms, sessions, kick, notify or stats");
+		       "unknown command \"foo\"; try status, queues, rooms, sessions, kick, notify, stats or reload");
 	expect_refused("{\"cmd\":\"STATUS\"}", "unknown_command", "unknown command \"STATUS\"");
 	expect_refused("{\"cmd\":\"\"}", "unknown_command", "unknown command \"\"");
 	/* The echoed name is printable and bounded. */
@@ -189,6 +231,9 @@ static void test_no_args_commands(void)
 	expect_refused("{\"cmd\":\"sessions\",\"args\":{\"x\":1}}", "bad_arguments",
 		       "sessions takes no arguments");
 	expect_refused("{\"cmd\":\"stats\",\"args\":{\"x\":1}}", "bad_arguments", "stats takes no arguments");
+	expect_refused("{\"cmd\":\"reload\",\"args\":{\"file\":\"/etc/passwd\"}}", "bad_arguments",
+		       "reload takes no arguments");
+	expect_refused("{\"cmd\":\"Reload\"}", "unknown_command", "unknown command \"Reload\"");
 }
 
 static void test_bad_kick(void)
@@ -510,7 +555,8 @@ static void test_path_too_long(void)
 
 static const struct unit_test command_tests[] = {
 	{ "names", test_cmd_names },
-	{ "round trip: status, queues, rooms, sessions, stats", test_round_trip_plain },
+	{ "round trip: status, queues, rooms, sessions, stats, reload", test_round_trip_plain },
+	{ "reload: request line and answers", test_reload },
 	{ "round trip: kick", test_round_trip_kick },
 	{ "round trip: notify", test_round_trip_notify },
 	{ "encode refuses bad input", test_encode_refuses },

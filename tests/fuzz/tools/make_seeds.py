@@ -119,6 +119,8 @@ def ctl():
     put("fuzz_ctl", "several", "\n".join(lines) + "\n")
     put("fuzz_ctl", "bad", '{"cmd":"kick","args":{"target":"","target":"x"}}\n{"cmd":7}\n[1]\n\n{"cmd":"status","args":{"x":1}}\r\n')
     put("fuzz_ctl", "escapes", '{"cmd":"notify","args":{"target":"@H3@","method":"a\\u00e9","params":{"k":"\\ud83d\\ude00"}}}\n')
+    # reload twice: the harness's stand-in alternates a file that loads and one that does not
+    put("fuzz_ctl", "reload", '{"cmd":"reload"}\n{"cmd":"reload","args":{}}\n{"cmd":"reload","args":{"file":"x"}}\n')
 
 
 def config():
