@@ -16,6 +16,7 @@ void linger_start(struct linger_state *lg, uint32_t head_timeout_ms, uint64_t no
 	lg->last_ms = now;
 	lg->end_ms = now + total;
 	lg->left = LINGER_MAX_BYTES;
+	lg->over = false;
 }
 
 bool linger_data(struct linger_state *lg, size_t n, uint64_t now)
@@ -23,6 +24,7 @@ bool linger_data(struct linger_state *lg, size_t n, uint64_t now)
 	lg->last_ms = now;
 	if (n > lg->left) {
 		lg->left = 0;
+		lg->over = true;
 		return false;
 	}
 	lg->left -= n;
@@ -34,4 +36,9 @@ uint64_t linger_deadline(const struct linger_state *lg)
 	uint64_t idle_end = lg->last_ms + lg->idle_ms;
 
 	return idle_end < lg->end_ms ? idle_end : lg->end_ms;
+}
+
+bool linger_reset(const struct linger_state *lg, uint64_t now)
+{
+	return lg->over || now < lg->last_ms + lg->idle_ms;
 }

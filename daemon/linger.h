@@ -21,6 +21,7 @@ struct linger_state {
 	uint64_t last_ms; /* when data last came (or the linger began) */
 	uint32_t idle_ms;
 	uint64_t left;    /* bytes that may still be discarded */
+	bool over;        /* more than that came */
 };
 
 /* Does a connection linger when it closes after an answer? Not when the peer has ended its
@@ -41,5 +42,10 @@ static inline bool linger_expired(const struct linger_state *lg, uint64_t now)
 {
 	return now >= linger_deadline(lg);
 }
+/* Closing at now: with a reset rather than a FIN? Yes when the client is cut off while still
+ * sending (the byte bound, or the total bound before it fell idle): a plain close can leave
+ * the closed socket advertising a zero window, and the client's send then hangs instead of
+ * failing. Not after the idle bound: what is left of the answer still goes out. */
+bool linger_reset(const struct linger_state *lg, uint64_t now);
 
 #endif

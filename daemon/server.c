@@ -375,25 +375,36 @@ static void linger_begin(struct conn *c)
 	timer_arm(&srv->timers, &c->timer, linger_deadline(&c->linger));
 }
 
+/* Ends the linger: closes with a reset when the client is cut off in mid-send. */
+static void linger_end(struct conn *c)
+{
+	struct linger lg = { 1, 0 };
+
+	if (linger_reset(&c->linger, timer_now_ms())) {
+		log_debug("connection %d: still sending after its answer, resetting it", c->fd);
+		/* Not I/O and never blocks; the ring has no portable setsockopt (Linux 6.7+). */
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	c->abort = true;
+	mark_ready(c);
+}
+
 static void linger_input(struct conn *c, size_t len)
 {
-	if (!linger_data(&c->linger, len, timer_now_ms())) {
-		log_debug("connection %d: still sending after its answer, closing it", c->fd);
-		c->abort = true;
-		mark_ready(c);
+	if (c->abort)
 		return;
-	}
-	timer_arm(&c->srv->timers, &c->timer, linger_deadline(&c->linger));
+	if (!linger_data(&c->linger, len, timer_now_ms()))
+		linger_end(c);
+	else
+		timer_arm(&c->srv->timers, &c->timer, linger_deadline(&c->linger));
 }
 
 static void linger_timer(struct conn *c)
 {
-	if (!linger_expired(&c->linger, timer_now_ms())) {
+	if (linger_expired(&c->linger, timer_now_ms()))
+		linger_end(c);
+	else
 		timer_arm(&c->srv->timers, &c->timer, linger_deadline(&c->linger));
-		return;
-	}
-	c->abort = true;
-	mark_ready(c);
 }
 
 static void on_recv(struct conn *c, struct io_uring_cqe *cqe)

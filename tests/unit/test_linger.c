@@ -69,6 +69,31 @@ static void test_byte_bound(void)
 	CU_ASSERT_TRUE(linger_data(&lg, LINGER_MAX_BYTES, 1));
 }
 
+/* A reset only for a client cut off while sending; a FIN after the idle bound. */
+static void test_reset(void)
+{
+	struct linger_state lg;
+
+	linger_start(&lg, 10000, 0);
+	CU_ASSERT_FALSE(linger_reset(&lg, LINGER_IDLE_MS)); /* idle from the start */
+	CU_ASSERT_TRUE(linger_reset(&lg, LINGER_IDLE_MS - 1));
+	/* Still sending when the total bound comes. */
+	for (uint64_t t = 1000; t < LINGER_TOTAL_MS; t += 1000)
+		CU_ASSERT_TRUE(linger_data(&lg, 10, t));
+	CU_ASSERT_TRUE(linger_expired(&lg, LINGER_TOTAL_MS));
+	CU_ASSERT_TRUE(linger_reset(&lg, LINGER_TOTAL_MS));
+	/* Fell idle before it. */
+	linger_start(&lg, 10000, 0);
+	CU_ASSERT_TRUE(linger_data(&lg, 10, 1000));
+	CU_ASSERT_TRUE(linger_expired(&lg, 1000 + LINGER_IDLE_MS));
+	CU_ASSERT_FALSE(linger_reset(&lg, 1000 + LINGER_IDLE_MS));
+	/* Over the byte bound: at once. */
+	linger_start(&lg, 10000, 0);
+	CU_ASSERT_FALSE(linger_data(&lg, (size_t)LINGER_MAX_BYTES + 1, 1));
+	CU_ASSERT_TRUE(linger_reset(&lg, 1));
+	CU_ASSERT_TRUE(linger_reset(&lg, 1 + LINGER_IDLE_MS));
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -76,6 +101,7 @@ int main(void)
 		{ "default bounds: 5 s idle, 30 s in all", test_default_bounds },
 		{ "bounds follow a shorter head timeout", test_bounds_follow_head_timeout },
 		{ "byte bound", test_byte_bound },
+		{ "reset only when cut off while sending", test_reset },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {
