@@ -185,6 +185,7 @@ fi
 
 SERVER_PID=
 SERVER_URL=
+SERVER_KIND=
 SERVER_N=0
 
 # Waits for "... http://127.0.0.1:PORT/mcp" in a log; sets SERVER_URL.
@@ -202,6 +203,7 @@ wait_url() {
 
 start_daemon() {
 	local n=$((++SERVER_N))
+	SERVER_KIND=mcp-chatd
 	"${SCHED[@]}" taskset -c 0 "$DAEMON" --listen 127.0.0.1:0 -s "$WORK/ctl.$n.sock" --log-level warning \
 		--rate 1000000 --burst 1000000 --max-sessions 100000 >"$WORK/server.$n.log" 2>&1 &
 	SERVER_PID=$!
@@ -211,6 +213,7 @@ start_daemon() {
 
 start_peer() {
 	local n=$((++SERVER_N))
+	SERVER_KIND=peer
 	(cd "$LOCAL/peer" && exec "${SCHED[@]}" taskset -c 0 node peer.mjs --port 0 --rate 1000000 --burst 1000000) \
 		>"$WORK/server.$n.log" 2>&1 &
 	SERVER_PID=$!
@@ -220,6 +223,7 @@ start_peer() {
 
 start_nginx() {
 	local n=$((++SERVER_N)) dir port
+	SERVER_KIND=nginx
 	dir=$WORK/nginx.$n
 	port=$("$LOADGEN" freeport)
 	mkdir -p "$dir"
@@ -268,10 +272,21 @@ server_work_pid() {
 
 stop_server() {
 	[[ -n $SERVER_PID ]] || return 0
+	local rc=0 killed=0
 	kill -TERM "$SERVER_PID" 2>/dev/null || true
 	for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
+	if kill -0 "$SERVER_PID" 2>/dev/null; then
+		killed=1
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+	fi
+	wait "$SERVER_PID" 2>/dev/null || rc=$?
+	# The daemon must stop on SIGTERM with status 0 (a crash under load, a hang, a sanitizer
+	# report): the figures of a run that ended that way are no pass. Others are not judged.
+	if [[ $SERVER_KIND == mcp-chatd ]] && ((killed || rc != 0)); then
+		log "mcp-chatd did not stop cleanly on SIGTERM (exit status $rc, killed $killed); see $WORK/server.$SERVER_N.log"
+		tail -20 "$WORK/server.$SERVER_N.log" >&2 || true
+		FAILED=1
+	fi
 	local keep=() p
 	for p in "${PIDS[@]}"; do [[ $p == "$SERVER_PID" ]] || keep+=("$p"); done
 	PIDS=("${keep[@]}")

@@ -162,29 +162,31 @@ static void on_send(struct ctl_conn *c, int res)
 		conn_flush(c);
 }
 
-/* Root, our own uid, our group as primary or supplementary group of the peer. */
-static bool peer_allowed(int fd, gid_t gid, struct ucred *cred)
+/* Root, our own uid, our group as primary or supplementary group of the peer. 1 allowed, 0
+ * refused (cred says who), -errno when the credentials cannot be read (cred is then unset). */
+static int peer_allowed(int fd, gid_t gid, struct ucred *cred)
 {
 	socklen_t len = sizeof(*cred);
 	gid_t groups[256];
 	socklen_t glen = sizeof(groups);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0)
-		return false;
+		return -errno;
 	if (cred->uid == 0 || cred->uid == geteuid() || cred->gid == gid)
-		return true;
+		return 1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
-		return false;
+		return 0;
 	for (size_t i = 0; i < glen / sizeof(gid_t); i++)
 		if (groups[i] == gid)
-			return true;
-	return false;
+			return 1;
+	return 0;
 }
 
 static void on_accept(struct ctlsock *cs, struct io_uring_cqe *cqe)
 {
 	struct ctl_conn *c;
 	struct ucred cred;
+	int ok;
 
 	if (cqe->res >= 0) {
 		if (cs->stopped || cs->n_conns >= CTL_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
@@ -194,9 +196,14 @@ static void on_accept(struct ctlsock *cs, struct io_uring_cqe *cqe)
 			c->fd = cqe->res;
 			list_push(&cs->conns, &c->link);
 			cs->n_conns++;
-			if (!peer_allowed(c->fd, cs->gid, &cred)) {
+			ok = peer_allowed(c->fd, cs->gid, &cred);
+			if (ok < 0)
+				log_warn("control: refused a caller whose credentials cannot be read: %s",
+					 strerror(-ok));
+			else if (!ok)
 				log_warn("control: refused uid %u (pid %d): not root, the daemon's user or its group",
 					 (unsigned)cred.uid, (int)cred.pid);
+			if (ok <= 0) {
 				reply(c, ctl_response_error("forbidden", "this user may not control mcp-chatd; run as root, the daemon's user or a member of its group"));
 				c->close_after = true;
 				conn_flush(c);

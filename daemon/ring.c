@@ -127,6 +127,14 @@ void ring_read(struct ring *r, int fd, void *buf, size_t len, uint64_t tag)
 	io_uring_sqe_set_data64(sqe, tag);
 }
 
+void ring_shutdown_write(struct ring *r, int fd)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	io_uring_prep_shutdown(sqe, fd, SHUT_WR);
+	io_uring_sqe_set_data64(sqe, RING_OP_IGNORE);
+}
+
 /* first, hard-linked to a close of fd (the close runs whatever first returns). */
 static void then_close(struct ring *r, struct io_uring_sqe *first, int fd)
 {

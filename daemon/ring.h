@@ -51,6 +51,8 @@ void ring_accept(struct ring *r, int fd, uint64_t tag);
 void ring_recv(struct ring *r, int fd, uint64_t tag);
 void ring_send(struct ring *r, int fd, const void *buf, size_t len, uint64_t tag);
 void ring_read(struct ring *r, int fd, void *buf, size_t len, uint64_t tag);
+/* Shuts the write side of a connected socket (a FIN after what was sent); recv goes on. */
+void ring_shutdown_write(struct ring *r, int fd);
 /* Shuts a connected socket down (its pending recv and send end) and closes it. */
 void ring_close(struct ring *r, int fd);
 /* Cancels the multishot accept on a listening socket and closes it. */

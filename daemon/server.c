@@ -19,6 +19,7 @@
 #include "ctl.h"
 #include "ctlsock.h"
 #include "http.h"
+#include "linger.h"
 #include "list.h"
 #include "log.h"
 #include "mcp/mcp.h"
@@ -47,8 +48,11 @@ struct conn {
 	struct timer timer;  /* head or keep-alive timeout */
 	struct list_link link; /* in srv->conns, then srv->zombies */
 	struct conn *next_ready;
+	struct linger_state linger;
 	bool recv_armed, busy, closing, close_after_flush, abort, in_ready, rearm;
 	bool timing_request;
+	bool peer_done; /* the client ended its side (EOF) */
+	bool lingering; /* answered and write side shut: discarding input until closed */
 };
 
 struct server {
@@ -103,7 +107,7 @@ static int sink_commit(struct mcp_sink *sink)
 {
 	struct conn *c = conn_of(sink);
 
-	if (c->closing || c->abort) {
+	if (c->closing || c->abort || c->lingering) {
 		c->q.out.len = 0;
 		return -EPIPE;
 	}
@@ -157,7 +161,7 @@ static const struct mcp_sink_ops sink_ops = { sink_out,	   sink_commit, sink_res
 
 static void conn_flush(struct conn *c)
 {
-	if (c->closing)
+	if (c->closing || c->lingering)
 		return;
 	if (sendq_idle(&c->q)) {
 		if (c->close_after_flush && !c->busy)
@@ -353,6 +357,56 @@ static void conn_input(struct conn *c, const char *data, size_t len)
 		conn_parse_backlog(c);
 }
 
+/* Lingering close: the answer is sent; the rest of the input is read and dropped, bounded. */
+
+static void linger_begin(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	c->lingering = true;
+	/* Nothing more is written: mcp lets go, and the buffers go now, not at the close. */
+	mcp_sink_closed(srv->mcp, &c->sink);
+	http_conn_free(c->http);
+	c->http = NULL;
+	sendq_free(&c->q);
+	buf_free(&c->in);
+	ring_shutdown_write(&srv->ring, c->fd);
+	linger_start(&c->linger, srv->cfg->head_timeout_ms, timer_now_ms());
+	timer_arm(&srv->timers, &c->timer, linger_deadline(&c->linger));
+}
+
+/* Ends the linger: closes with a reset when the client is cut off in mid-send. */
+static void linger_end(struct conn *c)
+{
+	struct linger lg = { 1, 0 };
+
+	if (linger_reset(&c->linger, timer_now_ms())) {
+		log_debug("connection %d: still sending after its answer, resetting it", c->fd);
+		/* Not I/O and never blocks; the ring has no portable setsockopt (Linux 6.7+). */
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	c->abort = true;
+	mark_ready(c);
+}
+
+static void linger_input(struct conn *c, size_t len)
+{
+	if (c->abort)
+		return;
+	if (!linger_data(&c->linger, len, timer_now_ms()))
+		linger_end(c);
+	else
+		timer_arm(&c->srv->timers, &c->timer, linger_deadline(&c->linger));
+}
+
+static void linger_timer(struct conn *c)
+{
+	if (linger_expired(&c->linger, timer_now_ms()))
+		linger_end(c);
+	else
+		timer_arm(&c->srv->timers, &c->timer, linger_deadline(&c->linger));
+}
+
 static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 {
 	struct ring *ring = &c->srv->ring;
@@ -365,7 +419,9 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 
 		if (res > 0)
 			stats.bytes_in += (uint64_t)res;
-		if (res > 0 && !c->closing)
+		if (res > 0 && c->lingering)
+			linger_input(c, (size_t)res);
+		else if (res > 0 && !c->closing)
 			conn_input(c, ring_buffer(ring, bid), (size_t)res);
 		ring_recycle(ring, bid);
 	}
@@ -375,7 +431,8 @@ static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
 	}
 	if (res == 0) {
 		/* The client is gone: finish what it asked for unless an answer is still held. */
-		if (c->busy || sendq_idle(&c->q))
+		c->peer_done = true;
+		if (c->busy || c->lingering || sendq_idle(&c->q))
 			c->abort = true;
 		c->close_after_flush = true;
 		mark_ready(c);
@@ -394,6 +451,10 @@ static void on_conn_timer(struct timer *t)
 
 	if (c->busy || c->closing)
 		return;
+	if (c->lingering) {
+		linger_timer(c);
+		return;
+	}
 	if (c->timing_request) {
 		log_debug("connection %d: no complete request within %u ms", c->fd,
 			  c->srv->cfg->head_timeout_ms);
@@ -452,6 +513,17 @@ static void conn_close(struct conn *c)
 	conn_maybe_free(c);
 }
 
+/* The answer is sent and the connection ends: lingering when input may still arrive. */
+static void conn_finish(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (linger_wanted(c->peer_done, srv->stopping, srv->n_conns, srv->max_conns))
+		linger_begin(c);
+	else
+		conn_close(c);
+}
+
 static void process_ready(struct server *srv)
 {
 	struct conn *c;
@@ -472,10 +544,12 @@ static void process_ready(struct server *srv)
 			c->recv_armed = true;
 			ring_recv(&srv->ring, c->fd, ring_tag(c, RING_OP_RECV));
 		}
+		if (c->lingering)
+			continue;
 		if (!c->busy && !c->close_after_flush)
 			conn_parse_backlog(c);
 		if (c->close_after_flush && !c->busy && sendq_idle(&c->q))
-			conn_close(c);
+			conn_finish(c);
 		else if (c->close_after_flush && !c->busy)
 			conn_flush(c);
 	}
@@ -606,7 +680,10 @@ static void begin_stop(struct server *srv)
 	for (struct list_link *l = srv->conns; l; l = l->next) {
 		struct conn *c = conn_at(l);
 
-		if (!c->busy && !http_conn_in_request(c->http)) {
+		if (c->lingering) {
+			c->abort = true; /* answered already; the exit would close it anyway */
+			mark_ready(c);
+		} else if (!c->busy && !http_conn_in_request(c->http)) {
 			c->close_after_flush = true;
 			mark_ready(c);
 		}

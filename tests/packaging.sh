@@ -30,8 +30,10 @@ fail() { say "FAILED: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (it installs and purges the .deb)"
 command -v apt-get >/dev/null && command -v dpkg >/dev/null || skip "needs apt-get and dpkg (Debian)"
+# A package left installed (by a run that could not purge it, or by hand) would turn every
+# later run into a skip, i.e. a pass nobody notices: it is a failure instead.
 if dpkg-query -W -f='${Status}' mcp-chat 2>/dev/null | grep -q 'ok installed\|ok config-files\|half'; then
-	skip "mcp-chat is already installed on this machine; purge it first (apt-get purge mcp-chat)"
+	fail "mcp-chat is already installed on this machine; purge it first (apt-get purge mcp-chat)"
 fi
 missing=""
 for t in cmake cpack lintian rpm systemd-analyze systemd-sysusers curl gzip file setpriv timeout; do
@@ -70,7 +72,11 @@ RPM=$(ls "$PKG_BUILD"/mcp-chat-*.rpm)
 say "built $(basename "$DEB") and $(basename "$RPM")"
 
 # --- lintian ----------------------------------------------------------------------------------
-timeout 300 lintian --info --pedantic "$DEB" >"$TMP/lintian.log" 2>&1 || true
+# lintian exits 1 when it reports tags (judged below by their level); anything else means it
+# did not run, and an empty report must not pass for a clean one.
+lrc=0
+timeout 300 lintian --info --pedantic "$DEB" >"$TMP/lintian.log" 2>&1 || lrc=$?
+[ "$lrc" -le 1 ] || { cat "$TMP/lintian.log"; fail "lintian did not run (exit $lrc)"; }
 grep -v '^running with root privileges' "$TMP/lintian.log" | sed 's/^/  lintian: /' || true
 if grep -q '^E:' "$TMP/lintian.log"; then
 	fail "lintian reports errors"

@@ -464,7 +464,7 @@ test('invalid arguments are tool errors naming the field; an unknown tool is JSO
     const r = await a.call(tool, args);
     const sc = assertToolError(r, 'invalid_arguments', `${tool}(${JSON.stringify(args).slice(0, 80)})`);
     assert.ok(r.content[0].text.includes(field), `${tool}: the sentence does not name ${field}: ${r.content[0].text}`);
-    if (sc.field !== undefined) assert.equal(sc.field, field);
+    assert.equal(sc.field, field, `${tool}: structuredContent.field`);
     return sc;
   };
   await invalid('send_message', { room_id: roomId, message: 'x'.repeat(4097) }, 'message');
@@ -655,7 +655,7 @@ test('a message with a lone UTF-16 surrogate (not valid UTF-8) is invalid_argume
   const r = await a.call('send_message', { room_id: roomId, message: 'bad \ud800 surrogate' });
   const sc = assertToolError(r, 'invalid_arguments', 'send_message(lone surrogate)');
   assert.ok(r.content[0].text.includes('message'), r.content[0].text);
-  if (sc.field !== undefined) assert.equal(sc.field, 'message');
+  assert.equal(sc.field, 'message', 'structuredContent.field');
   await sleep(100);
   assert.equal(messages(b).length, 0);
 });
@@ -697,7 +697,7 @@ test('a message containing U+0000 is delivered intact or refused, never truncate
   if (r.isError) {
     const sc = assertToolError(r, 'invalid_arguments', 'send_message(NUL)');
     assert.ok(r.content[0].text.includes('message'));
-    if (sc.field !== undefined) assert.equal(sc.field, 'message');
+    assert.equal(sc.field, 'message', 'structuredContent.field');
     await sleep(200);
     assert.equal(messages(b).length, 0, 'a refused message was delivered');
   } else {

@@ -102,7 +102,8 @@ fuzz_one() {
 	local h=$1 bin=$2 limit dict=()
 	rm -rf "$work/corpus" "$work/artifacts"
 	mkdir -p "$work/corpus" "$work/artifacts"
-	cp "$fuzz_dir/corpus/$h"/* "$work/corpus/" 2>/dev/null
+	# Every harness has a tracked seed corpus: fuzzing from nothing would pass, but prove little.
+	cp "$fuzz_dir/corpus/$h"/* "$work/corpus/" || { echo "FAIL $h: no seed corpus in $fuzz_dir/corpus/$h"; return 1; }
 	[ -f "$fuzz_dir/$h.dict" ] && dict=(-dict="$fuzz_dir/$h.dict")
 	if [ -n "$runs" ]; then limit=(-runs="$runs"); else limit=(-max_total_time="$seconds"); fi
 	"$bin" "${common[@]}" "${limit[@]}" "${dict[@]}" -max_len="$(max_len "$h")" \
@@ -138,7 +139,11 @@ for h in $harnesses; do
 	cov=$(cov_of cov "$work/fuzz.log")
 	ft=$(cov_of ft "$work/fuzz.log")
 	status=ok
-	if [ $rc -ne 0 ]; then
+	if [ $rc -eq 0 ] && [ "${execs:-0}" -eq 0 ]; then
+		# A harness that ran no input "passes" without testing anything.
+		status="FAIL (no input was executed, see $work/fuzz.log)"
+		failed=1
+	elif [ $rc -ne 0 ]; then
 		status="FAIL (exit $rc)"
 		failed=1
 		grep -a -m5 "ERROR\|FUZZ CHECK\|SUMMARY\|Test unit written" "$work/fuzz.log"
