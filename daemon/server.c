@@ -53,6 +53,7 @@ struct conn {
 	bool timing_request;
 	bool peer_done; /* the client ended its side (EOF) */
 	bool lingering; /* answered and write side shut: discarding input until closed */
+	bool stalled;   /* answered 408: it was not sending, so it does not linger */
 };
 
 struct server {
@@ -460,6 +461,7 @@ static void on_conn_timer(struct timer *t)
 			  c->srv->cfg->head_timeout_ms);
 		mcp_reply_http_error(&c->sink, 408, "no complete request in time");
 		c->close_after_flush = true;
+		c->stalled = true;
 		conn_flush(c);
 	} else {
 		c->abort = true;
@@ -513,12 +515,14 @@ static void conn_close(struct conn *c)
 	conn_maybe_free(c);
 }
 
-/* The answer is sent and the connection ends: lingering when input may still arrive. */
+/* The answer is sent and the connection ends: lingering when input may still arrive. Not
+ * after a 408: a client that sent nothing for head_s is not racing its answer, and lingering
+ * would let a slowloris hold each descriptor longer (nginx does not linger there either). */
 static void conn_finish(struct conn *c)
 {
 	struct server *srv = c->srv;
 
-	if (linger_wanted(c->peer_done, srv->stopping, srv->n_conns, srv->max_conns))
+	if (!c->stalled && linger_wanted(c->peer_done, srv->stopping, srv->n_conns, srv->max_conns))
 		linger_begin(c);
 	else
 		conn_close(c);

@@ -1,6 +1,6 @@
 /* Lingering close against the built mcp-chatd (path in $MCPCHATD), loopback only.
  *
- * When the daemon answers before it has read a request to its end (413, 431, 408, 400, or a
+ * When the daemon answers before it has read a request to its end (413, 431, 400, or a
  * `Connection: close` answer with more input behind it), it must not close at once: closing a
  * socket with unread input sends a reset that can destroy the answer before the client reads
  * it. It shuts its write side, reads and discards for a bounded time and byte count, then
@@ -365,6 +365,34 @@ out:
 		dmn_stop(&x);
 }
 
+/* A 408 goes to a client that sent nothing for head_s: it is closed at once, not lingered
+ * on (a slowloris must not hold its descriptor longer for it). */
+static void test_408_closes_at_once(void)
+{
+	struct dmn x;
+	struct hx_conn c = { .fd = -1 };
+	struct hx_response r;
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	REQUIRE(dmn_start(&x, "[timeouts]\nhead_s = 1\n") == 0);
+	REQUIRE(hx_connect(&c, x.d.port) == 0);
+	REQUIRE(hx_send_str(&c, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n") == 0);
+	REQUIRE(hx_read_response(&c, &r, 4000) == 0);
+	CHECKF(r.status == 408, "status %d, expected 408", r.status);
+	n = hx_fill(&c, 2000);
+	CHECKF(n == 0, "expected EOF after the 408, got %d", n);
+	/* Only the metrics request itself is open: nothing lingers. */
+	n = connections(x.d.port);
+	CHECKF(n == 1, "%d connections open after the 408, expected 1 (it lingered)", n);
+	STOP_OK(&x);
+out:
+	hx_response_free(&r);
+	hx_close(&c);
+	if (x.running)
+		dmn_stop(&x);
+}
+
 /* Sends chunk every gap_ms until a send fails or limit_ms pass; ms until the failure or -1,
  * with the bytes sent in *sent. */
 static long long send_until_cut(struct hx_conn *c, size_t chunk, int gap_ms, int limit_ms,
@@ -521,6 +549,7 @@ static const struct {
 	{ "431 for a 1 MiB head in one write, every time", test_431_one_write },
 	{ "Connection: close with input still arriving", test_close_with_pipelined_input },
 	{ "an idle lingering client goes at the idle bound", test_idle_bound },
+	{ "a 408 closes at once, without lingering", test_408_closes_at_once },
 	{ "an endless sender is cut off (time and bytes)", test_endless_sender },
 	{ "lingering connections count against the ceiling", test_ceiling },
 	{ "SIGTERM with lingering connections stops at once", test_prompt_stop },
