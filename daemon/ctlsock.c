@@ -11,19 +11,16 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "list.h"
 #include "log.h"
-#include "sendq.h"
+#include "net/conn.h"
 
 #define CTL_MAX_CONNS 64
 
 struct ctl_conn {
+	struct net_conn net; /* first: the ring's tag is this pointer */
 	struct ctlsock *cs;
-	int fd;
 	struct buf in;
-	struct sendq q;
-	bool recv_armed, closing, close_after;
-	struct list_link link; /* in cs->conns, then cs->zombies */
+	bool close_after;
 };
 
 struct ctlsock {
@@ -32,62 +29,27 @@ struct ctlsock {
 	struct ring *ring;
 	struct ctl_env *env;
 	gid_t gid; /* members of this group may connect */
-	struct list_link *conns;
-	struct list_link *zombies; /* closed, waiting for their last completions */
-	unsigned n_conns;
+	struct net_conns conns;
 	bool stopped;
 };
 
-static void conn_free(struct ctl_conn *c)
+static struct ctl_conn *ctl_of(struct net_conn *n)
 {
-	buf_free(&c->in);
-	sendq_free(&c->q);
-	free(c);
-}
-
-static struct ctl_conn *conn_at(struct list_link *l)
-{
-	return container_of(l, struct ctl_conn, link);
-}
-
-static void conn_maybe_free(struct ctl_conn *c)
-{
-	if (c->closing && !c->recv_armed && !c->q.sending) {
-		list_unlink(&c->cs->zombies, &c->link);
-		conn_free(c);
-	}
-}
-
-static void conn_close(struct ctl_conn *c)
-{
-	struct ctlsock *cs = c->cs;
-
-	if (c->closing)
-		return;
-	c->closing = true;
-	ring_close(cs->ring, c->fd);
-	list_unlink(&cs->conns, &c->link);
-	list_push(&cs->zombies, &c->link);
-	cs->n_conns--;
-	conn_maybe_free(c);
+	return container_of(n, struct ctl_conn, net);
 }
 
 static void conn_flush(struct ctl_conn *c)
 {
-	if (c->closing)
-		return;
-	if (sendq_idle(&c->q)) {
-		if (c->close_after)
-			conn_close(c);
-		return;
-	}
-	sendq_start(&c->q, c->cs->ring, c->fd, ring_tag(c, RING_OP_CTL_SEND));
+	if (c->close_after && sendq_idle(&c->net.q))
+		net_conn_close(&c->net);
+	else
+		net_conn_flush(&c->net);
 }
 
 static void reply(struct ctl_conn *c, char *line)
 {
 	if (line)
-		buf_puts(&c->q.out, line);
+		buf_puts(&c->net.q.out, line);
 	free(line);
 }
 
@@ -115,52 +77,43 @@ static void conn_lines(struct ctl_conn *c)
 	conn_flush(c);
 }
 
-static void on_recv(struct ctl_conn *c, struct io_uring_cqe *cqe)
+static void on_data(struct net_conn *n, const char *data, size_t len)
 {
-	struct ring *ring = c->cs->ring;
+	struct ctl_conn *c = ctl_of(n);
 
-	if (!(cqe->flags & IORING_CQE_F_MORE))
-		c->recv_armed = false;
-	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-
-		if (cqe->res > 0 && !c->closing && !c->close_after)
-			buf_append(&c->in, ring_buffer(ring, bid), (size_t)cqe->res);
-		ring_recycle(ring, bid);
-	}
-	if (c->closing) {
-		conn_maybe_free(c);
+	if (c->close_after)
 		return;
-	}
-	if (cqe->res > 0) {
-		if (!c->close_after)
-			conn_lines(c);
-		if (!c->recv_armed && !c->closing) {
-			c->recv_armed = true;
-			ring_recv(ring, c->fd, ring_tag(c, RING_OP_CTL_RECV));
-		}
-	} else if (cqe->res == -ENOBUFS) {
-		c->recv_armed = true;
-		ring_recv(ring, c->fd, ring_tag(c, RING_OP_CTL_RECV));
-	} else {
-		c->close_after = true;
-		conn_flush(c);
-	}
+	buf_append(&c->in, data, len);
+	conn_lines(c);
 }
 
-static void on_send(struct ctl_conn *c, int res)
+static void on_end(struct net_conn *n, int res)
 {
-	if (c->closing || res < 0) {
-		c->q.sending = false;
-		if (c->closing)
-			conn_maybe_free(c);
-		else
-			conn_close(c);
+	struct ctl_conn *c = ctl_of(n);
+
+	if (res < 0) {
+		net_conn_close(n);
 		return;
 	}
-	if (!sendq_sent(&c->q, c->cs->ring, c->fd, ring_tag(c, RING_OP_CTL_SEND), res))
-		conn_flush(c);
+	c->close_after = true;
+	conn_flush(c);
 }
+
+static void on_sent(struct net_conn *n, int res)
+{
+	(void)res;
+	conn_flush(ctl_of(n));
+}
+
+static void conn_free(struct net_conn *n)
+{
+	struct ctl_conn *c = ctl_of(n);
+
+	buf_free(&c->in);
+	free(c);
+}
+
+static const struct net_conn_ops ctl_conn_ops = { on_data, on_end, on_sent, NULL, conn_free };
 
 /* Root, our own uid, our group as primary or supplementary group of the peer. 1 allowed, 0
  * refused (cred says who), -errno when the credentials cannot be read (cred is then unset). */
@@ -189,14 +142,12 @@ static void on_accept(struct ctlsock *cs, struct io_uring_cqe *cqe)
 	int ok;
 
 	if (cqe->res >= 0) {
-		if (cs->stopped || cs->n_conns >= CTL_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		if (cs->stopped || cs->conns.n >= CTL_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
 			ring_close(cs->ring, cqe->res);
 		} else {
 			c->cs = cs;
-			c->fd = cqe->res;
-			list_push(&cs->conns, &c->link);
-			cs->n_conns++;
-			ok = peer_allowed(c->fd, cs->gid, &cred);
+			net_conn_start(&cs->conns, &c->net, cqe->res, &ctl_conn_ops);
+			ok = peer_allowed(c->net.fd, cs->gid, &cred);
 			if (ok < 0)
 				log_warn("control: refused a caller whose credentials cannot be read: %s",
 					 strerror(-ok));
@@ -207,9 +158,6 @@ static void on_accept(struct ctlsock *cs, struct io_uring_cqe *cqe)
 				reply(c, ctl_response_error("forbidden", "this user may not control mcp-chatd; run as root, the daemon's user or a member of its group"));
 				c->close_after = true;
 				conn_flush(c);
-			} else {
-				c->recv_armed = true;
-				ring_recv(cs->ring, c->fd, ring_tag(c, RING_OP_CTL_RECV));
 			}
 		}
 	}
@@ -224,10 +172,10 @@ void ctlsock_on_cqe(struct ctlsock *cs, enum ring_op op, void *obj, struct io_ur
 		on_accept(cs, cqe);
 		break;
 	case RING_OP_CTL_RECV:
-		on_recv(obj, cqe);
+		net_conn_on_recv(obj, cqe);
 		break;
 	case RING_OP_CTL_SEND:
-		on_send(obj, cqe->res);
+		net_conn_on_send(obj, cqe->res);
 		break;
 	default:
 		break;
@@ -308,6 +256,7 @@ struct ctlsock *ctlsock_open(const char *path, const char *group, struct ring *r
 	cs->fd = fd;
 	strcpy(cs->path, path);
 	cs->ring = ring;
+	net_conns_init(&cs->conns, ring, RING_OP_CTL_RECV, RING_OP_CTL_SEND);
 	cs->env = env;
 	*err = 0;
 	return cs;
@@ -339,8 +288,8 @@ void ctlsock_stop(struct ctlsock *cs)
 	cs->stopped = true;
 	ring_close_listener(cs->ring, cs->fd);
 	unlink(cs->path);
-	while (cs->conns)
-		conn_close(conn_at(cs->conns));
+	while (cs->conns.open)
+		net_conn_close(net_conn_at(cs->conns.open));
 }
 
 void ctlsock_free(struct ctlsock *cs)
@@ -351,18 +300,6 @@ void ctlsock_free(struct ctlsock *cs)
 		close(cs->fd);
 		unlink(cs->path);
 	}
-	while (cs->conns) {
-		struct ctl_conn *c = conn_at(cs->conns);
-
-		list_unlink(&cs->conns, &c->link);
-		close(c->fd);
-		conn_free(c);
-	}
-	while (cs->zombies) {
-		struct ctl_conn *c = conn_at(cs->zombies);
-
-		list_unlink(&cs->zombies, &c->link);
-		conn_free(c);
-	}
+	net_conns_free(&cs->conns);
 	free(cs);
 }

@@ -81,12 +81,23 @@ void ring_exit(struct ring *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Recycled buffers become visible to the kernel in one step, before anything is submitted:
+ * a recv re-armed after -ENOBUFS then finds them. */
+static void publish_recycled(struct ring *r)
+{
+	if (r->pending_recycle) {
+		io_uring_buf_ring_advance(r->br, (int)r->pending_recycle);
+		r->pending_recycle = 0;
+	}
+}
+
 /* Never fails: when the SQ is full, what is queued is submitted to make room. */
 static struct io_uring_sqe *get_sqe(struct ring *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
 
 	while (!sqe) {
+		publish_recycled(r);
 		io_uring_submit(&r->uring);
 		sqe = io_uring_get_sqe(&r->uring);
 	}
@@ -150,8 +161,10 @@ static void then_close(struct ring *r, struct io_uring_sqe *first, int fd)
 void ring_close(struct ring *r, int fd)
 {
 	/* Two SQEs that must be queued together: make room for both first. */
-	if (io_uring_sq_space_left(&r->uring) < 2)
+	if (io_uring_sq_space_left(&r->uring) < 2) {
+		publish_recycled(r);
 		io_uring_submit(&r->uring);
+	}
 	/* Shutting the socket down ends its pending recv and send at once. Cancelling by fd
 	 * would make the kernel scan every pending request: quadratic in a mass close. */
 	{
@@ -166,8 +179,10 @@ void ring_close_listener(struct ring *r, int fd)
 {
 	struct io_uring_sqe *sqe;
 
-	if (io_uring_sq_space_left(&r->uring) < 2)
+	if (io_uring_sq_space_left(&r->uring) < 2) {
+		publish_recycled(r);
 		io_uring_submit(&r->uring);
+	}
 	sqe = get_sqe(r);
 	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
 	then_close(r, sqe, fd);
@@ -189,11 +204,7 @@ int ring_wait(struct ring *r, uint64_t timeout_ms)
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts;
 
-	/* Recycled buffers become visible to the kernel in one step. */
-	if (r->pending_recycle) {
-		io_uring_buf_ring_advance(r->br, (int)r->pending_recycle);
-		r->pending_recycle = 0;
-	}
+	publish_recycled(r);
 	if (timeout_ms == UINT64_MAX) {
 		int ret = io_uring_submit_and_wait(&r->uring, 1);
 		return ret < 0 ? ret : 0;

@@ -21,6 +21,7 @@
 #include "http.h"
 #include "linger.h"
 #include "list.h"
+#include "net/conn.h"
 #include "log.h"
 #include "mcp/mcp.h"
 #include "ring.h"
@@ -39,22 +40,22 @@ struct listener {
 /* A client connection. It lives until its socket is closed and no operation on it is still in
  * the ring (the multishot recv has ended and no send is in flight). */
 struct conn {
+	struct net_conn net; /* first: the ring's tag is this pointer */
 	struct mcp_sink sink;
 	struct server *srv;
-	int fd;
 	struct http_conn *http;
-	struct sendq q;
 	struct buf in;       /* received but not parsed yet (pipelining behind a held request) */
 	struct timer timer;  /* head or keep-alive timeout */
-	struct list_link link; /* in srv->conns, then srv->zombies */
 	struct conn *next_ready;
 	struct linger_state linger;
-	bool recv_armed, busy, closing, close_after_flush, abort, in_ready, rearm;
+	bool busy, close_after_flush, abort, in_ready;
 	bool timing_request;
 	bool peer_done; /* the client ended its side (EOF) */
 	bool lingering; /* answered and write side shut: discarding input until closed */
 	bool stalled;   /* answered 408: it was not sending, so it does not linger */
 };
+
+_Static_assert(offsetof(struct conn, net) == 0, "the ring's tag is the connection's pointer");
 
 struct server {
 	struct config *cfg;
@@ -67,9 +68,7 @@ struct server {
 	int n_listeners;
 	int sigfd;
 	struct signalfd_siginfo siginfo;
-	struct list_link *conns;   /* open */
-	struct list_link *zombies; /* closed, waiting for their last completions */
-	uint32_t n_conns;
+	struct net_conns conns;
 	uint32_t max_conns; /* the config's, or what the descriptor limit allows */
 	struct conn *ready; /* connections with work to do after the current completions */
 	struct timer accept_retry;
@@ -101,22 +100,22 @@ static void mark_ready(struct conn *c)
 
 static struct buf *sink_out(struct mcp_sink *sink)
 {
-	return &conn_of(sink)->q.out;
+	return &conn_of(sink)->net.q.out;
 }
 
 static int sink_commit(struct mcp_sink *sink)
 {
 	struct conn *c = conn_of(sink);
 
-	if (c->closing || c->abort || c->lingering) {
-		c->q.out.len = 0;
+	if (c->net.closing || c->abort || c->lingering) {
+		c->net.q.out.len = 0;
 		return -EPIPE;
 	}
-	if (sendq_waiting(&c->q) > c->srv->cfg->max_send_queue) {
+	if (sendq_waiting(&c->net.q) > c->srv->cfg->max_send_queue) {
 		/* A client that does not read: drop it rather than buffer without end. */
-		log_info("connection %d: send queue over %zu bytes, closing it", c->fd,
+		log_info("connection %d: send queue over %zu bytes, closing it", c->net.fd,
 			 c->srv->cfg->max_send_queue);
-		c->q.out.len = 0;
+		c->net.q.out.len = 0;
 		c->abort = true;
 		mark_ready(c);
 		return -ENOBUFS;
@@ -139,12 +138,12 @@ static uint64_t sink_queued(struct mcp_sink *sink)
 {
 	struct conn *c = conn_of(sink);
 
-	return c->q.sent_total + sendq_waiting(&c->q);
+	return c->net.q.sent_total + sendq_waiting(&c->net.q);
 }
 
 static uint64_t sink_sent(struct mcp_sink *sink)
 {
-	return conn_of(sink)->q.sent_total;
+	return conn_of(sink)->net.q.sent_total;
 }
 
 static void sink_abort(struct mcp_sink *sink)
@@ -162,49 +161,46 @@ static const struct mcp_sink_ops sink_ops = { sink_out,	   sink_commit, sink_res
 
 static void conn_flush(struct conn *c)
 {
-	if (c->closing || c->lingering)
+	if (c->net.closing || c->lingering)
 		return;
-	if (sendq_idle(&c->q)) {
+	if (sendq_idle(&c->net.q)) {
 		if (c->close_after_flush && !c->busy)
 			mark_ready(c);
 		return;
 	}
-	sendq_start(&c->q, &c->srv->ring, c->fd, ring_tag(c, RING_OP_SEND));
+	net_conn_flush(&c->net);
 }
 
 static struct conn *conn_at(struct list_link *l)
 {
-	return container_of(l, struct conn, link);
+	return container_of(net_conn_at(l), struct conn, net);
 }
 
-static void conn_free(struct conn *c)
+static struct conn *conn_of_net(struct net_conn *n)
 {
+	return container_of(n, struct conn, net);
+}
+
+static void conn_free(struct net_conn *n)
+{
+	struct conn *c = conn_of_net(n);
+
 	http_conn_free(c->http);
-	sendq_free(&c->q);
 	buf_free(&c->in);
 	free(c);
 }
 
-static void conn_maybe_free(struct conn *c)
+/* On the ready list it is still referred to: freed once process_ready is past it. */
+static bool conn_held(const struct net_conn *n)
 {
-	if (!c->closing || c->recv_armed || c->q.sending || c->in_ready)
-		return;
-	list_unlink(&c->srv->zombies, &c->link);
-	conn_free(c);
+	return container_of(n, struct conn, net)->in_ready;
 }
 
-static void on_send(struct conn *c, int res)
+static void conn_sent(struct net_conn *n, int res)
 {
-	if (c->closing || res < 0) {
-		c->q.sending = false;
-		if (c->closing)
-			conn_maybe_free(c);
-		else
-			conn_close(c);
-		return;
-	}
+	struct conn *c = conn_of_net(n);
+
 	stats.bytes_out += (uint64_t)res;
-	sendq_sent(&c->q, &c->srv->ring, c->fd, ring_tag(c, RING_OP_SEND), res);
 	/* With the buffers consistent again: a stream may deliver and push more. */
 	if (c->sink.stream_of)
 		mcp_sink_sent(c->srv->mcp, &c->sink);
@@ -218,7 +214,7 @@ static void conn_arm_timer(struct conn *c)
 	const struct config *cfg = c->srv->cfg;
 	uint64_t now = timer_now_ms();
 
-	if (c->busy || c->closing) {
+	if (c->busy || c->net.closing) {
 		timer_cancel(&c->srv->timers, &c->timer);
 		return;
 	}
@@ -240,9 +236,9 @@ static void plain(struct conn *c, int status, const char *ctype, const char *ext
 	int n = http_format_head(head, sizeof(head), status, ctype, (long)body->len, extra, keep_alive);
 
 	if (n > 0)
-		buf_append(&c->q.out, head, (size_t)n);
+		buf_append(&c->net.q.out, head, (size_t)n);
 	if (!head_only && body->len)
-		buf_append(&c->q.out, body->p, body->len);
+		buf_append(&c->net.q.out, body->p, body->len);
 	conn_flush(c);
 }
 
@@ -253,7 +249,7 @@ static enum mcp_disposition serve_status(struct conn *c, const struct http_reque
 	bool health = strcmp(req->path, "/healthz") == 0;
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
-	struct status_env env = { c->srv->mcp, c->srv->chat, &c->srv->n_conns, c->srv->stopping };
+	struct status_env env = { c->srv->mcp, c->srv->chat, &c->srv->conns.n, c->srv->stopping };
 	struct buf body = BUF_INIT;
 	const char *ctype = "text/plain; charset=utf-8";
 	int status;
@@ -264,7 +260,7 @@ static enum mcp_disposition serve_status(struct conn *c, const struct http_reque
 	} else if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
 		status = 405;
 		buf_puts(&body, "method not allowed: use GET\n");
-	} else if (getpeername(c->fd, (struct sockaddr *)&peer, &len) < 0 ||
+	} else if (getpeername(c->net.fd, (struct sockaddr *)&peer, &len) < 0 ||
 		   !config_status_allowed(cfg, &peer)) {
 		status = 403;
 		buf_puts(&body, "forbidden: this address is not in [status] allow\n");
@@ -283,7 +279,7 @@ static size_t conn_parse(struct conn *c, const char *data, size_t len)
 {
 	size_t off = 0;
 
-	while (!c->busy && !c->close_after_flush && !c->closing && !c->abort) {
+	while (!c->busy && !c->close_after_flush && !c->net.closing && !c->abort) {
 		size_t used;
 		int rc = http_conn_feed(c->http, data + off, len - off, &used);
 		enum mcp_disposition d;
@@ -292,12 +288,12 @@ static size_t conn_parse(struct conn *c, const char *data, size_t len)
 		if (rc == HTTP_FEED_MORE)
 			break;
 		if (rc == HTTP_FEED_CONTINUE) {
-			buf_puts(&c->q.out, "HTTP/1.1 100 Continue\r\n\r\n");
+			buf_puts(&c->net.q.out, "HTTP/1.1 100 Continue\r\n\r\n");
 			conn_flush(c);
 			continue;
 		}
 		if (rc < 0) {
-			log_debug("connection %d: %s (%d)", c->fd, http_conn_error(c->http), -rc);
+			log_debug("connection %d: %s (%d)", c->net.fd, http_conn_error(c->http), -rc);
 			mcp_reply_http_error(&c->sink, -rc, http_conn_error(c->http));
 			c->close_after_flush = true;
 			break;
@@ -344,11 +340,11 @@ static void conn_input(struct conn *c, const char *data, size_t len)
 		len -= used;
 	}
 	/* Bytes after a closing answer are not read; an incomplete request was used up. */
-	if (len == 0 || c->close_after_flush || c->closing || c->abort)
+	if (len == 0 || c->close_after_flush || c->net.closing || c->abort)
 		return;
 	/* Bounded: one request's worth may wait behind a held one. */
 	if (c->in.len + len > cfg->max_head_bytes + cfg->max_body_bytes) {
-		log_info("connection %d: too much pipelined input, closing it", c->fd);
+		log_info("connection %d: too much pipelined input, closing it", c->net.fd);
 		c->abort = true;
 		mark_ready(c);
 		return;
@@ -369,9 +365,9 @@ static void linger_begin(struct conn *c)
 	mcp_sink_closed(srv->mcp, &c->sink);
 	http_conn_free(c->http);
 	c->http = NULL;
-	sendq_free(&c->q);
+	sendq_free(&c->net.q);
 	buf_free(&c->in);
-	ring_shutdown_write(&srv->ring, c->fd);
+	ring_shutdown_write(&srv->ring, c->net.fd);
 	linger_start(&c->linger, srv->cfg->head_timeout_ms, timer_now_ms());
 	timer_arm(&srv->timers, &c->timer, linger_deadline(&c->linger));
 }
@@ -382,9 +378,9 @@ static void linger_end(struct conn *c)
 	struct linger lg = { 1, 0 };
 
 	if (linger_reset(&c->linger, timer_now_ms())) {
-		log_debug("connection %d: still sending after its answer, resetting it", c->fd);
+		log_debug("connection %d: still sending after its answer, resetting it", c->net.fd);
 		/* Not I/O and never blocks; the ring has no portable setsockopt (Linux 6.7+). */
-		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		setsockopt(c->net.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
 	c->abort = true;
 	mark_ready(c);
@@ -408,56 +404,48 @@ static void linger_timer(struct conn *c)
 		timer_arm(&c->srv->timers, &c->timer, linger_deadline(&c->linger));
 }
 
-static void on_recv(struct conn *c, struct io_uring_cqe *cqe)
+static void conn_data(struct net_conn *n, const char *data, size_t len)
 {
-	struct ring *ring = &c->srv->ring;
-	int res = cqe->res;
+	struct conn *c = conn_of_net(n);
 
-	if (!(cqe->flags & IORING_CQE_F_MORE))
-		c->recv_armed = false;
-	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	stats.bytes_in += (uint64_t)len;
+	if (c->lingering)
+		linger_input(c, len);
+	else
+		conn_input(c, data, len);
+}
 
-		if (res > 0)
-			stats.bytes_in += (uint64_t)res;
-		if (res > 0 && c->lingering)
-			linger_input(c, (size_t)res);
-		else if (res > 0 && !c->closing)
-			conn_input(c, ring_buffer(ring, bid), (size_t)res);
-		ring_recycle(ring, bid);
-	}
-	if (c->closing) {
-		conn_maybe_free(c);
-		return;
-	}
-	if (res == 0) {
-		/* The client is gone: finish what it asked for unless an answer is still held. */
-		c->peer_done = true;
-		if (c->busy || c->lingering || sendq_idle(&c->q))
-			c->abort = true;
-		c->close_after_flush = true;
-		mark_ready(c);
-	} else if (res < 0 && res != -ENOBUFS) {
+static void conn_end(struct net_conn *n, int res)
+{
+	struct conn *c = conn_of_net(n);
+
+	if (res < 0) {
 		c->abort = true;
 		mark_ready(c);
-	} else if (!c->recv_armed) {
-		c->rearm = true; /* after the recycled buffers are back in the ring */
-		mark_ready(c);
+		return;
 	}
+	/* The client is gone: finish what it asked for unless an answer is still held. */
+	c->peer_done = true;
+	if (c->busy || c->lingering || sendq_idle(&c->net.q))
+		c->abort = true;
+	c->close_after_flush = true;
+	mark_ready(c);
 }
+
+static const struct net_conn_ops conn_ops = { conn_data, conn_end, conn_sent, conn_held, conn_free };
 
 static void on_conn_timer(struct timer *t)
 {
 	struct conn *c = container_of(t, struct conn, timer);
 
-	if (c->busy || c->closing)
+	if (c->busy || c->net.closing)
 		return;
 	if (c->lingering) {
 		linger_timer(c);
 		return;
 	}
 	if (c->timing_request) {
-		log_debug("connection %d: no complete request within %u ms", c->fd,
+		log_debug("connection %d: no complete request within %u ms", c->net.fd,
 			  c->srv->cfg->head_timeout_ms);
 		mcp_reply_http_error(&c->sink, 408, "no complete request in time");
 		c->close_after_flush = true;
@@ -486,12 +474,8 @@ static struct conn *conn_new(struct server *srv, int fd)
 	stats.connections_accepted++;
 	c->sink.ops = &sink_ops;
 	c->srv = srv;
-	c->fd = fd;
 	timer_init(&c->timer, on_conn_timer);
-	list_push(&srv->conns, &c->link);
-	srv->n_conns++;
-	c->recv_armed = true;
-	ring_recv(&srv->ring, fd, ring_tag(c, RING_OP_RECV));
+	net_conn_start(&srv->conns, &c->net, fd, &conn_ops);
 	/* A new connection must send a complete head in time, like one in mid-request. */
 	c->timing_request = true;
 	timer_arm(&srv->timers, &c->timer, timer_now_ms() + srv->cfg->head_timeout_ms);
@@ -503,16 +487,11 @@ static void conn_close(struct conn *c)
 {
 	struct server *srv = c->srv;
 
-	if (c->closing)
+	if (c->net.closing)
 		return;
-	c->closing = true;
 	mcp_sink_closed(srv->mcp, &c->sink);
 	timer_cancel(&srv->timers, &c->timer);
-	ring_close(&srv->ring, c->fd);
-	list_unlink(&srv->conns, &c->link);
-	list_push(&srv->zombies, &c->link);
-	srv->n_conns--;
-	conn_maybe_free(c);
+	net_conn_close(&c->net);
 }
 
 /* The answer is sent and the connection ends: lingering when input may still arrive. Not
@@ -522,7 +501,7 @@ static void conn_finish(struct conn *c)
 {
 	struct server *srv = c->srv;
 
-	if (!c->stalled && linger_wanted(c->peer_done, srv->stopping, srv->n_conns, srv->max_conns))
+	if (!c->stalled && linger_wanted(c->peer_done, srv->stopping, srv->conns.n, srv->max_conns))
 		linger_begin(c);
 	else
 		conn_close(c);
@@ -535,24 +514,19 @@ static void process_ready(struct server *srv)
 	while ((c = srv->ready)) {
 		srv->ready = c->next_ready;
 		c->in_ready = false;
-		if (c->closing) {
-			conn_maybe_free(c);
+		if (c->net.closing) {
+			net_conn_maybe_free(&c->net);
 			continue;
 		}
 		if (c->abort) {
 			conn_close(c);
 			continue;
 		}
-		if (c->rearm) {
-			c->rearm = false;
-			c->recv_armed = true;
-			ring_recv(&srv->ring, c->fd, ring_tag(c, RING_OP_RECV));
-		}
 		if (c->lingering)
 			continue;
 		if (!c->busy && !c->close_after_flush)
 			conn_parse_backlog(c);
-		if (c->close_after_flush && !c->busy && sendq_idle(&c->q))
+		if (c->close_after_flush && !c->busy && sendq_idle(&c->net.q))
 			conn_finish(c);
 		else if (c->close_after_flush && !c->busy)
 			conn_flush(c);
@@ -578,7 +552,7 @@ static void on_accept(struct server *srv, struct listener *l, struct io_uring_cq
 	if (cqe->res >= 0) {
 		if (srv->stopping)
 			ring_close(&srv->ring, cqe->res);
-		else if (srv->n_conns >= srv->max_conns)
+		else if (srv->conns.n >= srv->max_conns)
 			refuse_conn(srv, cqe->res);
 		else
 			conn_new(srv, cqe->res);
@@ -681,7 +655,7 @@ static void begin_stop(struct server *srv)
 		ctlsock_stop(srv->ctl);
 	mcp_server_shutdown(srv->mcp);
 	/* Idle keep-alive connections go now; those mid-request get their answer first. */
-	for (struct list_link *l = srv->conns; l; l = l->next) {
+	for (struct list_link *l = srv->conns.open; l; l = l->next) {
 		struct conn *c = conn_at(l);
 
 		if (c->lingering) {
@@ -767,7 +741,7 @@ static void on_service_tick(struct timer *t)
 	mcp_server_stats(srv->mcp, &ms);
 	chat_get_stats(srv->chat, &cs);
 	snprintf(status, sizeof(status), "%u sessions, %u waiting, %u rooms, %u streams, %u connections",
-		 ms.sessions, cs.waiting, cs.rooms, ms.streams, srv->n_conns);
+		 ms.sessions, cs.waiting, cs.rooms, ms.streams, srv->conns.n);
 	service_status(status);
 	service_watchdog();
 	if (!srv->stopping)
@@ -815,10 +789,10 @@ static void handle_cqe(struct server *srv, struct io_uring_cqe *cqe)
 		on_accept(srv, obj, cqe);
 		break;
 	case RING_OP_RECV:
-		on_recv(obj, cqe);
+		net_conn_on_recv(obj, cqe);
 		break;
 	case RING_OP_SEND:
-		on_send(obj, cqe->res);
+		net_conn_on_send(obj, cqe->res);
 		break;
 	case RING_OP_SIGNAL:
 		on_signal(srv, cqe->res);
@@ -869,7 +843,7 @@ int server_run(struct server *srv)
 		stats.loop_iterations++;
 		timer_run(&srv->timers, now);
 		process_ready(srv);
-		if (srv->stopping && (srv->n_conns == 0 || now >= srv->stop_deadline))
+		if (srv->stopping && (srv->conns.n == 0 || now >= srv->stop_deadline))
 			break;
 		err = ring_wait(&srv->ring, wait_ms(srv, now));
 		if (err < 0 && err != -ETIME && err != -EINTR && err != -EAGAIN && err != -EBUSY) {
@@ -919,7 +893,7 @@ static int open_control(struct server *srv)
 	for (int i = 0; i < srv->n_listeners && i < 8; i++)
 		env->listeners[env->n_listeners++] = srv->listeners[i]->name;
 	env->started_ms = timer_now_ms();
-	env->conns = &srv->n_conns;
+	env->conns = &srv->conns.n;
 	env->reload = ctl_reload;
 	env->reload_ctx = srv;
 	srv->ctl = ctlsock_open(path, srv->cfg->control_group, &srv->ring, env, &err);
@@ -947,6 +921,7 @@ struct server *server_new(struct config *cfg, int *err)
 	srv->sigfd = -1;
 	timer_heap_init(&srv->timers);
 	timer_init(&srv->accept_retry, on_accept_retry);
+	net_conns_init(&srv->conns, &srv->ring, RING_OP_RECV, RING_OP_SEND);
 	srv->max_conns = conn_ceiling(cfg);
 	for (int i = 0; i < cfg->n_listen; i++) {
 		struct listener *l = calloc(1, sizeof(*l));
@@ -999,7 +974,7 @@ void server_free(struct server *srv)
 	if (!srv)
 		return;
 	/* mcp lets go of every connection before it ends its sessions. */
-	for (struct list_link *l = srv->conns; l; l = l->next)
+	for (struct list_link *l = srv->conns.open; l; l = l->next)
 		if (srv->mcp)
 			mcp_sink_closed(srv->mcp, &conn_at(l)->sink);
 	mcp_server_free(srv->mcp);
@@ -1009,19 +984,7 @@ void server_free(struct server *srv)
 	if (srv->ring.br)
 		ring_exit(&srv->ring);
 	ctlsock_free(srv->ctl);
-	while (srv->conns) {
-		struct conn *c = conn_at(srv->conns);
-
-		list_unlink(&srv->conns, &c->link);
-		close(c->fd);
-		conn_free(c);
-	}
-	while (srv->zombies) {
-		struct conn *c = conn_at(srv->zombies);
-
-		list_unlink(&srv->zombies, &c->link);
-		conn_free(c);
-	}
+	net_conns_free(&srv->conns);
 	for (int i = 0; i < CONFIG_MAX_LISTEN; i++) {
 		if (srv->listeners[i] && srv->listeners[i]->fd >= 0 && i < srv->n_listeners)
 			close(srv->listeners[i]->fd);

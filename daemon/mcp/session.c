@@ -233,7 +233,9 @@ static void on_idle(struct timer *t)
 
 	if (s->stream || s->busy)
 		return; /* re-armed when the stream or the request ends */
-	if (timer_now_ms() < due) {
+	/* Judged by the heap's clock (the timer fired at t->when), not a second reading of
+	 * the wall: a deadline that moved while armed is simply armed again. */
+	if (t->when < due) {
 		timer_arm(srv->timers, t, due);
 		return;
 	}

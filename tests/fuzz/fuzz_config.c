@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "fuzz_common.h"
+#include "fuzz_entry.h"
 
 static int fd = -1;
 static char path[64];

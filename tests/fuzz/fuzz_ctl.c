@@ -14,6 +14,7 @@
 #include "chat.h"
 #include "ctl.h"
 #include "fuzz_common.h"
+#include "fuzz_entry.h"
 
 #define SESSIONS 4
 #define MAX_LINES 32

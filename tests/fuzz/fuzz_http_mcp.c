@@ -15,6 +15,7 @@
 #include "fuzz_common.h"
 #include "http.h"
 #include "tools.h"
+#include "fuzz_entry.h"
 
 #define MAX_CONNS 8
 #define SLOTS 4

@@ -17,6 +17,7 @@
 
 #include "fuzz_common.h"
 #include "sse.h"
+#include "fuzz_entry.h"
 
 #define MAX_IDS 4096
 #define MAX_ROUNDS 64
