@@ -129,47 +129,65 @@ static bool parse_mode(const char *mode)
 	return false;
 }
 
-static const struct option options[] = {
-	{ "url", 1, 0, 'u' }, { "conns", 1, 0, 'c' }, { "pairs", 1, 0, 'P' }, { "rate", 1, 0, 'r' },
-	{ "duration", 1, 0, 'd' }, { "warmup", 1, 0, 'w' }, { "depth", 1, 0, 'D' },
-	{ "msg-size", 1, 0, 'm' }, { "find-max", 0, 0, 'F' }, { "rates", 1, 0, 'R' },
-	{ "p99-limit-ms", 1, 0, 'L' }, { "find-samples", 1, 0, 'J' }, { "sessions", 1, 0, 'n' }, { "workers", 1, 0, 'W' },
-	{ "concurrency", 1, 0, 'C' }, { "src-addrs", 1, 0, 'S' }, { "pid", 1, 0, 'p' },
-	{ "hold", 1, 0, 'H' }, { "body", 1, 0, 'b' }, { "label", 1, 0, 'l' }, { "verbose", 0, 0, 'v' },
-	{ "setup-timeout", 1, 0, 'T' }, { "stall-ms", 1, 0, 'X' }, { "spin-us", 1, 0, 'Y' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+/* The option table: one line per option, parsed by kind into lg_opt. */
+enum { O_STR, O_INT, O_DBL, O_U64, O_FLAG, O_RATES };
+
+static const struct {
+	const char *name;
+	int kind;
+	void *to;
+} options[] = {
+	{ "url", O_STR, &lg_opt.url },
+	{ "conns", O_INT, &lg_opt.conns },
+	{ "pairs", O_INT, &lg_opt.pairs },
+	{ "rate", O_DBL, &lg_opt.rate },
+	{ "duration", O_DBL, &lg_opt.duration },
+	{ "warmup", O_DBL, &lg_opt.warmup },
+	{ "depth", O_INT, &lg_opt.depth },
+	{ "msg-size", O_INT, &lg_opt.msg_size },
+	{ "find-max", O_FLAG, &lg_opt.find_max },
+	{ "rates", O_RATES, lg_opt.rates },
+	{ "p99-limit-ms", O_DBL, &lg_opt.p99_limit_ms },
+	{ "find-samples", O_DBL, &lg_opt.find_samples },
+	{ "sessions", O_INT, &lg_opt.sessions },
+	{ "workers", O_INT, &lg_opt.workers },
+	{ "concurrency", O_INT, &lg_opt.concurrency },
+	{ "src-addrs", O_INT, &lg_opt.src_addrs },
+	{ "pid", O_INT, &lg_opt.pid },
+	{ "hold", O_DBL, &lg_opt.hold },
+	{ "body", O_STR, &lg_opt.body },
+	{ "label", O_STR, &lg_opt.label },
+	{ "verbose", O_FLAG, &lg_opt.verbose },
+	{ "setup-timeout", O_DBL, &lg_opt.setup_timeout },
+	{ "stall-ms", O_DBL, &lg_opt.stall_ms },
+	{ "spin-us", O_U64, &lg_opt.spin_us },
 };
 
-/* One option; false for an unknown one. */
-static bool set_option(int c, const char *arg)
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+#define OPT_HELP ((int)N_OPTIONS)
+
+static void set_option(int i, const char *arg)
 {
-	switch (c) {
-	case 'u': lg_opt.url = arg; break;
-	case 'c': lg_opt.conns = atoi(arg); break;
-	case 'P': lg_opt.pairs = atoi(arg); break;
-	case 'r': lg_opt.rate = atof(arg); break;
-	case 'd': lg_opt.duration = atof(arg); break;
-	case 'w': lg_opt.warmup = atof(arg); break;
-	case 'D': lg_opt.depth = atoi(arg); break;
-	case 'm': lg_opt.msg_size = atoi(arg); break;
-	case 'F': lg_opt.find_max = true; break;
-	case 'R': snprintf(lg_opt.rates, sizeof(lg_opt.rates), "%s", arg); break;
-	case 'L': lg_opt.p99_limit_ms = atof(arg); break;
-	case 'J': lg_opt.find_samples = atof(arg); break;
-	case 'n': lg_opt.sessions = atoi(arg); break;
-	case 'W': lg_opt.workers = atoi(arg); break;
-	case 'C': lg_opt.concurrency = atoi(arg); break;
-	case 'S': lg_opt.src_addrs = atoi(arg); break;
-	case 'p': lg_opt.pid = atoi(arg); break;
-	case 'H': lg_opt.hold = atof(arg); break;
-	case 'b': lg_opt.body = arg; break;
-	case 'l': lg_opt.label = arg; break;
-	case 'v': lg_opt.verbose = true; break;
-	case 'T': lg_opt.setup_timeout = atof(arg); break;
-	case 'X': lg_opt.stall_ms = atof(arg); break;
-	case 'Y': lg_opt.spin_us = (u64)atoll(arg); break;
-	default: return false;
+	void *to = options[i].to;
+
+	switch (options[i].kind) {
+	case O_STR: *(const char **)to = arg; break;
+	case O_INT: *(int *)to = atoi(arg); break;
+	case O_DBL: *(double *)to = atof(arg); break;
+	case O_U64: *(u64 *)to = (u64)atoll(arg); break;
+	case O_FLAG: *(bool *)to = true; break;
+	case O_RATES: snprintf(lg_opt.rates, sizeof(lg_opt.rates), "%s", arg); break;
 	}
-	return true;
+}
+
+/* getopt_long's table from ours: the value is the index, --help the one past the end. */
+static void long_options(struct option *lo)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		lo[i] = (struct option){ options[i].name, options[i].kind == O_FLAG ? no_argument : required_argument,
+					 NULL, (int)i };
+	lo[N_OPTIONS] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	lo[N_OPTIONS + 1] = (struct option){ 0, 0, 0, 0 };
 }
 
 static void check_options(void)
@@ -219,6 +237,7 @@ static int run(void)
 
 int main(int argc, char **argv)
 {
+	struct option lo[N_OPTIONS + 2];
 	int c;
 
 	if (argc < 2) {
@@ -235,16 +254,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	long_options(lo);
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		if (c == 'h') {
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == OPT_HELP) {
 			usage(stdout);
 			return 0;
 		}
-		if (!set_option(c, optarg)) {
+		if (c < 0 || c >= OPT_HELP) {
 			usage(stderr);
 			return 2;
 		}
+		set_option(c, optarg);
 	}
 	check_options();
 	signal(SIGPIPE, SIG_IGN);
