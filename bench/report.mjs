@@ -34,14 +34,21 @@ const medianRun = (scenario, server) => {
   const rs = all(scenario, server).filter((r) => r.calls_per_s !== undefined).sort((a, b) => a.calls_per_s - b.calls_per_s);
   return rs.length ? rs[Math.floor((rs.length - 1) / 2)] : find(scenario, server);
 };
-const roundsOf = (scenario, server) => all(scenario, server).map((r) => r.calls_per_s).filter((v) => v !== undefined);
+const roundsOf = (scenario, server, key = 'calls_per_s') => all(scenario, server).map((r) => r[key]).filter((v) => v !== undefined && v !== null);
+// The server's CPU time per call over the measured window: on a shared VM calls/s swings with
+// steal from round to round, CPU per call barely does. nginx's µs over the daemon's is what
+// daemon/nginx calls/s would be if both had a core of their own.
+const cpuCall = (r) => r?.server_cpu_us_per_call ?? undefined;
 {
   const d = medianRun('rpc', 'mcp-chatd'), p = medianRun('rpc', 'peer'), n = medianRun('rpc', 'nginx');
   if (d || p || n) {
     const rp = ratio(d?.calls_per_s, p?.calls_per_s), rn = ratio(d?.calls_per_s, n?.calls_per_s);
     summary.rpc = { daemon_calls_per_s: d?.calls_per_s, peer_calls_per_s: p?.calls_per_s, nginx_requests_per_s: n?.calls_per_s,
       daemon_over_peer: rp, daemon_over_nginx: rn, target_over_peer: 30, target_over_nginx: 0.6,
-      daemon_rounds: roundsOf('rpc', 'mcp-chatd'), nginx_rounds: roundsOf('rpc', 'nginx') };
+      daemon_rounds: roundsOf('rpc', 'mcp-chatd'), nginx_rounds: roundsOf('rpc', 'nginx'),
+      daemon_cpu_us_per_call: cpuCall(d), peer_cpu_us_per_call: cpuCall(p), nginx_cpu_us_per_call: cpuCall(n),
+      nginx_cpu_over_daemon_cpu: ratio(cpuCall(n), cpuCall(d)),
+      daemon_cpu_rounds: roundsOf('rpc', 'mcp-chatd', 'server_cpu_us_per_call'), nginx_cpu_rounds: roundsOf('rpc', 'nginx', 'server_cpu_us_per_call') };
     const conns = d?.conns ?? p?.conns ?? n?.conns;
     row('rpc', `send_message calls/s, ${conns} conns: daemon/peer`, num(d?.calls_per_s), num(p?.calls_per_s), '', rp === undefined ? '–' : `${times(rp)} (target ≥ 30×${verdict(rp >= 30)})`);
     row('rpc', 'requests/s: daemon/nginx (fixed 200)', num(d?.calls_per_s), '', num(n?.calls_per_s), rn === undefined ? '–' : `${pct(rn)} (target ≥ 60 %${verdict(rn >= 0.6)})`);
@@ -49,6 +56,15 @@ const roundsOf = (scenario, server) => all(scenario, server).map((r) => r.calls_
     if (dr.length > 1 || nr.length > 1) {
       const pairs = dr.map((v, i) => (nr[i] ? pct(v / nr[i]) : '–')).join(', ');
       row('rpc', 'each round, calls/s (median above)', dr.map((v) => num(v)).join(', '), '', nr.map((v) => num(v)).join(', '),
+        `per round: ${pairs}`);
+    }
+    const rc = ratio(cpuCall(n), cpuCall(d));
+    row('rpc', 'server CPU µs/call (user+system, median run)', num(cpuCall(d), 2), num(cpuCall(p), 0), num(cpuCall(n), 2),
+      rc === undefined ? '–' : `nginx/daemon ${pct(rc)}`);
+    const dc = roundsOf('rpc', 'mcp-chatd', 'server_cpu_us_per_call'), nc = roundsOf('rpc', 'nginx', 'server_cpu_us_per_call');
+    if (dc.length > 1 || nc.length > 1) {
+      const pairs = dc.map((v, i) => (nc[i] ? pct(nc[i] / v) : '–')).join(', ');
+      row('rpc', 'each round, CPU µs/call', dc.map((v) => num(v, 2)).join(', '), '', nc.map((v) => num(v, 2)).join(', '),
         `per round: ${pairs}`);
     }
     row('rpc', 'latency p50 / p99 / p999 ms', lat(d?.lat_us), lat(p?.lat_us), lat(n?.lat_us));
@@ -70,7 +86,8 @@ const roundsOf = (scenario, server) => all(scenario, server).map((r) => r.calls_
       return `${ms(r.lat_us.p99)}${sat}`;
     };
     summary.relay = { rate, daemon_p99_us: d?.lat_us?.p99, peer_p99_us: p?.lat_us?.p99, peer_achieved_rate: p?.achieved_rate,
-      daemon_max_rate: dm?.max_rate, peer_max_rate: pm?.max_rate, target_p99_us: 1000 };
+      daemon_max_rate: dm?.max_rate, peer_max_rate: pm?.max_rate, target_p99_us: 1000,
+      daemon_cpu_us_per_msg: d?.server_cpu_us_per_msg ?? undefined, peer_cpu_us_per_msg: p?.server_cpu_us_per_msg ?? undefined };
     row('relay', `p99 ms at ${num(rate)} msg/s offered`, cell(d), cell(p), '',
       d?.lat_us ? `target ≤ 1 ms${verdict(d.lat_us.p99 <= 1000)}` : '–');
     const maxCell = (r) => (!r ? '–' : r.max_rate ? `${num(r.max_rate)}${r.steps?.every((x) => x.sustained) ? ' (every step passed: raise --rates)' : ''}`
@@ -78,6 +95,8 @@ const roundsOf = (scenario, server) => all(scenario, server).map((r) => r.calls_
     row('relay', `max rate with p99 < ${dm?.p99_limit_ms ?? pm?.p99_limit_ms ?? 5} ms (msg/s)`, maxCell(dm), maxCell(pm), '',
       times(ratio(dm?.max_rate, pm?.max_rate)));
     row('relay', `p50 / p99 / p999 ms at ${num(rate)} msg/s`, lat(d?.lat_us), lat(p?.lat_us), '');
+    row('relay', `server CPU µs/msg at ${num(rate)} msg/s offered`, num(d?.server_cpu_us_per_msg, 2), num(p?.server_cpu_us_per_msg, 0), '',
+      ratio(p?.server_cpu_us_per_msg, d?.server_cpu_us_per_msg) === undefined ? '–' : `peer/daemon ${times(ratio(p.server_cpu_us_per_msg, d.server_cpu_us_per_msg))}`);
     const dl = (r) => (r ? `${num(r.delivered)} / ${num(r.sent_ok)}${r.missing || r.dup || r.gap || r.errors ? ` (missing ${r.missing}, dup ${r.dup}, gap ${r.gap}, errors ${r.errors})` : ''}${okMark(r)}` : '–');
     row('relay', 'delivered / sent ok', dl(d), dl(p), '');
     for (const [name, r] of [['mcp-chatd', dm], ['peer', pm]]) {

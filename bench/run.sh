@@ -39,7 +39,7 @@ EOF
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 BUILD=$ROOT/build-bench
-LOCAL=$BENCH/.work # untracked (.gitignore): loadgen binary, the peer's copy and node_modules
+LOCAL=$BENCH/.work # untracked (.gitignore): the peer's copy and node_modules, smoke results
 SHARED=${MCPCHAT_SHARED:-$ROOT/../shared}
 [[ -d $SHARED/peer ]] || SHARED=/work/shared
 
@@ -138,15 +138,13 @@ trap 'exit 130' INT TERM
 # ------------------------------------------------------------------ build
 
 mkdir -p "$LOCAL"
-log "building the Release daemon in build-bench/"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMCPCHAT_TESTS=OFF >"$WORK/cmake.log" 2>&1 ||
+log "building the Release daemon and the load generator in build-bench/"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMCPCHAT_TESTS=OFF -DMCPCHAT_BENCH=ON >"$WORK/cmake.log" 2>&1 ||
 	{ cat "$WORK/cmake.log" >&2; fail "cmake configure failed"; }
-cmake --build "$BUILD" -j"$(nproc)" --target mcp-chatd >"$WORK/build.log" 2>&1 ||
-	{ tail -30 "$WORK/build.log" >&2; fail "daemon build failed"; }
+cmake --build "$BUILD" -j"$(nproc)" --target mcp-chatd mcpchat-loadgen >"$WORK/build.log" 2>&1 ||
+	{ tail -30 "$WORK/build.log" >&2; fail "build of the daemon or the load generator failed"; }
 DAEMON=$BUILD/mcp-chatd
-LOADGEN=$LOCAL/loadgen
-log "building the load generator"
-${CC:-cc} -O2 -g -Wall -Wextra -Werror -std=gnu11 -o "$LOADGEN" "$BENCH/loadgen.c"
+LOADGEN=$BUILD/bench/mcpchat-loadgen
 
 if ((USE_PEER)); then
 	command -v node >/dev/null || fail "node is needed for the reference peer (or pass --no-peer)"
