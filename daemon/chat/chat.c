@@ -1,4 +1,4 @@
-#include "chat.h"
+#include "chat/chat.h"
 
 #include <errno.h>
 #include <stdarg.h>
