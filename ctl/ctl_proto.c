@@ -53,34 +53,17 @@ int ctl_cmd_parse(const char *name)
 static long text_chars(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s);
 	long n = 0;
 
-	while (*p) {
-		unsigned c = *p, len, cp, min;
+	while (left > 0) {
+		size_t k = utf8_seq_len(p, left);
 
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return -1;
-			p++;
-			n++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, cp = c & 0x1f, min = 0x80;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3, cp = c & 0x0f, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, cp = c & 0x07, min = 0x10000;
-		else
+		/* C0 and DEL are single bytes; C1 (U+0080..U+009F) is C2 80..C2 9F. */
+		if (!k || (k == 1 && (*p < 0x20 || *p == 0x7f)) || (k == 2 && p[0] == 0xc2 && p[1] < 0xa0))
 			return -1;
-		for (unsigned i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-			return -1;
-		p += len;
+		p += k;
+		left -= k;
 		n++;
 	}
 	return n;
