@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/utf8.h"
+
 #define TARGET_MAX_CHARS 64
 #define REASON_MAX_CHARS 200
 #define METHOD_MAX_CHARS 128
@@ -52,34 +54,17 @@ int ctl_cmd_parse(const char *name)
 static long text_chars(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s);
 	long n = 0;
 
-	while (*p) {
-		unsigned c = *p, len, cp, min;
+	while (left > 0) {
+		size_t k = utf8_seq_len(p, left);
 
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return -1;
-			p++;
-			n++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, cp = c & 0x1f, min = 0x80;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3, cp = c & 0x0f, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, cp = c & 0x07, min = 0x10000;
-		else
+		/* C0 and DEL are single bytes; C1 (U+0080..U+009F) is C2 80..C2 9F. */
+		if (!k || (k == 1 && (*p < 0x20 || *p == 0x7f)) || (k == 2 && p[0] == 0xc2 && p[1] < 0xa0))
 			return -1;
-		for (unsigned i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-			return -1;
-		p += len;
+		p += k;
+		left -= k;
 		n++;
 	}
 	return n;
@@ -333,40 +318,6 @@ static int check_args(enum ctl_cmd cmd, const cJSON *args, struct derr *e)
 }
 
 /* The line without its newline, or an error for lines that cannot be a request. */
-/* Is s[0..len) well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF)? */
-static bool utf8_ok(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned c = s[i], n, cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 2, cp = c & 0x1f, min = 0x80;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 3, cp = c & 0x0f, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 4, cp = c & 0x07, min = 0x10000;
-		else
-			return false;
-		if (i + n > len)
-			return false;
-		for (unsigned k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n;
-	}
-	return true;
-}
-
 static int request_text(const char *line, size_t len, size_t *text_len, struct derr *e)
 {
 	bool has_nl = len > 0 && line[len - 1] == '\n';
@@ -385,7 +336,7 @@ static int request_text(const char *line, size_t len, size_t *text_len, struct d
 	if (has_escaped_nul(line, len))
 		return bad_request(e, "request contains \\u0000, which no field may hold");
 	/* Whatever it carries (notify params) reaches clients: it must be UTF-8. */
-	if (!utf8_ok((const unsigned char *)line, len))
+	if (!utf8_valid(line, len, NULL))
 		return bad_request(e, "request is not valid UTF-8");
 	*text_len = len;
 	return 0;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/utf8.h"
+
 int buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1;
@@ -49,31 +51,6 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 	b->len += (size_t)n;
 	return 0;
-}
-
-/* Length of the well-formed UTF-8 sequence at s (1-4), or 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t left)
-{
-	unsigned c = s[0], n, cp, min;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	for (unsigned k = 1; k < n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[k] & 0x3f);
-	}
-	return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
 }
 
 static void put_u_escape(struct buf *b, unsigned v)
@@ -156,7 +133,7 @@ int buf_json_string(struct buf *b, const char *s, size_t len)
 		} else if (c < 0x80) {
 			b->p[b->len++] = (char)c;
 			i++;
-		} else if ((n = utf8_seq(u + i, len - i))) {
+		} else if ((n = utf8_seq_len(u + i, len - i))) {
 			memcpy(b->p + b->len, u + i, n);
 			b->len += n;
 			i += n;
@@ -171,14 +148,7 @@ int buf_json_string(struct buf *b, const char *s, size_t len)
 
 size_t buf_utf8_prefix(const char *s, size_t max)
 {
-	size_t len = strlen(s);
-
-	if (len <= max)
-		return len;
-	/* Back off over continuation bytes so a character is never cut in two. */
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return max;
+	return utf8_prefix(s, max);
 }
 
 char *buf_take(struct buf *b)

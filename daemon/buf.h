@@ -40,7 +40,8 @@ size_t buf_fmt_u64(char *out, uint64_t v);
 /* Appends s as a JSON string literal, quotes included; bytes that are not UTF-8 are
  * escaped (see buf.c), so the result is always valid UTF-8. */
 int buf_json_string(struct buf *b, const char *s, size_t len);
-/* The longest prefix of s of at most max bytes that ends on a character boundary. */
+/* The longest prefix of s of at most max bytes that ends on a character boundary: the same
+ * as utf8_prefix (util/utf8.h), kept under this name for its callers in mcp.c. */
 size_t buf_utf8_prefix(const char *s, size_t max);
 /* Hands the bytes to the caller (free() them) and empties b. Never NULL on success. */
 char *buf_take(struct buf *b);

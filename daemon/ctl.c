@@ -8,7 +8,7 @@
 
 #include <mcpchat/version.h>
 
-#include "chat.h"
+#include "chat/chat.h"
 #include "log.h"
 #include "mcp/mcp.h"
 #include "stats.h"

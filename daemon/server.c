@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
-#include "chat.h"
+#include "chat/chat.h"
 #include "ctl.h"
 #include "ctlsock.h"
 #include "http.h"

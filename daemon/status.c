@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "chat.h"
+#include "chat/chat.h"
 #include "mcp/mcp.h"
 #include "stats.h"
 

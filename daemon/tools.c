@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "buf.h"
-#include "chat.h"
+#include "chat/chat.h"
 #include "jsonrpc.h"
 #include "log.h"
 #include "stats.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "chat/chat.h"
 #include "ctl.h"
 #include "fuzz_common.h"
 #include "fuzz_entry.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "chat/chat.h"
 #include "fuzz_common.h"
 #include "http.h"
 #include "tools.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat.h"
+#include "chat/chat.h"
 #include "timer.h"
 #include "unit.h"
 
