@@ -8,8 +8,7 @@
 #include "log.h"
 #include "sse.h"
 #include "stats.h"
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+#include "util/b64url.h"
 
 int mcp_random(void *buf, size_t len)
 {
@@ -28,45 +27,17 @@ int mcp_random(void *buf, size_t len)
 	return 0;
 }
 
+/* 24 random bytes are 32 base64url characters, no padding. */
+_Static_assert(MCP_SESSION_ID_LEN == 4 * MCP_SESSION_RAW_LEN / 3, "id length");
+
 static void encode(const uint8_t raw[MCP_SESSION_RAW_LEN], char id[MCP_SESSION_ID_LEN + 1])
 {
-	for (int i = 0, o = 0; i < MCP_SESSION_RAW_LEN; i += 3) {
-		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
-		id[o++] = b64url[v >> 18 & 63];
-		id[o++] = b64url[v >> 12 & 63];
-		id[o++] = b64url[v >> 6 & 63];
-		id[o++] = b64url[v & 63];
-	}
-	id[MCP_SESSION_ID_LEN] = '\0';
-}
-
-/* base64url value of each byte + 1; 0 for bytes outside the alphabet. */
-static uint8_t b64_value[256];
-
-static void b64_table(void)
-{
-	if (b64_value['A'])
-		return;
-	for (int i = 0; i < 64; i++)
-		b64_value[(unsigned char)b64url[i]] = (uint8_t)(i + 1);
+	b64url_encode(raw, MCP_SESSION_RAW_LEN, id);
 }
 
 static int decode(const char *id, uint8_t raw[MCP_SESSION_RAW_LEN])
 {
-	b64_table();
-	for (int i = 0, o = 0; i < MCP_SESSION_ID_LEN; i += 4) {
-		uint32_t v = 0;
-		for (int k = 0; k < 4; k++) {
-			uint8_t d = b64_value[(unsigned char)id[i + k]];
-			if (!d)
-				return -EINVAL;
-			v = v << 6 | (uint32_t)(d - 1);
-		}
-		raw[o++] = (uint8_t)(v >> 16);
-		raw[o++] = (uint8_t)(v >> 8);
-		raw[o++] = (uint8_t)v;
-	}
-	return id[MCP_SESSION_ID_LEN] == '\0' ? 0 : -EINVAL;
+	return b64url_decode(id, MCP_SESSION_ID_LEN, raw, NULL);
 }
 
 /* The ids are random, so their first bytes are a fine hash. */
