@@ -7,7 +7,7 @@
 #include <mcpchat/version.h>
 
 #include "config.h"
-#include "log.h"
+#include "util/log.h"
 #include "server.h"
 #include "service.h"
 

@@ -14,23 +14,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "chat/chat.h"
-#include "ctl.h"
-#include "ctlsock.h"
-#include "http.h"
-#include "linger.h"
-#include "list.h"
+#include "admin/ctl.h"
+#include "admin/ctlsock.h"
+#include "http/request.h"
+#include "net/linger.h"
+#include "util/list.h"
 #include "net/conn.h"
-#include "log.h"
+#include "util/log.h"
 #include "mcp/mcp.h"
-#include "ring.h"
-#include "sendq.h"
+#include "net/ring.h"
+#include "net/sendq.h"
 #include "service.h"
-#include "stats.h"
-#include "status.h"
-#include "timer.h"
-#include "tools.h"
+#include "admin/stats.h"
+#include "admin/status.h"
+#include "net/timer.h"
+#include "chat/tools.h"
 
 struct listener {
 	int fd;
@@ -707,7 +707,7 @@ static int reload(struct server *srv, const char *by, char *note, size_t len)
 	}
 	config_reload(srv->cfg, &next, note, len);
 	log_set_level((enum log_level)srv->cfg->log_level);
-	tools_configure(srv->chat, srv->cfg);
+	chat_tools_configure(srv->chat, srv->cfg);
 	mcp_server_reconfigure(srv->mcp);
 	srv->max_conns = conn_ceiling(srv->cfg);
 	if (note[0])
@@ -948,7 +948,7 @@ struct server *server_new(struct config *cfg, int *err)
 	}
 	*err = -ENOMEM;
 	srv->mcp = mcp_server_new(cfg, &srv->timers);
-	if (!srv->mcp || !(srv->chat = tools_register(srv->mcp, cfg, &srv->timers)))
+	if (!srv->mcp || !(srv->chat = chat_tools_register(srv->mcp, cfg, &srv->timers)))
 		goto fail;
 	*err = open_control(srv);
 	if (*err < 0)
@@ -979,7 +979,7 @@ void server_free(struct server *srv)
 			mcp_sink_closed(srv->mcp, &conn_at(l)->sink);
 	mcp_server_free(srv->mcp);
 	if (srv->chat)
-		tools_free(srv->chat);
+		chat_tools_free(srv->chat);
 	/* The kernel lets go of buffers and sockets before their memory goes. */
 	if (srv->ring.br)
 		ring_exit(&srv->ring);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sse.h"
+#include "http/sse.h"
 
 /* A tools/call answered later (wait_for_message): its answer goes out as one SSE event on the
  * POST's own response stream. */

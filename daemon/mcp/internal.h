@@ -9,10 +9,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "jsonrpc.h"
-#include "mailbox.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/mailbox.h"
 #include "mcp/mcp.h"
-#include "timer.h"
+#include "net/timer.h"
 
 /* The protocol versions spoken, newest first; a session keeps the index of its own. */
 extern const char *const mcp_versions[];

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "log.h"
-#include "sse.h"
-#include "stats.h"
+#include "util/log.h"
+#include "http/sse.h"
+#include "admin/stats.h"
 #include "util/b64url.h"
 
 int mcp_random(void *buf, size_t len)

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "chat/chat.h"
-#include "ctl.h"
+#include "admin/ctl.h"
 #include "fuzz_common.h"
 #include "fuzz_entry.h"
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "sse.h"
+#include "http/sse.h"
 #include "fuzz_entry.h"
 
 #define MAX_IDS 4096

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
+#include "util/log.h"
 #include "unit.h"
 
 #ifndef MCPCHAT_SOURCE_DIR

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
-#include "jsonrpc.h"
+#include "util/buf.h"
+#include "mcp/jsonrpc.h"
 #include "unit.h"
 
 #define WHY_OBJECT "a JSON-RPC message must be a JSON object"

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "sse.h"
+#include "util/buf.h"
+#include "http/sse.h"
 #include "unit.h"
 
 static struct buf out;

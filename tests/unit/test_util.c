@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "list.h"
+#include "util/list.h"
 #include "unit.h"
 #include "util/b64url.h"
 #include "util/htab.h"

@@ -1,4 +1,4 @@
-#include "http.h"
+#include "http/request.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 
 #include <llhttp.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 enum tracked {
 	H_HOST,

@@ -1,4 +1,4 @@
-#include "ctl.h"
+#include "admin/ctl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,10 +9,10 @@
 #include <mcpchat/version.h>
 
 #include "chat/chat.h"
-#include "log.h"
+#include "util/log.h"
 #include "mcp/mcp.h"
-#include "stats.h"
-#include "timer.h"
+#include "admin/stats.h"
+#include "net/timer.h"
 
 static const char *const state_names[] = { "idle", "waiting", "in_room" };
 

@@ -1,4 +1,4 @@
-#include "ctlsock.h"
+#include "admin/ctlsock.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -10,8 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "log.h"
+#include "util/buf.h"
+#include "util/log.h"
 #include "net/conn.h"
 
 #define CTL_MAX_CONNS 64
