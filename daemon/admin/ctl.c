@@ -8,11 +8,11 @@
 
 #include <mcpchat/version.h>
 
-#include "chat/chat.h"
-#include "util/log.h"
-#include "mcp/mcp.h"
 #include "admin/stats.h"
+#include "chat/chat.h"
+#include "mcp/mcp.h"
 #include "net/timer.h"
+#include "util/log.h"
 
 static const char *const state_names[] = { "idle", "waiting", "in_room" };
 

@@ -10,9 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "net/conn.h"
 #include "util/buf.h"
 #include "util/log.h"
-#include "net/conn.h"
 
 #define CTL_MAX_CONNS 64
 

@@ -2,9 +2,9 @@
 
 #include <string.h>
 
+#include "admin/stats.h"
 #include "chat/chat.h"
 #include "mcp/mcp.h"
-#include "admin/stats.h"
 
 bool status_is_path(const char *path)
 {

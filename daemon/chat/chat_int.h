@@ -12,9 +12,9 @@
 
 #include "util/buf.h"
 #include "chat/chat.h"
-#include "util/list.h"
 #include "net/timer.h"
 #include "util/htab.h"
+#include "util/list.h"
 
 #define CHAT_ROOM_ID_MAX 64
 

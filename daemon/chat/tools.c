@@ -7,11 +7,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "util/buf.h"
+#include "admin/stats.h"
 #include "chat/chat.h"
 #include "mcp/jsonrpc.h"
+#include "util/buf.h"
 #include "util/log.h"
-#include "admin/stats.h"
 
 enum { T_ENTER, T_JOIN, T_SEND, T_WAIT, T_LEAVE, T_STATUS, N_TOOLS };
 

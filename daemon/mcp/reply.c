@@ -2,8 +2,8 @@
 
 #include <stdio.h>
 
-#include "http/request.h"
 #include "admin/stats.h"
+#include "http/request.h"
 
 /* The HTTP answers of /mcp: heads, JSON bodies, 202s and refusals. */
 

@@ -1,7 +1,7 @@
 #include "mcp/internal.h"
 
-#include "util/log.h"
 #include "http/sse.h"
+#include "util/log.h"
 
 /* The GET push stream of a session: events in order while the connection's send queue has
  * room, delivered once sent, replayed after Last-Event-ID, kept alive with comments. */

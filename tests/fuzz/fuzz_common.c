@@ -8,9 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "chat/tools.h"
 #include "mcp/jsonrpc.h"
 #include "util/log.h"
-#include "chat/tools.h"
 
 #define LOG_CAP (16u << 20)
 

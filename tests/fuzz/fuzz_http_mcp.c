@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "chat/chat.h"
-#include "fuzz_common.h"
-#include "http/request.h"
 #include "chat/tools.h"
+#include "fuzz_common.h"
 #include "fuzz_entry.h"
+#include "http/request.h"
 
 #define MAX_CONNS 8
 #define SLOTS 4

@@ -9,14 +9,14 @@
 
 #include <mcpchat/version.h>
 
-#include "util/buf.h"
-#include "config.h"
-#include "util/log.h"
-#include "mcp/mcp.h"
-#include "mcp/internal.h"
-#include "net/timer.h"
 #include "chat/tools.h"
+#include "config.h"
+#include "mcp/internal.h"
+#include "mcp/mcp.h"
+#include "net/timer.h"
 #include "unit.h"
+#include "util/buf.h"
+#include "util/log.h"
 
 /* The MCP layer without sockets: hand-built requests, fake sinks capturing the HTTP bytes. */
 
