@@ -8,6 +8,7 @@
 #include "admin/stats.h"
 #include "admin/status.h"
 #include "http/request.h"
+#include "http/response.h"
 #include "net/linger.h"
 #include "util/log.h"
 
@@ -188,13 +189,7 @@ static void conn_arm_timer(struct client *c)
 static void plain(struct client *c, int status, const char *ctype, const char *extra,
 		  const struct buf *body, bool keep_alive, bool head_only)
 {
-	char head[512];
-	int n = http_format_head(head, sizeof(head), status, ctype, (long)body->len, extra, keep_alive);
-
-	if (n > 0)
-		buf_append(&c->net.q.out, head, (size_t)n);
-	if (!head_only && body->len)
-		buf_append(&c->net.q.out, body->p, body->len);
+	http_response(&c->net.q.out, status, ctype, extra, body->p, body->len, keep_alive, head_only);
 	conn_flush(c);
 }
 
@@ -244,7 +239,7 @@ static size_t conn_parse(struct client *c, const char *data, size_t len)
 		if (rc == HTTP_FEED_MORE)
 			break;
 		if (rc == HTTP_FEED_CONTINUE) {
-			buf_puts(&c->net.q.out, "HTTP/1.1 100 Continue\r\n\r\n");
+			http_response_continue(&c->net.q.out);
 			conn_flush(c);
 			continue;
 		}

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "http/request.h"
+#include "http/response.h"
 #include "unit.h"
 
 #define MAX_HEAD 8192
