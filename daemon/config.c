@@ -11,7 +11,7 @@
 
 #include <ini.h>
 
-#include "log.h"
+#include "util/log.h"
 
 void config_defaults(struct config *cfg)
 {

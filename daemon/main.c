@@ -7,9 +7,9 @@
 #include <mcpchat/version.h>
 
 #include "config.h"
-#include "log.h"
 #include "server.h"
 #include "service.h"
+#include "util/log.h"
 
 static void usage(FILE *f)
 {

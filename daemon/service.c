@@ -12,7 +12,7 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "log.h"
+#include "util/log.h"
 
 void service_ready(const char *status)
 {

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "timer.h"
+#include "net/timer.h"
 
 /* Chat logic: users, the waiting queue, rooms, messages, rate limits. Pure: no sockets, no
  * MCP, no JSON parsing. Events for a user leave through chat_ops.deliver as a method name

@@ -10,11 +10,11 @@
  * to the world from its first member until it closes, and tags live while a waiter names
  * them. Users are the caller's to create and free (chat_user_new, chat_user_free). */
 
-#include "buf.h"
+#include "util/buf.h"
 #include "chat/chat.h"
-#include "list.h"
-#include "timer.h"
+#include "net/timer.h"
 #include "util/htab.h"
+#include "util/list.h"
 
 #define CHAT_ROOM_ID_MAX 64
 

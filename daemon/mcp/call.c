@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sse.h"
+#include "http/sse.h"
+#include "http/response.h"
 
 /* A tools/call answered later (wait_for_message): its answer goes out as one SSE event on the
  * POST's own response stream. */
@@ -158,7 +159,7 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 	s->busy++;
 	srv->calls++;
 	out = sink->ops->out(sink);
-	mcp_reply_head(out, 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n", keep_alive);
+	http_response_head(out, 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n", keep_alive);
 	sink->ops->commit(sink);
 	return MCP_PENDING;
 fail:

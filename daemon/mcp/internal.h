@@ -9,10 +9,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "jsonrpc.h"
-#include "mailbox.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/mailbox.h"
 #include "mcp/mcp.h"
-#include "timer.h"
+#include "net/timer.h"
 
 /* The protocol versions spoken, newest first; a session keeps the index of its own. */
 extern const char *const mcp_versions[];
@@ -117,8 +117,6 @@ void mcp_answer_error(struct mcp_answer *a, int code, const char *fmt, ...)
 void mcp_answer_append(struct buf *out, const cJSON *id, const struct mcp_answer *a);
 
 /* reply.c: HTTP answers written into a sink. */
-void mcp_reply_head(struct buf *out, int status, const char *ctype, long length,
-		    const char *extra, bool keep_alive);
 int mcp_reply_json(struct mcp_sink *sink, int status, const char *extra, const char *body,
 		   size_t len, bool keep_alive);
 void mcp_reply_accepted(struct mcp_sink *sink, bool keep_alive);

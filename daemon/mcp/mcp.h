@@ -6,11 +6,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "buf.h"
 #include "config.h"
-#include "http.h"
-#include "mailbox.h"
-#include "timer.h"
+#include "http/request.h"
+#include "mcp/mailbox.h"
+#include "net/timer.h"
+#include "util/buf.h"
 
 /* MCP over Streamable HTTP at /mcp: transport rules (transport.c), sessions (session.c),
  * push streams (stream.c), deferred tool answers (call.c) and JSON-RPC methods (methods.c).

@@ -2,28 +2,17 @@
 
 #include <stdio.h>
 
-#include "http.h"
-#include "stats.h"
+#include "admin/stats.h"
+#include "http/request.h"
+#include "http/response.h"
 
 /* The HTTP answers of /mcp: heads, JSON bodies, 202s and refusals. */
 
-void mcp_reply_head(struct buf *out, int status, const char *ctype, long length,
-		       const char *extra, bool keep_alive)
-{
-	char head[1024];
-	int n = http_format_head(head, sizeof(head), status, ctype, length, extra, keep_alive);
-
-	if (n > 0)
-		buf_append(out, head, (size_t)n);
-}
-
 int mcp_reply_json(struct mcp_sink *sink, int status, const char *extra, const char *body,
-		      size_t len, bool keep_alive)
+		   size_t len, bool keep_alive)
 {
-	struct buf *out = sink->ops->out(sink);
-
-	mcp_reply_head(out, status, "application/json", (long)len, extra, keep_alive);
-	buf_append(out, body, len);
+	http_response(sink->ops->out(sink), status, "application/json", extra, body, len, keep_alive,
+		      false);
 	return sink->ops->commit(sink);
 }
 
@@ -31,7 +20,8 @@ int mcp_reply_json(struct mcp_sink *sink, int status, const char *extra, const c
 static int reply_head_only(struct mcp_sink *sink, int status, const char *extra, size_t len,
 			   bool keep_alive)
 {
-	mcp_reply_head(sink->ops->out(sink), status, "application/json", (long)len, extra, keep_alive);
+	http_response(sink->ops->out(sink), status, "application/json", extra, NULL, len, keep_alive,
+		      true);
 	return sink->ops->commit(sink);
 }
 
@@ -70,6 +60,6 @@ void mcp_reply_http_error(struct mcp_sink *sink, int status, const char *why)
 
 void mcp_reply_accepted(struct mcp_sink *sink, bool keep_alive)
 {
-	mcp_reply_head(sink->ops->out(sink), 202, NULL, 0, NULL, keep_alive);
+	http_response_head(sink->ops->out(sink), 202, NULL, 0, NULL, keep_alive);
 	sink->ops->commit(sink);
 }

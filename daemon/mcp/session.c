@@ -5,10 +5,10 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "log.h"
-#include "sse.h"
-#include "stats.h"
+#include "admin/stats.h"
+#include "http/sse.h"
 #include "util/b64url.h"
+#include "util/log.h"
 
 int mcp_random(void *buf, size_t len)
 {

@@ -1,7 +1,8 @@
 #include "mcp/internal.h"
 
-#include "log.h"
-#include "sse.h"
+#include "http/sse.h"
+#include "util/log.h"
+#include "http/response.h"
 
 /* The GET push stream of a session: events in order while the connection's send queue has
  * room, delivered once sent, replayed after Last-Event-ID, kept alive with comments. */
@@ -138,7 +139,7 @@ enum mcp_disposition mcp_stream_open(struct mcp_server *srv, const struct http_r
 		from = s->mbox.acked;
 	}
 	mcp_session_touch(s);
-	mcp_reply_head(sink->ops->out(sink), 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n",
+	http_response_head(sink->ops->out(sink), 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n",
 		   true);
 	s->stream = sink;
 	sink->stream_of = s;

@@ -8,7 +8,7 @@
 
 #include <mcpchat/version.h>
 
-#include "log.h"
+#include "util/log.h"
 
 /* The Streamable HTTP rules of /mcp: POST (initialize, requests, notifications, batches on
  * 2025-03-26), GET (the push stream), DELETE; versions, Host and Origin. */

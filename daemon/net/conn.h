@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "list.h"
-#include "ring.h"
-#include "sendq.h"
+#include "net/ring.h"
+#include "net/sendq.h"
+#include "util/list.h"
 
 /* One connection lifecycle for every socket the loop serves (HTTP clients, control
  * clients): a multishot recv kept armed, a send queue, and a close through the ring. A

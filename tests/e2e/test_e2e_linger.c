@@ -8,7 +8,7 @@
  * bounds hold: total time, idle time, bytes, the connection ceiling and a prompt stop.
  *
  * With `[timeouts] head_s = H` the daemon lingers at most min(5 s, H) without data and
- * min(30 s, 3 H) in all (daemon/linger.h).
+ * min(30 s, 3 H) in all (daemon/net/linger.h).
  *
  * Usage: test_e2e_linger [SUBSTRING]   runs only the tests whose name contains SUBSTRING. */
 

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "jsonrpc.h"
-#include "log.h"
-#include "tools.h"
+#include "chat/tools.h"
+#include "mcp/jsonrpc.h"
+#include "util/log.h"
 
 #define LOG_CAP (16u << 20)
 
@@ -65,7 +65,7 @@ void fz_world_up(struct fz_world *w)
 	timer_heap_init(&w->heap);
 	w->srv = mcp_server_new(&w->cfg, &w->heap);
 	FZ_CHECK(w->srv, "mcp_server_new failed");
-	w->chat = tools_register(w->srv, &w->cfg, &w->heap);
+	w->chat = chat_tools_register(w->srv, &w->cfg, &w->heap);
 	FZ_CHECK(w->chat, "tools_register failed");
 }
 
@@ -74,7 +74,7 @@ void fz_world_down(struct fz_world *w)
 	if (!w->srv)
 		return;
 	mcp_server_free(w->srv);
-	tools_free(w->chat);
+	chat_tools_free(w->chat);
 	timer_heap_free(&w->heap);
 	memset(w, 0, sizeof(*w));
 }

@@ -8,11 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
 #include "config.h"
-#include "mcp/mcp.h"
 #include "mcp/internal.h"
-#include "timer.h"
+#include "mcp/mcp.h"
+#include "net/timer.h"
+#include "util/buf.h"
 
 /* Violated invariants end the run with a report (libFuzzer saves the input). */
 #define FZ_CHECK(cond, ...)                                                                  \

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/ctl.h"
 #include "chat/chat.h"
-#include "ctl.h"
 #include "fuzz_common.h"
 #include "fuzz_entry.h"
 

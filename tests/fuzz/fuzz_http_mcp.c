@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "chat/chat.h"
+#include "chat/tools.h"
 #include "fuzz_common.h"
-#include "http.h"
-#include "tools.h"
 #include "fuzz_entry.h"
+#include "http/request.h"
 
 #define MAX_CONNS 8
 #define SLOTS 4
@@ -71,7 +71,7 @@ static void apply_flags(void)
 	cfg->mailbox_events = G.flags & F_SMALL_MBOX ? 16 : 64; /* new sessions */
 	cfg->max_head_bytes = G.flags & F_TIGHT ? 1024 : 8192;
 	cfg->max_body_bytes = G.flags & F_TIGHT ? 1024 : 65536;
-	tools_configure(G.w.chat, cfg);
+	chat_tools_configure(G.w.chat, cfg);
 }
 
 /* A slot's session, made anew when it ended. */

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "sse.h"
 #include "fuzz_entry.h"
+#include "http/sse.h"
 
 #define MAX_IDS 4096
 #define MAX_ROUNDS 64

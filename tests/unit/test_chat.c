@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "chat/chat.h"
-#include "timer.h"
+#include "net/timer.h"
 #include "unit.h"
 
 /* 2026-11-24T13:05:01.123Z */

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
 #include "unit.h"
+#include "util/log.h"
 
 #ifndef MCPCHAT_SOURCE_DIR
 #error "MCPCHAT_SOURCE_DIR must name the source tree"

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "http/request.h"
+#include "http/response.h"
 #include "unit.h"
 
 #define MAX_HEAD 8192

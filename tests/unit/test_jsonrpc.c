@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "buf.h"
-#include "jsonrpc.h"
+#include "mcp/jsonrpc.h"
 #include "unit.h"
+#include "util/buf.h"
 
 #define WHY_OBJECT "a JSON-RPC message must be a JSON object"
 #define WHY_VERSION "\"jsonrpc\" must be \"2.0\""

@@ -1,6 +1,6 @@
 #include <stdint.h>
 
-#include "linger.h"
+#include "net/linger.h"
 #include "unit.h"
 
 /* Who lingers: only a connection whose peer may still send, under the ceiling, while serving. */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mailbox.h"
+#include "mcp/mailbox.h"
 #include "unit.h"
 
 /* Adds params (a C string) and returns the seq or the negative error. */

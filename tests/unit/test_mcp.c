@@ -9,14 +9,14 @@
 
 #include <mcpchat/version.h>
 
-#include "buf.h"
+#include "chat/tools.h"
 #include "config.h"
-#include "log.h"
-#include "mcp/mcp.h"
 #include "mcp/internal.h"
-#include "timer.h"
-#include "tools.h"
+#include "mcp/mcp.h"
+#include "net/timer.h"
 #include "unit.h"
+#include "util/buf.h"
+#include "util/log.h"
 
 /* The MCP layer without sockets: hand-built requests, fake sinks capturing the HTTP bytes. */
 
@@ -156,13 +156,13 @@ static void world_up(uint32_t max_sessions)
 	timer_heap_init(&W.heap);
 	W.srv = mcp_server_new(&W.cfg, &W.heap);
 	if (W.srv)
-		W.chat = tools_register(W.srv, &W.cfg, &W.heap);
+		W.chat = chat_tools_register(W.srv, &W.cfg, &W.heap);
 }
 
 static void world_down(void)
 {
 	mcp_server_free(W.srv);
-	tools_free(W.chat);
+	chat_tools_free(W.chat);
 	timer_heap_free(&W.heap);
 	for (int i = 0; i < MAX_SINKS; i++)
 		buf_free(&W.sinks[i].out);

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "sse.h"
+#include "http/sse.h"
 #include "unit.h"
+#include "util/buf.h"
 
 static struct buf out;
 

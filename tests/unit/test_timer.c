@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "timer.h"
+#include "net/timer.h"
 #include "unit.h"
 
 #define NRANDOM 10000

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "list.h"
 #include "unit.h"
 #include "util/b64url.h"
 #include "util/htab.h"
+#include "util/list.h"
 #include "util/siphash.h"
 #include "util/utf8.h"
 

@@ -3,7 +3,7 @@
 
 #include <stdbool.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 /* GET /healthz and GET /metrics (Prometheus text format 0.0.4). */
 

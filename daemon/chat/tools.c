@@ -1,4 +1,4 @@
-#include "tools.h"
+#include "chat/tools.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,11 +7,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
+#include "admin/stats.h"
 #include "chat/chat.h"
-#include "jsonrpc.h"
-#include "log.h"
-#include "stats.h"
+#include "mcp/jsonrpc.h"
+#include "util/buf.h"
+#include "util/log.h"
 
 enum { T_ENTER, T_JOIN, T_SEND, T_WAIT, T_LEAVE, T_STATUS, N_TOOLS };
 
@@ -550,7 +550,7 @@ static void limits_of(const struct config *cfg, struct chat_limits *out)
 	*out = limits;
 }
 
-void tools_configure(struct chat *c, const struct config *cfg)
+void chat_tools_configure(struct chat *c, const struct config *cfg)
 {
 	struct chat_limits limits;
 
@@ -561,7 +561,7 @@ void tools_configure(struct chat *c, const struct config *cfg)
 		log_warn("tools: out of memory; tools/list keeps the previous limits");
 }
 
-struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
+struct chat *chat_tools_register(struct mcp_server *srv, const struct config *cfg,
 			    struct timer_heap *timers)
 {
 	static struct chat_ops ops = { deliver, mono_ms, wall_ms, &world, mailbox_is_full };
@@ -584,7 +584,7 @@ struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
 	return world.chat;
 }
 
-void tools_free(struct chat *c)
+void chat_tools_free(struct chat *c)
 {
 	chat_free(c);
 	texts_free(&world.texts);

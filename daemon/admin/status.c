@@ -1,10 +1,10 @@
-#include "status.h"
+#include "admin/status.h"
 
 #include <string.h>
 
+#include "admin/stats.h"
 #include "chat/chat.h"
 #include "mcp/mcp.h"
-#include "stats.h"
 
 bool status_is_path(const char *path)
 {

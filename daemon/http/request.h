@@ -65,11 +65,4 @@ bool http_accepts(const char *accept, const char *type);
 /* Is the Content-Type value this media type (lower case), ignoring parameters and case? */
 bool http_media_is(const char *content_type, const char *type);
 
-const char *http_reason(int status);
-
-/* Formats a response head into buf. content_length < 0 means chunked. extra is zero or more
- * complete "Name: value\r\n" lines. Returns the length, or -ENOSPC when buf is too small. */
-int http_format_head(char *buf, size_t cap, int status, const char *content_type,
-		     long content_length, const char *extra, bool keep_alive);
-
 #endif

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 /* Server-Sent Events framing. Streams are sent with chunked transfer coding, so every SSE
  * event is one HTTP/1.1 chunk and a stream ends with the zero-length chunk. Events carry one

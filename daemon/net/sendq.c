@@ -1,4 +1,4 @@
-#include "sendq.h"
+#include "net/sendq.h"
 
 void sendq_start(struct sendq *q, struct ring *r, int fd, uint64_t tag)
 {

@@ -3,8 +3,8 @@
 
 #include <liburing.h>
 
-#include "ctl.h"
-#include "ring.h"
+#include "admin/ctl.h"
+#include "net/ring.h"
 
 /* The control socket: a Unix stream listener in the same io_uring as everything else
  * (multishot accept and recv, sends through the ring). Peers are checked with SO_PEERCRED:

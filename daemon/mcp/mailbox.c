@@ -1,11 +1,11 @@
-#include "mailbox.h"
+#include "mcp/mailbox.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 void mailbox_init(struct mailbox *mb, uint32_t capacity)
 {

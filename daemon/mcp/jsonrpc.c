@@ -1,4 +1,4 @@
-#include "jsonrpc.h"
+#include "mcp/jsonrpc.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-#include "linger.h"
+#include "net/linger.h"
 
 bool linger_wanted(bool peer_done, bool stopping, uint32_t n_conns, uint32_t max_conns)
 {

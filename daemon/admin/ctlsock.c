@@ -1,4 +1,4 @@
-#include "ctlsock.h"
+#include "admin/ctlsock.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -10,9 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "log.h"
 #include "net/conn.h"
+#include "util/buf.h"
+#include "util/log.h"
 
 #define CTL_MAX_CONNS 64
 

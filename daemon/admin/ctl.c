@@ -1,4 +1,4 @@
-#include "ctl.h"
+#include "admin/ctl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,11 +8,11 @@
 
 #include <mcpchat/version.h>
 
+#include "admin/stats.h"
 #include "chat/chat.h"
-#include "log.h"
 #include "mcp/mcp.h"
-#include "stats.h"
-#include "timer.h"
+#include "net/timer.h"
+#include "util/log.h"
 
 static const char *const state_names[] = { "idle", "waiting", "in_room" };
 

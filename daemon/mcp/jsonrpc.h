@@ -3,7 +3,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 /* JSON-RPC 2.0 message shapes and replies. */
 

@@ -1,4 +1,4 @@
-#include "ring.h"
+#include "net/ring.h"
 
 #include <errno.h>
 #include <stdlib.h>

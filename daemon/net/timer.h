@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "list.h" /* container_of, for timer callbacks */
+#include "util/list.h" /* container_of, for timer callbacks */
 
 /* Deadlines in a binary min-heap, run by the loop between waits: no syscall per timer.
  * Pushing a deadline later (the common case: activity on a connection) is lazy and O(1);

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "ring.h"
+#include "net/ring.h"
+#include "util/buf.h"
 
 /* A connection's outgoing bytes. Writers append to `out`; one send at a time goes from
  * `inflight` (the two swap), so bytes never reorder and a short send goes on from where it

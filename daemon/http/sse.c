@@ -1,4 +1,4 @@
-#include "sse.h"
+#include "http/sse.h"
 
 #include <errno.h>
 #include <stdbool.h>

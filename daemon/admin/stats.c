@@ -1,0 +1,3 @@
+#include "admin/stats.h"
+
+struct stats stats;

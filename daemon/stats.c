@@ -1,3 +1,0 @@
-#include "stats.h"
-
-struct stats stats;
