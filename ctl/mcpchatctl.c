@@ -101,7 +101,8 @@ static const struct command commands[] = {
 	  build_kick, print_kick },
 	{ "notify", CTL_NOTIFY, "notify HANDLE|--all METHOD [JSON]", "send an MCP notification",
 	  "Sends the MCP notification METHOD, with JSON (an object) as its params, to the session\n"
-	  "with this handle, or with --all to every session. Prints how many got it.\n"
+	  "with this handle, or with --all to every session. Prints how many got it; a session\n"
+	  "whose mailbox is full of unread events is refused (one handle: exit status 1).\n"
 	  "Example: " PROG " notify --all notifications/message '{\"level\":\"info\",\"data\":\"bye\"}'\n",
 	  build_notify, print_notify },
 	{ "stats", CTL_STATS, "stats", "counters since the daemon started",
