@@ -31,6 +31,7 @@
 #include "status.h"
 #include "timer.h"
 #include "tools.h"
+#include "util/xalloc.h"
 
 struct listener {
 	int fd;
@@ -462,15 +463,9 @@ static void on_conn_timer(struct timer *t)
 static struct conn *conn_new(struct server *srv, int fd)
 {
 	const struct http_limits limits = { srv->cfg->max_head_bytes, srv->cfg->max_body_bytes };
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c = xcalloc(1, sizeof(*c));
 
-	if (c)
-		c->http = http_conn_new(&limits);
-	if (!c || !c->http) {
-		free(c);
-		ring_close(&srv->ring, fd);
-		return NULL;
-	}
+	c->http = http_conn_new(&limits);
 	stats.connections_accepted++;
 	c->sink.ops = &sink_ops;
 	c->srv = srv;
@@ -540,8 +535,6 @@ static void refuse_conn(struct server *srv, int fd)
 {
 	struct conn *c = conn_new(srv, fd);
 
-	if (!c)
-		return;
 	mcp_reply_busy(&c->sink, "Service Unavailable: too many connections; try again shortly");
 	c->close_after_flush = true;
 	conn_flush(c);
@@ -912,11 +905,8 @@ static int open_control(struct server *srv)
 
 struct server *server_new(struct config *cfg, int *err)
 {
-	struct server *srv = calloc(1, sizeof(*srv));
+	struct server *srv = xcalloc(1, sizeof(*srv));
 
-	*err = -ENOMEM;
-	if (!srv)
-		return NULL;
 	srv->cfg = cfg;
 	srv->sigfd = -1;
 	timer_heap_init(&srv->timers);
@@ -924,10 +914,8 @@ struct server *server_new(struct config *cfg, int *err)
 	net_conns_init(&srv->conns, &srv->ring, RING_OP_RECV, RING_OP_SEND);
 	srv->max_conns = conn_ceiling(cfg);
 	for (int i = 0; i < cfg->n_listen; i++) {
-		struct listener *l = calloc(1, sizeof(*l));
+		struct listener *l = xcalloc(1, sizeof(*l));
 
-		if (!l)
-			goto fail;
 		srv->listeners[srv->n_listeners++] = l;
 		l->fd = -1;
 		*err = listen_on(cfg->listen[i], l);
@@ -946,10 +934,13 @@ struct server *server_new(struct config *cfg, int *err)
 		log_err("cannot set up io_uring: %s", strerror(-*err));
 		goto fail;
 	}
-	*err = -ENOMEM;
 	srv->mcp = mcp_server_new(cfg, &srv->timers);
-	if (!srv->mcp || !(srv->chat = tools_register(srv->mcp, cfg, &srv->timers)))
+	srv->chat = tools_register(srv->mcp, cfg, &srv->timers);
+	if (!srv->chat) {
+		*err = -EIO;
+		log_err("cannot key the chat's hash tables: getrandom failed");
 		goto fail;
+	}
 	*err = open_control(srv);
 	if (*err < 0)
 		goto fail;

@@ -11,7 +11,7 @@
 struct chat;
 
 /* Registers everything on srv. Returns the chat world (owned by the caller, freed with
- * tools_free() after the server), or NULL on ENOMEM. */
+ * tools_free() after the server), or NULL when the chat cannot get its random keys. */
 struct chat *tools_register(struct mcp_server *srv, const struct config *cfg,
 			    struct timer_heap *timers);
 /* Applies the chat limits of cfg (at start and on SIGHUP). */

@@ -10,8 +10,9 @@
  * (Restart=on-failure). On Linux with overcommit a failed malloc means the process is in
  * trouble anyway, and a clean restart beats carrying on with partial state (a half-written
  * response on a keep-alive connection, a session half set up). Redis (zmalloc_oom_handler)
- * and h2o (h2o_mem_alloc) do the same. So callers do not test the results, and nothing in
- * the daemon returns -ENOMEM.
+ * and h2o (h2o_mem_alloc) do the same. So callers do not test the results, and no function
+ * of the daemon reports -ENOMEM or NULL for its own allocations. Whatever a peer can size
+ * must be held to a configured limit before it is allocated, so no request can trip this.
  *
  * The line goes to stderr directly, not through log.c: this library is also linked into
  * mcpchatctl, which has no log.c (its own policy is cli_oom()). */

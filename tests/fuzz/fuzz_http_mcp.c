@@ -14,6 +14,7 @@
 #include "chat/chat.h"
 #include "fuzz_common.h"
 #include "http.h"
+#include "jsonrpc.h"
 #include "tools.h"
 #include "fuzz_entry.h"
 
@@ -354,6 +355,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_quiet();
+	jsonrpc_init(); /* the daemon's cJSON hooks before any cJSON use */
 	world_reset();
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "jsonrpc.h"
 #include "sse.h"
 #include "fuzz_entry.h"
 
@@ -241,6 +242,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_quiet();
+	jsonrpc_init(); /* the daemon's cJSON hooks before any cJSON use */
 	fz_world_up(&W);
 	return 0;
 }

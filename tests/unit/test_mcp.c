@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "jsonrpc.h"
 #include "log.h"
 #include "mcp/mcp.h"
 #include "mcp/internal.h"
@@ -3126,5 +3127,6 @@ int main(void)
 	};
 
 	log_set_level(LOG_LVL_WARNING);
+	jsonrpc_init(); /* the daemon's cJSON hooks, as main() installs them */
 	return unit_main(suites);
 }
