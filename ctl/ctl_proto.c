@@ -108,6 +108,8 @@ static cJSON *parse_whole(const char *s, size_t len)
 	return root;
 }
 
+/* Allocates only through cJSON's hooks, so the program's policy applies: in mcp-chatd they
+ * abort on failure (jsonrpc_init), in mcpchatctl NULL comes back and it calls cli_oom(). */
 static char *print_line(const cJSON *root)
 {
 	char *s = cJSON_PrintUnformatted(root);
@@ -117,11 +119,12 @@ static char *print_line(const cJSON *root)
 	if (!s)
 		return NULL;
 	n = strlen(s);
-	line = realloc(s, n + 2);
-	if (!line) {
-		free(s);
+	line = cJSON_malloc(n + 2);
+	if (line)
+		memcpy(line, s, n);
+	cJSON_free(s);
+	if (!line)
 		return NULL;
-	}
 	line[n] = '\n';
 	line[n + 1] = '\0';
 	return line;

@@ -69,7 +69,8 @@ static int build_notify(const struct opts *o, cJSON *args)
 		cJSON_Delete(params);
 		return cli_usage("notify", "notify params must be a JSON object, like '{\"text\":\"hi\"}'");
 	}
-	cJSON_AddItemToObject(args, "params", params);
+	if (!cJSON_AddItemToObject(args, "params", params)) /* only when the key copy fails */
+		cli_oom();
 	return 0;
 }
 

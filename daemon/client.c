@@ -11,6 +11,7 @@
 #include "http/response.h"
 #include "net/linger.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 /* The HTTP client connections: bytes in through net/conn, requests assembled by http/request,
  * answered by mcp (through this connection's sink) or by the status endpoints; keep-alive,
@@ -413,15 +414,9 @@ static void on_conn_timer(struct timer *t)
 static struct client *conn_new(struct clients *cs, int fd)
 {
 	const struct http_limits limits = { cs->cfg->max_head_bytes, cs->cfg->max_body_bytes };
-	struct client *c = calloc(1, sizeof(*c));
+	struct client *c = xcalloc(1, sizeof(*c));
 
-	if (c)
-		c->http = http_conn_new(&limits);
-	if (!c || !c->http) {
-		free(c);
-		ring_close(cs->conns.ring, fd);
-		return NULL;
-	}
+	c->http = http_conn_new(&limits);
 	stats.connections_accepted++;
 	c->sink.ops = &sink_ops;
 	c->cs = cs;
@@ -490,8 +485,6 @@ static void refuse_conn(struct clients *cs, int fd)
 {
 	struct client *c = conn_new(cs, fd);
 
-	if (!c)
-		return;
 	mcp_reply_busy(&c->sink, "Service Unavailable: too many connections; try again shortly");
 	c->close_after_flush = true;
 	conn_flush(c);

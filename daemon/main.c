@@ -7,6 +7,7 @@
 #include <mcpchat/version.h>
 
 #include "config.h"
+#include "mcp/jsonrpc.h"
 #include "server.h"
 #include "service.h"
 #include "util/log.h"
@@ -199,6 +200,7 @@ int main(int argc, char **argv)
 	char err_text[512];
 	int rc, err;
 
+	jsonrpc_init(); /* cJSON allocates through xalloc from the first call on */
 	config_defaults(&cfg);
 	pre_scan(argc, argv, &a);
 	if (a.config && config_load(&cfg, a.config, err_text, sizeof(err_text)) < 0) {

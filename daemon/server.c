@@ -21,6 +21,7 @@
 #include "net/timer.h"
 #include "service.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 struct server {
 	struct config *cfg;
@@ -335,11 +336,8 @@ static int open_control(struct server *srv)
 
 struct server *server_new(struct config *cfg, int *err)
 {
-	struct server *srv = calloc(1, sizeof(*srv));
+	struct server *srv = xcalloc(1, sizeof(*srv));
 
-	*err = -ENOMEM;
-	if (!srv)
-		return NULL;
 	srv->cfg = cfg;
 	srv->sigfd = -1;
 	timer_heap_init(&srv->timers);
@@ -347,10 +345,8 @@ struct server *server_new(struct config *cfg, int *err)
 	clients_init(&srv->clients, &srv->ring, cfg, &srv->timers);
 	srv->clients.max_conns = conn_ceiling(cfg);
 	for (int i = 0; i < cfg->n_listen; i++) {
-		struct net_listener *l = calloc(1, sizeof(*l));
+		struct net_listener *l = xcalloc(1, sizeof(*l));
 
-		if (!l)
-			goto fail;
 		srv->listeners[srv->n_listeners++] = l;
 		l->fd = -1;
 		*err = net_listen(cfg->listen[i], l);
@@ -369,10 +365,13 @@ struct server *server_new(struct config *cfg, int *err)
 		log_err("cannot set up io_uring: %s", strerror(-*err));
 		goto fail;
 	}
-	*err = -ENOMEM;
 	srv->mcp = mcp_server_new(cfg, &srv->timers);
-	if (!srv->mcp || !(srv->chat = chat_tools_register(srv->mcp, cfg, &srv->timers)))
+	srv->chat = chat_tools_register(srv->mcp, cfg, &srv->timers);
+	if (!srv->chat) {
+		*err = -EIO;
+		log_err("cannot key the chat's hash tables: getrandom failed");
 		goto fail;
+	}
 	srv->clients.mcp = srv->mcp;
 	srv->clients.chat = srv->chat;
 	*err = open_control(srv);

@@ -13,6 +13,7 @@
 #include "mcp/mcp.h"
 #include "net/timer.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 static const char *const state_names[] = { "idle", "waiting", "in_room" };
 
@@ -155,7 +156,7 @@ static cJSON *cmd_stats(struct ctl_env *env)
 	cJSON_AddNumberToObject(d, "matches", (double)cs.matches);
 	cJSON_AddNumberToObject(d, "messages_relayed", (double)cs.messages);
 	ref = cJSON_AddObjectToObject(d, "refusals");
-	for (int e = CHAT_INVALID_ARGUMENTS; e < CHAT_NO_MEMORY && e < STATS_REFUSAL_CODES; e++)
+	for (int e = CHAT_INVALID_ARGUMENTS; e < CHAT_ERROR_COUNT && e < STATS_REFUSAL_CODES; e++)
 		cJSON_AddNumberToObject(ref, chat_error_code((enum chat_error)e), (double)stats.refusals[e]);
 	cJSON_AddNumberToObject(d, "http_4xx", (double)stats.http_4xx);
 	cJSON_AddNumberToObject(d, "http_5xx", (double)stats.http_5xx);
@@ -221,16 +222,12 @@ static cJSON *cmd_notify(struct ctl_env *env, const cJSON *args, const char **co
 {
 	const cJSON *target = cJSON_GetObjectItemCaseSensitive(args, "target");
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(args, "params");
-	char *text = params ? cJSON_PrintUnformatted(params) : strdup("{}");
+	/* cJSON's allocations abort (jsonrpc_init) and params is a parsed object: never NULL. */
+	char *text = params ? cJSON_PrintUnformatted(params) : xstrdup("{}");
 	struct notify n = { env->mcp, cJSON_GetObjectItemCaseSensitive(args, "method")->valuestring, text, 0, 0 };
 	struct mcp_session *s = NULL;
 	cJSON *d;
 
-	if (!text) {
-		*code = "internal";
-		*msg = "out of memory";
-		return NULL;
-	}
 	if (cJSON_IsString(target) && !(s = mcp_find_handle(env->mcp, target->valuestring))) {
 		free(text);
 		*code = "not_found";
@@ -258,7 +255,7 @@ static cJSON *split_keys(const char *note)
 {
 	cJSON *arr = cJSON_CreateArray();
 
-	while (arr && *note) {
+	while (*note) {
 		size_t n = strcspn(note, ",");
 		char key[96];
 
@@ -328,7 +325,7 @@ static cJSON *run(struct ctl_env *env, const struct ctl_request *req, const char
 char *ctl_execute_line(struct ctl_env *env, const char *line, size_t len)
 {
 	struct ctl_request req;
-	const char *code = "internal", *msg = "out of memory";
+	const char *code = "internal", *msg = "the command gave no answer";
 	cJSON *data;
 	char *out;
 

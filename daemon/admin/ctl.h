@@ -28,8 +28,8 @@ struct ctl_env {
 	const char *config_path; /* the file reload reads; NULL without -c */
 };
 
-/* Runs one request line; returns the response line (malloc'd, '\n'-terminated), or NULL on
- * ENOMEM. */
+/* Runs one request line; returns the response line (malloc'd, '\n'-terminated, never NULL:
+ * allocation failure aborts, util/xalloc.h). */
 char *ctl_execute_line(struct ctl_env *env, const char *line, size_t len);
 
 #endif

@@ -13,6 +13,7 @@
 #include "net/conn.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 #define CTL_MAX_CONNS 64
 
@@ -46,10 +47,10 @@ static void conn_flush(struct ctl_conn *c)
 		net_conn_flush(&c->net);
 }
 
+/* line is never NULL: ctl_proto allocates through cJSON's hooks, which abort (jsonrpc_init). */
 static void reply(struct ctl_conn *c, char *line)
 {
-	if (line)
-		buf_puts(&c->net.q.out, line);
+	buf_puts(&c->net.q.out, line);
 	free(line);
 }
 
@@ -142,9 +143,10 @@ static void on_accept(struct ctlsock *cs, struct io_uring_cqe *cqe)
 	int ok;
 
 	if (cqe->res >= 0) {
-		if (cs->stopped || cs->conns.n >= CTL_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		if (cs->stopped || cs->conns.n >= CTL_MAX_CONNS) {
 			ring_close(cs->ring, cqe->res);
 		} else {
+			c = xcalloc(1, sizeof(*c));
 			c->cs = cs;
 			net_conn_start(&cs->conns, &c->net, cqe->res, &ctl_conn_ops);
 			ok = peer_allowed(c->net.fd, cs->gid, &cred);
@@ -242,9 +244,7 @@ struct ctlsock *ctlsock_open(const char *path, const char *group, struct ring *r
 	strcpy(sa.sun_path, path);
 	if ((*err = make_parent(path)) < 0 || (*err = clear_stale(&sa)) < 0)
 		goto fail;
-	*err = -ENOMEM;
-	if (!(cs = calloc(1, sizeof(*cs))))
-		goto fail;
+	cs = xcalloc(1, sizeof(*cs));
 	if ((*err = resolve_group(group, &cs->gid)) < 0)
 		goto fail;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -21,7 +21,7 @@ static void refusals(struct buf *out)
 {
 	buf_puts(out, "# HELP mcpchat_refusals_total Tool calls refused, by error code.\n"
 		      "# TYPE mcpchat_refusals_total counter\n");
-	for (int e = CHAT_INVALID_ARGUMENTS; e < CHAT_NO_MEMORY && e < STATS_REFUSAL_CODES; e++)
+	for (int e = CHAT_INVALID_ARGUMENTS; e < CHAT_ERROR_COUNT && e < STATS_REFUSAL_CODES; e++)
 		buf_printf(out, "mcpchat_refusals_total{code=\"%s\"} %llu\n",
 			   chat_error_code((enum chat_error)e), (unsigned long long)stats.refusals[e]);
 }

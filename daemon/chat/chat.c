@@ -53,7 +53,7 @@ const char *chat_error_code(enum chat_error e)
 	case CHAT_PARTNER_GONE: return "partner_gone";
 	case CHAT_MAILBOX_FULL: return "mailbox_full";
 	case CHAT_SHUTTING_DOWN: return "shutting_down";
-	case CHAT_NO_MEMORY: return "internal_error";
+	case CHAT_ERROR_COUNT: break;
 	}
 	return "internal_error";
 }
@@ -91,12 +91,6 @@ enum chat_error chat_refuse_shutdown(struct chat *c, struct chat_result *r)
 {
 	return chat_refuse(c, r, CHAT_SHUTTING_DOWN,
 			   "The chat server is shutting down; try again later.");
-}
-
-enum chat_error chat_refuse_memory(struct chat *c, struct chat_result *r)
-{
-	return chat_refuse(c, r, CHAT_NO_MEMORY,
-			   "The chat server is out of memory; try again in a moment.");
 }
 
 enum chat_error chat_refuse_in_room(struct chat *c, const struct chat_user *u,
@@ -188,18 +182,12 @@ const char *chat_user_name(const struct chat_user *u)
 	return u->name ? u->name : default_name;
 }
 
-int chat_user_set_name(struct chat_user *u, const char *name)
+void chat_user_set_name(struct chat_user *u, const char *name)
 {
-	char *copy;
-
 	if (!name || (u->name && strcmp(u->name, name) == 0))
-		return 0;
-	copy = strdup(name);
-	if (!copy)
-		return -ENOMEM;
+		return;
 	free(u->name);
-	u->name = copy;
-	return 0;
+	u->name = xstrdup(name);
 }
 
 struct chat_user *chat_partner_of(const struct chat_user *u)
@@ -212,11 +200,9 @@ struct chat_user *chat_partner_of(const struct chat_user *u)
 struct chat *chat_new(const struct chat_limits *limits, const struct chat_ops *ops,
 		      struct timer_heap *timers)
 {
-	struct chat *c = calloc(1, sizeof(*c));
+	struct chat *c = xcalloc(1, sizeof(*c));
 	uint64_t keys[4];
 
-	if (!c)
-		return NULL;
 	if (getrandom(keys, sizeof(keys), 0) != (ssize_t)sizeof(keys))
 		goto fail;
 	c->limits = *limits;
@@ -255,10 +241,8 @@ void chat_set_limits(struct chat *c, const struct chat_limits *limits)
 
 struct chat_user *chat_user_new(struct chat *c, void *owner)
 {
-	struct chat_user *u = calloc(1, sizeof(*u));
+	struct chat_user *u = xcalloc(1, sizeof(*u));
 
-	if (!u)
-		return NULL;
 	u->c = c;
 	u->owner = owner;
 	u->serial = ++c->serial;

@@ -27,7 +27,7 @@ enum chat_error {
 	CHAT_PARTNER_GONE,
 	CHAT_MAILBOX_FULL,
 	CHAT_SHUTTING_DOWN,
-	CHAT_NO_MEMORY,
+	CHAT_ERROR_COUNT, /* not an error: how many codes there are */
 };
 
 /* "invalid_arguments", "not_in_room", ... as in CHAT-PROTOCOL.md; NULL for CHAT_OK. */
@@ -42,7 +42,8 @@ const char *chat_reason_name(enum chat_reason r);
 struct chat_ops {
 	/* Appends an event to the user's mailbox and pushes it. A refusable event (a message) may
 	 * be refused: return -ENOSPC when the mailbox is full of undelivered events. Room events
-	 * are never refusable. Returns 0 on success. */
+	 * are never refusable. Returns 0 on success; it cannot fail otherwise (allocation
+	 * failure aborts, util/xalloc.h). */
 	int (*deliver)(void *ctx, struct chat_user *to, const char *method, const char *params,
 		       size_t len, bool refusable);
 	uint64_t (*mono_ms)(void *ctx); /* monotonic clock, ms: rate limits, fallback */
@@ -64,7 +65,8 @@ struct chat_limits {
 	uint32_t fallback_ms;            /* 10000 */
 };
 
-/* The chat world. timers: the loop's heap, for interest fallback. Returns NULL on ENOMEM. */
+/* The chat world. timers: the loop's heap, for interest fallback. Returns NULL when
+ * getrandom fails (the hash and id keys). */
 struct chat *chat_new(const struct chat_limits *limits, const struct chat_ops *ops,
 		      struct timer_heap *timers);
 /* New limits (SIGHUP); they apply from the next operation on. */
@@ -74,7 +76,8 @@ void chat_free(struct chat *c);
 /* After this, entering the queue, joining rooms and sending answer CHAT_SHUTTING_DOWN. */
 void chat_shutdown(struct chat *c);
 
-/* A user; owner is the caller's (the MCP session), returned by chat_user_owner(). */
+/* A user; owner is the caller's (the MCP session), returned by chat_user_owner(). Never
+ * NULL. */
 struct chat_user *chat_user_new(struct chat *c, void *owner);
 /* Ends the user: leaves queue or room; a partner gets partner.disconnected with reason. */
 void chat_user_free(struct chat *c, struct chat_user *u, enum chat_reason reason);

@@ -15,6 +15,7 @@
 #include "net/timer.h"
 #include "util/htab.h"
 #include "util/list.h"
+#include "util/xalloc.h"
 
 #define CHAT_ROOM_ID_MAX 64
 
@@ -111,7 +112,6 @@ void chat_result_begin(struct chat_result *r);
 __attribute__((format(printf, 4, 5))) enum chat_error
 chat_refuse(struct chat *c, struct chat_result *r, enum chat_error e, const char *fmt, ...);
 enum chat_error chat_refuse_shutdown(struct chat *c, struct chat_result *r);
-enum chat_error chat_refuse_memory(struct chat *c, struct chat_result *r);
 enum chat_error chat_refuse_in_room(struct chat *c, const struct chat_user *u,
 				    struct chat_result *r);
 /* True (and r filled) when u's mailbox is full: see chat_ops.mailbox_full. */
@@ -124,8 +124,8 @@ bool chat_check_message(struct chat *c, const char *text, size_t len, struct cha
 /* The user's display name (never NULL); its partner in a room. */
 const char *chat_user_name(const struct chat_user *u);
 struct chat_user *chat_partner_of(const struct chat_user *u);
-/* Keeps a copy of name (NULL: keep the current one). 0 or -ENOMEM. */
-int chat_user_set_name(struct chat_user *u, const char *name);
+/* Keeps a copy of name (NULL: keep the current one). */
+void chat_user_set_name(struct chat_user *u, const char *name);
 
 /* queue.c: the random queue, interest tags, positions, matching and the fallback. */
 void chat_queue_init(struct chat *c);
@@ -140,7 +140,7 @@ uint32_t chat_queue_position(const struct chat *c, const struct chat_user *u);
 void chat_room_init(struct chat *c);
 void chat_room_fini(struct chat *c);
 struct chat_room *chat_room_find(const struct chat *c, const char *id);
-/* A room with a fresh random id (16 base64url characters), or NULL on ENOMEM. */
+/* A room with a fresh random id (16 base64url characters). */
 struct chat_room *chat_room_new_random(struct chat *c);
 /* Puts a (who waited and hears first) and b in room, out of the queue or their named wait,
  * and tells both chatroom.found. */

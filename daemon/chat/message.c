@@ -81,23 +81,23 @@ static void format_time(int64_t ms, char out[32])
 	out[n] = '\0';
 }
 
-static int build_message(struct chat *c, const struct chat_user *u, const char *text,
-			 size_t len, const struct chat_result *r)
+static void build_message(struct chat *c, const struct chat_user *u, const char *text,
+			  size_t len, const struct chat_result *r)
 {
 	const char *name = chat_user_name(u);
 
 	c->ev.len = 0;
-	if (buf_puts(&c->ev, "{\"room_id\":") < 0 ||
-	    buf_json_string(&c->ev, u->room->id, strlen(u->room->id)) < 0 ||
-	    buf_puts(&c->ev, ",\"message_id\":\"") < 0 || buf_puts(&c->ev, r->message_id) < 0 ||
-	    buf_puts(&c->ev, "\",\"message\":") < 0 ||
-	    buf_json_string(&c->ev, text, len) < 0 ||
-	    buf_puts(&c->ev, ",\"sender\":{\"display_name\":") < 0 ||
-	    buf_json_string(&c->ev, name, strlen(name)) < 0 ||
-	    buf_puts(&c->ev, "},\"timestamp\":\"") < 0 || buf_puts(&c->ev, r->timestamp) < 0 ||
-	    buf_puts(&c->ev, "\"}") < 0)
-		return -ENOMEM;
-	return 0;
+	buf_puts(&c->ev, "{\"room_id\":");
+	buf_json_string(&c->ev, u->room->id, strlen(u->room->id));
+	buf_puts(&c->ev, ",\"message_id\":\"");
+	buf_puts(&c->ev, r->message_id);
+	buf_puts(&c->ev, "\",\"message\":");
+	buf_json_string(&c->ev, text, len);
+	buf_puts(&c->ev, ",\"sender\":{\"display_name\":");
+	buf_json_string(&c->ev, name, strlen(name));
+	buf_puts(&c->ev, "},\"timestamp\":\"");
+	buf_puts(&c->ev, r->timestamp);
+	buf_puts(&c->ev, "\"}");
 }
 
 static enum chat_error send_message(struct chat *c, struct chat_user *u, const char *room_id,
@@ -120,15 +120,12 @@ static enum chat_error send_message(struct chat *c, struct chat_user *u, const c
 	}
 	make_message_id(c, r->message_id);
 	format_time(c->ops.wall_ms(c->ops.ctx), r->timestamp);
-	if (build_message(c, u, text, len, r) < 0)
-		return chat_refuse_memory(c, r);
+	build_message(c, u, text, len, r);
 	err = c->ops.deliver(c->ops.ctx, chat_partner_of(u), "message.received", c->ev.p,
 			     c->ev.len, true);
 	if (err == -ENOSPC)
 		return chat_refuse(c, r, CHAT_MAILBOX_FULL,
 				   "Your partner has too many unread events; wait a moment and send again.");
-	if (err < 0)
-		return chat_refuse_memory(c, r);
 	c->messages++;
 	u->room->messages++;
 	return CHAT_OK;

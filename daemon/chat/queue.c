@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,14 +28,12 @@ static uint32_t fen_sum(const struct chat *c, uint32_t i)
 
 /* Renumbers the queue 1..n in order into a fresh tree with room for as many arrivals again:
  * O(n) once per at least n + 64 arrivals. */
-static int fen_rebuild(struct chat *c)
+static void fen_rebuild(struct chat *c)
 {
 	uint32_t cap = 2 * c->queued + 64, t = 0;
-	uint32_t *fen = calloc((size_t)cap + 1, sizeof(*fen));
+	uint32_t *fen = xcalloc((size_t)cap + 1, sizeof(*fen));
 	struct list_link *a = c->open.next, *b = c->held.next;
 
-	if (!fen)
-		return -ENOMEM;
 	while (a != &c->open || b != &c->held) {
 		struct chat_user *ua = a != &c->open ? chat_qnode_user(a) : NULL;
 		struct chat_user *ub = b != &c->held ? chat_qnode_user(b) : NULL;
@@ -59,7 +56,6 @@ static int fen_rebuild(struct chat *c)
 	c->fen = fen;
 	c->fcap = cap;
 	c->next_ticket = t + 1;
-	return 0;
 }
 
 uint32_t chat_queue_position(const struct chat *c, const struct chat_user *u)
@@ -100,49 +96,38 @@ static struct chat_tag *tag_get(struct chat *c, const char *key, size_t len, uin
 
 	if (e)
 		return container_of(e, struct chat_tag, h);
-	tag = malloc(sizeof(*tag) + len + 1);
-	if (!tag)
-		return NULL;
+	tag = xmalloc(sizeof(*tag) + len + 1);
 	memcpy(tag->name, key, len + 1);
 	list_head_init(&tag->waiters);
-	if (htab_add(&c->tags, &tag->h, tag->name, len, h) < 0) {
-		free(tag);
-		return NULL;
-	}
+	htab_add(&c->tags, &tag->h, tag->name, len, h);
 	return tag;
 }
 
 /* Lower-cases the tag, finds or creates it, and links u into its list unless u has it. */
-static int add_tag(struct chat *c, struct chat_user *u, const char *raw)
+static void add_tag(struct chat *c, struct chat_user *u, const char *raw)
 {
 	struct chat_tag *tag;
 
 	c->tmp.len = 0;
-	if (buf_puts(&c->tmp, raw) < 0)
-		return -ENOMEM;
+	buf_puts(&c->tmp, raw);
 	for (size_t i = 0; i < c->tmp.len; i++)
 		if (c->tmp.p[i] >= 'A' && c->tmp.p[i] <= 'Z')
 			c->tmp.p[i] = (char)(c->tmp.p[i] - 'A' + 'a');
 	tag = tag_get(c, c->tmp.p, c->tmp.len, htab_hash(&c->tags, c->tmp.p, c->tmp.len));
-	if (!tag)
-		return -ENOMEM;
 	for (uint32_t i = 0; i < u->ntags; i++)
 		if (u->tags[i].tag == tag)
-			return 0;
+			return;
 	u->tags[u->ntags] = (struct chat_tagnode){ .q.u = u, .tag = tag };
 	list_append(&tag->waiters, &u->tags[u->ntags++].q.link);
-	return 0;
 }
 
-static int enqueue(struct chat *c, struct chat_user *u, const char *const *tags, size_t n,
-		   uint64_t now)
+static void enqueue(struct chat *c, struct chat_user *u, const char *const *tags, size_t n,
+		    uint64_t now)
 {
-	int err = -ENOMEM;
-
-	if (c->next_ticket > c->fcap && fen_rebuild(c) < 0)
-		return -ENOMEM;
-	if (n && !(u->tags = calloc(n, sizeof(*u->tags))))
-		return -ENOMEM;
+	if (c->next_ticket > c->fcap)
+		fen_rebuild(c);
+	if (n)
+		u->tags = xcalloc(n, sizeof(*u->tags));
 	u->ticket = c->next_ticket++;
 	fen_add(c, u->ticket, 1);
 	c->queued++;
@@ -152,14 +137,9 @@ static int enqueue(struct chat *c, struct chat_user *u, const char *const *tags,
 	u->kind.u = u;
 	list_append(n ? &c->held : &c->open, &u->kind.link);
 	for (size_t i = 0; i < n; i++)
-		if ((err = add_tag(c, u, tags[i])) < 0)
-			goto fail;
-	if (n && timer_arm(c->timers, &u->fallback, now + c->limits.fallback_ms) < 0)
-		goto fail;
-	return 0;
-fail:
-	chat_queue_dequeue(c, u);
-	return err;
+		add_tag(c, u, tags[i]);
+	if (n)
+		timer_arm(c->timers, &u->fallback, now + c->limits.fallback_ms);
 }
 
 static bool takes_anyone(const struct chat *c, const struct chat_user *w, uint64_t now)
@@ -233,8 +213,7 @@ static struct chat_room *match_from_queue(struct chat *c, struct chat_user *s, u
 	if (!partner)
 		return NULL;
 	room = chat_room_new_random(c);
-	if (room) /* else both keep waiting: the next arrival or fallback tries again */
-		chat_room_pair(c, room, partner, s);
+	chat_room_pair(c, room, partner, s);
 	return room;
 }
 
@@ -284,11 +263,9 @@ static enum chat_error enter_queue(struct chat *c, struct chat_user *u, const ch
 				   "You are waiting in room %s; call leave_chat first.", u->room->id);
 	if (!u->in_queue && chat_refuse_full_mailbox(c, u, r))
 		return r->error;
-	if (chat_user_set_name(u, display_name) < 0)
-		return chat_refuse_memory(c, r);
+	chat_user_set_name(u, display_name);
 	if (!u->in_queue) {
-		if (enqueue(c, u, interests, n, now) < 0)
-			return chat_refuse_memory(c, r);
+		enqueue(c, u, interests, n, now);
 		room = match_from_queue(c, u, now);
 		if (room) {
 			r->matched = true;

@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -49,21 +48,16 @@ struct chat_room *chat_room_find(const struct chat *c, const char *id)
 	return chat_room_of(htab_lookup(&c->rooms, id, strlen(id)));
 }
 
-/* A named room with no members yet, or NULL on ENOMEM. */
+/* A named room with no members yet. */
 static struct chat_room *room_new(struct chat *c, const char *id)
 {
-	struct chat_room *room = calloc(1, sizeof(*room));
+	struct chat_room *room = xcalloc(1, sizeof(*room));
 	size_t len = strlen(id);
 
-	if (!room)
-		return NULL;
 	memcpy(room->id, id, len + 1);
 	room->named = true;
 	room->created_ms = chat_mono_ms(c);
-	if (htab_add(&c->rooms, &room->h, room->id, len, htab_hash(&c->rooms, id, len)) < 0) {
-		free(room);
-		return NULL;
-	}
+	htab_add(&c->rooms, &room->h, room->id, len, htab_hash(&c->rooms, id, len));
 	return room;
 }
 
@@ -78,28 +72,27 @@ struct chat_room *chat_room_new_random(struct chat *c)
 		b64url_encode(raw, sizeof(raw), id);
 	} while (id[0] == '-' || chat_room_find(c, id)); /* '-' would read as an option in a shell */
 	room = room_new(c, id);
-	if (room)
-		room->named = false;
+	room->named = false;
 	return room;
 }
 
-/* Room events cannot be refused and a failure leaves nothing to undo: deliver and move on. */
+/* Room events cannot be refused: deliver and move on. */
 static void deliver_event(struct chat *c, struct chat_user *to, const char *method)
 {
 	c->ops.deliver(c->ops.ctx, to, method, c->ev.p, c->ev.len, false);
 }
 
-static int build_found(struct chat *c, const struct chat_room *room, const struct chat_user *other)
+static void build_found(struct chat *c, const struct chat_room *room,
+			const struct chat_user *other)
 {
 	const char *name = chat_user_name(other);
 
 	c->ev.len = 0;
-	if (buf_puts(&c->ev, "{\"room_id\":") < 0 ||
-	    buf_json_string(&c->ev, room->id, strlen(room->id)) < 0 ||
-	    buf_puts(&c->ev, ",\"partner\":{\"display_name\":") < 0 ||
-	    buf_json_string(&c->ev, name, strlen(name)) < 0 || buf_puts(&c->ev, "}}") < 0)
-		return -ENOMEM;
-	return 0;
+	buf_puts(&c->ev, "{\"room_id\":");
+	buf_json_string(&c->ev, room->id, strlen(room->id));
+	buf_puts(&c->ev, ",\"partner\":{\"display_name\":");
+	buf_json_string(&c->ev, name, strlen(name));
+	buf_puts(&c->ev, "}}");
 }
 
 /* The peer's pair(): a is the one who waited and hears first. */
@@ -121,27 +114,25 @@ void chat_room_pair(struct chat *c, struct chat_room *room, struct chat_user *a,
 	}
 	c->pairs++;
 	c->matches++;
-	for (int i = 0; i < 2; i++)
-		if (build_found(c, room, m[1 - i]) == 0)
-			deliver_event(c, m[i], "chatroom.found");
+	for (int i = 0; i < 2; i++) {
+		build_found(c, room, m[1 - i]);
+		deliver_event(c, m[i], "chatroom.found");
+	}
 }
 
-static int build_disconnected(struct chat *c, const struct chat_room *room,
-			      enum chat_reason reason)
+static void build_disconnected(struct chat *c, const struct chat_room *room,
+			       enum chat_reason reason)
 {
 	c->ev.len = 0;
-	if (buf_puts(&c->ev, "{\"room_id\":") < 0 ||
-	    buf_json_string(&c->ev, room->id, strlen(room->id)) < 0 ||
-	    buf_printf(&c->ev, ",\"reason\":\"%s\"}", chat_reason_name(reason)) < 0)
-		return -ENOMEM;
-	return 0;
+	buf_puts(&c->ev, "{\"room_id\":");
+	buf_json_string(&c->ev, room->id, strlen(room->id));
+	buf_printf(&c->ev, ",\"reason\":\"%s\"}", chat_reason_name(reason));
 }
 
 void chat_room_close(struct chat *c, struct chat_room *room, struct chat_user *leaver,
 		     enum chat_reason reason)
 {
 	struct chat_user *other = room->m[0] == leaver ? room->m[1] : room->m[0];
-	int built = -ENOMEM;
 
 	if (room->m[1])
 		c->pairs--;
@@ -158,10 +149,10 @@ void chat_room_close(struct chat *c, struct chat_room *room, struct chat_user *l
 		m->closed_gone = m != leaver && reason != CHAT_LEFT;
 	}
 	if (other)
-		built = build_disconnected(c, room, reason);
+		build_disconnected(c, room, reason);
 	htab_del(&c->rooms, &room->h);
 	free(room);
-	if (other && built == 0)
+	if (other)
 		deliver_event(c, other, "partner.disconnected");
 }
 
@@ -181,8 +172,7 @@ static enum chat_error enter_room(struct chat *c, struct chat_user *u, const cha
 		r->partner_name = chat_user_name(room->m[0]);
 		return CHAT_OK;
 	}
-	if (!(room = room_new(c, room_id)))
-		return chat_refuse_memory(c, r);
+	room = room_new(c, room_id);
 	room->m[0] = u;
 	u->room = room;
 	u->state = CHAT_WAITING;
@@ -212,8 +202,7 @@ static enum chat_error join_room(struct chat *c, struct chat_user *u, const char
 				   "You are waiting in the queue for a partner; call leave_chat first.");
 	if (chat_refuse_full_mailbox(c, u, r))
 		return r->error;
-	if (chat_user_set_name(u, display_name) < 0)
-		return chat_refuse_memory(c, r);
+	chat_user_set_name(u, display_name);
 	return enter_room(c, u, room_id, r);
 }
 

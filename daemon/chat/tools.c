@@ -12,6 +12,7 @@
 #include "mcp/jsonrpc.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 enum { T_ENTER, T_JOIN, T_SEND, T_WAIT, T_LEAVE, T_STATUS, N_TOOLS };
 
@@ -350,11 +351,10 @@ static char *printed(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 static char *printed(const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
+	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	s = xvasprintf(fmt, ap);
 	va_end(ap);
 	return s;
 }
@@ -386,19 +386,19 @@ static void build_texts(const struct config *cfg, struct tool_texts *t)
 		"Return the events after `after` (default: after the last ones this tool returned), "
 		"waiting up to timeout_s for one. Returns {events, next}. Up to %u unread events are "
 		"kept for you.", cfg->mailbox_events);
-	t->schema[T_WAIT] = strdup(
+	t->schema[T_WAIT] = xstrdup(
 		"{\"type\":\"object\",\"properties\":{\"timeout_s\":{\"type\":\"number\",\"minimum\":0,"
 		"\"maximum\":300,\"description\":\"Seconds to wait when there is nothing new (0-300, default 30)\"},"
 		"\"after\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"Return events with a seq greater than this\"}}}");
-	t->description[T_LEAVE] = strdup(
+	t->description[T_LEAVE] = xstrdup(
 		"Leave the room (your partner gets partner.disconnected) or stop waiting. You may "
 		"enter the queue again afterwards.");
-	t->schema[T_LEAVE] = strdup(
+	t->schema[T_LEAVE] = xstrdup(
 		"{\"type\":\"object\",\"properties\":{" S_ROOM_ID "},\"required\":[\"room_id\"]}");
-	t->description[T_STATUS] = strdup(
+	t->description[T_STATUS] = xstrdup(
 		"Where you are: idle, waiting (with queue position) or in_room (with partner), and "
 		"how many events are unread.");
-	t->schema[T_STATUS] = strdup("{\"type\":\"object\",\"properties\":{}}");
+	t->schema[T_STATUS] = xstrdup("{\"type\":\"object\",\"properties\":{}}");
 	t->guide = printed(
 		"# mcp-chat\n\n"
 		"Anonymous one-to-one chat with a stranger.\n\n"
@@ -416,14 +416,6 @@ static void build_texts(const struct config *cfg, struct tool_texts *t)
 		cfg->mailbox_events);
 }
 
-static bool texts_complete(const struct tool_texts *t)
-{
-	for (int i = 0; i < N_TOOLS; i++)
-		if (!t->description[i] || !t->schema[i])
-			return false;
-	return t->guide != NULL;
-}
-
 static const struct mcp_prompt prompts[] = {
 	{ "chat_with_stranger", "Chat with a stranger",
 	  "Meet a random stranger and hold a friendly conversation",
@@ -432,17 +424,12 @@ static const struct mcp_prompt prompts[] = {
 	  "never share personal information. Call leave_chat when the conversation is over." },
 };
 
-/* Rebuilds the tools and the guide for cfg and hands them to the server; on ENOMEM the
- * previous texts stay. */
-static int publish(const struct config *cfg)
+/* Rebuilds the tools and the guide for cfg and hands them to the server. */
+static void publish(const struct config *cfg)
 {
 	struct tool_texts next = { 0 };
 
 	build_texts(cfg, &next);
-	if (!texts_complete(&next)) {
-		texts_free(&next);
-		return -ENOMEM;
-	}
 	for (int i = 0; i < N_TOOLS; i++) {
 		world.table[i] = tool_base[i];
 		world.table[i].description = next.description[i];
@@ -455,7 +442,6 @@ static int publish(const struct config *cfg)
 	mcp_server_set_documents(world.srv, &world.resource, 1, prompts, 1);
 	texts_free(&world.texts);
 	world.texts = next;
-	return 0;
 }
 
 static const char instructions[] =
@@ -496,13 +482,11 @@ static int64_t wall_ms(void *ctx)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int session_start(void *ctx, struct mcp_session *s)
+static void session_start(void *ctx, struct mcp_session *s)
 {
 	struct tools *w = ctx;
-	struct chat_user *u = chat_user_new(w->chat, s);
 
-	mcp_session_set_app(s, u);
-	return u ? 0 : -ENOMEM;
+	mcp_session_set_app(s, chat_user_new(w->chat, s));
 }
 
 /* What the partner is told when a session ends. */
@@ -557,8 +541,7 @@ void chat_tools_configure(struct chat *c, const struct config *cfg)
 	limits_of(cfg, &limits);
 	chat_set_limits(c, &limits);
 	world.cfg = cfg;
-	if (publish(cfg) < 0)
-		log_warn("tools: out of memory; tools/list keeps the previous limits");
+	publish(cfg);
 }
 
 struct chat *chat_tools_register(struct mcp_server *srv, const struct config *cfg,
@@ -574,11 +557,7 @@ struct chat *chat_tools_register(struct mcp_server *srv, const struct config *cf
 	world.chat = chat_new(&limits, &ops, timers);
 	if (!world.chat)
 		return NULL;
-	if (publish(cfg) < 0) {
-		chat_free(world.chat);
-		world.chat = NULL;
-		return NULL;
-	}
+	publish(cfg);
 	mcp_server_set_hooks(srv, &hooks);
 	mcp_server_set_instructions(srv, instructions);
 	return world.chat;

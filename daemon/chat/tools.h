@@ -13,7 +13,7 @@
 struct chat;
 
 /* Registers everything on srv. Returns the chat world (owned by the caller, freed with
- * chat_tools_free() after the server), or NULL on ENOMEM. */
+ * chat_tools_free() after the server), or NULL when the chat cannot get its random keys. */
 struct chat *chat_tools_register(struct mcp_server *srv, const struct config *cfg,
 			    struct timer_heap *timers);
 /* Applies the chat limits of cfg (at start and on SIGHUP). */

@@ -10,6 +10,7 @@
 #include <llhttp.h>
 
 #include "util/buf.h"
+#include "util/xalloc.h"
 
 enum tracked {
 	H_HOST,
@@ -79,14 +80,10 @@ static int arena_put(struct http_conn *c, const char *at, size_t len)
 		return fail(c, 431, "request head too large");
 	if (c->arena_len + len + 1 > c->arena_cap) {
 		size_t cap = c->arena_cap ? c->arena_cap : 256;
-		char *p;
 
 		while (cap < c->arena_len + len + 1)
 			cap *= 2;
-		p = realloc(c->arena, cap);
-		if (!p)
-			return fail(c, 503, "out of memory");
-		c->arena = p;
+		c->arena = xrealloc(c->arena, cap); /* bounded by max_head, checked above */
 		c->arena_cap = cap;
 	}
 	memcpy(c->arena + c->arena_len, at, len);
@@ -258,16 +255,14 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 		return fail(c, 413, "request body too large");
 	if (c->body_len + len + 1 > c->body_cap) {
 		size_t cap = c->body_cap ? c->body_cap : 512;
-		char *b;
 
+		/* The declared length was held to max_body in on_headers_complete: a peer cannot
+		 * make this allocation big enough to fail. */
 		if (p->flags & F_CONTENT_LENGTH)
 			cap = c->body_len + len + (size_t)p->content_length + 1;
 		while (cap < c->body_len + len + 1)
 			cap *= 2;
-		b = realloc(c->body, cap);
-		if (!b)
-			return fail(c, 503, "out of memory");
-		c->body = b;
+		c->body = xrealloc(c->body, cap);
 		c->body_cap = cap;
 	}
 	memcpy(c->body + c->body_len, at, len);
@@ -334,10 +329,8 @@ static const llhttp_settings_t settings = {
 
 struct http_conn *http_conn_new(const struct http_limits *limits)
 {
-	struct http_conn *c = calloc(1, sizeof(*c));
+	struct http_conn *c = xcalloc(1, sizeof(*c));
 
-	if (!c)
-		return NULL;
 	c->limits = *limits;
 	llhttp_init(&c->parser, HTTP_REQUEST, &settings);
 	c->parser.data = c;

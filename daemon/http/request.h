@@ -43,7 +43,7 @@ enum http_feed {
 
 struct http_conn;
 
-/* Returns NULL on allocation failure. */
+/* Never NULL (allocation failure aborts, util/xalloc.h). */
 struct http_conn *http_conn_new(const struct http_limits *limits);
 void http_conn_free(struct http_conn *c);
 

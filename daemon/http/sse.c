@@ -7,19 +7,18 @@
 #include <sys/types.h>
 
 /* Appends "<hex len>\r\n" + the pieces + "\r\n" as one chunk. */
-static int append_chunk(struct buf *out, const char *const *piece, const size_t *plen, int n)
+static void append_chunk(struct buf *out, const char *const *piece, const size_t *plen, int n)
 {
 	size_t total = 0;
 
 	for (int i = 0; i < n; i++)
 		total += plen[i];
-	if (buf_reserve(out, 18 + total + 2) < 0)
-		return -ENOMEM;
+	buf_reserve(out, 18 + total + 2);
 	buf_put_hex(out, total);
 	buf_append(out, "\r\n", 2);
 	for (int i = 0; i < n; i++)
 		buf_append(out, piece[i], plen[i]);
-	return buf_append(out, "\r\n", 2);
+	buf_append(out, "\r\n", 2);
 }
 
 /* "id: N\n" into line (room for 32); returns its length, 0 for no id. */
@@ -35,13 +34,13 @@ static size_t id_line(char *line, uint64_t id)
 	return n;
 }
 
-int sse_append_event(struct buf *out, uint64_t id, const char *json, size_t len)
+void sse_append_event(struct buf *out, uint64_t id, const char *json, size_t len)
 {
 	char idline[32];
 	const char *piece[4] = { idline, "data: ", json, "\n\n" };
 	size_t plen[4] = { id_line(idline, id), 6, len, 2 };
 
-	return append_chunk(out, piece, plen, 4);
+	append_chunk(out, piece, plen, 4);
 }
 
 /* Method names are identifiers; one that needs escaping takes the slow road. Returns the
@@ -56,8 +55,8 @@ static ssize_t plain_name(const char *s)
 	return p - s;
 }
 
-int sse_append_notification(struct buf *out, uint64_t id, const char *method, const char *params,
-			    size_t params_len)
+void sse_append_notification(struct buf *out, uint64_t id, const char *method, const char *params,
+			     size_t params_len)
 {
 	static const char head[] = "data: {\"jsonrpc\":\"2.0\",\"method\":";
 	static const char mid[] = ",\"params\":";
@@ -66,15 +65,13 @@ int sse_append_notification(struct buf *out, uint64_t id, const char *method, co
 	const char *piece[7];
 	size_t plen[7];
 	ssize_t mlen = plain_name(method);
-	int err;
 
 	if (mlen >= 0) {
 		piece[2] = method, plen[2] = (size_t)mlen;
 		piece[1] = "data: {\"jsonrpc\":\"2.0\",\"method\":\"", plen[1] = sizeof(head);
 		piece[3] = "\",\"params\":", plen[3] = sizeof(mid);
 	} else {
-		if (buf_json_string(&name, method, strlen(method)) < 0)
-			return -ENOMEM;
+		buf_json_string(&name, method, strlen(method));
 		piece[2] = name.p, plen[2] = name.len;
 		piece[1] = head, plen[1] = sizeof(head) - 1;
 		piece[3] = mid, plen[3] = sizeof(mid) - 1;
@@ -82,22 +79,21 @@ int sse_append_notification(struct buf *out, uint64_t id, const char *method, co
 	piece[0] = idline, plen[0] = id_line(idline, id);
 	piece[4] = params, plen[4] = params_len;
 	piece[5] = "}\n\n", plen[5] = 3;
-	err = append_chunk(out, piece, plen, 6);
+	append_chunk(out, piece, plen, 6);
 	buf_free(&name);
-	return err;
 }
 
-int sse_append_comment(struct buf *out, const char *text)
+void sse_append_comment(struct buf *out, const char *text)
 {
 	const char *piece[3] = { ": ", text, "\n\n" };
 	size_t plen[3] = { 2, strlen(text), 2 };
 
-	return append_chunk(out, piece, plen, 3);
+	append_chunk(out, piece, plen, 3);
 }
 
-int sse_append_end(struct buf *out)
+void sse_append_end(struct buf *out)
 {
-	return buf_append(out, "0\r\n\r\n", 5);
+	buf_append(out, "0\r\n\r\n", 5);
 }
 
 int sse_parse_event_id(const char *value, uint64_t *seq)

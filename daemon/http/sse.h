@@ -11,15 +11,15 @@
  * JSON-RPC message each, as a single data line and without an event: field (the SDK client
  * drops named events). */
 
-/* id 0 means no id: line. All return 0 or -ENOMEM. */
-int sse_append_event(struct buf *out, uint64_t id, const char *json, size_t len);
+/* id 0 means no id: line. None can fail (buf.h). */
+void sse_append_event(struct buf *out, uint64_t id, const char *json, size_t len);
 /* The JSON-RPC notification {"jsonrpc":"2.0","method":M,"params":P} as an event. */
-int sse_append_notification(struct buf *out, uint64_t id, const char *method, const char *params,
-			    size_t params_len);
+void sse_append_notification(struct buf *out, uint64_t id, const char *method, const char *params,
+			     size_t params_len);
 /* A comment line (": text"), used as a keep-alive. */
-int sse_append_comment(struct buf *out, const char *text);
+void sse_append_comment(struct buf *out, const char *text);
 /* The last chunk of a stream. */
-int sse_append_end(struct buf *out);
+void sse_append_end(struct buf *out);
 
 /* Parses a Last-Event-ID value: a decimal seq. Returns 0, or -EINVAL. */
 int sse_parse_event_id(const char *value, uint64_t *seq);

@@ -132,16 +132,13 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 				      struct mcp_sink *sink, const cJSON *id, struct mcp_answer *a,
 				      bool keep_alive)
 {
-	struct mcp_call *call = calloc(1, sizeof(*call));
+	struct mcp_call *call = xcalloc(1, sizeof(*call));
 	uint64_t now = timer_now_ms();
 	struct buf *out;
 
-	if (!call)
-		goto fail;
+	/* A request has an id and a parked tool its arguments; cJSON's allocations abort. */
 	call->id = cJSON_Duplicate(id, 1);
 	call->args = cJSON_Duplicate(a->tool.args, 1);
-	if (!call->id || !call->args)
-		goto fail;
 	call->srv = srv;
 	call->session = s;
 	call->sink = sink;
@@ -150,9 +147,8 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 	call->keep_alive = keep_alive;
 	timer_init(&call->deadline, on_call_deadline);
 	timer_init(&call->ping, on_call_ping);
-	if (timer_arm(srv->timers, &call->deadline, now + a->tool.wait_ms) < 0 ||
-	    timer_arm(srv->timers, &call->ping, now + srv->cfg->sse_keepalive_ms) < 0)
-		goto fail;
+	timer_arm(srv->timers, &call->deadline, now + a->tool.wait_ms);
+	timer_arm(srv->timers, &call->ping, now + srv->cfg->sse_keepalive_ms);
 	call->next = s->calls;
 	s->calls = call;
 	sink->call = call;
@@ -162,14 +158,6 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 	http_response_head(out, 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n", keep_alive);
 	sink->ops->commit(sink);
 	return MCP_PENDING;
-fail:
-	if (call) {
-		timer_cancel(srv->timers, &call->deadline);
-		cJSON_Delete(call->id);
-		cJSON_Delete(call->args);
-		free(call);
-	}
-	return mcp_refuse(sink, NULL, 503, JSONRPC_INTERNAL_ERROR, NULL, "Out of memory; try again");
 }
 
 void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink)

@@ -13,6 +13,7 @@
 #include "mcp/mailbox.h"
 #include "mcp/mcp.h"
 #include "net/timer.h"
+#include "util/xalloc.h"
 
 /* The protocol versions spoken, newest first; a session keeps the index of its own. */
 extern const char *const mcp_versions[];
@@ -66,11 +67,11 @@ struct mcp_sessions {
 	struct mcp_session *all; /* newest first */
 };
 
-int mcp_sessions_init(struct mcp_sessions *t, uint32_t max);
+void mcp_sessions_init(struct mcp_sessions *t, uint32_t max);
 /* Frees the table; sessions still in it must have been removed by the caller. */
 void mcp_sessions_free(struct mcp_sessions *t);
 /* Creates a session with fresh id and handle and adds it. Returns 0, -EAGAIN at the session
- * cap, -ENOMEM, or the getrandom error. The table owns *out until mcp_sessions_remove(). */
+ * cap, or the getrandom error. The table owns *out until mcp_sessions_remove(). */
 int mcp_sessions_create(struct mcp_sessions *t, uint32_t mailbox_capacity,
 			struct mcp_session **out);
 /* By id text; NULL when unknown (or malformed). */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/xalloc.h"
+
 /* Under AddressSanitizer the block's free space is poisoned, so a node used after
  * jsonrpc_release() is reported like any use after free. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -26,7 +28,7 @@
 
 /* cJSON allocates every node and string on its own; during jsonrpc_parse those come from
  * this block instead, and freeing them is a no-op. The hooks serve the rest of the process
- * with malloc and free. */
+ * with xmalloc (which aborts rather than return NULL) and free. */
 static struct {
 	_Alignas(16) char block[32768];
 	size_t used;
@@ -44,7 +46,7 @@ static void *arena_malloc(size_t n)
 		ARENA_UNPOISON(p, n);
 		return p;
 	}
-	return malloc(n);
+	return xmalloc(n);
 }
 
 static void arena_free(void *p)
@@ -54,17 +56,22 @@ static void arena_free(void *p)
 	free(p);
 }
 
+void jsonrpc_init(void)
+{
+	cJSON_Hooks hooks = { .malloc_fn = arena_malloc, .free_fn = arena_free };
+
+	if (arena.hooked)
+		return;
+	cJSON_InitHooks(&hooks);
+	arena.hooked = true;
+	ARENA_POISON(arena.block, sizeof(arena.block));
+}
+
 cJSON *jsonrpc_parse(const char *text, size_t len)
 {
 	cJSON *tree;
 
-	if (!arena.hooked) {
-		cJSON_Hooks hooks = { .malloc_fn = arena_malloc, .free_fn = arena_free };
-
-		cJSON_InitHooks(&hooks);
-		arena.hooked = true;
-		ARENA_POISON(arena.block, sizeof(arena.block));
-	}
+	jsonrpc_init();
 	if (arena.held)
 		return cJSON_ParseWithLength(text, len);
 	arena.used = 0;
@@ -160,45 +167,47 @@ enum jsonrpc_kind jsonrpc_classify(const cJSON *msg, const char **why)
 	return jsonrpc_classify_fields(msg, &f, why);
 }
 
-static int append_id(struct buf *out, const cJSON *id)
+static void append_id(struct buf *out, const cJSON *id)
 {
 	char *text;
-	int err;
 
-	if (!id)
-		return buf_puts(out, "null");
-	if (cJSON_IsString(id))
-		return buf_json_string(out, id->valuestring, strlen(id->valuestring));
+	if (!id) {
+		buf_puts(out, "null");
+		return;
+	}
+	if (cJSON_IsString(id)) {
+		buf_json_string(out, id->valuestring, strlen(id->valuestring));
+		return;
+	}
 	/* Integer ids go back digit for digit: %g would round 2^53-1 or write 1e+15. */
 	if (valid_id(id)) {
-		if (id->valuedouble < 0 && buf_puts(out, "-") < 0)
-			return -ENOMEM;
-		return buf_put_u64(out, (uint64_t)fabs(id->valuedouble));
+		if (id->valuedouble < 0)
+			buf_puts(out, "-");
+		buf_put_u64(out, (uint64_t)fabs(id->valuedouble));
+		return;
 	}
+	/* cJSON's allocations abort (the hooks above), so NULL is only a node it cannot print. */
 	text = cJSON_PrintUnformatted(id);
-	if (!text)
-		return -ENOMEM;
-	err = buf_puts(out, text);
+	buf_puts(out, text ? text : "null");
 	cJSON_free(text);
-	return err;
 }
 
-int jsonrpc_append_result(struct buf *out, const cJSON *id, const char *result, size_t len)
+void jsonrpc_append_result(struct buf *out, const cJSON *id, const char *result, size_t len)
 {
-	if (buf_puts(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, id) < 0 ||
-	    buf_puts(out, ",\"result\":") < 0 || buf_append(out, result, len) < 0 ||
-	    buf_puts(out, "}") < 0)
-		return -ENOMEM;
-	return 0;
+	buf_puts(out, "{\"jsonrpc\":\"2.0\",\"id\":");
+	append_id(out, id);
+	buf_puts(out, ",\"result\":");
+	buf_append(out, result, len);
+	buf_puts(out, "}");
 }
 
-int jsonrpc_append_error(struct buf *out, const cJSON *id, int code, const char *message)
+void jsonrpc_append_error(struct buf *out, const cJSON *id, int code, const char *message)
 {
-	if (buf_puts(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, id) < 0 ||
-	    buf_printf(out, ",\"error\":{\"code\":%d,\"message\":", code) < 0 ||
-	    buf_json_string(out, message, strlen(message)) < 0 || buf_puts(out, "}}") < 0)
-		return -ENOMEM;
-	return 0;
+	buf_puts(out, "{\"jsonrpc\":\"2.0\",\"id\":");
+	append_id(out, id);
+	buf_printf(out, ",\"error\":{\"code\":%d,\"message\":", code);
+	buf_json_string(out, message, strlen(message));
+	buf_puts(out, "}}");
 }
 
 static int hex4(const char *p)

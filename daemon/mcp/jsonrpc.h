@@ -32,6 +32,12 @@ size_t jsonrpc_fix_escapes(char *json, size_t len);
 /* Turns C0 80 back into NUL in s; returns the new length. */
 size_t jsonrpc_nul_decode(char *s, size_t len);
 
+/* Installs cJSON's allocation hooks for the whole process: the parse arena below, and
+ * util/xalloc.h for everything else, so no cJSON call in the daemon returns NULL for want of
+ * memory (it aborts; see xalloc.h). Call before any other cJSON use (main, and the tests and
+ * fuzz harnesses that drive daemon code); idempotent, and jsonrpc_parse calls it too. */
+void jsonrpc_init(void);
+
 /* Parses one request body. The tree's memory comes from a block that the next parse reuses,
  * so a request costs no malloc or free for its JSON; release it with jsonrpc_release before
  * the next jsonrpc_parse (a parse while a tree is still held falls back to malloc). Copies
@@ -51,8 +57,8 @@ enum jsonrpc_kind jsonrpc_classify_fields(const cJSON *msg, struct jsonrpc_field
 					  const char **why);
 
 /* {"jsonrpc":"2.0","id":ID,"result":RESULT}; result is JSON text. id NULL → null. */
-int jsonrpc_append_result(struct buf *out, const cJSON *id, const char *result, size_t len);
+void jsonrpc_append_result(struct buf *out, const cJSON *id, const char *result, size_t len);
 /* {"jsonrpc":"2.0","id":ID,"error":{"code":C,"message":M}}. */
-int jsonrpc_append_error(struct buf *out, const cJSON *id, int code, const char *message);
+void jsonrpc_append_error(struct buf *out, const cJSON *id, int code, const char *message);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/xalloc.h"
 
 void mailbox_init(struct mailbox *mb, uint32_t capacity)
 {
@@ -39,13 +40,11 @@ static void evict_oldest(struct mailbox *mb)
 	mb->count--;
 }
 
-static int grow(struct mailbox *mb)
+static void grow(struct mailbox *mb)
 {
 	uint32_t size = mb->ring ? (mb->mask + 1) * 2 : 4;
-	struct mailbox_event **ring = calloc(size, sizeof(*ring));
+	struct mailbox_event **ring = xcalloc(size, sizeof(*ring));
 
-	if (!ring)
-		return -ENOMEM;
 	/* Slots are indexed by seq & mask, so re-place every event under the new mask. */
 	for (uint32_t i = 0; i < mb->count; i++) {
 		uint64_t seq = mb->first + i;
@@ -54,7 +53,6 @@ static int grow(struct mailbox *mb)
 	free(mb->ring);
 	mb->ring = ring;
 	mb->mask = size - 1;
-	return 0;
 }
 
 static bool empty_object(const char *params, size_t len)
@@ -84,12 +82,10 @@ int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, 
 	       ((mb->count >= 2 * mb->capacity && mb->acked_bytes > mb->window_bytes) ||
 		mb->count >= MAILBOX_MAX_EVENTS))
 		evict_oldest(mb);
-	if ((!mb->ring || mb->count > mb->mask) && grow(mb) < 0)
-		return -ENOMEM;
+	if (!mb->ring || mb->count > mb->mask)
+		grow(mb);
 	mlen = strlen(method) + 1;
-	ev = malloc(sizeof(*ev) + len + 32 + mlen);
-	if (!ev)
-		return -ENOMEM;
+	ev = xmalloc(sizeof(*ev) + len + 32 + mlen);
 	/* {..., "seq":N} — or {"seq":N} when params is an empty object. */
 	memcpy(ev->params, params, len - 1);
 	n = len - 1;

@@ -44,7 +44,7 @@ void mailbox_free(struct mailbox *mb);
 /* Adds an event. params is JSON text without the seq; the stored params are params with
  * "seq": N appended (params must be a JSON object). A refusable event is refused with -ENOSPC
  * when capacity events are undelivered; others always get in. Returns the new seq (> 0) or
- * -ENOMEM / -ENOSPC / -EINVAL. */
+ * -ENOSPC / -EINVAL. */
 int64_t mailbox_add(struct mailbox *mb, const char *method, const char *params, size_t len,
 		    bool refusable);
 

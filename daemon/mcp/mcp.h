@@ -101,13 +101,13 @@ enum mcp_end_reason {
 
 /* Hooks for the layer above around the session lifecycle. */
 struct mcp_hooks {
-	int (*session_start)(void *ctx, struct mcp_session *s); /* 0 or -errno */
+	void (*session_start)(void *ctx, struct mcp_session *s); /* cannot fail */
 	void (*session_end)(void *ctx, struct mcp_session *s, enum mcp_end_reason why);
 	void (*shutdown)(void *ctx);
 	void *ctx;
 };
 
-/* Creates the server; cfg and timers must outlive it. NULL on ENOMEM. */
+/* Creates the server; cfg and timers must outlive it. Never NULL. */
 struct mcp_server *mcp_server_new(const struct config *cfg, struct timer_heap *timers);
 /* Frees the server; ends any session still open. */
 void mcp_server_free(struct mcp_server *srv);
@@ -133,7 +133,8 @@ void mcp_sink_sent(struct mcp_server *srv, struct mcp_sink *sink);
 void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink);
 
 /* Adds an event to s's mailbox and pushes it on its stream; wakes waiting calls. Returns
- * the seq (> 0), -ENOSPC (refusable and the mailbox is full) or -ENOMEM. */
+ * the seq (> 0), -ENOSPC (refusable and the mailbox is full) or -EINVAL (params is not a
+ * JSON object). */
 int64_t mcp_session_event(struct mcp_server *srv, struct mcp_session *s, const char *method,
 			  const char *params, size_t len, bool refusable);
 /* Ends a session (DELETE, kick, idle): hooks, streams and calls end, the id answers 404. */

@@ -2,21 +2,21 @@
 
 #include <stdlib.h>
 
+#include "jsonrpc.h"
+#include "util/xalloc.h"
+
 /* The server: configuration, what it offers (tools, documents, instructions), hooks,
  * counters and the graceful stop. */
 
 struct mcp_server *mcp_server_new(const struct config *cfg, struct timer_heap *timers)
 {
-	struct mcp_server *srv = calloc(1, sizeof(*srv));
+	struct mcp_server *srv = xcalloc(1, sizeof(*srv));
 
-	if (!srv)
-		return NULL;
+	/* Here as well as in main(): the tests and fuzzers start from this server. */
+	jsonrpc_init();
 	srv->cfg = cfg;
 	srv->timers = timers;
-	if (mcp_sessions_init(&srv->sessions, cfg->max_sessions) < 0) {
-		free(srv);
-		return NULL;
-	}
+	mcp_sessions_init(&srv->sessions, cfg->max_sessions);
 	mcp_methods_build_tools_list(srv);
 	return srv;
 }

@@ -58,15 +58,12 @@ static bool same_id(const uint8_t *a, const uint8_t *b)
 	return diff == 0;
 }
 
-int mcp_sessions_init(struct mcp_sessions *t, uint32_t max)
+void mcp_sessions_init(struct mcp_sessions *t, uint32_t max)
 {
 	memset(t, 0, sizeof(*t));
-	t->bucket = calloc(1024, sizeof(*t->bucket));
-	if (!t->bucket)
-		return -ENOMEM;
+	t->bucket = xcalloc(1024, sizeof(*t->bucket));
 	t->mask = 1023;
 	t->max = max;
-	return 0;
 }
 
 void mcp_sessions_free(struct mcp_sessions *t)
@@ -78,10 +75,8 @@ void mcp_sessions_free(struct mcp_sessions *t)
 static void rehash(struct mcp_sessions *t)
 {
 	uint32_t size = (t->mask + 1) * 2;
-	struct mcp_session **bucket = calloc(size, sizeof(*bucket));
+	struct mcp_session **bucket = xcalloc(size, sizeof(*bucket));
 
-	if (!bucket)
-		return; /* longer chains, still correct */
 	for (struct mcp_session *s = t->all; s; s = s->next_all) {
 		uint32_t b = hash_of(s->raw) & (size - 1);
 		s->next = bucket[b];
@@ -102,9 +97,7 @@ int mcp_sessions_create(struct mcp_sessions *t, uint32_t mailbox_capacity,
 
 	if (t->count >= t->max)
 		return -EAGAIN;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
+	s = xcalloc(1, sizeof(*s));
 	err = mcp_random(s->raw, sizeof(s->raw));
 	if (err == 0)
 		err = mcp_random(hraw, sizeof(hraw));
@@ -235,13 +228,8 @@ int mcp_session_start(struct mcp_server *srv, struct mcp_session **out)
 	s->created_ms = s->active_ms = timer_now_ms();
 	timer_init(&s->idle, on_idle);
 	timer_init(&s->ping, mcp_stream_ping);
-	if (srv->hooks.session_start) {
-		err = srv->hooks.session_start(srv->hooks.ctx, s);
-		if (err < 0) {
-			mcp_sessions_remove(&srv->sessions, s);
-			return err;
-		}
-	}
+	if (srv->hooks.session_start)
+		srv->hooks.session_start(srv->hooks.ctx, s);
 	*out = s;
 	return 0;
 }

@@ -242,9 +242,7 @@ static cJSON *parse_body(const struct http_request *req)
 
 	if (!has_u_escape(req->body, req->body_len))
 		return jsonrpc_parse(req->body, req->body_len);
-	copy = malloc(req->body_len + 1);
-	if (!copy)
-		return NULL;
+	copy = xmalloc(req->body_len + 1);
 	memcpy(copy, req->body, req->body_len);
 	msg = jsonrpc_parse(copy, jsonrpc_fix_escapes(copy, req->body_len));
 	free(copy);

@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 
+#include "util/xalloc.h"
+
 #define RING_BGID 1
 
 static int setup(struct ring *r, unsigned entries)
@@ -49,11 +51,7 @@ int ring_init(struct ring *r, unsigned entries, unsigned nbufs, unsigned buf_siz
 		r->br = NULL;
 		goto fail;
 	}
-	r->bufs = malloc((size_t)nbufs * buf_size);
-	if (!r->bufs) {
-		err = -ENOMEM;
-		goto fail;
-	}
+	r->bufs = xmalloc((size_t)nbufs * buf_size);
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (uint64_t)(uintptr_t)r->br;
 	reg.ring_entries = nbufs;

@@ -1,8 +1,9 @@
 #include "net/timer.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "util/xalloc.h"
 
 void timer_heap_init(struct timer_heap *h)
 {
@@ -78,27 +79,22 @@ static void remove_at(struct timer_heap *h, uint32_t i)
 		sift_down(h, i);
 }
 
-int timer_arm(struct timer_heap *h, struct timer *t, uint64_t due)
+void timer_arm(struct timer_heap *h, struct timer *t, uint64_t due)
 {
 	if (t->slot) {
 		if (due >= t->when) {
 			t->due = due;
-			return 0;
+			return;
 		}
 		remove_at(h, t->slot - 1);
 	}
 	if (h->n == h->cap) {
-		uint32_t cap = h->cap ? h->cap * 2 : 64;
-		struct timer **v = realloc(h->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		h->v = v;
-		h->cap = cap;
+		h->cap = h->cap ? h->cap * 2 : 64;
+		h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
 	}
 	t->when = t->due = due;
 	h->v[h->n++] = t;
 	sift_up(h, h->n - 1);
-	return 0;
 }
 
 void timer_cancel(struct timer_heap *h, struct timer *t)

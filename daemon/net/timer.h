@@ -30,8 +30,8 @@ void timer_heap_init(struct timer_heap *h);
 void timer_heap_free(struct timer_heap *h);
 
 void timer_init(struct timer *t, timer_fn fn);
-/* Arms (or re-arms) t to fire at due. Returns -ENOMEM when the heap cannot grow. */
-int timer_arm(struct timer_heap *h, struct timer *t, uint64_t due);
+/* Arms (or re-arms) t to fire at due. Cannot fail: the heap grows through util/xalloc.h. */
+void timer_arm(struct timer_heap *h, struct timer *t, uint64_t due);
 void timer_cancel(struct timer_heap *h, struct timer *t);
 static inline int timer_armed(const struct timer *t)
 {

@@ -1,42 +1,37 @@
 #include "util/buf.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/utf8.h"
+#include "util/xalloc.h"
 
-int buf_reserve(struct buf *b, size_t extra)
+void buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1;
 	size_t cap;
-	char *p;
 
 	if (need <= b->cap)
-		return 0;
+		return;
+	if (need < extra) /* wrapped: no such size can be had */
+		xalloc_fail(SIZE_MAX);
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (!p)
-		return -ENOMEM;
-	b->p = p;
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	b->p = xrealloc(b->p, cap);
 	b->cap = cap;
-	return 0;
 }
 
-int buf_append_slow(struct buf *b, const void *data, size_t len)
+void buf_append_slow(struct buf *b, const void *data, size_t len)
 {
-	if (buf_reserve(b, len) < 0)
-		return -ENOMEM;
+	buf_reserve(b, len);
 	memcpy(b->p + b->len, data, len);
 	b->len += len;
 	b->p[b->len] = '\0';
-	return 0;
 }
 
-int buf_printf(struct buf *b, const char *fmt, ...)
+void buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -44,13 +39,13 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || buf_reserve(b, (size_t)n) < 0)
-		return -ENOMEM;
+	if (n < 0) /* a format our own callers got wrong, not a lack of memory */
+		abort();
+	buf_reserve(b, (size_t)n);
 	va_start(ap, fmt);
 	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
-	return 0;
 }
 
 static void put_u_escape(struct buf *b, unsigned v)
@@ -97,12 +92,11 @@ static inline uint64_t json_special(uint64_t w)
 		w) & HIGHS;
 }
 
-int buf_json_string(struct buf *b, const char *s, size_t len)
+void buf_json_string(struct buf *b, const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
 
-	if (buf_reserve(b, len * 6 + 2) < 0)
-		return -ENOMEM;
+	buf_reserve(b, len * 6 + 2);
 	b->p[b->len++] = '"';
 	for (size_t i = 0; i < len;) {
 		unsigned char c;
@@ -143,7 +137,6 @@ int buf_json_string(struct buf *b, const char *s, size_t len)
 	}
 	b->p[b->len++] = '"';
 	b->p[b->len] = '\0';
-	return 0;
 }
 
 size_t buf_utf8_prefix(const char *s, size_t max)
@@ -156,7 +149,7 @@ char *buf_take(struct buf *b)
 	char *p = b->p;
 
 	if (!p)
-		p = calloc(1, 1);
+		p = xcalloc(1, 1);
 	b->p = NULL;
 	b->len = b->cap = 0;
 	return p;
@@ -183,14 +176,14 @@ size_t buf_fmt_u64(char *out, uint64_t v)
 	return n;
 }
 
-int buf_put_u64(struct buf *b, uint64_t v)
+void buf_put_u64(struct buf *b, uint64_t v)
 {
 	char digits[20];
 
-	return buf_append(b, digits, buf_fmt_u64(digits, v));
+	buf_append(b, digits, buf_fmt_u64(digits, v));
 }
 
-int buf_put_hex(struct buf *b, uint64_t v)
+void buf_put_hex(struct buf *b, uint64_t v)
 {
 	char tmp[16];
 	size_t n = 0;
@@ -202,5 +195,5 @@ int buf_put_hex(struct buf *b, uint64_t v)
 	} while (v);
 	for (size_t i = 0; i < n; i++)
 		out[i] = tmp[n - 1 - i];
-	return buf_append(b, out, n);
+	buf_append(b, out, n);
 }

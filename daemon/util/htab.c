@@ -1,10 +1,10 @@
 #include "util/htab.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/siphash.h"
+#include "util/xalloc.h"
 
 #define HTAB_MIN_CAP 16
 
@@ -49,13 +49,11 @@ static void link_entry(struct htab_entry **v, size_t cap, struct htab_entry *e)
 	*slot = e;
 }
 
-static int grow(struct htab *t)
+static void grow(struct htab *t)
 {
 	size_t cap = t->cap ? t->cap * 2 : HTAB_MIN_CAP;
-	struct htab_entry **v = calloc(cap, sizeof(*v));
+	struct htab_entry **v = xcalloc(cap, sizeof(*v));
 
-	if (!v)
-		return -ENOMEM;
 	for (size_t i = 0; i < t->cap; i++) {
 		struct htab_entry *e = t->v[i];
 
@@ -69,21 +67,18 @@ static int grow(struct htab *t)
 	free(t->v);
 	t->v = v;
 	t->cap = cap;
-	return 0;
 }
 
-int htab_add(struct htab *t, struct htab_entry *e, const char *key, size_t len, uint64_t hash)
+void htab_add(struct htab *t, struct htab_entry *e, const char *key, size_t len, uint64_t hash)
 {
-	/* Load factor at most 1; a failed grow only lengthens the chains, unless there is no
-	 * table yet. */
-	if (t->n >= t->cap && grow(t) < 0 && !t->cap)
-		return -ENOMEM;
+	/* Load factor at most 1. */
+	if (t->n >= t->cap)
+		grow(t);
 	e->hash = hash;
 	e->key = key;
 	e->len = len;
 	link_entry(t->v, t->cap, e);
 	t->n++;
-	return 0;
 }
 
 void htab_del(struct htab *t, struct htab_entry *e)

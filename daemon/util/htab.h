@@ -39,9 +39,8 @@ struct htab_entry *htab_find(const struct htab *t, const char *key, size_t len, 
 /* htab_hash and htab_find in one. */
 struct htab_entry *htab_lookup(const struct htab *t, const char *key, size_t len);
 /* Links e under key (not copied: key must stay valid while e is in the table), which must
- * not be there yet. Returns 0, or -ENOMEM when there is no bucket array yet; a later failure
- * to grow only lengthens the chains. */
-int htab_add(struct htab *t, struct htab_entry *e, const char *key, size_t len, uint64_t hash);
+ * not be there yet. Cannot fail: the bucket array grows through util/xalloc.h. */
+void htab_add(struct htab *t, struct htab_entry *e, const char *key, size_t len, uint64_t hash);
 /* Unlinks e, which must be in t. */
 void htab_del(struct htab *t, struct htab_entry *e);
 size_t htab_count(const struct htab *t);

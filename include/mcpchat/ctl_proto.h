@@ -61,7 +61,10 @@ struct ctl_request {
 	cJSON *args; /* an object, never NULL; owned by the request */
 };
 
-/* Encodes a request as one line ("...\n"); args may be NULL. Returns a malloc'd string the
+/* Every allocation here goes through cJSON's hooks (cJSON_InitHooks), so NULL on ENOMEM comes
+ * back only where those hooks can return NULL: mcp-chatd installs hooks that abort instead.
+ *
+ * Encodes a request as one line ("...\n"); args may be NULL. Returns a malloc'd string the
  * caller frees, or NULL on ENOMEM. */
 char *ctl_request_encode(enum ctl_cmd cmd, const cJSON *args);
 

@@ -15,6 +15,7 @@
 #include "chat/chat.h"
 #include "fuzz_common.h"
 #include "fuzz_entry.h"
+#include "jsonrpc.h"
 
 #define SESSIONS 4
 #define MAX_LINES 32
@@ -232,6 +233,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_quiet();
+	jsonrpc_init(); /* the daemon's cJSON hooks before any cJSON use */
 	world_build();
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include "fuzz_common.h"
 #include "fuzz_entry.h"
 #include "http/request.h"
+#include "mcp/jsonrpc.h"
 
 #define MAX_CONNS 8
 #define SLOTS 4
@@ -354,6 +355,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_quiet();
+	jsonrpc_init(); /* the daemon's cJSON hooks before any cJSON use */
 	world_reset();
 	return 0;
 }

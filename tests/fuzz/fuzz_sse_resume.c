@@ -18,6 +18,7 @@
 #include "fuzz_common.h"
 #include "fuzz_entry.h"
 #include "http/sse.h"
+#include "mcp/jsonrpc.h"
 
 #define MAX_IDS 4096
 #define MAX_ROUNDS 64
@@ -241,6 +242,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	fz_quiet();
+	jsonrpc_init(); /* the daemon's cJSON hooks before any cJSON use */
 	fz_world_up(&W);
 	return 0;
 }

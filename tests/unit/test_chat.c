@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "chat/chat.h"
+#include "mcp/jsonrpc.h"
 #include "net/timer.h"
 #include "unit.h"
 
@@ -1562,5 +1563,6 @@ int main(void)
 		{ NULL, NULL, NULL, NULL, NULL, NULL },
 	};
 
+	jsonrpc_init(); /* the daemon's cJSON hooks, as main() installs them */
 	return unit_main(suites);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mcp/jsonrpc.h"
 #include "mcp/mailbox.h"
 #include "unit.h"
 
@@ -640,5 +641,6 @@ int main(void)
 		{ NULL, NULL, NULL, NULL, NULL, NULL },
 	};
 
+	jsonrpc_init(); /* the daemon's cJSON hooks, as main() installs them */
 	return unit_main(suites);
 }

@@ -12,6 +12,7 @@
 #include "chat/tools.h"
 #include "config.h"
 #include "mcp/internal.h"
+#include "mcp/jsonrpc.h"
 #include "mcp/mcp.h"
 #include "net/timer.h"
 #include "unit.h"
@@ -3126,5 +3127,6 @@ int main(void)
 	};
 
 	log_set_level(LOG_LVL_WARNING);
+	jsonrpc_init(); /* the daemon's cJSON hooks, as main() installs them */
 	return unit_main(suites);
 }

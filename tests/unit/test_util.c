@@ -1,8 +1,12 @@
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "util/b64url.h"
@@ -10,6 +14,7 @@
 #include "util/list.h"
 #include "util/siphash.h"
 #include "util/utf8.h"
+#include "util/xalloc.h"
 
 /* SipHash-2-4 of the messages 00, 00 01, ..., 00 01 .. 3e (lengths 0..63) under the key
  * 00 01 .. 0f: the reference implementation's vectors (vectors.h); entry 15 is the example
@@ -81,11 +86,11 @@ static struct item *item_of(struct htab_entry *e)
 	return e ? container_of(e, struct item, h) : NULL;
 }
 
-static int add_item(struct htab *t, struct item *it, unsigned i)
+static void add_item(struct htab *t, struct item *it, unsigned i)
 {
 	size_t len = (size_t)snprintf(it->key, sizeof(it->key), "key-%u", i);
 
-	return htab_add(t, &it->h, it->key, len, htab_hash(t, it->key, len));
+	htab_add(t, &it->h, it->key, len, htab_hash(t, it->key, len));
 }
 
 static void test_htab_basic(void)
@@ -97,8 +102,8 @@ static void test_htab_basic(void)
 	htab_init(&t, seed);
 	CU_ASSERT_PTR_NULL(htab_lookup(&t, "key-1", 5));
 	CU_ASSERT_PTR_NULL(htab_next(&t, NULL));
-	CU_ASSERT_EQUAL(add_item(&t, &a, 1), 0);
-	CU_ASSERT_EQUAL(add_item(&t, &b, 2), 0);
+	add_item(&t, &a, 1);
+	add_item(&t, &b, 2);
 	CU_ASSERT_EQUAL(htab_count(&t), 2);
 	CU_ASSERT_PTR_EQUAL(item_of(htab_lookup(&t, "key-1", 5)), &a);
 	CU_ASSERT_PTR_EQUAL(item_of(htab_lookup(&t, "key-2", 5)), &b);
@@ -142,7 +147,7 @@ static void test_htab_grow_del(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(items);
 	htab_init(&t, seed);
 	for (unsigned i = 0; i < N; i++)
-		CU_ASSERT_EQUAL(add_item(&t, &items[i], i), 0);
+		add_item(&t, &items[i], i);
 	CU_ASSERT_EQUAL(htab_count(&t), N);
 	for (unsigned i = 0; i < N; i++) {
 		size_t len = (size_t)snprintf(key, sizeof(key), "key-%u", i);
@@ -373,6 +378,118 @@ static void test_list_circular(void)
 	CU_ASSERT_TRUE(list_empty(&head));
 }
 
+/* xalloc: the failure policy is "log one line and abort". ASan's allocator would report a
+ * huge request and exit on its own; with allocator_may_return_null it returns NULL like
+ * glibc, so the same test runs with and without sanitizers. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNIT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNIT_ASAN 1
+#endif
+#endif
+#ifdef UNIT_ASAN
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "allocator_may_return_null=1";
+}
+#endif
+
+enum xa_op { XA_MALLOC, XA_CALLOC, XA_REALLOC };
+
+/* Runs the allocation in a child with stderr on a pipe; returns its wait status and what it
+ * wrote in out. */
+static int xalloc_child(enum xa_op op, size_t n, char *out, size_t cap)
+{
+	int fds[2], status = 0;
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		volatile size_t size = n; /* keeps the compiler from judging the request itself */
+		struct rlimit none = { 0, 0 };
+		void *p = NULL;
+
+		setrlimit(RLIMIT_CORE, &none);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		if (op == XA_MALLOC)
+			p = xmalloc(size);
+		else if (op == XA_CALLOC)
+			p = xcalloc(size, size);
+		else
+			p = xrealloc(xmalloc(16), size);
+		free(p);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (got + 1 < cap && (r = read(fds[0], out + got, cap - 1 - got)) > 0)
+		got += (size_t)r;
+	out[got] = '\0';
+	close(fds[0]);
+	CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+	return status;
+}
+
+static void test_xalloc_failure_aborts(void)
+{
+	static const enum xa_op ops[] = { XA_MALLOC, XA_CALLOC, XA_REALLOC };
+	char out[512], want[64];
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		/* SIZE_MAX / 2 bytes, or SIZE_MAX/2 squared (an overflow) for calloc. */
+		int status = xalloc_child(ops[i], SIZE_MAX / 2, out, sizeof(out));
+
+		CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+		snprintf(want, sizeof(want), "allocate %zu bytes; aborting\n",
+			 ops[i] == XA_CALLOC ? SIZE_MAX : SIZE_MAX / 2);
+		/* A line of its own at error level (ASan may print a warning before it). */
+		CU_ASSERT(strncmp(out, "<3>out of memory: ", 18) == 0 ||
+			  strstr(out, "\n<3>out of memory: ") != NULL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+		if (!WIFSIGNALED(status) || !strstr(out, want))
+			fprintf(stderr, "op %zu: status %#x, stderr: %s\n", i, status, out);
+	}
+}
+
+static char *xa_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *xa_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+static void test_xalloc_success(void)
+{
+	char *a = xmalloc(0), *b = xcalloc(0, 8), *c = xcalloc(4, 4), *d = xstrdup("chat");
+	char *e = xa_printf("%s-%u", "mcp", 7u);
+
+	CU_ASSERT_PTR_NOT_NULL(a);
+	CU_ASSERT_PTR_NOT_NULL(b);
+	for (int i = 0; i < 16; i++)
+		CU_ASSERT_EQUAL(c[i], 0);
+	c = xrealloc(c, 4096);
+	c[4095] = 1;
+	CU_ASSERT_STRING_EQUAL(d, "chat");
+	CU_ASSERT_STRING_EQUAL(e, "mcp-7");
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+	free(e);
+}
+
 static const struct unit_test siphash_tests[] = {
 	{ "reference vectors", test_siphash_vectors },
 	{ "key, message and length matter", test_siphash_keyed },
@@ -400,6 +517,12 @@ static const struct unit_test b64url_tests[] = {
 	{ NULL, NULL },
 };
 
+static const struct unit_test xalloc_tests[] = {
+	{ "a failed allocation logs one line and aborts", test_xalloc_failure_aborts },
+	{ "allocations that succeed, zero sizes included", test_xalloc_success },
+	{ NULL, NULL },
+};
+
 static const struct unit_test list_tests[] = {
 	{ "circular sentinel list", test_list_circular },
 	{ NULL, NULL },
@@ -413,6 +536,7 @@ int main(void)
 		{ "utf8", utf8_tests, NULL, NULL, NULL, NULL },
 		{ "b64url", b64url_tests, NULL, NULL, NULL, NULL },
 		{ "list", list_tests, NULL, NULL, NULL, NULL },
+		{ "xalloc", xalloc_tests, NULL, NULL, NULL, NULL },
 		{ NULL, NULL, NULL, NULL, NULL, NULL },
 	};
 
