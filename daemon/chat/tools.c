@@ -346,43 +346,30 @@ static char *join_schema(const struct config *cfg)
 	return buf_take(&b);
 }
 
-static char *printed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *printed(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	s = xvasprintf(fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 static void build_texts(const struct config *cfg, struct tool_texts *t)
 {
 	size_t msg = cfg->max_message_bytes;
 
-	t->description[T_ENTER] = printed(
+	t->description[T_ENTER] = xasprintf(
 		"Wait for a random stranger to chat with. Returns {status:\"waiting\", position} or "
 		"{status:\"matched\", room_id, partner}; a chatroom.found event follows the match. "
 		"Refused with mailbox_full while %u events are unread: read them first.",
 		cfg->mailbox_events);
 	t->schema[T_ENTER] = enter_schema(cfg);
-	t->description[T_JOIN] = printed(
+	t->description[T_JOIN] = xasprintf(
 		"Meet someone in a named room (two people per room). The first in waits; the second "
 		"is matched and both get chatroom.found. Refused with mailbox_full while %u events "
 		"are unread.", cfg->mailbox_events);
 	t->schema[T_JOIN] = join_schema(cfg);
-	t->description[T_SEND] = printed(
+	t->description[T_SEND] = xasprintf(
 		"Send a message to your partner in the room. Returns {message_id, timestamp} once it "
 		"is queued for them. At most %g messages at once, then %g per second.",
 		cfg->rate_burst, cfg->rate_per_second);
-	t->schema[T_SEND] = printed(
+	t->schema[T_SEND] = xasprintf(
 		"{\"type\":\"object\",\"properties\":{" S_ROOM_ID ",\"message\":{\"type\":\"string\","
 		"\"minLength\":1,\"maxLength\":%zu,\"description\":\"Text to send (1-%zu bytes of UTF-8)\"}},"
 		"\"required\":[\"room_id\",\"message\"]}", msg, msg);
-	t->description[T_WAIT] = printed(
+	t->description[T_WAIT] = xasprintf(
 		"Return the events after `after` (default: after the last ones this tool returned), "
 		"waiting up to timeout_s for one. Returns {events, next}. Up to %u unread events are "
 		"kept for you.", cfg->mailbox_events);
@@ -399,7 +386,7 @@ static void build_texts(const struct config *cfg, struct tool_texts *t)
 		"Where you are: idle, waiting (with queue position) or in_room (with partner), and "
 		"how many events are unread.");
 	t->schema[T_STATUS] = xstrdup("{\"type\":\"object\",\"properties\":{}}");
-	t->guide = printed(
+	t->guide = xasprintf(
 		"# mcp-chat\n\n"
 		"Anonymous one-to-one chat with a stranger.\n\n"
 		"1. Call `enter_queue` (optionally with `display_name` and `interests`) to be matched "

@@ -22,6 +22,7 @@ void *xcalloc(size_t count, size_t size) __attribute__((malloc, returns_nonnull)
 void *xrealloc(void *p, size_t n) __attribute__((returns_nonnull));
 char *xstrdup(const char *s) __attribute__((malloc, returns_nonnull));
 char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0), returns_nonnull));
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2), returns_nonnull));
 /* Logs the failed size and aborts; for allocators that are not these (cJSON's hooks use
  * the ones above, so they need not call it). */
 void xalloc_fail(size_t n) __attribute__((noreturn, cold));

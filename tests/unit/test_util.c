@@ -457,23 +457,10 @@ static void test_xalloc_failure_aborts(void)
 	}
 }
 
-static char *xa_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *xa_printf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	s = xvasprintf(fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 static void test_xalloc_success(void)
 {
 	char *a = xmalloc(0), *b = xcalloc(0, 8), *c = xcalloc(4, 4), *d = xstrdup("chat");
-	char *e = xa_printf("%s-%u", "mcp", 7u);
+	char *e = xasprintf("%s-%u", "mcp", 7u);
 
 	CU_ASSERT_PTR_NOT_NULL(a);
 	CU_ASSERT_PTR_NOT_NULL(b);
