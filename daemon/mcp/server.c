@@ -2,7 +2,7 @@
 
 #include <stdlib.h>
 
-#include "jsonrpc.h"
+#include "mcp/jsonrpc.h"
 #include "util/xalloc.h"
 
 /* The server: configuration, what it offers (tools, documents, instructions), hooks,

@@ -15,7 +15,7 @@
 #include "chat/chat.h"
 #include "fuzz_common.h"
 #include "fuzz_entry.h"
-#include "jsonrpc.h"
+#include "mcp/jsonrpc.h"
 
 #define SESSIONS 4
 #define MAX_LINES 32
