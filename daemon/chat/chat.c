@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "chat/chat_int.h"
+#include "util/b64url.h"
 #include "util/utf8.h"
 
 /* The world and its users, the results and refusals every operation shares, and the checks
@@ -53,6 +54,7 @@ const char *chat_error_code(enum chat_error e)
 	case CHAT_PARTNER_GONE: return "partner_gone";
 	case CHAT_MAILBOX_FULL: return "mailbox_full";
 	case CHAT_SHUTTING_DOWN: return "shutting_down";
+	case CHAT_EXPIRED: return "chat_expired";
 	case CHAT_ERROR_COUNT: break;
 	}
 	return "internal_error";
@@ -212,6 +214,7 @@ struct chat *chat_new(const struct chat_limits *limits, const struct chat_ops *o
 	memcpy(c->id_key, keys + 2, sizeof(c->id_key));
 	chat_room_init(c);
 	chat_queue_init(c);
+	htab_init(&c->ids, c->hash_key);
 	return c;
 fail:
 	free(c);
@@ -224,6 +227,7 @@ void chat_free(struct chat *c)
 		return;
 	chat_room_fini(c);
 	chat_queue_fini(c);
+	htab_fini(&c->ids);
 	buf_free(&c->ev);
 	buf_free(&c->tmp);
 	free(c);
@@ -239,6 +243,44 @@ void chat_set_limits(struct chat *c, const struct chat_limits *limits)
 	c->limits = *limits;
 }
 
+/* A fresh chat_id, unique among live users (a repeat of 128 random bits is not expected,
+ * but costs one lookup to rule out). */
+static void new_id(struct chat *c, struct chat_user *u)
+{
+	unsigned char raw[16];
+	uint64_t h;
+
+	do {
+		chat_random_bytes(c, raw, sizeof(raw));
+		b64url_encode(raw, sizeof(raw), u->id);
+		h = htab_hash(&c->ids, u->id, CHAT_ID_LEN);
+	} while (htab_find(&c->ids, u->id, CHAT_ID_LEN, h));
+	htab_add(&c->ids, &u->id_h, u->id, CHAT_ID_LEN, h);
+}
+
+const char *chat_user_id(const struct chat_user *u)
+{
+	return u->id;
+}
+
+struct chat_user *chat_find(const struct chat *c, const char *chat_id)
+{
+	struct htab_entry *e;
+	struct chat_user *u;
+	unsigned char diff = 0;
+
+	if (!chat_id || strlen(chat_id) != CHAT_ID_LEN)
+		return NULL;
+	e = htab_lookup(&c->ids, chat_id, CHAT_ID_LEN);
+	if (!e)
+		return NULL;
+	u = container_of(e, struct chat_user, id_h);
+	/* The table compared with memcmp; a credential is compared once more, evenly. */
+	for (size_t i = 0; i < CHAT_ID_LEN; i++)
+		diff |= (unsigned char)(u->id[i] ^ chat_id[i]);
+	return diff ? NULL : u;
+}
+
 struct chat_user *chat_user_new(struct chat *c, void *owner)
 {
 	struct chat_user *u = xcalloc(1, sizeof(*u));
@@ -250,6 +292,7 @@ struct chat_user *chat_user_new(struct chat *c, void *owner)
 	u->tokens = c->limits.rate_burst;
 	u->tokens_at = chat_mono_ms(c);
 	chat_queue_user_init(u);
+	new_id(c, u);
 	c->users++;
 	return u;
 }
@@ -263,6 +306,7 @@ void chat_user_free(struct chat *c, struct chat_user *u, enum chat_reason reason
 	else if (u->room)
 		chat_room_close(c, u->room, u, reason);
 	timer_cancel(c->timers, &u->fallback);
+	htab_del(&c->ids, &u->id_h);
 	c->users--;
 	free(u->name);
 	free(u);

@@ -27,6 +27,7 @@ enum chat_error {
 	CHAT_PARTNER_GONE,
 	CHAT_MAILBOX_FULL,
 	CHAT_SHUTTING_DOWN,
+	CHAT_EXPIRED, /* a chat_id that names no chat (never issued, or its chat ended) */
 	CHAT_ERROR_COUNT, /* not an error: how many codes there are */
 };
 
@@ -82,6 +83,14 @@ struct chat_user *chat_user_new(struct chat *c, void *owner);
 /* Ends the user: leaves queue or room; a partner gets partner.disconnected with reason. */
 void chat_user_free(struct chat *c, struct chat_user *u, enum chat_reason reason);
 void *chat_user_owner(const struct chat_user *u);
+
+/* Each user's chat_id: 128 bits from getrandom, base64url (22 characters). It names the
+ * chat across protocol eras: a credential, never logged, never shown to admins. It lives
+ * as long as the user. */
+#define CHAT_ID_LEN 22
+const char *chat_user_id(const struct chat_user *u);
+/* The user with this chat_id (compared in constant time after the lookup), or NULL. */
+struct chat_user *chat_find(const struct chat *c, const char *chat_id);
 
 /* Results of the tools. Strings in results point into chat-owned memory valid until the next
  * chat call. */

@@ -66,6 +66,8 @@ struct chat_user {
 	double tokens;
 	uint64_t tokens_at;
 	char closed_id[CHAT_ROOM_ID_MAX + 1]; /* the last room that closed on this user */
+	struct htab_entry id_h; /* in c->ids */
+	char id[CHAT_ID_LEN + 1];
 };
 
 struct chat {
@@ -76,7 +78,7 @@ struct chat {
 	uint64_t id_key[2];
 	uint64_t msg_counter;
 	uint64_t serial;
-	struct htab rooms, tags;
+	struct htab rooms, tags, ids;
 	/* Waiters without interests, and waiters with interests; both in queue order. Because
 	 * the fallback delay is constant, the held waiters who take anyone are a prefix. */
 	struct list_link open, held;
@@ -90,6 +92,9 @@ struct chat {
 	struct buf ev, tmp; /* event params being built; a lower-cased tag */
 	char msg[256];      /* the message of the last refusal */
 };
+
+/* Bytes from getrandom, drawn from a pool (room.c). */
+void chat_random_bytes(struct chat *c, void *out, size_t n);
 
 static inline struct chat_user *chat_qnode_user(const struct list_link *l)
 {

@@ -23,8 +23,8 @@ void chat_room_fini(struct chat *c)
 	htab_fini(&c->rooms);
 }
 
-/* Room ids by the 128 bytes: one getrandom call per ten random rooms. */
-static void random_bytes(struct chat *c, void *out, size_t n)
+/* Room ids and chat ids by the 128 bytes: one getrandom call per several ids. */
+void chat_random_bytes(struct chat *c, void *out, size_t n)
 {
 	if (c->rnd_pos + n > sizeof(c->rnd)) {
 		ssize_t got = getrandom(c->rnd, sizeof(c->rnd), 0);
@@ -68,7 +68,7 @@ struct chat_room *chat_room_new_random(struct chat *c)
 	struct chat_room *room;
 
 	do {
-		random_bytes(c, raw, sizeof(raw));
+		chat_random_bytes(c, raw, sizeof(raw));
 		b64url_encode(raw, sizeof(raw), id);
 	} while (id[0] == '-' || chat_room_find(c, id)); /* '-' would read as an option in a shell */
 	room = room_new(c, id);

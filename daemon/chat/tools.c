@@ -78,6 +78,7 @@ static void add_partner(cJSON *o, const char *name)
 }
 
 static enum mcp_tool_status matched_or_waiting(struct mcp_tool_ctx *ctx,
+					       const struct chat_user *u,
 					       const struct chat_result *r, bool named)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -93,6 +94,8 @@ static enum mcp_tool_status matched_or_waiting(struct mcp_tool_ctx *ctx,
 		add_partner(o, r->partner_name);
 	else if (!named)
 		cJSON_AddNumberToObject(o, "position", r->position);
+	/* The chat's identity: what a client of the stateless revision passes back. */
+	cJSON_AddStringToObject(o, "chat_id", chat_user_id(u));
 	ctx->structured = o;
 	return MCP_TOOL_DONE;
 }
@@ -125,9 +128,31 @@ static int req_string(struct mcp_tool_ctx *ctx, const char *name, const char **o
 	return 0;
 }
 
-static struct chat_user *user_of(struct mcp_tool_ctx *ctx)
+/* The caller's chat. A 2025 session is its own identity: chat_id is optional there, and
+ * when given must name the session's chat (a client may carry it over to the next era). */
+static int chat_of(struct mcp_tool_ctx *ctx, struct chat_user **out)
 {
-	return mcp_session_app(ctx->session);
+	struct chat_user *u = mcp_session_app(ctx->session), *named;
+	const char *id;
+
+	*out = u;
+	if (opt_string(ctx, "chat_id", &id) < 0)
+		return -EINVAL;
+	if (!id)
+		return 0;
+	named = chat_find(world.chat, id);
+	if (!named) {
+		stats.refusals[CHAT_EXPIRED]++;
+		refuse(ctx, "chat_expired", "chat_id",
+		       "chat_id names no chat: it ended or never existed; call enter_queue or join_room without it to start a new one");
+		return -ENOENT;
+	}
+	if (named != u) {
+		refuse(ctx, "invalid_arguments", "chat_id",
+		       "chat_id names another chat than this session's; leave it out or pass the one enter_queue or join_room returned here");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Tools */
@@ -136,11 +161,12 @@ static enum mcp_tool_status enter_queue(struct mcp_tool_ctx *ctx)
 {
 	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(ctx->args, "interests");
 	const char *name, *list[16];
+	struct chat_user *u;
 	struct chat_result r;
 	size_t n = 0;
 	const cJSON *t;
 
-	if (opt_string(ctx, "display_name", &name) < 0)
+	if (chat_of(ctx, &u) < 0 || opt_string(ctx, "display_name", &name) < 0)
 		return MCP_TOOL_DONE;
 	if (tags && !cJSON_IsNull(tags) && !cJSON_IsArray(tags))
 		return refuse(ctx, "invalid_arguments", "interests", "interests must be an array of strings");
@@ -152,33 +178,37 @@ static enum mcp_tool_status enter_queue(struct mcp_tool_ctx *ctx)
 			return refuse(ctx, "invalid_arguments", "interests", "interests must be an array of strings");
 		list[n++] = t->valuestring;
 	}
-	chat_enter_queue(world.chat, user_of(ctx), name, list, n, &r);
-	return matched_or_waiting(ctx, &r, false);
+	chat_enter_queue(world.chat, u, name, list, n, &r);
+	return matched_or_waiting(ctx, u, &r, false);
 }
 
 static enum mcp_tool_status join_room(struct mcp_tool_ctx *ctx)
 {
 	const char *room, *name;
+	struct chat_user *u;
 	struct chat_result r;
 
-	if (req_string(ctx, "room_id", &room) < 0 || opt_string(ctx, "display_name", &name) < 0)
+	if (chat_of(ctx, &u) < 0 || req_string(ctx, "room_id", &room) < 0 ||
+	    opt_string(ctx, "display_name", &name) < 0)
 		return MCP_TOOL_DONE;
-	chat_join_room(world.chat, user_of(ctx), room, name, &r);
-	return matched_or_waiting(ctx, &r, true);
+	chat_join_room(world.chat, u, room, name, &r);
+	return matched_or_waiting(ctx, u, &r, true);
 }
 
 static enum mcp_tool_status send_message(struct mcp_tool_ctx *ctx)
 {
 	const char *room, *text;
+	struct chat_user *u;
 	struct chat_result r;
 	struct buf out = BUF_INIT;
 	size_t len;
 
-	if (req_string(ctx, "room_id", &room) < 0 || req_string(ctx, "message", &text) < 0)
+	if (chat_of(ctx, &u) < 0 || req_string(ctx, "room_id", &room) < 0 ||
+	    req_string(ctx, "message", &text) < 0)
 		return MCP_TOOL_DONE;
 	/* A NUL arrived as C0 80 (jsonrpc_fix_escapes); the message carries it as sent. */
 	len = jsonrpc_nul_decode((char *)text, strlen(text));
-	chat_send(world.chat, user_of(ctx), room, text, len, &r);
+	chat_send(world.chat, u, room, text, len, &r);
 	if (r.error != CHAT_OK)
 		return chat_refusal(ctx, &r);
 	/* The busiest tool: its result is written directly (both values are URL-safe text). */
@@ -219,11 +249,12 @@ static int wait_args(struct mcp_tool_ctx *ctx, double *timeout_s, uint64_t *afte
 static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
 {
 	struct mailbox *mb = mcp_session_mailbox(ctx->session);
+	struct chat_user *u;
 	double timeout_s;
 	uint64_t after, next, seq;
 	cJSON *o, *events;
 
-	if (wait_args(ctx, &timeout_s, &after) < 0)
+	if (chat_of(ctx, &u) < 0 || wait_args(ctx, &timeout_s, &after) < 0)
 		return MCP_TOOL_DONE;
 	seq = mailbox_next_after(mb, after);
 	if (!seq && ctx->may_wait && timeout_s > 0) {
@@ -253,11 +284,12 @@ static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
 static enum mcp_tool_status leave_chat(struct mcp_tool_ctx *ctx)
 {
 	const char *room;
+	struct chat_user *u;
 	struct chat_result r;
 
-	if (req_string(ctx, "room_id", &room) < 0)
+	if (chat_of(ctx, &u) < 0 || req_string(ctx, "room_id", &room) < 0)
 		return MCP_TOOL_DONE;
-	chat_leave(world.chat, user_of(ctx), room, &r);
+	chat_leave(world.chat, u, room, &r);
 	if (r.error != CHAT_OK)
 		return chat_refusal(ctx, &r);
 	ctx->structured = cJSON_CreateObject();
@@ -268,10 +300,14 @@ static enum mcp_tool_status leave_chat(struct mcp_tool_ctx *ctx)
 static enum mcp_tool_status get_status(struct mcp_tool_ctx *ctx)
 {
 	static const char *const names[] = { "idle", "waiting", "in_room" };
+	struct chat_user *u;
 	struct chat_status st;
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o;
 
-	chat_get_status(world.chat, user_of(ctx), &st);
+	if (chat_of(ctx, &u) < 0)
+		return MCP_TOOL_DONE;
+	o = cJSON_CreateObject();
+	chat_get_status(world.chat, u, &st);
 	cJSON_AddStringToObject(o, "state", names[st.state]);
 	if (st.room_id)
 		cJSON_AddStringToObject(o, "room_id", st.room_id);
@@ -296,6 +332,12 @@ static const struct mcp_tool tool_base[N_TOOLS] = {
 	[T_STATUS] = { "get_status", "Where am I", NULL, NULL, NULL, get_status },
 };
 
+#define S_CHAT_ID                                                                            \
+	"\"chat_id\":{\"type\":\"string\",\"minLength\":22,\"maxLength\":22,"                \
+	"\"pattern\":\"^[A-Za-z0-9_-]{22}$\",\"description\":\"Your chat, as enter_queue or "   \
+	"join_room returned it. Optional while your MCP session lasts (the session is then your " \
+	"identity); it names the chat until the session ends (DELETE, kick, idle, or a push "     \
+	"stream gone past the reconnect grace), after which it answers chat_expired\"}"
 #define S_ROOM_ID                                                                            \
 	"\"room_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,"                 \
 	"\"pattern\":\"^[A-Za-z0-9_-]{1,64}$\",\"description\":\"Room id\"}"
@@ -322,7 +364,7 @@ static char *enter_schema(const struct config *cfg)
 {
 	struct buf b = BUF_INIT;
 
-	buf_puts(&b, "{\"type\":\"object\",\"properties\":{");
+	buf_puts(&b, "{\"type\":\"object\",\"properties\":{" S_CHAT_ID ",");
 	display_name_schema(&b, cfg);
 	buf_printf(&b,
 		   ",\"interests\":{\"type\":\"array\",\"maxItems\":%u,\"items\":{\"type\":\"string\","
@@ -340,7 +382,7 @@ static char *join_schema(const struct config *cfg)
 {
 	struct buf b = BUF_INIT;
 
-	buf_puts(&b, "{\"type\":\"object\",\"properties\":{" S_ROOM_ID ",");
+	buf_puts(&b, "{\"type\":\"object\",\"properties\":{" S_CHAT_ID "," S_ROOM_ID ",");
 	display_name_schema(&b, cfg);
 	buf_puts(&b, "},\"required\":[\"room_id\"]}");
 	return buf_take(&b);
@@ -366,7 +408,7 @@ static void build_texts(const struct config *cfg, struct tool_texts *t)
 		"is queued for them. At most %g messages at once, then %g per second.",
 		cfg->rate_burst, cfg->rate_per_second);
 	t->schema[T_SEND] = xasprintf(
-		"{\"type\":\"object\",\"properties\":{" S_ROOM_ID ",\"message\":{\"type\":\"string\","
+		"{\"type\":\"object\",\"properties\":{" S_CHAT_ID "," S_ROOM_ID ",\"message\":{\"type\":\"string\","
 		"\"minLength\":1,\"maxLength\":%zu,\"description\":\"Text to send (1-%zu bytes of UTF-8)\"}},"
 		"\"required\":[\"room_id\",\"message\"]}", msg, msg);
 	t->description[T_WAIT] = xasprintf(
@@ -374,18 +416,18 @@ static void build_texts(const struct config *cfg, struct tool_texts *t)
 		"waiting up to timeout_s for one. Returns {events, next}. Up to %u unread events are "
 		"kept for you.", cfg->mailbox_events);
 	t->schema[T_WAIT] = xstrdup(
-		"{\"type\":\"object\",\"properties\":{\"timeout_s\":{\"type\":\"number\",\"minimum\":0,"
+		"{\"type\":\"object\",\"properties\":{" S_CHAT_ID ",\"timeout_s\":{\"type\":\"number\",\"minimum\":0,"
 		"\"maximum\":300,\"description\":\"Seconds to wait when there is nothing new (0-300, default 30)\"},"
 		"\"after\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"Return events with a seq greater than this\"}}}");
 	t->description[T_LEAVE] = xstrdup(
 		"Leave the room (your partner gets partner.disconnected) or stop waiting. You may "
 		"enter the queue again afterwards.");
 	t->schema[T_LEAVE] = xstrdup(
-		"{\"type\":\"object\",\"properties\":{" S_ROOM_ID "},\"required\":[\"room_id\"]}");
+		"{\"type\":\"object\",\"properties\":{" S_CHAT_ID "," S_ROOM_ID "},\"required\":[\"room_id\"]}");
 	t->description[T_STATUS] = xstrdup(
 		"Where you are: idle, waiting (with queue position) or in_room (with partner), and "
 		"how many events are unread.");
-	t->schema[T_STATUS] = xstrdup("{\"type\":\"object\",\"properties\":{}}");
+	t->schema[T_STATUS] = xstrdup("{\"type\":\"object\",\"properties\":{" S_CHAT_ID "}}");
 	t->guide = xasprintf(
 		"# mcp-chat\n\n"
 		"Anonymous one-to-one chat with a stranger.\n\n"

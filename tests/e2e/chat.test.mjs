@@ -5,7 +5,7 @@ import http from 'node:http';
 import assert from 'node:assert/strict';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import {
-  scope, matchedPair, waitFor, sleep, assertOk, assertToolError,
+  sansChatId, scope, matchedPair, waitFor, sleep, assertOk, assertToolError,
   rawSession, rawCall, rawPost, openSse, PROTOCOL_VERSION,
 } from './helpers.mjs';
 
@@ -46,7 +46,7 @@ test('two clients enter_queue: both get chatroom.found with one room_id and each
   const a = await s.client(d.url, { name: 'A' });
   const b = await s.client(d.url, { name: 'B' });
   const ra = await a.ok('enter_queue', { display_name: 'Alice' });
-  assert.deepEqual(ra, { status: 'waiting', position: 1 });
+  assert.deepEqual(sansChatId(ra), { status: 'waiting', position: 1 });
   const rb = await b.ok('enter_queue', { display_name: 'Bob' });
   assert.equal(rb.status, 'matched');
   assert.match(rb.room_id, /^[A-Za-z0-9_-]{1,64}$/);
@@ -340,12 +340,12 @@ test('named rooms: two meet, a third gets room_full, the id is reusable after bo
   const d = await s.daemon();
   const [a, b, c, e, f] = await Promise.all(['A', 'B', 'C', 'E', 'F'].map((name) => s.client(d.url, { name })));
   const room = 'lobby_42-x';
-  assert.deepEqual(await a.ok('join_room', { room_id: room, display_name: 'Ann' }), { status: 'waiting', room_id: room });
+  assert.deepEqual(sansChatId(await a.ok('join_room', { room_id: room, display_name: 'Ann' })), { status: 'waiting', room_id: room });
   assert.equal((await a.ok('get_status')).state, 'waiting');
   await a.err('enter_queue', {}, 'already_waiting');
   await a.err('join_room', { room_id: 'other-room' }, 'already_waiting');
   const rb = await b.ok('join_room', { room_id: room, display_name: 'Bea' });
-  assert.deepEqual(rb, { status: 'matched', room_id: room, partner: { display_name: 'Ann' } });
+  assert.deepEqual(sansChatId(rb), { status: 'matched', room_id: room, partner: { display_name: 'Ann' } });
   const fa = await a.waitEvent('chatroom.found');
   const fb = await b.waitEvent('chatroom.found');
   assert.equal(fa.params.room_id, room);
@@ -361,7 +361,7 @@ test('named rooms: two meet, a third gets room_full, the id is reusable after bo
   assert.equal((await b.waitEvent('partner.disconnected')).params.reason, 'left');
   assert.equal((await b.ok('leave_chat', { room_id: room })).status, 'left');
   // reuse
-  assert.deepEqual(await e.ok('join_room', { room_id: room }), { status: 'waiting', room_id: room });
+  assert.deepEqual(sansChatId(await e.ok('join_room', { room_id: room })), { status: 'waiting', room_id: room });
   const rf = await f.ok('join_room', { room_id: room });
   assert.equal(rf.status, 'matched');
   assert.equal(rf.room_id, room);
@@ -377,7 +377,7 @@ test('named rooms: two meet, a third gets room_full, the id is reusable after bo
   await c.ok('join_room', { room_id: 'solo' });
   assert.deepEqual(await c.ok('leave_chat', { room_id: 'solo' }), { status: 'left' });
   assert.equal((await c.ok('get_status')).state, 'idle');
-  assert.deepEqual(await a.ok('join_room', { room_id: 'solo' }), { status: 'waiting', room_id: 'solo' });
+  assert.deepEqual(sansChatId(await a.ok('join_room', { room_id: 'solo' })), { status: 'waiting', room_id: 'solo' });
 });
 
 test('interests: two sharing a tag are matched ahead of an earlier waiter without it', { timeout: 20_000 }, async (t) => {
@@ -408,7 +408,7 @@ test('self is never matched: enter_queue twice stays waiting with the same posit
   const r1 = await a.ok('enter_queue', { display_name: 'Solo' });
   const r2 = await a.ok('enter_queue', { display_name: 'Solo' });
   const r3 = await a.ok('enter_queue', {});
-  assert.deepEqual(r1, { status: 'waiting', position: 1 });
+  assert.deepEqual(sansChatId(r1), { status: 'waiting', position: 1 });
   assert.deepEqual(r2, r1);
   assert.deepEqual(r3, r1);
   await sleep(300);
@@ -420,8 +420,8 @@ test('self is never matched: enter_queue twice stays waiting with the same posit
   // for their own interests (10 s), so they do not take Solo meanwhile (as the reference peer).
   const x = await s.client(d.url);
   const y = await s.client(d.url);
-  assert.deepEqual(await x.ok('enter_queue', { interests: ['only-x'] }), { status: 'waiting', position: 2 });
-  assert.deepEqual(await y.ok('enter_queue', { interests: ['only-y'] }), { status: 'waiting', position: 3 });
+  assert.deepEqual(sansChatId(await x.ok('enter_queue', { interests: ['only-x'] })), { status: 'waiting', position: 2 });
+  assert.deepEqual(sansChatId(await y.ok('enter_queue', { interests: ['only-y'] })), { status: 'waiting', position: 3 });
   assert.deepEqual(await x.ok('leave_chat', { room_id: 'queue' }), { status: 'left' });
   assert.deepEqual(await x.ok('get_status'), { state: 'idle', unread: 0 });
   const sy = await y.ok('get_status');

@@ -13,7 +13,7 @@ import os from 'node:os';
 import net from 'node:net';
 import http from 'node:http';
 import path from 'node:path';
-import { scope, waitFor, sleep, rawSession, PROTOCOL_VERSION } from './helpers.mjs';
+import { sansChatId, scope, waitFor, sleep, rawSession, PROTOCOL_VERSION } from './helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MCPCHATCTL = path.resolve(process.env.MCPCHATCTL || path.resolve(here, '../../build/mcpchatctl'));
@@ -26,6 +26,7 @@ const HANDLE_RE = /^[0-9a-f]{8}$/;
 const ctlRuns = [];      // { args, code, stdout, stderr }
 const allDaemons = [];   // daemon objects (their stderr stays readable after stop)
 const allSessionIds = new Set();
+const allChatIds = new Set(); // chat_id of every enter_queue/join_room result
 let markersSent = 0;
 
 // ---- running mcpchatctl ------------------------------------------------------------------
@@ -160,6 +161,12 @@ function ctlScope(t) {
       const c = await s.client(url, opts);
       assert.ok(c.sessionId, 'the SDK client has no session id');
       allSessionIds.add(c.sessionId);
+      const ok = c.ok; // chat ids are credentials too: collect them for the leak check
+      c.ok = async (...args) => {
+        const r = await ok(...args);
+        if (r?.chat_id) allChatIds.add(r.chat_id);
+        return r;
+      };
       return c;
     },
   };
@@ -288,7 +295,7 @@ test('sessions, queues, rooms: tables and --json after real chat sessions', { ti
   const rb = await b.ok('enter_queue', { display_name: 'Bob', interests: ['rust'] });
   assert.equal(rb.status, 'matched');
   const roomAB = rb.room_id;
-  assert.deepEqual(await c.ok('join_room', { room_id: named, display_name: 'Carol' }), { status: 'waiting', room_id: named });
+  assert.deepEqual(sansChatId(await c.ok('join_room', { room_id: named, display_name: 'Carol' })), { status: 'waiting', room_id: named });
   assert.equal((await q.ok('enter_queue', { display_name: 'Quinn', interests: ['chess', 'go-board'] })).status, 'waiting');
   for (const x of [a, b, c, q]) await x.waitStream();
   await sendSecret(a, roomAB, 1);
@@ -1120,6 +1127,7 @@ test('privacy: no mcpchatctl output and no daemon log line shows message text or
 
   assert.ok(markersSent >= 4, 'no secret messages were sent');
   assert.ok(allSessionIds.size >= 3, 'no session ids were collected');
+  assert.ok(allChatIds.size >= 3, 'no chat ids were collected');
   assert.ok(ctlRuns.length >= 20, `only ${ctlRuns.length} mcpchatctl runs`);
   assert.ok(allDaemons.length >= 2);
   const leaks = (text) => {
@@ -1127,6 +1135,7 @@ test('privacy: no mcpchatctl output and no daemon log line shows message text or
     if (text.includes(MARKER)) found.push('message text');
     if (text.includes('secret-marker-')) found.push('a message marker');
     for (const sid of allSessionIds) if (text.includes(sid)) found.push(`session id ${sid}`);
+    for (const cid of allChatIds) if (text.includes(cid)) found.push(`chat id ${cid}`);
     return found;
   };
   for (const r of ctlRuns) {

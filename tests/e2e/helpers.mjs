@@ -185,6 +185,14 @@ export async function connectClient(url, { name = 'e2e', noStream = false, recon
   return c;
 }
 
+/** enter_queue/join_room results carry the chat's chat_id (22 base64url characters): checks
+ * it and returns the rest, for deepEqual against the contract's shape. */
+export function sansChatId(r) {
+  assert.match(r?.chat_id ?? '', /^[A-Za-z0-9_-]{22}$/, `no chat_id in ${JSON.stringify(r)}`);
+  const { chat_id: _id, ...rest } = r;
+  return rest;
+}
+
 /** Asserts a successful tool result: structuredContent present and content[0].text is the same JSON. */
 export function assertOk(r, what = 'tool call') {
   assert.notEqual(r.isError, true, `${what} failed: ${JSON.stringify(r)}`);

@@ -969,6 +969,33 @@ static void test_mailbox_bound_all_events(void)
 	W.cap = 0;
 }
 
+/* Every user has a chat_id: 22 base64url characters, unique, found by lookup while the user
+ * lives and never after. */
+static void test_chat_ids(void)
+{
+	struct chat_user *a = user(), *b = user();
+	char old[CHAT_ID_LEN + 1], wrong[CHAT_ID_LEN + 1];
+
+	CU_ASSERT_EQUAL(strlen(chat_user_id(a)), CHAT_ID_LEN);
+	CU_ASSERT_EQUAL(strspn(chat_user_id(a), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+			CHAT_ID_LEN);
+	CU_ASSERT_STRING_NOT_EQUAL(chat_user_id(a), chat_user_id(b));
+	CU_ASSERT_PTR_EQUAL(chat_find(W.c, chat_user_id(a)), a);
+	CU_ASSERT_PTR_EQUAL(chat_find(W.c, chat_user_id(b)), b);
+	snprintf(wrong, sizeof(wrong), "%s", chat_user_id(a));
+	wrong[CHAT_ID_LEN - 1] = wrong[CHAT_ID_LEN - 1] == 'A' ? 'B' : 'A';
+	CU_ASSERT_PTR_NULL(chat_find(W.c, wrong));
+	CU_ASSERT_PTR_NULL(chat_find(W.c, "short"));
+	CU_ASSERT_PTR_NULL(chat_find(W.c, NULL));
+	snprintf(old, sizeof(old), "%s", chat_user_id(a));
+	gone(a, CHAT_LEFT);
+	CU_ASSERT_PTR_NULL(chat_find(W.c, old));
+	CU_ASSERT_PTR_EQUAL(chat_find(W.c, chat_user_id(b)), b);
+	for (int i = 0; i < 200; i++) /* many at once stay unique and findable */
+		CU_ASSERT_PTR_NOT_NULL(chat_find(W.c, chat_user_id(user())));
+	CU_ASSERT_STRING_EQUAL(chat_error_code(CHAT_EXPIRED), "chat_expired");
+}
+
 static void test_shutting_down(void)
 {
 	struct chat_user *a = user(), *b = user(), *c = user();
@@ -1532,6 +1559,7 @@ static const struct unit_test error_tests[] = {
 	{ "rate limit", test_rate_limit },
 	{ "mailbox full", test_mailbox_full },
 	{ "mailbox bound for every event", test_mailbox_bound_all_events },
+	{ "chat ids", test_chat_ids },
 	{ "shutting down", test_shutting_down },
 	{ "error and reason names", test_error_names },
 	{ NULL, NULL },

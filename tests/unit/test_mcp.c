@@ -2919,6 +2919,50 @@ static void test_reconnect_grace_needs_a_stream(void)
 	CU_ASSERT_PTR_NOT_NULL(sess(id));
 }
 
+/* enter_queue and join_room return the chat_id; every tool takes it on a 2025 session, where
+ * it must name the session's own chat. */
+static void test_chat_id_on_a_session(void)
+{
+	char a[MCP_SESSION_ID_LEN + 1], b[MCP_SESSION_ID_LEN + 1], args[160], ida[40];
+	cJSON *j;
+
+	init_session(a);
+	init_session(b);
+	j = call_tool(a, "enter_queue", "{}");
+	snprintf(ida, sizeof(ida), "%s", jstr(j, "result.structuredContent.chat_id"));
+	CU_ASSERT_EQUAL(strlen(ida), 22);
+	cJSON_Delete(j);
+	snprintf(args, sizeof(args), "{\"chat_id\":\"%s\"}", ida);
+	j = call_tool(a, "get_status", args); /* its own: fine */
+	CU_ASSERT_PTR_NULL(jget(j, "result.isError"));
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.state"), "waiting");
+	cJSON_Delete(j);
+	j = call_tool(b, "enter_queue", args); /* another session's: refused, nothing done */
+	CU_ASSERT_TRUE(cJSON_IsTrue(jget(j, "result.isError")));
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.error"), "invalid_arguments");
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.field"), "chat_id");
+	cJSON_Delete(j);
+	j = call_tool(b, "get_status", "{}");
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.state"), "idle");
+	cJSON_Delete(j);
+	j = call_tool(b, "wait_for_message", "{\"chat_id\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"timeout_s\":0}");
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.error"), "chat_expired");
+	cJSON_Delete(j);
+	j = call_tool(b, "send_message", "{\"chat_id\":5,\"room_id\":\"r\",\"message\":\"x\"}");
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.error"), "invalid_arguments");
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.field"), "chat_id");
+	cJSON_Delete(j);
+	j = call_tool(b, "join_room", "{\"room_id\":\"named\"}");
+	CU_ASSERT_EQUAL(strlen(jstr(j, "result.structuredContent.chat_id")), 22);
+	CU_ASSERT_STRING_NOT_EQUAL(jstr(j, "result.structuredContent.chat_id"), ida);
+	cJSON_Delete(j);
+	/* Once the session ends its chat_id names nothing. */
+	mcp_session_end(W.srv, sess(a), MCP_END_DELETED);
+	j = call_tool(b, "get_status", args);
+	CU_ASSERT_STRING_EQUAL(jstr(j, "result.structuredContent.error"), "chat_expired");
+	cJSON_Delete(j);
+}
+
 /* Messages are refused, not lost, when the partner's mailbox is full of undelivered events. */
 static void test_mailbox_full_refuses_message(void)
 {
@@ -3107,6 +3151,7 @@ int main(void)
 		{ "reconnect grace: ends, partner told", test_reconnect_grace_expires },
 		{ "reconnect grace: new stream or request keeps it", test_reconnect_grace_kept },
 		{ "reconnect grace: only after a stream", test_reconnect_grace_needs_a_stream },
+		{ "chat_id on a 2025 session", test_chat_id_on_a_session },
 		{ "shutdown", test_shutdown },
 		{ "backlog over the send queue", test_backlog_over_send_queue },
 		{ "stream throttled to the send queue", test_stream_throttled },
