@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "unit.h"
 
 #define REQUIRE(cond)                                                                    \
 	do {                                                                             \
@@ -541,10 +542,7 @@ static int suite_init(void)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	CU_TestFunc fn;
-} tests[] = {
+static const struct unit_test tests[] = {
 	{ "413 for 1 MiB in one write, every time", test_413_one_write },
 	{ "431 for a 1 MiB head in one write, every time", test_431_one_write },
 	{ "Connection: close with input still arriving", test_close_with_pipelined_input },
@@ -553,32 +551,16 @@ static const struct {
 	{ "an endless sender is cut off (time and bytes)", test_endless_sender },
 	{ "lingering connections count against the ceiling", test_ceiling },
 	{ "SIGTERM with lingering connections stops at once", test_prompt_stop },
+	{ NULL, NULL },
 };
 
 int main(int argc, char **argv)
 {
-	const char *only = argc > 1 ? argv[1] : NULL;
-	CU_pSuite s;
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "e2e_hostile_linger", tests, suite_init, NULL, NULL, teardown },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite_with_setup_and_teardown("e2e_hostile_linger", suite_init, NULL, NULL, teardown);
-	for (size_t i = 0; s && i < sizeof(tests) / sizeof(tests[0]); i++)
-		if ((!only || strstr(tests[i].name, only)) && !CU_add_test(s, tests[i].name, tests[i].fn))
-			s = NULL;
-	if (!s) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures() +
-		 CU_get_number_of_suites_failed();
-	/* No test ran (a filter that matched nothing, a suite that did not start): a failure. */
-	if (CU_get_number_of_tests_run() == 0)
-		failed = 1;
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main_only(suites, argc > 1 ? argv[1] : NULL);
 }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "unit.h"
 
 /* Assertions that stop the test (after cleanup) instead of longjmp-ing past it. */
 #define REQUIRE(cond)                                                                    \
@@ -1872,10 +1873,7 @@ static int suite_init(void)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	CU_TestFunc fn;
-} tests[] = {
+static const struct unit_test tests[] = {
 	{ "slowloris: 10000 stalled heads, the pair keeps chatting", test_slowloris },
 	{ "a push stream that never reads is dropped, then resumed", test_deaf_stream },
 	{ "a never-reading stream, 250-byte messages: nothing accepted is lost", test_deaf_stream_small },
@@ -1884,29 +1882,16 @@ static const struct {
 	{ "soak: 10000 messages across 1000 stream drops", test_soak },
 	{ "session safety: ids, handles, isolation, log", test_session_safety },
 	{ "graceful shutdown, restart on the same port", test_shutdown_restart },
+	{ NULL, NULL },
 };
 
 int main(int argc, char **argv)
 {
-	const char *only = argc > 1 ? argv[1] : NULL;
-	CU_pSuite s;
-	unsigned failed;
+	static const struct unit_suite suites[] = {
+		{ "e2e_hostile", tests, suite_init, NULL, NULL, teardown },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite_with_setup_and_teardown("e2e_hostile", suite_init, NULL, NULL, teardown);
-	for (size_t i = 0; s && i < sizeof(tests) / sizeof(tests[0]); i++)
-		if ((!only || strstr(tests[i].name, only)) && !CU_add_test(s, tests[i].name, tests[i].fn))
-			s = NULL;
-	if (!s) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures() +
-		 CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_main_only(suites, argc > 1 ? argv[1] : NULL);
 }

@@ -1,6 +1,8 @@
 #ifndef MCPCHAT_TESTS_UNIT_H
 #define MCPCHAT_TESTS_UNIT_H
 
+#include <string.h>
+
 #include <CUnit/Basic.h>
 
 /* The one runner every CUnit suite here shares. Test lists end with { NULL, NULL }; the
@@ -20,9 +22,10 @@ struct unit_suite {
 	CU_TearDownFunc teardown;  /* after each test, or NULL */
 };
 
-/* Registers the suites, runs every test verbosely and returns the exit status: 0 when all
- * passed, 1 when anything failed or could not be registered. */
-static inline int unit_main(const struct unit_suite *suites)
+/* Registers the suites (with only, just the tests whose name contains it), runs them
+ * verbosely and returns the exit status: 0 when all passed, 1 when anything failed, could
+ * not be registered, or no test ran at all (a filter that matched nothing). */
+static inline int unit_main_only(const struct unit_suite *suites, const char *only)
 {
 	unsigned failed;
 
@@ -33,7 +36,7 @@ static inline int unit_main(const struct unit_suite *suites)
 								   suites->clean, suites->setup,
 								   suites->teardown);
 		for (const struct unit_test *t = suites->tests; s && t->name; t++)
-			if (!CU_add_test(s, t->name, t->fn))
+			if ((!only || strstr(t->name, only)) && !CU_add_test(s, t->name, t->fn))
 				s = NULL;
 		if (!s) {
 			CU_cleanup_registry();
@@ -45,8 +48,15 @@ static inline int unit_main(const struct unit_suite *suites)
 	/* A suite whose init failed ran nothing: that is a failure too. */
 	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures() +
 		 CU_get_number_of_suites_failed();
+	if (CU_get_number_of_tests_run() == 0)
+		failed = 1;
 	CU_cleanup_registry();
 	return failed ? 1 : 0;
+}
+
+static inline int unit_main(const struct unit_suite *suites)
+{
+	return unit_main_only(suites, NULL);
 }
 
 #endif
