@@ -25,26 +25,6 @@
 #include "harness.h"
 #include "unit.h"
 
-#define REQUIRE(cond)                                                                    \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			CU_assertImplementation(CU_FALSE, __LINE__, "REQUIRE(" #cond ")", \
-						__FILE__, "", CU_FALSE);                 \
-			goto out;                                                        \
-		}                                                                        \
-	} while (0)
-
-#define CHECKF(cond, ...)                                                           \
-	do {                                                                        \
-		bool ok_ = (cond);                                                  \
-		if (!ok_) {                                                         \
-			printf("\n    FAILED %s: ", #cond);                         \
-			printf(__VA_ARGS__);                                        \
-			printf("\n");                                               \
-		}                                                                   \
-		CU_assertImplementation(ok_, __LINE__, #cond, __FILE__, "", CU_FALSE); \
-	} while (0)
-
 #define MIB (1024 * 1024)
 #define TRIES 40
 

@@ -29,28 +29,6 @@
 #include "harness.h"
 #include "unit.h"
 
-/* Assertions that stop the test (after cleanup) instead of longjmp-ing past it. */
-#define REQUIRE(cond)                                                                    \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			CU_assertImplementation(CU_FALSE, __LINE__, "REQUIRE(" #cond ")", \
-						__FILE__, "", CU_FALSE);                 \
-			goto out;                                                        \
-		}                                                                        \
-	} while (0)
-
-/* Asserts with a message printed when it fails. */
-#define CHECKF(cond, ...)                                      \
-	do {                                                   \
-		bool ok_ = (cond);                             \
-		if (!ok_) {                                    \
-			printf("\n    FAILED %s: ", #cond);    \
-			printf(__VA_ARGS__);                   \
-			printf("\n");                          \
-		}                                              \
-		CU_assertImplementation(ok_, __LINE__, #cond, __FILE__, "", CU_FALSE); \
-	} while (0)
-
 static long long now_us(void)
 {
 	struct timespec ts;

@@ -1,12 +1,36 @@
 #ifndef MCPCHAT_TESTS_UNIT_H
 #define MCPCHAT_TESTS_UNIT_H
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <CUnit/Basic.h>
 
 /* The one runner every CUnit suite here shares. Test lists end with { NULL, NULL }; the
  * suite list ends with an entry whose name is NULL. */
+
+/* Assertions that stop the test (jumping to its `out:` cleanup) instead of longjmp-ing past
+ * it, and asserts that print a message when they fail. */
+#define REQUIRE(cond)                                                                    \
+	do {                                                                             \
+		if (!(cond)) {                                                           \
+			CU_assertImplementation(CU_FALSE, __LINE__, "REQUIRE(" #cond ")", \
+						__FILE__, "", CU_FALSE);                 \
+			goto out;                                                        \
+		}                                                                        \
+	} while (0)
+
+#define CHECKF(cond, ...)                                                           \
+	do {                                                                        \
+		bool ok_ = (cond);                                                  \
+		if (!ok_) {                                                         \
+			printf("\n    FAILED %s: ", #cond);                         \
+			printf(__VA_ARGS__);                                        \
+			printf("\n");                                               \
+		}                                                                   \
+		CU_assertImplementation(ok_, __LINE__, #cond, __FILE__, "", CU_FALSE); \
+	} while (0)
 
 struct unit_test {
 	const char *name;
