@@ -677,3 +677,13 @@ bool hx_serves_normal_client(int port)
 	free(del);
 	return ok;
 }
+
+int hx_suite_init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (!getenv("MCPCHATD")) {
+		fprintf(stderr, "set MCPCHATD to the built mcp-chatd\n");
+		return -1;
+	}
+	return 0;
+}

@@ -25,6 +25,9 @@ struct hx_daemon {
 /* Starts $MCPCHATD --listen 127.0.0.1:0 followed by extra (NULL-terminated, may be NULL) and
  * waits up to 5 s for the port. */
 int hx_daemon_start(struct hx_daemon *d, const char *const *extra);
+/* CUnit suite init for suites that start daemons themselves: SIGPIPE ignored (a test's
+ * writes to a closed socket fail instead of killing it) and $MCPCHATD required. */
+int hx_suite_init(void);
 /* The same with the given --listen ADDR:PORT instead of 127.0.0.1:0 (a restart on a known
  * port); the port is still read from its "listening on" line. */
 int hx_daemon_start_listen(struct hx_daemon *d, const char *listen, const char *const *extra);

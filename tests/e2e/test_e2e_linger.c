@@ -512,16 +512,6 @@ static void teardown(void)
 		dmn_stop(running_dmn);
 }
 
-static int suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-	if (!getenv("MCPCHATD")) {
-		fprintf(stderr, "test_e2e_linger: set MCPCHATD to the built mcp-chatd\n");
-		return -1;
-	}
-	return 0;
-}
-
 static const struct unit_test tests[] = {
 	{ "413 for 1 MiB in one write, every time", test_413_one_write },
 	{ "431 for a 1 MiB head in one write, every time", test_431_one_write },
@@ -537,7 +527,7 @@ static const struct unit_test tests[] = {
 int main(int argc, char **argv)
 {
 	static const struct unit_suite suites[] = {
-		{ "e2e_hostile_linger", tests, suite_init, NULL, NULL, teardown },
+		{ "e2e_hostile_linger", tests, hx_suite_init, NULL, NULL, teardown },
 		{ NULL, NULL, NULL, NULL, NULL, NULL },
 	};
 

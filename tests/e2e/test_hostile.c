@@ -1841,16 +1841,6 @@ static void teardown(void)
 	}
 }
 
-static int suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-	if (!getenv("MCPCHATD")) {
-		fprintf(stderr, "test_hostile: set MCPCHATD to the built mcp-chatd\n");
-		return -1;
-	}
-	return 0;
-}
-
 static const struct unit_test tests[] = {
 	{ "slowloris: 10000 stalled heads, the pair keeps chatting", test_slowloris },
 	{ "a push stream that never reads is dropped, then resumed", test_deaf_stream },
@@ -1866,7 +1856,7 @@ static const struct unit_test tests[] = {
 int main(int argc, char **argv)
 {
 	static const struct unit_suite suites[] = {
-		{ "e2e_hostile", tests, suite_init, NULL, NULL, teardown },
+		{ "e2e_hostile", tests, hx_suite_init, NULL, NULL, teardown },
 		{ NULL, NULL, NULL, NULL, NULL, NULL },
 	};
 
