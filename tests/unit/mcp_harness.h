@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <mcpchat/version.h>
+
 #include "chat/tools.h"
 #include "config.h"
 #include "mcp/internal.h"
@@ -636,6 +638,127 @@ static inline cJSON *expect_deferred_answer(struct fake_sink *f, int rpc_id)
 	e.msg[0] = NULL;
 	sse_free(&e);
 	return msg;
+}
+
+/* MCP 2026-07-28 (the stateless path): _meta in the body, mirrored into headers. */
+
+#define MODERN "2026-07-28"
+#define META_VERSION "io.modelcontextprotocol/protocolVersion"
+#define META_CAPS "io.modelcontextprotocol/clientCapabilities"
+#define MODERN_META_OF(v) "\"_meta\":{\"" META_VERSION "\":\"" v "\",\"" META_CAPS "\":{}}"
+#define MODERN_META MODERN_META_OF(MODERN)
+
+/* A POST of the revision: the headers agree with the body unless the test changes them. The
+ * request points into body: do not copy an mreq. */
+struct mreq {
+	struct http_request req;
+	char body[2048];
+};
+
+/* Any body, with MCP-Protocol-Version 2026-07-28, Mcp-Method method, Mcp-Name name (each
+ * header left out when NULL). */
+static inline void mreq_raw(struct mreq *m, const char *body, const char *method, const char *name)
+{
+	snprintf(m->body, sizeof(m->body), "%s", body);
+	m->req = req_new(HTTP_M_POST, NULL);
+	m->req.protocol_version = MODERN;
+	m->req.mcp_method = method;
+	m->req.mcp_name = name;
+	req_body(&m->req, m->body);
+}
+
+/* {"jsonrpc":"2.0","id":ID,"method":M,"params":{"_meta":{version, caps[, meta_extra]}[,
+ * params_extra]}}; id is JSON text (NULL: a notification). */
+static inline void mreq_init(struct mreq *m, const char *id, const char *method,
+			     const char *meta_extra, const char *params_extra, const char *name)
+{
+	char body[sizeof(m->body)];
+
+	snprintf(body, sizeof(body),
+		 "{\"jsonrpc\":\"2.0\"%s%s,\"method\":\"%s\",\"params\":{\"_meta\":{\"" META_VERSION
+		 "\":\"" MODERN "\",\"" META_CAPS "\":{}%s%s}%s%s}}",
+		 id ? ",\"id\":" : "", id ? id : "", method, meta_extra ? "," : "",
+		 meta_extra ? meta_extra : "", params_extra ? "," : "", params_extra ? params_extra : "");
+	mreq_raw(m, body, method, name);
+}
+
+/* A modern request answered at once (id 7 unless given). */
+static inline void mrpc(const char *method, const char *params_extra, const char *name,
+			struct reply *rp)
+{
+	struct mreq m;
+
+	mreq_init(&m, "7", method, NULL, params_extra, name);
+	do_req(&m.req, rp);
+}
+
+/* An answer of the modern path: HTTP status, JSON, the id echoed (NAN: null), error code. */
+static inline void expect_merror(const struct reply *rp, int status, int code, double id)
+{
+	CU_ASSERT_EQUAL(rp->r.status, status);
+	CU_ASSERT_EQUAL(rp->d, MCP_DONE);
+	CU_ASSERT_TRUE(header_is(&rp->r, "Content-Type", "application/json"));
+	CU_ASSERT_STRING_EQUAL(jstr(rp->json, "jsonrpc"), "2.0");
+	if (isnan(id)) {
+		CU_ASSERT_TRUE(cJSON_IsNull(jget(rp->json, "id")));
+	} else {
+		CU_ASSERT_EQUAL(jnum(rp->json, "id"), id);
+	}
+	CU_ASSERT_EQUAL(jnum(rp->json, "error.code"), code);
+	CU_ASSERT_TRUE(strlen(jstr(rp->json, "error.message")) > 8);
+	CU_ASSERT_PTR_NULL(jget(rp->json, "result"));
+}
+
+/* result._meta["io.modelcontextprotocol/serverInfo"] (a key with dots jget cannot walk). */
+static inline const cJSON *mserver_info(const cJSON *msg)
+{
+	return cJSON_GetObjectItemCaseSensitive(jget(msg, "result._meta"),
+						"io.modelcontextprotocol/serverInfo");
+}
+
+/* A result of the revision: resultType and the server's identity. */
+static inline void expect_modern_result(const cJSON *msg)
+{
+	const cJSON *info = mserver_info(msg);
+
+	CU_ASSERT_PTR_NULL(jget(msg, "error"));
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.resultType"), "complete");
+	CU_ASSERT_STRING_EQUAL(jstr(info, "name"), MCPCHAT_NAME);
+	CU_ASSERT_STRING_EQUAL(jstr(info, "version"), MCPCHAT_VERSION);
+}
+
+/* tools/call of the revision answered at once: the whole answer (free it). */
+static inline cJSON *mtool(const char *tool, const char *args)
+{
+	char params[1024];
+	struct mreq m;
+	struct reply rp;
+	cJSON *j;
+
+	snprintf(params, sizeof(params), "\"name\":\"%s\",\"arguments\":%s", tool, args);
+	mreq_init(&m, "7", "tools/call", NULL, params, tool);
+	do_req(&m.req, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_EQUAL(rp.d, MCP_DONE);
+	CU_ASSERT_EQUAL(jnum(rp.json, "id"), 7);
+	expect_modern_result(rp.json);
+	j = rp.json;
+	rp.json = NULL;
+	reply_free(&rp);
+	return j;
+}
+
+/* wait_for_message of the revision POSTed on sink f (meta_extra: more _meta members). */
+static inline enum mcp_disposition mwait_on(struct fake_sink *f, const char *args,
+					    const char *meta_extra, int rpc_id)
+{
+	char params[512], id[16];
+	struct mreq m;
+
+	snprintf(params, sizeof(params), "\"name\":\"wait_for_message\",\"arguments\":%s", args);
+	snprintf(id, sizeof(id), "%d", rpc_id);
+	mreq_init(&m, id, "tools/call", meta_extra, params, "wait_for_message");
+	return mcp_handle(W.srv, &m.req, &f->sink);
 }
 
 #endif
