@@ -247,6 +247,55 @@ static void test_error(void)
 	cJSON_Delete(sid);
 }
 
+static void check_error_data(const cJSON *id, int code, const char *message, const char *data,
+			     const char *want)
+{
+	buf_free(&reply);
+	jsonrpc_append_error_data(&reply, id, code, message, data);
+	CU_ASSERT_STRING_EQUAL(text(), want);
+	buf_free(&reply);
+}
+
+static void test_error_data(void)
+{
+	cJSON *seven = cJSON_CreateNumber(7), *sid = cJSON_CreateString("a\"b"), *msg;
+	const char *why = "";
+
+	/* No data: exactly jsonrpc_append_error. */
+	check_error_data(seven, -32601, "Method not found", NULL,
+			 "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-32601,"
+			 "\"message\":\"Method not found\"}}");
+	/* data is JSON text, written as it is after the message. */
+	check_error_data(NULL, -32022, "Unsupported", "{\"supported\":[\"2026-07-28\"],\"requested\":\"x\"}",
+			 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32022,"
+			 "\"message\":\"Unsupported\",\"data\":{\"supported\":[\"2026-07-28\"],"
+			 "\"requested\":\"x\"}}}");
+	check_error_data(sid, -32602, "bad\n", "{\"uri\":\"mcp-chat://nope\"}",
+			 "{\"jsonrpc\":\"2.0\",\"id\":\"a\\\"b\",\"error\":{\"code\":-32602,"
+			 "\"message\":\"bad\\n\",\"data\":{\"uri\":\"mcp-chat://nope\"}}}");
+	check_error_data(seven, 1, "", "[1,2]",
+			 "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":1,\"message\":\"\","
+			 "\"data\":[1,2]}}");
+	check_error_data(seven, 1, "m", "null",
+			 "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":1,\"message\":\"m\","
+			 "\"data\":null}}");
+	/* Appended after what the buffer holds; the whole is a response with data. */
+	buf_puts(&reply, "x|");
+	jsonrpc_append_error_data(&reply, seven, -32020, "Header mismatch", "{\"k\":1}");
+	CU_ASSERT_EQUAL(strncmp(text(), "x|{", 3), 0);
+	msg = cJSON_Parse(text() + 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(msg);
+	CU_ASSERT_EQUAL(jsonrpc_classify(msg, &why), JSONRPC_RESPONSE);
+	CU_ASSERT_EQUAL(cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(
+					cJSON_GetObjectItemCaseSensitive(msg, "error"), "data"),
+				"k")->valuedouble, 1);
+	cJSON_Delete(msg);
+	buf_free(&reply);
+	cJSON_Delete(seven);
+	cJSON_Delete(sid);
+}
+
 /* What we write is itself a valid response, and the id survives the round trip. */
 static void test_replies_classify_as_responses(void)
 {
@@ -452,6 +501,7 @@ static const struct unit_test reply_tests[] = {
 	{ "result id without exponent", test_result_id_no_exponent },
 	{ "result text verbatim", test_result_text_verbatim },
 	{ "error", test_error },
+	{ "error with data", test_error_data },
 	{ "replies are responses", test_replies_classify_as_responses },
 	{ "strings out are UTF-8", test_strings_out_are_utf8 },
 	{ "string escapes at every offset", test_string_escapes_everywhere },

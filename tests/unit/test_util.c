@@ -350,6 +350,112 @@ static void test_b64url_rejects(void)
 	CU_ASSERT_EQUAL(b64url_decode("Zm9v", 4, out, NULL), 0);
 }
 
+/* Standard base64 (RFC 4648 section 4) for MCP's "=?base64?...?=" header values: "+/",
+ * padding optional, but when present it makes whole quanta of four. */
+static void test_b64_std_vectors(void)
+{
+	static const struct {
+		const char *enc, *raw;
+		size_t n;
+	} ok[] = {
+		{ "", "", 0 },
+		{ "Zg", "f", 1 },         { "Zg==", "f", 1 },
+		{ "Zm8", "fo", 2 },       { "Zm8=", "fo", 2 },
+		{ "Zm9v", "foo", 3 },
+		{ "Zm9vYg", "foob", 4 },  { "Zm9vYg==", "foob", 4 },
+		{ "Zm9vYmE", "fooba", 5 }, { "Zm9vYmE=", "fooba", 5 },
+		{ "Zm9vYmFy", "foobar", 6 },
+		{ "+/8", "\xfb\xff", 2 }, { "+/8=", "\xfb\xff", 2 },
+		{ "fn5+", "~~~", 3 },     { "Pz8/", "???", 3 },
+		{ "ZgA=", "f\0", 2 },
+	};
+	unsigned char out[16];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		n = 999;
+		CHECKF(b64url_decode_std(ok[i].enc, strlen(ok[i].enc), out, &n) == 0, "\"%s\"",
+		       ok[i].enc);
+		CU_ASSERT_EQUAL(n, ok[i].n);
+		CU_ASSERT_EQUAL(memcmp(out, ok[i].raw, ok[i].n), 0);
+		CU_ASSERT_TRUE(b64url_decoded_len(strlen(ok[i].enc)) >= ok[i].n);
+	}
+	/* out_len may be NULL. */
+	CU_ASSERT_EQUAL(b64url_decode_std("Zm8=", 4, out, NULL), 0);
+	CU_ASSERT_EQUAL(memcmp(out, "fo", 2), 0);
+	/* len, not a NUL, ends the input. */
+	CU_ASSERT_EQUAL(b64url_decode_std("Zm9v!!!!", 4, out, &n), 0);
+	CU_ASSERT_EQUAL(n, 3);
+}
+
+static void test_b64_std_rejects(void)
+{
+	static const char *const bad[] = {
+		"Zg=",       /* padding that is no whole quantum */
+		"Zm9vYg=",
+		"Zm8==",
+		"Zg===",
+		"=",
+		"==",
+		"====",      /* padding alone */
+		"Zm9v====",  /* a quantum of padding */
+		"Zg==Zg==",  /* padding in the middle */
+		"Zg=A",
+		"Z===",      /* three of padding */
+		"Zm==",      /* "Zm" has nonzero unused bits: "f" is "Zg==" */
+		"Zh==",
+		"Zm9=",
+		"A",         /* 4k + 1 digits */
+		"Zm9vY",
+		"-_8",       /* base64url, not base64 */
+		"-_8=",
+		"Zm9v-",
+		"Zm9v_w==",
+		"Zm 9",
+		"Zm9v\x80",
+		"Zm9v\n",
+	};
+	unsigned char out[16];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECKF(b64url_decode_std(bad[i], strlen(bad[i]), out, NULL) == -EINVAL,
+		       "\"%s\" accepted", bad[i]);
+	/* And base64url itself still refuses what only the standard form has. */
+	CU_ASSERT_EQUAL(b64url_decode("+/8", 3, out, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(b64url_decode("Zg==", 4, out, NULL), -EINVAL);
+	CU_ASSERT_EQUAL(b64url_decode("-_8", 3, out, NULL), 0);
+}
+
+/* Every byte string of 0..64 bytes: base64url with "+/" for "-_", padded or not. */
+static void test_b64_std_round_trip(void)
+{
+	unsigned char in[64], back[64];
+	char enc[b64url_encoded_len(64) + 3];
+	unsigned x = 777;
+
+	for (size_t n = 0; n <= sizeof(in); n++) {
+		size_t len;
+
+		for (size_t i = 0; i < n; i++) {
+			x = x * 1103515245u + 12345u;
+			in[i] = (unsigned char)(x >> 16);
+		}
+		len = b64url_encode(in, n, enc);
+		for (size_t i = 0; i < len; i++)
+			enc[i] = enc[i] == '-' ? '+' : enc[i] == '_' ? '/' : enc[i];
+		for (int pad = 0; pad < 2; pad++) {
+			size_t l = len, got = 999;
+
+			if (pad)
+				while (l % 4)
+					enc[l++] = '=';
+			CU_ASSERT_EQUAL(b64url_decode_std(enc, l, back, &got), 0);
+			CU_ASSERT_EQUAL(got, n);
+			CU_ASSERT_EQUAL(memcmp(in, back, n), 0);
+		}
+	}
+}
+
 struct node {
 	struct list_link link;
 	int v;
@@ -501,6 +607,9 @@ static const struct unit_test b64url_tests[] = {
 	{ "RFC 4648 vectors", test_b64url_vectors },
 	{ "round trips of 0..64 bytes", test_b64url_round_trip },
 	{ "decode rejects", test_b64url_rejects },
+	{ "standard base64: vectors, optional padding", test_b64_std_vectors },
+	{ "standard base64: rejects", test_b64_std_rejects },
+	{ "standard base64: round trips", test_b64_std_round_trip },
 	{ NULL, NULL },
 };
 
