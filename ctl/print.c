@@ -145,15 +145,17 @@ void print_rooms(const cJSON *d)
 
 void print_sessions(const cJSON *d)
 {
-	static const char *const head[] = { "HANDLE", "STATE", "ROOM", "IDLE", "STREAM", "MAILBOX" };
+	static const char *const head[] = { "HANDLE", "PROTOCOL", "STATE", "ROOM", "IDLE", "STREAM", "MAILBOX" };
 	const cJSON *it, *stream;
 	struct table t;
 	char buf[32];
 
-	table_init(&t, 6);
+	table_init(&t, 7);
 	table_headers(&t, head);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "sessions")) {
 		table_add(&t, fmt_field(it, "handle"));
+		/* The protocol names the era: 2026-07-28 is a chat without a session. */
+		table_add(&t, fmt_field(it, "protocol"));
 		table_add(&t, fmt_field(it, "state"));
 		table_add(&t, fmt_field(it, "room_id"));
 		fmt_duration(cJSON_GetObjectItemCaseSensitive(it, "idle_s"), buf, sizeof(buf));

@@ -129,6 +129,9 @@ static void add_session(void *ctx, struct mcp_session *s)
 	chat_user_view(sv.app, &v);
 	cJSON_AddStringToObject(o, "handle", sv.handle);
 	cJSON_AddStringToObject(o, "state", state_names[v.state]);
+	/* The era: a 2025 session (initialize) or a 2026-07-28 chat without one. */
+	cJSON_AddStringToObject(o, "era", sv.modern ? "modern" : "legacy");
+	cJSON_AddStringToObject(o, "protocol", sv.protocol_version);
 	if (v.room_id)
 		cJSON_AddStringToObject(o, "room_id", v.room_id);
 	cJSON_AddNumberToObject(o, "idle_s", sv.stream ? 0 : seconds_since(sv.active_ms));

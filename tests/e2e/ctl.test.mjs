@@ -329,16 +329,19 @@ test('sessions, queues, rooms: tables and --json after real chat sessions', { ti
     assert.equal(x.state, w.state, `state of ${h}`);
     assert.equal(x.room_id, w.room_id, `room_id of ${h}`);
     assert.equal(x.stream, w.stream, `stream of ${h}`);
+    assert.equal(x.era, 'legacy', `era of ${h}`);
+    assert.equal(x.protocol, '2025-11-25', `protocol of ${h}`);
     if (w.stream) assert.equal(x.idle_s, 0, `idle_s of ${h} with an open stream`);
   }
 
   // sessions table
   const st = parseTable((await ctlOk(d.sock, ['sessions'])).stdout,
-    ['HANDLE', 'STATE', 'ROOM', 'IDLE', 'STREAM', 'MAILBOX'], 'sessions table');
+    ['HANDLE', 'PROTOCOL', 'STATE', 'ROOM', 'IDLE', 'STREAM', 'MAILBOX'], 'sessions table');
   assert.equal(st.length, 5);
-  for (const [h, state, room, idleCell, stream, mailbox] of st) {
+  for (const [h, protocol, state, room, idleCell, stream, mailbox] of st) {
     const w = want[h];
     assert.ok(w, `sessions table has unknown handle ${h}`);
+    assert.equal(protocol, '2025-11-25', `protocol of ${h}`);
     assert.equal(state, w.state);
     assert.equal(room, w.room_id ?? '-');
     assert.equal(stream, w.stream ? 'yes' : 'no');
@@ -955,10 +958,10 @@ test('mcpchatctl against a fake control socket: request lines, timeout, broken a
   assert.doesNotMatch(refused.stderr, /[\u0000-\u0009\u000b-\u001f]/);
 
   // a table cell with control characters, durations formatted
-  answer = ok({ sessions: [{ handle: 'abcd1234', state: 'in_room', room_id: '\u001b[31mX', idle_s: 3700, stream: false, mailbox: 2 }] });
+  answer = ok({ sessions: [{ handle: 'abcd1234', protocol: '2026-07-28', era: 'modern', state: 'in_room', room_id: '\u001b[31mX', idle_s: 3700, stream: false, mailbox: 2 }] });
   const tab = await ctlOk(sock, ['sessions']);
-  const rows = parseTable(tab.stdout, ['HANDLE', 'STATE', 'ROOM', 'IDLE', 'STREAM', 'MAILBOX'], 'fake sessions');
-  assert.deepEqual(rows, [['abcd1234', 'in_room', '?[31mX', '1h01m', 'no', '2']]);
+  const rows = parseTable(tab.stdout, ['HANDLE', 'PROTOCOL', 'STATE', 'ROOM', 'IDLE', 'STREAM', 'MAILBOX'], 'fake sessions');
+  assert.deepEqual(rows, [['abcd1234', '2026-07-28', 'in_room', '?[31mX', '1h01m', 'no', '2']]);
 
   // a request over 64 KiB is refused locally, before connecting
   const n = lines.length;
