@@ -82,7 +82,7 @@ static const struct row rows[] = {
 	/* Shapes */
 	R("batch", HV, "[" MOD("tools/list", "") "]", 400, -32600, .id = ID_NULL),
 	R("empty batch", HV, "[]", 400, -32600, .id = ID_NULL),
-	R("JSON-RPC response", HV, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}", 400, -32600, .id = ID_ANY),
+	R("JSON-RPC response", HV, "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}", 400, -32600),
 	R("request without a method", HVM("tools/list"), "{\"jsonrpc\":\"2.0\",\"id\":7,\"params\":{" META "}}", 400, -32600),
 	R("params is an array", HVM("tools/list"), REQ("tools/list", "[]"), 400, -32602),
 	/* Not a structured value: an invalid JSON-RPC request before it is a modern one (as on the
