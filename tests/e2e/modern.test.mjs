@@ -14,6 +14,8 @@ const FAST = ['--rate', '1000000', '--burst', '1000000'];
 const RFC3339_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const needsDaemon = PEER2_URL ? 'needs the daemon (MCPCHAT_PEER2_URL is set)' : false;
 const sansId = ({ chat_id: _id, ...rest }) => rest;
+/** The promise's value, or the error it failed with (handled at once: no unhandled rejection). */
+const settle = (p) => p.then((v) => v, (e) => (e instanceof Error ? e : new Error(String(e))));
 const texts = (events) => events.filter((e) => e.method === 'message.received').map((e) => e.params.message);
 
 /** No HTTP exchange of a modern client used a session: no Mcp-Session-Id either way, no
@@ -190,10 +192,11 @@ test('modern: a lost or aborted wait_for_message loses nothing; the same after g
   let after = a.next;
   const ac = new AbortController();
   const t0 = Date.now();
-  const pending = a.wait(after, 20, { signal: ac.signal });
+  const pending = settle(a.wait(after, 20, { signal: ac.signal }));
   await sleep(300);
   ac.abort();
-  await assert.rejects(pending, (e) => /abort/i.test(`${e.name} ${e.message}`), 'the aborted wait did not reject as aborted');
+  const aborted = await pending;
+  assert.ok(aborted instanceof Error && /abort/i.test(`${aborted.name} ${aborted.message}`), `the aborted wait did not fail as aborted: ${aborted}`);
   assert.ok(Date.now() - t0 < 5000, 'abort did not end the wait promptly');
   for (const msg of ['m1', 'm2', 'm3']) await b.send(msg);
   const r1 = await a.wait(after, 5);
@@ -206,11 +209,11 @@ test('modern: a lost or aborted wait_for_message loses nothing; the same after g
   //    already): treated as lost either way; the next call with the same `after` has it.
   after = a.next;
   const ac2 = new AbortController();
-  const racing = a.wait(after, 20, { signal: ac2.signal });
+  const racing = settle(a.wait(after, 20, { signal: ac2.signal }));
   await sleep(200);
   await b.send('m4');
   ac2.abort();
-  await Promise.allSettled([racing]);
+  await racing;
   await b.send('m5');
   const r2 = await a.wait(after, 5);
   assert.deepEqual(texts(r2.events), ['m4', 'm5']);
@@ -219,10 +222,10 @@ test('modern: a lost or aborted wait_for_message loses nothing; the same after g
   // 3. The answer came back complete and was then lost (the fetch failed after reading it).
   after = a.next;
   ma.loseNextWait();
-  const lost = a.wait(after, 20);
+  const lost = settle(a.wait(after, 20));
   await sleep(200);
   await b.send('m6');
-  await assert.rejects(lost, 'the wait whose answer was lost did not fail');
+  assert.ok((await lost) instanceof Error, 'the wait whose answer was lost did not fail');
   assert.equal(ma.lost.length, 1);
   assert.match(ma.lost[0].text, /m6/, 'the lost answer did not hold m6');
   await b.send('m7');
@@ -268,9 +271,49 @@ test('modern: a silent chat expires after chat_idle_s; its partner is told "time
   await ms.err('wait_for_message', { chat_id: silent.chatId, timeout_s: 0 }, 'chat_expired');
   await ms.err('send_message', { chat_id: silent.chatId, room_id: room, message: 'I am back' }, 'chat_expired');
   await ms.err('enter_queue', { chat_id: silent.chatId }, 'chat_expired');
-  // The patient one is not; a call whose after covers the event acknowledges it.
+  // The patient one is not; a call whose after covers the event acknowledges it, and a call
+  // that waits longer than chat_idle_s keeps its chat alive.
   assert.deepEqual(await patient.wait(patient.next, 0), { events: [], next: patient.next });
+  assert.deepEqual(await patient.wait(patient.next, PEER2_URL ? 5 : 4), { events: [], next: patient.next });
   assert.deepEqual(await patient.status(), { state: 'idle', unread: 0 });
+});
+
+test('modern: a waiting wait_for_message streams progress to a client that asked, and ends on an event', { skip: needsDaemon }, async (t) => {
+  const s = scope();
+  t.after(() => s.cleanup());
+  const { url } = await modernTarget(s, [], { config: '[timeouts]\nsse_keepalive_s = 1\n' });
+  const ma = await modernClient(s, url, { name: 'waiter' });
+  const mb = await modernClient(s, url, { name: 'talker' });
+  const a = modernChat(ma, 'Waiter');
+  const b = modernChat(mb, 'Talker');
+  const room = roomName('progress');
+  await a.joinRoom(room);
+  await b.joinRoom(room);
+  await a.readUntil('chatroom.found');
+
+  // 4 s of waiting under a 2.5 s request timeout: only the progress notifications (every
+  // sse_keepalive_s) keep the SDK from giving up.
+  const progress = [];
+  const t0 = Date.now();
+  const idle = await a.wait(a.next, 4, { onprogress: (p) => progress.push(p), timeout: 2500, resetTimeoutOnProgress: true });
+  assert.deepEqual(idle, { events: [], next: a.next });
+  assert.ok(Date.now() - t0 >= 3500, `the wait ended after ${Date.now() - t0} ms, before timeout_s`);
+  assert.ok(progress.length >= 2, `progress notifications: ${JSON.stringify(progress)}`);
+  for (let i = 1; i < progress.length; i++) assert.ok(progress[i].progress > progress[i - 1].progress, 'progress does not grow');
+  const waited = ma.http.filter((h) => h.body?.params?.name === 'wait_for_message').at(-1);
+  assert.match(waited.contentType ?? '', /^text\/event-stream/, 'a waiting call should answer text/event-stream');
+  assert.ok(waited.body.params._meta?.progressToken !== undefined);
+
+  // Without a progress token the keep-alives are comments the SDK skips; an event ends the wait.
+  const pending = settle(a.wait(a.next, 20));
+  await sleep(1500);
+  const sent = await b.send('worth the wait');
+  const r = await pending;
+  assert.ok(!(r instanceof Error), `the wait failed: ${r}`);
+  assert.deepEqual(texts(r.events), ['worth the wait']);
+  assert.equal(r.events[0].params.message_id, sent.message_id);
+  const raw = await ma.call('get_status', a.args());
+  assert.equal(raw._meta?.['io.modelcontextprotocol/serverInfo']?.name, 'mcp-chatd', `result _meta: ${JSON.stringify(raw._meta)}`);
 });
 
 test('modern: versionNegotiation auto ends on 2026-07-28 against the daemon, without a session', async (t) => {
