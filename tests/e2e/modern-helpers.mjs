@@ -93,6 +93,16 @@ export async function connectModern(url, { name = 'modern', mode = { pin: MODERN
   return m;
 }
 
+/** The daemon's mcpchat_waiting_calls gauge from /metrics (loopback is in [status] allow by default). */
+export async function waitingCalls(mcpUrl) {
+  const res = await fetch(mcpUrl.replace(/\/mcp$/, '/metrics'));
+  const text = await res.text();
+  assert.equal(res.status, 200, `/metrics: HTTP ${res.status}`);
+  const m = text.match(/^mcpchat_waiting_calls (\d+)$/m);
+  assert.ok(m, 'no mcpchat_waiting_calls in /metrics');
+  return Number(m[1]);
+}
+
 /** connectModern, closed by the scope's cleanup. */
 export async function modernClient(s, url, opts) {
   return s.track(await connectModern(url, opts));

@@ -4,10 +4,10 @@
 // the v1 SDK. See modern-helpers.mjs for MCPCHAT_PEER2_URL (run against the reference peer2).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scope, assertOk } from './helpers.mjs';
+import { scope, assertOk, waitFor } from './helpers.mjs';
 import {
   MODERN_VERSION, ALL_VERSIONS, CHAT_TOOLS, CHAT_ID_RE, PEER2_URL,
-  modernTarget, modernClient, modernChat, roomName, sleep,
+  modernTarget, modernClient, modernChat, roomName, sleep, waitingCalls,
 } from './modern-helpers.mjs';
 
 const FAST = ['--rate', '1000000', '--burst', '1000000'];
@@ -193,10 +193,13 @@ test('modern: a lost or aborted wait_for_message loses nothing; the same after g
   const ac = new AbortController();
   const t0 = Date.now();
   const pending = settle(a.wait(after, 20, { signal: ac.signal }));
-  await sleep(300);
+  if (PEER2_URL) await sleep(300);
+  else await waitFor(async () => (await waitingCalls(url)) === 1, 5000, 'the wait to be parked');
   ac.abort();
   const aborted = await pending;
   assert.ok(aborted instanceof Error && /abort/i.test(`${aborted.name} ${aborted.message}`), `the aborted wait did not fail as aborted: ${aborted}`);
+  // Closing the answer's stream cancels the call in the daemon.
+  if (!PEER2_URL) await waitFor(async () => (await waitingCalls(url)) === 0, 5000, 'the aborted call to end in the daemon');
   assert.ok(Date.now() - t0 < 5000, 'abort did not end the wait promptly');
   for (const msg of ['m1', 'm2', 'm3']) await b.send(msg);
   const r1 = await a.wait(after, 5);
