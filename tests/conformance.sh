@@ -1,22 +1,90 @@
 #!/usr/bin/env bash
-# Runs the official MCP conformance suite against a fresh daemon on 127.0.0.1:0.
-# Usage: tests/conformance.sh PATH/TO/mcp-chatd
-# Every generic scenario must pass; only fixture scenarios are listed in the baseline.
+# Runs the official MCP conformance suites against mcp-chatd, one fresh daemon on 127.0.0.1:0
+# per leg:
+#   2025          suite 0.1.16, 2025 wire                    conformance-baseline.yml
+#   next-2025     suite 0.2.0-alpha (run.sh --next), 2025 wire  conformance-baseline-next.yml
+#   next-2026     --next --requirements 2026-07-28 (the scored set)  conformance-baseline-2026.yml
+#   next-2026-headers  the two pending (not scored) SEP-2243 header scenarios, at the 2026-07-28
+#                 wire, against the same 2026 baseline
+# Every scenario that needs no fixture of the suite must pass; a baseline lists only the
+# scenarios (or, as scenario:check-id, the checks) that need the suite's own fixture tools,
+# resources and prompts. With --expected-failures a WARNING counts as a failure, and so does
+# a check the suite marks untestable (it reports those as FAILURE).
+# Usage: tests/conformance.sh PATH/TO/mcp-chatd [LEG...]    (default: every leg)
 set -u
-DAEMON=${1:?usage: conformance.sh PATH/TO/mcp-chatd}
+DAEMON=${1:?usage: conformance.sh PATH/TO/mcp-chatd [LEG...]}
+shift
 HERE=$(cd "$(dirname "$0")" && pwd)
 RUNNER=${CONFORMANCE_RUN:-$HERE/../../shared/conformance/run.sh}
+LEG_TIMEOUT=${CONFORMANCE_LEG_TIMEOUT:-120}
 [ -x "$RUNNER" ] || { echo "conformance.sh: $RUNNER not found (shared/ beside the checkout)" >&2; exit 1; }
 
-OUT=$(mktemp) ERR=$(mktemp)
-"$DAEMON" --listen 127.0.0.1:0 >"$OUT" 2>"$ERR" &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -f "$OUT" "$ERR"' EXIT
-for _ in $(seq 100); do grep -q 'listening on' "$OUT" && break; sleep 0.05; done
-URL=$(sed -n 's/.*listening on //p' "$OUT" | head -n 1)
-[ -n "$URL" ] || { echo "conformance.sh: daemon did not start"; cat "$ERR"; exit 1; }
-timeout 540 "$RUNNER" "$URL" --expected-failures "$HERE/conformance-baseline.yml"
-rc=$?
-kill -TERM $PID; wait $PID; drc=$?
-[ $drc -eq 0 ] || { echo "conformance.sh: daemon exited $drc"; cat "$ERR"; rc=1; }
-exit $rc
+TMP=$(mktemp -d)
+PID=
+stop_daemon() {
+	[ -n "$PID" ] || return 0
+	kill -TERM "$PID" 2>/dev/null
+	wait "$PID"
+	local drc=$?
+	PID=
+	return $drc
+}
+trap 'stop_daemon; rm -rf "$TMP"' EXIT
+
+# Starts a daemon; sets PID and URL.
+start_daemon() {
+	: >"$TMP/out"
+	"$DAEMON" --listen 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+	PID=$!
+	for _ in $(seq 100); do grep -q 'listening on' "$TMP/out" && break; sleep 0.05; done
+	URL=$(sed -n 's/.*listening on //p' "$TMP/out" | head -n 1)
+	[ -n "$URL" ] || { echo "conformance.sh: daemon did not start"; cat "$TMP/err"; return 1; }
+}
+
+SUMMARY=()
+FAILED=0
+
+# leg NAME RUNNER-ARGS...: one daemon, one run of the suite (bounded), its summary line.
+# @URL@ in the arguments stands for the daemon's URL.
+leg() {
+	local name=$1 rc drc line verdict
+	shift
+	echo "=== conformance leg $name: run.sh $*"
+	start_daemon || { SUMMARY+=("$name: FAIL (daemon did not start)"); FAILED=1; return; }
+	local args=("${@//@URL@/$URL}")
+	timeout "$LEG_TIMEOUT" "$RUNNER" "${args[@]}" 2>&1 | tee "$TMP/$name.log"
+	rc=${PIPESTATUS[0]}
+	stop_daemon
+	drc=$?
+	[ $rc -eq 124 ] && echo "conformance.sh: leg $name timed out after ${LEG_TIMEOUT}s"
+	if [ $drc -ne 0 ]; then
+		echo "conformance.sh: daemon exited $drc after leg $name"
+		cat "$TMP/err"
+		rc=1
+	fi
+	# "Total: N passed, M failed" (suite runs) or "Passed: N/D, ..." (one scenario).
+	line=$(grep -E '^(Total: |Passed: )' "$TMP/$name.log" | tail -n 1)
+	grep -q 'Baseline check passed' "$TMP/$name.log" && line="$line; baseline check passed"
+	verdict=PASS
+	[ $rc -eq 0 ] || { verdict="FAIL (rc $rc)"; FAILED=1; }
+	SUMMARY+=("$name: $verdict: ${line:-no summary}")
+	echo "=== conformance leg $name: $verdict: ${line:-no summary}"
+}
+
+want() { [ ${#LEGS[@]} -eq 0 ] || [[ " ${LEGS[*]} " == *" $1 "* ]]; }
+LEGS=("$@")
+
+B=$HERE/conformance-baseline
+want 2025 && leg 2025 @URL@ --expected-failures "$B.yml"
+want next-2025 && leg next-2025 --next @URL@ --expected-failures "$B-next.yml"
+want next-2026 && leg next-2026 --next @URL@ --requirements 2026-07-28 --expected-failures "$B-2026.yml"
+# Pending at 2026-07-28, so --requirements runs them without scoring them: scored here.
+for s in http-header-validation http-custom-header-server-validation; do
+	want next-2026-headers && leg "next-2026-$s" --next @URL@ --scenario "$s" \
+		--spec-version 2026-07-28 --expected-failures "$B-2026.yml"
+done
+
+echo
+echo "=== conformance summary"
+printf '  %s\n' "${SUMMARY[@]}"
+exit $FAILED

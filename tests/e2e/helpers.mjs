@@ -226,14 +226,21 @@ export function scope() {
   const clients = [];
   const daemons = [];
   const aborts = [];
+  const closers = [];
+  const finals = [];
   return {
     async daemon(args, opts) { const d = await startDaemon(args, opts); daemons.push(d); return d; },
     async client(url, opts) { const c = await connectClient(url, opts); clients.push(c); return c; },
     abortController() { const a = new AbortController(); aborts.push(a); return a; },
+    /** Tracks any object with close() (e.g. an SDK v2 client); closed with the clients. */
+    track(closeable) { closers.push(closeable); return closeable; },
+    /** Runs fn after the daemons stopped (e.g. to remove a temporary config file). */
+    onCleanup(fn) { finals.push(fn); },
     async cleanup() {
       for (const a of aborts) a.abort();
-      await Promise.allSettled(clients.map((c) => withTimeout(c.close(), 3000, 'client.close')));
+      await Promise.allSettled([...clients, ...closers].map((c) => withTimeout(c.close(), 3000, 'client.close')));
       const results = await Promise.allSettled(daemons.map((d) => d.stop()));
+      for (const fn of finals) { try { await fn(); } catch { /* best effort */ } }
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
     },

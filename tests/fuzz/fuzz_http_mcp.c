@@ -6,7 +6,8 @@
  * stays open while the next ones run). Placeholders, replaced when a connection opens:
  *   @S0@..@S3@  ids of four live sessions (re-created when they end)
  *   @H0@..@H3@  their admin handles      @R0@..@R3@  their current room id
- *   @L0@..@L3@  their mailbox's last seq @N@        the newest session's id */
+ *   @L0@..@L3@  their mailbox's last seq @N@        the newest session's id
+ *   @I0@..@I3@  their chat_id (what a 2026-07-28 request names the same chat by) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,7 @@ static size_t expand_one(const char *p, size_t left, char *val, size_t cap)
 		snprintf(val, cap, "%s", s ? s->id : "none");
 		return 3;
 	}
-	if (left < 4 || p[3] != '@' || p[2] < '0' || p[2] >= '0' + SLOTS || !strchr("SHRL", p[1]))
+	if (left < 4 || p[3] != '@' || p[2] < '0' || p[2] >= '0' + SLOTS || !strchr("SHRLI", p[1]))
 		return 0;
 	i = p[2] - '0';
 	s = slot(i);
@@ -110,6 +111,8 @@ static size_t expand_one(const char *p, size_t left, char *val, size_t cap)
 		snprintf(val, cap, "%s", s->handle);
 	else if (p[1] == 'L')
 		snprintf(val, cap, "%llu", (unsigned long long)s->mbox.last);
+	else if (p[1] == 'I')
+		snprintf(val, cap, "%s", chat_user_id(s->app));
 	else {
 		chat_get_status(G.w.chat, s->app, &st);
 		snprintf(val, cap, "%s", st.room_id ? st.room_id : "no-room");

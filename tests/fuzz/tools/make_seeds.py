@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz harnesses (run from anywhere; idempotent)."""
+import base64
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,6 +47,28 @@ def get(sid, last=None, extra=""):
 
 def delete(sid):
     return f"DELETE /mcp HTTP/1.1\r\nHost: localhost\r\nMcp-Session-Id: {sid}\r\n\r\n"
+
+
+# The 2026-07-28 (modern, stateless) envelope: per-request _meta and the mirrored headers.
+V26 = "2026-07-28"
+META = ('"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+        '"io.modelcontextprotocol/clientInfo":{"name":"seed","version":"1"},'
+        '"io.modelcontextprotocol/clientCapabilities":{}}')
+
+
+def b64name(name):
+    return "=?base64?" + base64.b64encode(name.encode()).decode() + "?="
+
+
+def modern(method, extra="", name=None, id=1, version=V26, headers=None, keep=True):
+    """A modern request: params {extra _meta}; Mcp-Method, and Mcp-Name when name is given."""
+    body = f'{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{{{extra}{META}}}}}'
+    h = headers if headers is not None else f"Mcp-Method: {method}\r\n" + (f"Mcp-Name: {name}\r\n" if name else "")
+    return post(body, extra=h, version=version, keep=keep)
+
+
+def mtool(name, args, id=1, mname=None):
+    return modern("tools/call", f'"name":"{name}","arguments":{args},', mname or name, id)
 
 
 INIT = rpc("initialize", '{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"seed","version":"1"}}')
@@ -95,6 +118,51 @@ def http_mcp():
         + post(rpc("initialize", '{"protocolVersion":"2025-03-26"}'), "@S0@")).encode())
 
 
+def http_mcp_modern():
+    f = lambda flags, seed=7: bytes([flags, seed])
+    put("fuzz_http_mcp", "modern-discover", f(0) + modern("server/discover").encode())
+    put("fuzz_http_mcp", "modern-lists", f(2) + (
+        modern("tools/list") + modern("resources/list", id=2) + modern("resources/templates/list", id=3)
+        + modern("prompts/list", id=4) + modern("resources/read", '"uri":"mcp-chat://guide",', "mcp-chat://guide", 5)
+        + modern("prompts/get", '"name":"chat_with_stranger",', "chat_with_stranger", 6)).encode())
+    put("fuzz_http_mcp", "modern-base64-name", f(1) + (
+        mtool("get_status", '{"chat_id":"@I0@"}', 1, b64name("get_status"))
+        + modern("resources/read", '"uri":"mcp-chat://guide",', b64name("mcp-chat://guide"), 2)
+        + mtool("get_status", "{}", 3, b64name("send_message"))
+        + mtool("get_status", "{}", 4, "=?base64?!!?=")).encode())
+    put("fuzz_http_mcp", "modern-chat", f(0) + (
+        mtool("enter_queue", '{"display_name":"m","interests":["x"]}') + "@C@"
+        + mtool("join_room", '{"room_id":"modern"}', 2) + "@C@"
+        + mtool("send_message", '{"chat_id":"@I0@","message":"hi"}', 3) + "@C@"
+        + mtool("wait_for_message", '{"chat_id":"@I1@","after":0,"timeout_s":1}', 4) + "@C@"
+        + mtool("leave_chat", '{"chat_id":"@I2@"}', 5)).encode())
+    put("fuzz_http_mcp", "modern-wait-progress", f(0x04) + (
+        post('{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"wait_for_message",'
+             '"arguments":{"chat_id":"@I3@","timeout_s":2},' + META[:-1] + ',"progressToken":"p1"}}}',
+             extra="Mcp-Method: tools/call\r\nMcp-Name: wait_for_message\r\n", version=V26) + "@C@"
+        + mtool("send_message", '{"chat_id":"@I0@","message":"to a stranger"}')).encode())
+    put("fuzz_http_mcp", "modern-refusals", f(0) + (
+        post("[" + rpc("tools/list") + "]", version=V26)
+        + post(rpc("tools/list", "{}"), extra="Mcp-Method: tools/list\r\n", version=V26)
+        + modern("tools/list", headers="")
+        + modern("tools/list", headers="Mcp-Method: prompts/list\r\n")
+        + modern("tools/list", version=None)
+        + modern("tools/list", version="2099-01-01")
+        + mtool("get_status", "{}", 2, "send_message")
+        + mtool("no_such_tool", "{}", 3)
+        + modern("resources/read", '"uri":"mcp-chat://nope",', "mcp-chat://nope", 4)
+        + modern("ping", id=5) + modern("initialize", id=6) + modern("subscriptions/listen", id=7)
+        + post('{"jsonrpc":"2.0","method":"notifications/cancelled","params":{' + META + '}}', version=V26)
+        + post('{"jsonrpc":"2.0","id":8,"result":{}}', version=V26)).encode())
+    put("fuzz_http_mcp", "modern-no-session", f(0) + (
+        "GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"
+        + "DELETE /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        + modern("tools/list", headers="mcp-method:  tools/list \r\n")).encode())
+    put("fuzz_http_mcp", "modern-beside-2025", f(3) + (
+        post(tool("enter_queue", "{}"), "@S0@") + mtool("get_status", '{"chat_id":"@I0@"}', 2)
+        + post(rpc("tools/list", id=3), "@S0@", version=V26)).encode())
+
+
 def sse_resume():
     # byte 0: capacity, byte 1: send queue, then ops until 0xff, then the Last-Event-ID text
     put("fuzz_sse_resume", "simple", bytes([0, 0, 1, 1, 1, 1, 0xff]) + b"2")
@@ -134,6 +202,7 @@ def config():
 
 if __name__ == "__main__":
     http_mcp()
+    http_mcp_modern()
     sse_resume()
     ctl()
     config()
