@@ -65,11 +65,12 @@ static enum mcp_disposition fail(struct mcp_sink *sink, const struct http_reques
 	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 }
 
-/* Header values of the revision are visible ASCII and spaces (Value Encoding). */
+/* Mirrored values are visible ASCII and spaces; anything else, a tab included, travels in
+ * the "=?base64?...?=" form (streamable-http, Value Encoding). */
 static bool header_value_ok(const char *v)
 {
 	for (; *v; v++)
-		if (!((*v >= 0x20 && *v <= 0x7e) || *v == '\t'))
+		if (*v < 0x20 || *v > 0x7e)
 			return false;
 	return true;
 }
