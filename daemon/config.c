@@ -39,6 +39,7 @@ void config_defaults(struct config *cfg)
 	cfg->head_timeout_ms = 10 * 1000;
 	cfg->keepalive_timeout_ms = 60 * 1000;
 	cfg->session_idle_timeout_ms = 120 * 1000;
+	cfg->chat_idle_ms = 60 * 1000;
 	cfg->reconnect_grace_ms = 15 * 1000;
 	cfg->sse_keepalive_ms = 15 * 1000;
 	cfg->shutdown_grace_ms = 3 * 1000;
@@ -127,6 +128,7 @@ static const struct key keys[] = {
 	{ "timeouts", "head_s", K_MS, F(head_timeout_ms), 0.1, 3600, true },
 	{ "timeouts", "keepalive_s", K_MS, F(keepalive_timeout_ms), 0.1, 86400, true },
 	{ "timeouts", "session_idle_s", K_MS, F(session_idle_timeout_ms), 1, 86400, true },
+	{ "timeouts", "chat_idle_s", K_MS, F(chat_idle_ms), 1, 86400, true },
 	{ "timeouts", "reconnect_grace_s", K_MS, F(reconnect_grace_ms), 0.1, 86400, true },
 	{ "timeouts", "sse_keepalive_s", K_MS, F(sse_keepalive_ms), 1, 3600, true },
 	{ "timeouts", "interest_fallback_s", K_MS, F(interest_fallback_ms), 0, 3600, true },

@@ -41,6 +41,7 @@ struct config {
 	uint32_t head_timeout_ms;
 	uint32_t keepalive_timeout_ms;
 	uint32_t session_idle_timeout_ms;
+	uint32_t chat_idle_ms; /* a 2026-07-28 chat with no request and no waiting call ends */
 	uint32_t reconnect_grace_ms; /* a session whose push stream closed ends after this */
 	uint32_t sse_keepalive_ms;
 	uint32_t shutdown_grace_ms;

@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		"      --max-sessions N          sessions at once (default 100000)\n"
 		"      --session-idle-timeout S  end a session after S seconds without a request or\n"
 		"                                push stream (default 120)\n"
+		"      --chat-idle-timeout S     end an MCP 2026-07-28 chat after S seconds without a\n"
+		"                                request or a waiting call (default 60)\n"
 		"      --rate N                  messages per second per session, sustained (default 5)\n"
 		"      --burst N                 messages per session in a burst (default 20)\n"
 		"      --log-level LEVEL         error, warning, notice, info or debug (default info)\n"
@@ -56,7 +58,7 @@ static int parse_number(const char *opt, const char *arg, double min, double max
 	return 0;
 }
 
-enum { OPT_MAX_SESSIONS = 256, OPT_IDLE, OPT_RATE, OPT_BURST, OPT_LOG_LEVEL, OPT_CHECK };
+enum { OPT_MAX_SESSIONS = 256, OPT_IDLE, OPT_CHAT_IDLE, OPT_RATE, OPT_BURST, OPT_LOG_LEVEL, OPT_CHECK };
 
 static const struct option opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -65,6 +67,7 @@ static const struct option opts[] = {
 	{ "control-socket", required_argument, NULL, 's' },
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
 	{ "session-idle-timeout", required_argument, NULL, OPT_IDLE },
+	{ "chat-idle-timeout", required_argument, NULL, OPT_CHAT_IDLE },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "burst", required_argument, NULL, OPT_BURST },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -135,6 +138,11 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			if (parse_number("--session-idle-timeout", optarg, 1, 86400, &v) < 0)
 				return 2;
 			cfg->session_idle_timeout_ms = (uint32_t)(v * 1000);
+			break;
+		case OPT_CHAT_IDLE:
+			if (parse_number("--chat-idle-timeout", optarg, 1, 86400, &v) < 0)
+				return 2;
+			cfg->chat_idle_ms = (uint32_t)(v * 1000);
 			break;
 		case OPT_RATE:
 			if (parse_number("--rate", optarg, 0.001, 1e9, &cfg->rate_per_second) < 0)

@@ -129,17 +129,35 @@ static int req_string(struct mcp_tool_ctx *ctx, const char *name, const char **o
 }
 
 /* The caller's chat. A 2025 session is its own identity: chat_id is optional there, and
- * when given must name the session's chat (a client may carry it over to the next era). */
-static int chat_of(struct mcp_tool_ctx *ctx, struct chat_user **out)
+ * when given must name the session's chat (a client may carry it over to the next era). A
+ * 2026-07-28 call has no session: chat_id names the chat, and enter_queue and join_room
+ * (may_mint) start a new one without it. */
+static int chat_of(struct mcp_tool_ctx *ctx, bool may_mint, struct chat_user **out)
 {
-	struct chat_user *u = mcp_session_app(ctx->session), *named;
+	struct chat_user *named;
 	const char *id;
+	int err;
 
-	*out = u;
+	*out = ctx->session ? mcp_session_app(ctx->session) : NULL;
 	if (opt_string(ctx, "chat_id", &id) < 0)
 		return -EINVAL;
-	if (!id)
+	if (!id && ctx->session)
 		return 0;
+	if (!id && !may_mint) {
+		refuse(ctx, "invalid_arguments", "chat_id",
+		       "chat_id is required: MCP 2026-07-28 has no session, so pass the chat_id that enter_queue or join_room returned");
+		return -EINVAL;
+	}
+	if (!id) {
+		err = mcp_tool_mint(ctx);
+		if (err < 0) {
+			refuse(ctx, "unavailable", NULL, "This server holds as many chats as it may; try again in a few seconds");
+			cJSON_AddNumberToObject(ctx->structured, "retry_after_ms", 5000);
+			return err;
+		}
+		*out = mcp_session_app(ctx->session);
+		return 0;
+	}
 	named = chat_find(world.chat, id);
 	if (!named) {
 		stats.refusals[CHAT_EXPIRED]++;
@@ -147,7 +165,11 @@ static int chat_of(struct mcp_tool_ctx *ctx, struct chat_user **out)
 		       "chat_id names no chat: it ended or never existed; call enter_queue or join_room without it to start a new one");
 		return -ENOENT;
 	}
-	if (named != u) {
+	if (!ctx->session) {
+		mcp_tool_bind(ctx, chat_user_owner(named));
+		*out = named;
+	}
+	if (named != *out) {
 		refuse(ctx, "invalid_arguments", "chat_id",
 		       "chat_id names another chat than this session's; leave it out or pass the one enter_queue or join_room returned here");
 		return -EINVAL;
@@ -166,7 +188,7 @@ static enum mcp_tool_status enter_queue(struct mcp_tool_ctx *ctx)
 	size_t n = 0;
 	const cJSON *t;
 
-	if (chat_of(ctx, &u) < 0 || opt_string(ctx, "display_name", &name) < 0)
+	if (chat_of(ctx, true, &u) < 0 || opt_string(ctx, "display_name", &name) < 0)
 		return MCP_TOOL_DONE;
 	if (tags && !cJSON_IsNull(tags) && !cJSON_IsArray(tags))
 		return refuse(ctx, "invalid_arguments", "interests", "interests must be an array of strings");
@@ -188,7 +210,7 @@ static enum mcp_tool_status join_room(struct mcp_tool_ctx *ctx)
 	struct chat_user *u;
 	struct chat_result r;
 
-	if (chat_of(ctx, &u) < 0 || req_string(ctx, "room_id", &room) < 0 ||
+	if (chat_of(ctx, true, &u) < 0 || req_string(ctx, "room_id", &room) < 0 ||
 	    opt_string(ctx, "display_name", &name) < 0)
 		return MCP_TOOL_DONE;
 	chat_join_room(world.chat, u, room, name, &r);
@@ -203,7 +225,7 @@ static enum mcp_tool_status send_message(struct mcp_tool_ctx *ctx)
 	struct buf out = BUF_INIT;
 	size_t len;
 
-	if (chat_of(ctx, &u) < 0 || req_string(ctx, "room_id", &room) < 0 ||
+	if (chat_of(ctx, false, &u) < 0 || req_string(ctx, "room_id", &room) < 0 ||
 	    req_string(ctx, "message", &text) < 0)
 		return MCP_TOOL_DONE;
 	/* A NUL arrived as C0 80 (jsonrpc_fix_escapes); the message carries it as sent. */
@@ -246,16 +268,23 @@ static int wait_args(struct mcp_tool_ctx *ctx, double *timeout_s, uint64_t *afte
 	return 0;
 }
 
+/* A 2025 session's answer acknowledges what it returns (a lost one is put back on
+ * cancellation, mcp/call.c). A 2026-07-28 stream cannot be resumed and its close cancels
+ * silently, so there `after` is the acknowledgement: what a call returns stays until a later
+ * call's `after` covers it, and a client that lost an answer asks again with the same one. */
 static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
 {
-	struct mailbox *mb = mcp_session_mailbox(ctx->session);
+	struct mailbox *mb;
 	struct chat_user *u;
 	double timeout_s;
 	uint64_t after, next, seq;
 	cJSON *o, *events;
 
-	if (chat_of(ctx, &u) < 0 || wait_args(ctx, &timeout_s, &after) < 0)
+	if (chat_of(ctx, false, &u) < 0 || wait_args(ctx, &timeout_s, &after) < 0)
 		return MCP_TOOL_DONE;
+	mb = mcp_session_mailbox(ctx->session);
+	if (ctx->modern)
+		mailbox_ack(mb, after);
 	seq = mailbox_next_after(mb, after);
 	if (!seq && ctx->may_wait && timeout_s > 0) {
 		ctx->wait_after = after;
@@ -276,7 +305,8 @@ static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
 	}
 	cJSON_AddNumberToObject(o, "next", (double)next);
 	mb->cursor = next;
-	mailbox_ack(mb, next);
+	if (!ctx->modern)
+		mailbox_ack(mb, next);
 	ctx->structured = o;
 	return MCP_TOOL_DONE;
 }
@@ -287,7 +317,7 @@ static enum mcp_tool_status leave_chat(struct mcp_tool_ctx *ctx)
 	struct chat_user *u;
 	struct chat_result r;
 
-	if (chat_of(ctx, &u) < 0 || req_string(ctx, "room_id", &room) < 0)
+	if (chat_of(ctx, false, &u) < 0 || req_string(ctx, "room_id", &room) < 0)
 		return MCP_TOOL_DONE;
 	chat_leave(world.chat, u, room, &r);
 	if (r.error != CHAT_OK)
@@ -304,7 +334,7 @@ static enum mcp_tool_status get_status(struct mcp_tool_ctx *ctx)
 	struct chat_status st;
 	cJSON *o;
 
-	if (chat_of(ctx, &u) < 0)
+	if (chat_of(ctx, false, &u) < 0)
 		return MCP_TOOL_DONE;
 	o = cJSON_CreateObject();
 	chat_get_status(world.chat, u, &st);
@@ -332,12 +362,19 @@ static const struct mcp_tool tool_base[N_TOOLS] = {
 	[T_STATUS] = { "get_status", "Where am I", NULL, NULL, NULL, get_status },
 };
 
-#define S_CHAT_ID                                                                            \
-	"\"chat_id\":{\"type\":\"string\",\"minLength\":22,\"maxLength\":22,"                \
-	"\"pattern\":\"^[A-Za-z0-9_-]{22}$\",\"description\":\"Your chat, as enter_queue or "   \
-	"join_room returned it. Optional while your MCP session lasts (the session is then your " \
-	"identity); it names the chat until the session ends (DELETE, kick, idle, or a push "     \
-	"stream gone past the reconnect grace), after which it answers chat_expired\"}"
+/* chat_id's schema states its lifetime, which the configuration sets. */
+static char *chat_id_schema(const struct config *cfg)
+{
+	return xasprintf(
+		"\"chat_id\":{\"type\":\"string\",\"minLength\":22,\"maxLength\":22,"
+		"\"pattern\":\"^[A-Za-z0-9_-]{22}$\",\"description\":\"Your chat, as enter_queue or "
+		"join_room returned it. Required for MCP 2026-07-28 clients (no session; enter_queue "
+		"and join_room without it start a new chat); there it expires after %g s without a "
+		"call or a waiting wait_for_message. Optional in a 2025 MCP session, which is then "
+		"your identity and ends it (DELETE, kick, idle, or a push stream gone past the "
+		"reconnect grace). An expired one answers chat_expired\"}",
+		cfg->chat_idle_ms / 1000.0);
+}
 #define S_ROOM_ID                                                                            \
 	"\"room_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,"                 \
 	"\"pattern\":\"^[A-Za-z0-9_-]{1,64}$\",\"description\":\"Room id\"}"
@@ -360,11 +397,11 @@ static void display_name_schema(struct buf *b, const struct config *cfg)
 		   cfg->max_display_name_chars, cfg->max_display_name_chars);
 }
 
-static char *enter_schema(const struct config *cfg)
+static char *enter_schema(const struct config *cfg, const char *cid)
 {
 	struct buf b = BUF_INIT;
 
-	buf_puts(&b, "{\"type\":\"object\",\"properties\":{" S_CHAT_ID ",");
+	buf_printf(&b, "{\"type\":\"object\",\"properties\":{%s,", cid);
 	display_name_schema(&b, cfg);
 	buf_printf(&b,
 		   ",\"interests\":{\"type\":\"array\",\"maxItems\":%u,\"items\":{\"type\":\"string\","
@@ -378,11 +415,11 @@ static char *enter_schema(const struct config *cfg)
 	return buf_take(&b);
 }
 
-static char *join_schema(const struct config *cfg)
+static char *join_schema(const struct config *cfg, const char *cid)
 {
 	struct buf b = BUF_INIT;
 
-	buf_puts(&b, "{\"type\":\"object\",\"properties\":{" S_CHAT_ID "," S_ROOM_ID ",");
+	buf_printf(&b, "{\"type\":\"object\",\"properties\":{%s," S_ROOM_ID ",", cid);
 	display_name_schema(&b, cfg);
 	buf_puts(&b, "},\"required\":[\"room_id\"]}");
 	return buf_take(&b);
@@ -391,43 +428,49 @@ static char *join_schema(const struct config *cfg)
 static void build_texts(const struct config *cfg, struct tool_texts *t)
 {
 	size_t msg = cfg->max_message_bytes;
+	char *cid = chat_id_schema(cfg);
 
 	t->description[T_ENTER] = xasprintf(
 		"Wait for a random stranger to chat with. Returns {status:\"waiting\", position} or "
 		"{status:\"matched\", room_id, partner}; a chatroom.found event follows the match. "
 		"Refused with mailbox_full while %u events are unread: read them first.",
 		cfg->mailbox_events);
-	t->schema[T_ENTER] = enter_schema(cfg);
+	t->schema[T_ENTER] = enter_schema(cfg, cid);
 	t->description[T_JOIN] = xasprintf(
 		"Meet someone in a named room (two people per room). The first in waits; the second "
 		"is matched and both get chatroom.found. Refused with mailbox_full while %u events "
 		"are unread.", cfg->mailbox_events);
-	t->schema[T_JOIN] = join_schema(cfg);
+	t->schema[T_JOIN] = join_schema(cfg, cid);
 	t->description[T_SEND] = xasprintf(
 		"Send a message to your partner in the room. Returns {message_id, timestamp} once it "
 		"is queued for them. At most %g messages at once, then %g per second.",
 		cfg->rate_burst, cfg->rate_per_second);
 	t->schema[T_SEND] = xasprintf(
-		"{\"type\":\"object\",\"properties\":{" S_CHAT_ID "," S_ROOM_ID ",\"message\":{\"type\":\"string\","
+		"{\"type\":\"object\",\"properties\":{%s," S_ROOM_ID ",\"message\":{\"type\":\"string\","
 		"\"minLength\":1,\"maxLength\":%zu,\"description\":\"Text to send (1-%zu bytes of UTF-8)\"}},"
-		"\"required\":[\"room_id\",\"message\"]}", msg, msg);
+		"\"required\":[\"room_id\",\"message\"]}", cid, msg, msg);
 	t->description[T_WAIT] = xasprintf(
 		"Return the events after `after` (default: after the last ones this tool returned), "
 		"waiting up to timeout_s for one. Returns {events, next}. Up to %u unread events are "
-		"kept for you.", cfg->mailbox_events);
-	t->schema[T_WAIT] = xstrdup(
-		"{\"type\":\"object\",\"properties\":{" S_CHAT_ID ",\"timeout_s\":{\"type\":\"number\",\"minimum\":0,"
+		"kept for you. MCP 2026-07-28 clients read their events only here: pass the previous "
+		"answer's next as `after`, which acknowledges what came before; an answer lost on the "
+		"way is returned again by the same call.", cfg->mailbox_events);
+	t->schema[T_WAIT] = xasprintf(
+		"{\"type\":\"object\",\"properties\":{%s,\"timeout_s\":{\"type\":\"number\",\"minimum\":0,"
 		"\"maximum\":300,\"description\":\"Seconds to wait when there is nothing new (0-300, default 30)\"},"
-		"\"after\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"Return events with a seq greater than this\"}}}");
+		"\"after\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"Return events with a seq "
+		"greater than this; for MCP 2026-07-28 clients it also acknowledges every event up to it "
+		"(pass the previous answer's next)\"}}}", cid);
 	t->description[T_LEAVE] = xstrdup(
 		"Leave the room (your partner gets partner.disconnected) or stop waiting. You may "
 		"enter the queue again afterwards.");
-	t->schema[T_LEAVE] = xstrdup(
-		"{\"type\":\"object\",\"properties\":{" S_CHAT_ID "," S_ROOM_ID "},\"required\":[\"room_id\"]}");
+	t->schema[T_LEAVE] = xasprintf(
+		"{\"type\":\"object\",\"properties\":{%s," S_ROOM_ID "},\"required\":[\"room_id\"]}", cid);
 	t->description[T_STATUS] = xstrdup(
 		"Where you are: idle, waiting (with queue position) or in_room (with partner), and "
 		"how many events are unread.");
-	t->schema[T_STATUS] = xstrdup("{\"type\":\"object\",\"properties\":{" S_CHAT_ID "}}");
+	t->schema[T_STATUS] = xasprintf("{\"type\":\"object\",\"properties\":{%s}}", cid);
+	free(cid);
 	t->guide = xasprintf(
 		"# mcp-chat\n\n"
 		"Anonymous one-to-one chat with a stranger.\n\n"

@@ -20,6 +20,8 @@ enum tracked {
 	H_PROTOCOL_VERSION,
 	H_LAST_EVENT_ID,
 	H_ACCEPT,
+	H_MCP_METHOD,
+	H_MCP_NAME,
 	H_COUNT,
 	H_NONE = H_COUNT,
 };
@@ -32,6 +34,8 @@ static const char *const tracked_names[H_COUNT] = {
 	[H_PROTOCOL_VERSION] = "mcp-protocol-version",
 	[H_LAST_EVENT_ID] = "last-event-id",
 	[H_ACCEPT] = "accept",
+	[H_MCP_METHOD] = "mcp-method",
+	[H_MCP_NAME] = "mcp-name",
 };
 
 /* Header values and the path are kept in one growing arena, addressed by offsets (the arena
@@ -167,6 +171,8 @@ static int on_header_field_complete(llhttp_t *p)
 		/* Every header of every request passes here: compare only the name of its length. */
 		switch (c->field_len) {
 		case 4: cur = H_HOST; break;
+		case 8: cur = H_MCP_NAME; break;
+		case 10: cur = H_MCP_METHOD; break;
 		case 6: cur = c->field[0] == 'a' || c->field[0] == 'A' ? H_ACCEPT : H_ORIGIN; break;
 		case 12: cur = H_CONTENT_TYPE; break;
 		case 13: cur = H_LAST_EVENT_ID; break;
@@ -305,6 +311,8 @@ static int on_message_complete(llhttp_t *p)
 	r->protocol_version =
 		c->seen[H_PROTOCOL_VERSION] ? c->arena + c->off[H_PROTOCOL_VERSION] : NULL;
 	r->last_event_id = c->seen[H_LAST_EVENT_ID] ? c->arena + c->off[H_LAST_EVENT_ID] : NULL;
+	r->mcp_method = c->seen[H_MCP_METHOD] ? c->arena + c->off[H_MCP_METHOD] : NULL;
+	r->mcp_name = c->seen[H_MCP_NAME] ? c->arena + c->off[H_MCP_NAME] : NULL;
 	r->keep_alive = llhttp_should_keep_alive(p);
 	if (c->body)
 		c->body[c->body_len] = '\0';

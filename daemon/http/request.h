@@ -22,6 +22,8 @@ struct http_request {
 	const char *session_id;
 	const char *protocol_version;
 	const char *last_event_id;
+	const char *mcp_method; /* MCP 2026-07-28 mirrors of the body's method and name */
+	const char *mcp_name;
 	bool has_accept;
 	bool accept_json; /* Accept admits application/json */
 	bool accept_sse;  /* Accept admits text/event-stream */

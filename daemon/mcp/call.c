@@ -18,6 +18,9 @@ struct mcp_call {
 	cJSON *args;
 	uint64_t after;
 	bool keep_alive;
+	bool modern;       /* a 2026-07-28 request: its result says so (resultType, _meta) */
+	cJSON *progress;   /* the request's progressToken, or NULL */
+	uint32_t pings;
 	struct timer deadline;
 	struct timer ping;
 };
@@ -38,6 +41,7 @@ static void free_call(struct mcp_call *call)
 	timer_cancel(srv->timers, &call->ping);
 	cJSON_Delete(call->id);
 	cJSON_Delete(call->args);
+	cJSON_Delete(call->progress);
 	srv->calls--;
 	s->busy--;
 	/* Answered or cancelled on a live connection: the client is there. A connection that
@@ -73,18 +77,16 @@ static void cancel_answered(struct mcp_session *s, const char *id)
 void mcp_call_finish(struct mcp_call *call)
 {
 	struct mcp_sink *sink = call->sink;
-	struct mcp_answer a = { .result = BUF_INIT };
+	struct mcp_answer a = { .result = BUF_INIT, .modern = call->modern };
 	struct buf msg = BUF_INIT;
 	bool keep = call->keep_alive;
 	uint64_t cursor = call->session->mbox.cursor;
 
 	mcp_methods_run_tool(call->srv, call->session, call->tool, call->args, false, &a);
 	mcp_call_note_answer(call->session, call->id, cursor);
-	if (a.code)
-		jsonrpc_append_error(&msg, call->id, a.code, a.message);
-	else
-		jsonrpc_append_result(&msg, call->id, a.result.p, a.result.len);
+	mcp_answer_append(&msg, call->id, &a);
 	buf_free(&a.result);
+	mcp_answer_clear(&a);
 	free_call(call);
 	if (!sink)
 		goto out;
@@ -116,12 +118,28 @@ static void on_call_deadline(struct timer *t)
 	mcp_call_finish(container_of(t, struct mcp_call, deadline));
 }
 
+/* While a call waits its stream carries a keep-alive: notifications/progress when the client
+ * gave a progressToken (a count that only grows; no total: the wait ends on an event), else
+ * a comment. */
 static void on_call_ping(struct timer *t)
 {
 	struct mcp_call *call = container_of(t, struct mcp_call, ping);
 	struct mcp_sink *sink = call->sink;
 
-	sse_append_comment(sink->ops->out(sink), "waiting");
+	call->pings++;
+	if (call->progress) {
+		struct buf ev = BUF_INIT;
+		char *token = cJSON_PrintUnformatted(call->progress);
+
+		buf_printf(&ev, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\","
+			   "\"params\":{\"progressToken\":%s,\"progress\":%u,"
+			   "\"message\":\"waiting for events\"}}", token, call->pings);
+		sse_append_event(sink->ops->out(sink), 0, ev.p, ev.len);
+		cJSON_free(token);
+		buf_free(&ev);
+	} else {
+		sse_append_comment(sink->ops->out(sink), "waiting");
+	}
 	sink->ops->commit(sink);
 	timer_arm(call->srv->timers, t, timer_now_ms() + call->srv->cfg->sse_keepalive_ms);
 }
@@ -145,6 +163,9 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 	call->tool = a->t;
 	call->after = a->tool.wait_after;
 	call->keep_alive = keep_alive;
+	call->modern = a->modern;
+	if (cJSON_IsString(a->progress_token) || cJSON_IsNumber(a->progress_token))
+		call->progress = cJSON_Duplicate(a->progress_token, 0);
 	timer_init(&call->deadline, on_call_deadline);
 	timer_init(&call->ping, on_call_ping);
 	timer_arm(srv->timers, &call->deadline, now + a->tool.wait_ms);
@@ -155,7 +176,8 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 	s->busy++;
 	srv->calls++;
 	out = sink->ops->out(sink);
-	http_response_head(out, 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n", keep_alive);
+	http_response_head(out, 200, "text/event-stream", -1,
+			   "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", keep_alive);
 	sink->ops->commit(sink);
 	return MCP_PENDING;
 }

@@ -15,10 +15,17 @@
 #include "net/timer.h"
 #include "util/xalloc.h"
 
-/* The protocol versions spoken, newest first; a session keeps the index of its own. */
+/* The protocol versions spoken, newest first; a session keeps the index of its own. The
+ * first is the stateless revision (modern.c); the others open a session with initialize. */
 extern const char *const mcp_versions[];
-#define MCP_N_VERSIONS 3
-#define MCP_VERSION_BATCHES 2 /* 2025-03-26: the last version with JSON-RPC batches */
+#define MCP_N_VERSIONS 4
+#define MCP_VERSION_MODERN 0  /* 2026-07-28: per-request _meta, no session */
+#define MCP_VERSION_LEGACY 1  /* 2025-11-25: the newest with initialize */
+#define MCP_VERSION_BATCHES 3 /* 2025-03-26: the last version with JSON-RPC batches */
+/* The index of v in mcp_versions, or -1 (also for NULL). */
+int mcp_version_index(const char *v);
+/* {"supported":[...all...],"requested":v} for UnsupportedProtocolVersionError (malloc'd). */
+char *mcp_version_error_data(const char *requested);
 
 /* Session ids are 192 bits from getrandom, base64url; lookups compare in constant time. Each
  * session also gets a short random handle for admins, which is not a credential and is
@@ -37,6 +44,9 @@ struct mcp_session {
 	uint8_t version;   /* index of the negotiated protocol version */
 	uint8_t log_level; /* logging/setLevel, as an RFC 5424 severity */
 	bool ended;
+	/* Made by a 2026-07-28 request (mcp_tool_mint): no session id is ever sent or accepted
+	 * for it; the layer above names it (chat_id), and it ends after chat_idle_s unused. */
+	bool modern;
 	uint64_t created_ms;
 	uint64_t active_ms; /* last request */
 	struct timer idle;
@@ -107,6 +117,11 @@ struct mcp_answer {
 	struct buf result; /* JSON text of the result */
 	int code;          /* JSON-RPC error code, 0 for a result */
 	char message[256];
+	char *error_data;  /* JSON text for error.data (malloc'd) or NULL */
+	/* A 2026-07-28 request: results carry resultType and serverInfo, and cacheable ones
+	 * (lists, discover, reads) ttlMs and cacheScope. */
+	bool modern, cacheable;
+	const cJSON *progress_token; /* params._meta.progressToken of a tools/call */
 	struct mcp_tool_ctx tool; /* for tools/call */
 	const struct mcp_tool *t;
 	bool wait;
@@ -116,17 +131,22 @@ void mcp_answer_error(struct mcp_answer *a, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The answer as a JSON-RPC response with id. */
 void mcp_answer_append(struct buf *out, const cJSON *id, const struct mcp_answer *a);
+/* Frees what the answer holds besides result. */
+void mcp_answer_clear(struct mcp_answer *a);
 
 /* reply.c: HTTP answers written into a sink. */
 int mcp_reply_json(struct mcp_sink *sink, int status, const char *extra, const char *body,
 		   size_t len, bool keep_alive);
 void mcp_reply_accepted(struct mcp_sink *sink, bool keep_alive);
+/* status with a JSON body (counted in the 4xx/5xx stats); req may be NULL (close). */
+void mcp_reply_status(struct mcp_sink *sink, const struct http_request *req, int status,
+		      const char *extra, const struct buf *body);
 /* An HTTP-level refusal: status plus a JSON-RPC error with no id. req may be NULL (close). */
 enum mcp_disposition mcp_refuse(struct mcp_sink *sink, const struct http_request *req,
 				int status, int code, const char *extra, const char *message);
 
 /* session.c: lifecycle. */
-int mcp_session_start(struct mcp_server *srv, struct mcp_session **out);
+int mcp_session_start(struct mcp_server *srv, bool modern, struct mcp_session **out);
 /* The session named by the request: 400 without the header, 404 when unknown (*d is set). */
 struct mcp_session *mcp_session_require(struct mcp_server *srv, const struct http_request *req,
 					struct mcp_sink *sink, enum mcp_disposition *d);
@@ -144,6 +164,7 @@ void mcp_stream_ping(struct timer *t); /* the session's ping timer */
 enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s,
 				   struct mcp_sink *sink, const cJSON *id, struct mcp_answer *a,
 				   bool keep_alive);
+/* A parked call answers with the tool's result when woken; modern marks a 2026-07-28 one. */
 /* Answers the call now with what its tool returns, and frees it. */
 void mcp_call_finish(struct mcp_call *call);
 /* Wakes s's calls waiting for an event before seq. */
@@ -153,9 +174,16 @@ void mcp_call_note_answer(struct mcp_session *s, const cJSON *id, uint64_t curso
 /* A notification from the client (cancellation is the one that matters). */
 void mcp_call_notification(struct mcp_session *s, const struct jsonrpc_fields *f);
 
-/* methods.c: JSON-RPC methods of an initialized session. */
+/* methods.c: JSON-RPC methods of an initialized session, or of a 2026-07-28 request (s NULL,
+ * a->modern set: the tool binds the session it acts for). */
 void mcp_methods_dispatch(struct mcp_server *srv, struct mcp_session *s, const char *method,
 			  const cJSON *params, bool may_wait, struct mcp_answer *a);
+
+/* modern.c: a POST of the stateless revision (msg parsed; the caller releases it). */
+enum mcp_disposition mcp_modern_post(struct mcp_server *srv, const struct http_request *req,
+				     struct mcp_sink *sink, const cJSON *msg);
+/* Does this POST take the 2026-07-28 path (streamable-http, Backward Compatibility)? */
+bool mcp_modern_claims(const struct http_request *req, const cJSON *msg);
 void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s,
 			  const struct mcp_tool *t, const cJSON *args, bool may_wait,
 			  struct mcp_answer *a);

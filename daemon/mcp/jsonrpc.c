@@ -203,10 +203,20 @@ void jsonrpc_append_result(struct buf *out, const cJSON *id, const char *result,
 
 void jsonrpc_append_error(struct buf *out, const cJSON *id, int code, const char *message)
 {
+	jsonrpc_append_error_data(out, id, code, message, NULL);
+}
+
+void jsonrpc_append_error_data(struct buf *out, const cJSON *id, int code, const char *message,
+			       const char *data)
+{
 	buf_puts(out, "{\"jsonrpc\":\"2.0\",\"id\":");
 	append_id(out, id);
 	buf_printf(out, ",\"error\":{\"code\":%d,\"message\":", code);
 	buf_json_string(out, message, strlen(message));
+	if (data) {
+		buf_puts(out, ",\"data\":");
+		buf_puts(out, data);
+	}
 	buf_puts(out, "}}");
 }
 

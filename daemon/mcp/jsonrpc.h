@@ -60,5 +60,12 @@ enum jsonrpc_kind jsonrpc_classify_fields(const cJSON *msg, struct jsonrpc_field
 void jsonrpc_append_result(struct buf *out, const cJSON *id, const char *result, size_t len);
 /* {"jsonrpc":"2.0","id":ID,"error":{"code":C,"message":M}}. */
 void jsonrpc_append_error(struct buf *out, const cJSON *id, int code, const char *message);
+/* The same with "data": data (JSON text; NULL for none). */
+void jsonrpc_append_error_data(struct buf *out, const cJSON *id, int code, const char *message,
+			       const char *data);
+/* MCP's own codes (basic/index, error codes; 2026-07-28). */
+#define MCP_HEADER_MISMATCH -32020
+#define MCP_MISSING_CAPABILITY -32021
+#define MCP_UNSUPPORTED_VERSION -32022
 
 #endif

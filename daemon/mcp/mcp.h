@@ -60,6 +60,9 @@ struct mcp_tool_ctx {
 	struct mcp_session *session;
 	const cJSON *args; /* an object, never NULL */
 	bool may_wait;     /* false in batches and when a wait has ended */
+	/* A 2026-07-28 request: no session came with it. The tool names the session it acts for
+	 * with mcp_tool_bind() or makes one with mcp_tool_mint() (minted says it did). */
+	bool modern, minted;
 	/* Set by a tool that wants to wait: answer when an event with seq > wait_after arrives
 	 * or after wait_ms; the tool is then called again with may_wait false. */
 	uint64_t wait_after;
@@ -94,7 +97,7 @@ struct mcp_prompt {
 enum mcp_end_reason {
 	MCP_END_DELETED,      /* the client sent DELETE */
 	MCP_END_KICKED,       /* an admin ended it */
-	MCP_END_IDLE,         /* no request and no stream for session_idle_s */
+	MCP_END_IDLE,         /* no request and no stream for session_idle_s (chat_idle_s) */
 	MCP_END_VANISHED,     /* its push stream closed and nothing came within the grace */
 	MCP_END_SHUTDOWN,     /* the server is stopping */
 };
@@ -106,6 +109,15 @@ struct mcp_hooks {
 	void (*shutdown)(void *ctx);
 	void *ctx;
 };
+
+/* For a 2026-07-28 call: the session the tool acts for (found by the tool's own handle). */
+void mcp_tool_bind(struct mcp_tool_ctx *ctx, struct mcp_session *s);
+/* For a 2026-07-28 call: starts a new sessionless session (session_start hook runs) and binds
+ * it. Returns 0, -EAGAIN at the session cap, or a getrandom error. Ended again by mcp if the
+ * tool's result is an error, so a refused first call leaves nothing behind. */
+int mcp_tool_mint(struct mcp_tool_ctx *ctx);
+/* Was s made by a 2026-07-28 request (no session id; expires after chat_idle_s)? */
+bool mcp_session_modern(const struct mcp_session *s);
 
 /* Creates the server; cfg and timers must outlive it. Never NULL. */
 struct mcp_server *mcp_server_new(const struct config *cfg, struct timer_heap *timers);
@@ -152,6 +164,7 @@ const char *mcp_session_handle(const struct mcp_session *s);
 struct mcp_session_view {
 	const char *handle;
 	const char *protocol_version;
+	bool modern;        /* 2026-07-28: no session id; named by the layer above */
 	bool stream;        /* a push stream is open */
 	uint64_t active_ms; /* last request (timer_now_ms clock) */
 	uint32_t unread;

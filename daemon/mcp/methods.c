@@ -5,7 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The JSON-RPC methods of an initialized session: tools, resources, prompts, logging. */
+#include <mcpchat/version.h>
+
+/* The JSON-RPC methods of an initialized session (tools, resources, prompts, logging), and of
+ * the stateless revision (the same but logging and ping, plus server/discover). */
+
+/* How long a 2026-07-28 client may reuse a list or discover result (server/utilities/caching).
+ * The lists change only on a reload, which they then reflect within this. */
+#define MCP_TTL_MS 60000
 
 void mcp_answer_error(struct mcp_answer *a, int code, const char *fmt, ...)
 {
@@ -17,12 +24,46 @@ void mcp_answer_error(struct mcp_answer *a, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A 2026-07-28 result: resultType, the server's identity, and cache hints where they apply,
+ * added inside the result object (always an object; its closing brace is replaced). */
+static void append_modern_result(struct buf *out, const cJSON *id, const struct mcp_answer *a)
+{
+	const char *r = a->result.p;
+	size_t len = a->result.len;
+	struct buf b = BUF_INIT;
+
+	while (len > 0 && r[len - 1] != '}')
+		len--;
+	if (len < 2) { /* no object: an empty one */
+		r = "{}";
+		len = 2;
+	}
+	buf_append(&b, r, len - 1);
+	if (len > 2)
+		buf_puts(&b, ",");
+	buf_puts(&b, "\"resultType\":\"complete\",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":"
+		     "{\"name\":\"" MCPCHAT_NAME "\",\"version\":\"" MCPCHAT_VERSION "\"}}");
+	if (a->cacheable)
+		buf_printf(&b, ",\"ttlMs\":%d,\"cacheScope\":\"public\"", MCP_TTL_MS);
+	buf_puts(&b, "}");
+	jsonrpc_append_result(out, id, b.p, b.len);
+	buf_free(&b);
+}
+
 void mcp_answer_append(struct buf *out, const cJSON *id, const struct mcp_answer *a)
 {
 	if (a->code)
-		jsonrpc_append_error(out, id, a->code, a->message);
+		jsonrpc_append_error_data(out, id, a->code, a->message, a->error_data);
+	else if (a->modern)
+		append_modern_result(out, id, a);
 	else
 		jsonrpc_append_result(out, id, a->result.p ? a->result.p : "{}", a->result.len);
+}
+
+void mcp_answer_clear(struct mcp_answer *a)
+{
+	free(a->error_data);
+	a->error_data = NULL;
 }
 
 void mcp_methods_build_tools_list(struct mcp_server *srv)
@@ -63,6 +104,7 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 	ctx->session = s;
 	ctx->args = args;
 	ctx->may_wait = may_wait;
+	ctx->modern = a->modern;
 	a->t = t;
 	st = t->call(ctx);
 	if (st == MCP_TOOL_WAIT && may_wait) {
@@ -106,6 +148,9 @@ static void call_tool(struct mcp_server *srv, struct mcp_session *s, const cJSON
 		mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "params.arguments must be an object");
 		return;
 	}
+	/* A waiting call reports progress to a client that asked for it (basic/utilities). */
+	a->progress_token = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(params, "_meta"), "progressToken");
 	for (size_t i = 0; i < srv->n_tools; i++) {
 		if (strcmp(srv->tools[i].name, name->valuestring) == 0) {
 			mcp_methods_run_tool(srv, s, &srv->tools[i], args ? args : &empty, may_wait, a);
@@ -172,8 +217,17 @@ static void read_resource(struct mcp_server *srv, const cJSON *params, struct mc
 		buf_puts(&a->result, "}]}");
 		return;
 	}
-	/* -32002 is MCP's "resource not found". */
-	mcp_answer_error(a, -32002, "Resource not found: params.uri must be one that resources/list names");
+	/* "Resource not found": -32002 until 2025-11-25, -32602 with the uri since 2026-07-28. */
+	mcp_answer_error(a, a->modern ? JSONRPC_INVALID_PARAMS : -32002,
+			 "Resource not found: params.uri must be one that resources/list names");
+	if (a->modern && cJSON_IsString(uri)) {
+		struct buf d = BUF_INIT;
+
+		buf_puts(&d, "{\"uri\":");
+		buf_json_string(&d, uri->valuestring, strlen(uri->valuestring));
+		buf_puts(&d, "}");
+		a->error_data = buf_take(&d);
+	}
 }
 
 static void list_prompts(struct mcp_server *srv, struct mcp_answer *a)
@@ -212,7 +266,47 @@ static void get_prompt(struct mcp_server *srv, const cJSON *params, struct mcp_a
 	mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "Unknown prompt: params.name must be one that prompts/list names");
 }
 
-/* Runs one request of an initialized session. */
+/* server/discover (2026-07-28): what the initialize result said, for every request. */
+static void discover(struct mcp_server *srv, struct mcp_answer *a)
+{
+	buf_puts(&a->result, "{\"supportedVersions\":[");
+	for (int i = 0; i < MCP_N_VERSIONS; i++)
+		buf_printf(&a->result, "%s\"%s\"", i ? "," : "", mcp_versions[i]);
+	buf_puts(&a->result, "],\"capabilities\":{\"tools\":{\"listChanged\":false},"
+		 "\"resources\":{\"listChanged\":false},\"prompts\":{\"listChanged\":false}}");
+	if (srv->instructions) {
+		buf_puts(&a->result, ",\"instructions\":");
+		buf_json_string(&a->result, srv->instructions, strlen(srv->instructions));
+	}
+	buf_puts(&a->result, "}");
+}
+
+/* The methods of the stateless revision that are not those of a session. */
+static bool dispatch_modern(struct mcp_server *srv, const char *method, struct mcp_answer *a)
+{
+	static const char *const cacheable[] = { "server/discover", "tools/list", "resources/list",
+						 "resources/read", "resources/templates/list",
+						 "prompts/list" };
+
+	for (size_t i = 0; i < sizeof(cacheable) / sizeof(cacheable[0]); i++)
+		if (strcmp(method, cacheable[i]) == 0)
+			a->cacheable = true;
+	if (strcmp(method, "server/discover") == 0) {
+		discover(srv, a);
+		return true;
+	}
+	/* Gone in 2026-07-28 (changelog: no ping, no setLevel, subscriptions/listen instead of
+	 * subscribe): "not implemented" like any unknown method. */
+	if (strcmp(method, "ping") == 0 || strcmp(method, "logging/setLevel") == 0 ||
+	    strcmp(method, "initialize") == 0) {
+		mcp_answer_error(a, JSONRPC_METHOD_NOT_FOUND,
+				 "Method not found: %s is not part of MCP 2026-07-28", method);
+		return true;
+	}
+	return false;
+}
+
+/* Runs one request of an initialized session or of the stateless revision (a->modern). */
 void mcp_methods_dispatch(struct mcp_server *srv, struct mcp_session *s, const char *method,
 		     const cJSON *params, bool may_wait, struct mcp_answer *a)
 {
@@ -222,6 +316,8 @@ void mcp_methods_dispatch(struct mcp_server *srv, struct mcp_session *s, const c
 		params = &empty;
 	if (cJSON_IsArray(params))
 		mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "params must be an object");
+	else if (a->modern && dispatch_modern(srv, method, a))
+		return;
 	else if (strcmp(method, "tools/call") == 0)
 		call_tool(srv, s, params, may_wait, a);
 	else if (strcmp(method, "ping") == 0)

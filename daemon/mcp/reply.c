@@ -25,6 +25,21 @@ static int reply_head_only(struct mcp_sink *sink, int status, const char *extra,
 	return sink->ops->commit(sink);
 }
 
+void mcp_reply_status(struct mcp_sink *sink, const struct http_request *req, int status,
+		      const char *extra, const struct buf *body)
+{
+	bool keep = req ? req->keep_alive : false;
+
+	if (status >= 500)
+		stats.http_5xx++;
+	else if (status >= 400)
+		stats.http_4xx++;
+	if (req && req->method == HTTP_M_HEAD)
+		reply_head_only(sink, status, extra, body->len, keep);
+	else
+		mcp_reply_json(sink, status, extra, body->p ? body->p : "", body->len, keep);
+}
+
 /* An HTTP-level refusal: status plus a JSON-RPC error with no id, as the SDK answers. */
 enum mcp_disposition mcp_refuse(struct mcp_sink *sink, const struct http_request *req,
 				   int status, int code, const char *extra, const char *message)
@@ -32,15 +47,8 @@ enum mcp_disposition mcp_refuse(struct mcp_sink *sink, const struct http_request
 	struct buf body = BUF_INIT;
 	bool keep = req ? req->keep_alive : false;
 
-	if (status >= 500)
-		stats.http_5xx++;
-	else if (status >= 400)
-		stats.http_4xx++;
 	jsonrpc_append_error(&body, NULL, code, message);
-	if (req && req->method == HTTP_M_HEAD)
-		reply_head_only(sink, status, extra, body.len, keep);
-	else
-		mcp_reply_json(sink, status, extra, body.p ? body.p : "", body.len, keep);
+	mcp_reply_status(sink, req, status, extra, &body);
 	buf_free(&body);
 	return keep ? MCP_DONE : MCP_CLOSE;
 }

@@ -168,9 +168,14 @@ void mcp_sessions_remove(struct mcp_sessions *t, struct mcp_session *s)
 /* When an idle session ends: session_idle_s after its last request, or sooner when its push
  * stream closed and neither a request nor a new stream came within reconnect_grace_s (a
  * client that vanished without DELETE: its partner learns it in seconds, not minutes). */
+static uint32_t idle_ms(const struct mcp_server *srv, const struct mcp_session *s)
+{
+	return s->modern ? srv->cfg->chat_idle_ms : srv->cfg->session_idle_timeout_ms;
+}
+
 static uint64_t idle_due(const struct mcp_server *srv, const struct mcp_session *s)
 {
-	uint64_t due = s->active_ms + srv->cfg->session_idle_timeout_ms;
+	uint64_t due = s->active_ms + idle_ms(srv, s);
 
 	if (s->stream_lost_ms && s->stream_lost_ms + srv->cfg->reconnect_grace_ms < due)
 		due = s->stream_lost_ms + srv->cfg->reconnect_grace_ms;
@@ -203,18 +208,18 @@ static void on_idle(struct timer *t)
 		timer_arm(srv->timers, t, due);
 		return;
 	}
-	if (s->stream_lost_ms && due < s->active_ms + srv->cfg->session_idle_timeout_ms) {
+	if (s->stream_lost_ms && due < s->active_ms + idle_ms(srv, s)) {
 		log_info("session %s ended: push stream closed, no reconnect within %g s", s->handle,
 			 srv->cfg->reconnect_grace_ms / 1000.0);
 		mcp_session_end(srv, s, MCP_END_VANISHED);
 		return;
 	}
-	log_info("session %s ended: idle for %u s", s->handle,
-		 srv->cfg->session_idle_timeout_ms / 1000);
+	log_info("%s %s ended: idle for %g s", s->modern ? "chat" : "session", s->handle,
+		 idle_ms(srv, s) / 1000.0);
 	mcp_session_end(srv, s, MCP_END_IDLE);
 }
 
-int mcp_session_start(struct mcp_server *srv, struct mcp_session **out)
+int mcp_session_start(struct mcp_server *srv, bool modern, struct mcp_session **out)
 {
 	struct mcp_session *s;
 	int err = mcp_sessions_create(&srv->sessions, srv->cfg->mailbox_events, &s);
@@ -224,6 +229,8 @@ int mcp_session_start(struct mcp_server *srv, struct mcp_session **out)
 	stats.sessions_started++;
 	mailbox_set_window(&s->mbox, srv->cfg->replay_window_bytes);
 	s->server = srv;
+	s->modern = modern;
+	s->version = modern ? MCP_VERSION_MODERN : MCP_VERSION_LEGACY;
 	s->log_level = 6;
 	s->created_ms = s->active_ms = timer_now_ms();
 	timer_init(&s->idle, on_idle);
@@ -270,7 +277,8 @@ struct mcp_session *mcp_session_require(struct mcp_server *srv, const struct htt
 		return NULL;
 	}
 	s = mcp_sessions_find(&srv->sessions, req->session_id);
-	if (!s) {
+	/* A 2026-07-28 chat's id never left the server: no client can name it as a session. */
+	if (!s || s->modern) {
 		*d = mcp_refuse(sink, req, 404, JSONRPC_SESSION_NOT_FOUND, NULL,
 				"Session not found (it ended or never existed); initialize a new one");
 		return NULL;
@@ -290,6 +298,29 @@ void mcp_session_set_app(struct mcp_session *s, void *app)
 	s->app = app;
 }
 
+bool mcp_session_modern(const struct mcp_session *s)
+{
+	return s->modern;
+}
+
+void mcp_tool_bind(struct mcp_tool_ctx *ctx, struct mcp_session *s)
+{
+	ctx->session = s;
+}
+
+int mcp_tool_mint(struct mcp_tool_ctx *ctx)
+{
+	struct mcp_session *s;
+	int err = mcp_session_start(ctx->srv, true, &s);
+
+	if (err < 0)
+		return err;
+	log_info("chat %s started (protocol %s)", s->handle, mcp_versions[MCP_VERSION_MODERN]);
+	ctx->session = s;
+	ctx->minted = true;
+	return 0;
+}
+
 struct mailbox *mcp_session_mailbox(struct mcp_session *s)
 {
 	return &s->mbox;
@@ -304,6 +335,7 @@ void mcp_session_view(const struct mcp_session *s, struct mcp_session_view *v)
 {
 	v->handle = s->handle;
 	v->protocol_version = mcp_versions[s->version];
+	v->modern = s->modern;
 	v->stream = s->stream != NULL;
 	v->active_ms = s->active_ms;
 	v->unread = mailbox_unread(&s->mbox);

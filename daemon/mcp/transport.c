@@ -13,14 +13,47 @@
 /* The Streamable HTTP rules of /mcp: POST (initialize, requests, notifications, batches on
  * 2025-03-26), GET (the push stream), DELETE; versions, Host and Origin. */
 
-const char *const mcp_versions[] = { "2025-11-25", "2025-06-18", "2025-03-26" };
+const char *const mcp_versions[] = { "2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26" };
 
-static int version_index(const char *v)
+int mcp_version_index(const char *v)
 {
 	for (size_t i = 0; v && i < MCP_N_VERSIONS; i++)
 		if (strcmp(v, mcp_versions[i]) == 0)
 			return (int)i;
 	return -1;
+}
+
+char *mcp_version_error_data(const char *requested)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "{\"supported\":[");
+	for (int i = 0; i < MCP_N_VERSIONS; i++)
+		buf_printf(&b, "%s\"%s\"", i ? "," : "", mcp_versions[i]);
+	buf_puts(&b, "],\"requested\":");
+	buf_json_string(&b, requested, strlen(requested));
+	buf_puts(&b, "}");
+	return buf_take(&b);
+}
+
+/* 400 with UnsupportedProtocolVersionError: both eras name every version spoken, so a client
+ * of either can pick one (basic/versioning). id is echoed when the body had one. */
+static enum mcp_disposition refuse_version(struct mcp_sink *sink, const struct http_request *req,
+					   const cJSON *id, const char *requested)
+{
+	char *data = mcp_version_error_data(requested);
+	char message[200];
+	struct buf body = BUF_INIT;
+
+	snprintf(message, sizeof(message),
+		 "Unsupported protocol version; supported: %s, %s, %s, %s (2026-07-28 without a "
+		 "session, the others through initialize)",
+		 mcp_versions[0], mcp_versions[1], mcp_versions[2], mcp_versions[3]);
+	jsonrpc_append_error_data(&body, id, MCP_UNSUPPORTED_VERSION, message, data);
+	mcp_reply_status(sink, req, 400, NULL, &body);
+	buf_free(&body);
+	free(data);
+	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 }
 
 static bool host_allowed(const struct config *cfg, const char *host, size_t len)
@@ -82,16 +115,17 @@ static enum mcp_disposition initialize(struct mcp_server *srv, const struct http
 	if (!cJSON_IsString(pv))
 		return mcp_refuse(sink, req, 400, JSONRPC_INVALID_PARAMS, NULL,
 			      "initialize needs params.protocolVersion (a string such as \"2025-11-25\")");
-	err = mcp_session_start(srv, &s);
+	err = mcp_session_start(srv, false, &s);
 	if (err == -EAGAIN)
 		return mcp_refuse(sink, req, 503, JSONRPC_SERVER_ERROR, "Retry-After: 5\r\n",
 			      "Too many sessions; try again in a few seconds");
 	if (err < 0)
 		return mcp_refuse(sink, req, 503, JSONRPC_INTERNAL_ERROR, "Retry-After: 1\r\n",
 			      "Cannot start a session right now; try again");
-	/* Answer with the client's version when we speak it, else our newest. */
-	v = version_index(pv->valuestring);
-	s->version = (uint8_t)(v < 0 ? 0 : v);
+	/* Answer with the client's version when we speak it through initialize, else our newest
+	 * that does (2026-07-28 has no initialize). */
+	v = mcp_version_index(pv->valuestring);
+	s->version = (uint8_t)(v < MCP_VERSION_LEGACY ? MCP_VERSION_LEGACY : v);
 	buf_printf(&result,
 		   "{\"protocolVersion\":\"%s\",\"capabilities\":{\"tools\":{\"listChanged\":false},"
 		   "\"logging\":{},\"resources\":{\"listChanged\":false},\"prompts\":{\"listChanged\":false}},"
@@ -157,6 +191,7 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 		return mcp_call_park(srv, s, sink, id, &a, req->keep_alive);
 	}
 	mcp_answer_append(&body, id, &a);
+	mcp_answer_clear(&a);
 	mcp_reply_json(sink, 200, NULL, body.p, body.len, req->keep_alive);
 	keep_scratch(srv, &a.result, &body);
 	mcp_session_arm_idle(srv, s);
@@ -167,7 +202,7 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 static enum mcp_disposition post_batch(struct mcp_server *srv, const struct http_request *req,
 				       struct mcp_sink *sink, struct mcp_session *s, const cJSON *arr)
 {
-	int v = req->protocol_version ? version_index(req->protocol_version) : s->version;
+	int v = req->protocol_version ? mcp_version_index(req->protocol_version) : s->version;
 	struct buf out = BUF_INIT;
 	const cJSON *msg;
 	size_t answers = 0;
@@ -202,6 +237,7 @@ static enum mcp_disposition post_batch(struct mcp_server *srv, const struct http
 			buf_puts(&out, ",");
 		mcp_answer_append(&out, kind == JSONRPC_INVALID ? NULL : id, &a);
 		buf_free(&a.result);
+		mcp_answer_clear(&a);
 	}
 	s->busy--;
 	buf_puts(&out, "]");
@@ -266,7 +302,12 @@ static enum mcp_disposition handle_post(struct mcp_server *srv, const struct htt
 	if (!msg)
 		return mcp_refuse(sink, req, 400, JSONRPC_PARSE_ERROR, NULL,
 			      "Parse error: the request body is not valid JSON");
-	if (!req->session_id && cJSON_IsObject(msg) && is_initialize(msg)) {
+	if (mcp_modern_claims(req, msg)) {
+		d = mcp_modern_post(srv, req, sink, msg);
+	} else if (req->protocol_version && mcp_version_index(req->protocol_version) < 0) {
+		d = refuse_version(sink, req, cJSON_GetObjectItemCaseSensitive(msg, "id"),
+				   req->protocol_version);
+	} else if (!req->session_id && cJSON_IsObject(msg) && is_initialize(msg)) {
 		const char *why;
 
 		d = jsonrpc_classify(msg, &why) == JSONRPC_REQUEST
@@ -305,7 +346,6 @@ enum mcp_disposition mcp_handle(struct mcp_server *srv, const struct http_reques
 				struct mcp_sink *sink)
 {
 	const char *why;
-	char message[160];
 
 	if (strcmp(req->path, "/mcp") != 0)
 		return mcp_refuse(sink, req, 404, JSONRPC_SERVER_ERROR, NULL,
@@ -315,12 +355,14 @@ enum mcp_disposition mcp_handle(struct mcp_server *srv, const struct http_reques
 	if (req->method != HTTP_M_GET && req->method != HTTP_M_POST && req->method != HTTP_M_DELETE)
 		return mcp_refuse(sink, req, 405, JSONRPC_SERVER_ERROR, "Allow: GET, POST, DELETE\r\n",
 			      "Method Not Allowed: /mcp takes POST, GET and DELETE");
-	if (req->protocol_version && version_index(req->protocol_version) < 0) {
-		snprintf(message, sizeof(message),
-			 "Bad Request: unsupported MCP-Protocol-Version; supported: %s, %s, %s",
-			 mcp_versions[0], mcp_versions[1], mcp_versions[2]);
-		return mcp_refuse(sink, req, 400, JSONRPC_SERVER_ERROR, NULL, message);
-	}
+	if (req->method != HTTP_M_POST && req->protocol_version &&
+	    mcp_version_index(req->protocol_version) < 0)
+		return refuse_version(sink, req, NULL, req->protocol_version);
+	/* 2026-07-28 has no GET stream and no DELETE; a 2025 session still has both. */
+	if (req->method != HTTP_M_POST && !req->session_id)
+		return mcp_refuse(sink, req, 405, JSONRPC_SERVER_ERROR, "Allow: POST\r\n",
+			      "Method Not Allowed: GET and DELETE need the Mcp-Session-Id of a 2025 MCP "
+			      "session; MCP 2026-07-28 has neither (POST only)");
 	if (srv->shutting_down)
 		return mcp_refuse(sink, NULL, 503, JSONRPC_SERVER_ERROR, "Retry-After: 5\r\n",
 			      "Service Unavailable: the server is shutting down");

@@ -1,6 +1,7 @@
 #include "util/b64url.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 const char b64url_alphabet[65] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -27,9 +28,11 @@ size_t b64url_encode(const void *in, size_t n, char *out)
 	return o;
 }
 
-/* The 6-bit value of digit ch, or -1. */
-static int digit_value(unsigned char ch)
+/* The 6-bit value of digit ch, or -1; std picks RFC 4648 section 4's "+/" for 62 and 63. */
+static int digit_value(unsigned char ch, bool std)
 {
+	if (std)
+		return ch == '+' ? 62 : ch == '/' ? 63 : ch == '-' || ch == '_' ? -1 : digit_value(ch, false);
 	if (ch >= 'A' && ch <= 'Z')
 		return ch - 'A';
 	if (ch >= 'a' && ch <= 'z')
@@ -43,7 +46,7 @@ static int digit_value(unsigned char ch)
 	return -1;
 }
 
-int b64url_decode(const char *in, size_t len, void *out, size_t *out_len)
+static int decode(const char *in, size_t len, void *out, size_t *out_len, bool std)
 {
 	unsigned char *o = out;
 	size_t n = 0;
@@ -53,7 +56,7 @@ int b64url_decode(const char *in, size_t len, void *out, size_t *out_len)
 	if (len % 4 == 1)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
-		int d = digit_value((unsigned char)in[i]);
+		int d = digit_value((unsigned char)in[i], std);
 
 		if (d < 0)
 			return -EINVAL;
@@ -70,4 +73,20 @@ int b64url_decode(const char *in, size_t len, void *out, size_t *out_len)
 	if (out_len)
 		*out_len = n;
 	return 0;
+}
+
+int b64url_decode(const char *in, size_t len, void *out, size_t *out_len)
+{
+	return decode(in, len, out, out_len, false);
+}
+
+int b64url_decode_std(const char *in, size_t len, void *out, size_t *out_len)
+{
+	/* Padding, when present, must make whole quanta of four. */
+	if (len >= 1 && in[len - 1] == '=') {
+		if (len % 4)
+			return -EINVAL;
+		len -= len >= 2 && in[len - 2] == '=' ? 2 : 1;
+	}
+	return decode(in, len, out, out_len, true);
 }

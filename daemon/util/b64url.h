@@ -30,5 +30,8 @@ size_t b64url_encode(const void *in, size_t n, char *out);
  * length of 4k + 1, or nonzero unused bits in the last character (only one spelling of
  * each byte string is accepted); out may be partly written then. */
 int b64url_decode(const char *in, size_t len, void *out, size_t *out_len);
+/* The same for standard base64 (RFC 4648 section 4: "+/", "=" padding optional but exact),
+ * as MCP's "=?base64?...?=" header values carry it. */
+int b64url_decode_std(const char *in, size_t len, void *out, size_t *out_len);
 
 #endif

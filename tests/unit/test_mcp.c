@@ -759,11 +759,12 @@ static void test_missing_session(void)
 	rpc(NULL, "tools/list", NULL, 1, &rp);
 	expect_refusal(&rp, 400, -32000);
 	reply_free(&rp);
+	/* Without a session, GET and DELETE are the 2026-07-28 case: 405 (no stream, no DELETE). */
 	do_req(&get, &rp);
-	expect_refusal(&rp, 400, -32000);
+	expect_refusal(&rp, 405, -32000);
 	reply_free(&rp);
 	do_req(&del, &rp);
-	expect_refusal(&rp, 400, -32000);
+	expect_refusal(&rp, 405, -32000);
 	reply_free(&rp);
 }
 
@@ -806,7 +807,12 @@ static void test_protocol_version_header(void)
 	req_body(&req, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
 	req.protocol_version = "2099-01-01";
 	do_req(&req, &rp);
-	expect_refusal(&rp, 400, -32000);
+	/* UnsupportedProtocolVersionError: the request's id, every version spoken, the one asked. */
+	CU_ASSERT_EQUAL(rp.r.status, 400);
+	CU_ASSERT_EQUAL(jnum(rp.json, "id"), 1);
+	CU_ASSERT_EQUAL(jnum(rp.json, "error.code"), -32022);
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(jget(rp.json, "error.data.supported")), 4);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "error.data.requested"), "2099-01-01");
 	reply_free(&rp);
 	req.protocol_version = "2025-06-18";
 	do_req(&req, &rp);
