@@ -84,6 +84,15 @@ const relayCell = (r) => {
 const maxCell = (r) => (!r ? '–' : r.max_rate ? `${num(r.max_rate)}${r.steps?.every((x) => x.sustained) ? ' (every step passed: raise --rates)' : ''}`
   : `< ${num(r.steps?.[0]?.rate)} (first step failed)`);
 const deliveredCell = (r) => (r ? `${num(r.delivered)} / ${num(r.sent_ok)}${r.missing || r.dup || r.gap || r.errors ? ` (missing ${r.missing}, dup ${r.dup}, gap ${r.gap}, errors ${r.errors})` : ''}${okMark(r)}` : '–');
+// daemon max rate / peer max rate; when the peer failed even its first step its max is below that
+// rate, and the ratio is at least daemon max / first rate
+const maxRatio = (dm, pm) => {
+  if (!dm?.max_rate || !pm?.steps?.length) return { value: undefined, atLeast: undefined };
+  if (pm.max_rate) return { value: dm.max_rate / pm.max_rate, atLeast: undefined };
+  return { value: undefined, atLeast: dm.max_rate / pm.steps[0].rate };
+};
+const maxRatioCell = (m, target) => (m.value !== undefined ? `${times(m.value)}${target ? ` (target ≥ ${target}×${verdict(m.value >= target)})` : ''}`
+  : m.atLeast !== undefined ? `> ${times(m.atLeast)} (the peer's first step failed)${target ? ` (target ≥ ${target}×${verdict(m.atLeast >= target)})` : ''}` : '–');
 const stepsCell = (r) => r.steps.map((s) => `${s.rate / 1000}k:${ms(s.lat_us?.p99)}${s.sustained ? '' : '✗'}`).join(' ');
 {
   const d = find('relay', 'mcp-chatd'), p = find('relay', 'peer');
@@ -97,7 +106,7 @@ const stepsCell = (r) => r.steps.map((s) => `${s.rate / 1000}k:${ms(s.lat_us?.p9
     row('relay', `p99 ms at ${num(rate)} msg/s offered`, cell(d), cell(p), '',
       d?.lat_us ? `target ≤ 1 ms${verdict(d.lat_us.p99 <= 1000)}` : '–');
     row('relay', `max rate with p99 < ${dm?.p99_limit_ms ?? pm?.p99_limit_ms ?? 5} ms (msg/s)`, maxCell(dm), maxCell(pm), '',
-      times(ratio(dm?.max_rate, pm?.max_rate)));
+      maxRatioCell(maxRatio(dm, pm)));
     row('relay', `p50 / p99 / p999 ms at ${num(rate)} msg/s`, lat(d?.lat_us), lat(p?.lat_us), '');
     row('relay', `server CPU µs/msg at ${num(rate)} msg/s offered`, num(d?.server_cpu_us_per_msg, 2), num(p?.server_cpu_us_per_msg, 0), '',
       ratio(p?.server_cpu_us_per_msg, d?.server_cpu_us_per_msg) === undefined ? '–' : `peer/daemon ${times(ratio(p.server_cpu_us_per_msg, d.server_cpu_us_per_msg))}`);
@@ -145,16 +154,17 @@ const stepsCell = (r) => r.steps.map((s) => `${s.rate / 1000}k:${ms(s.lat_us?.p9
   const d25 = find('relay', 'mcp-chatd'), dm25 = find('relay-max', 'mcp-chatd');
   if (d || p || dm || pm) {
     const rate = d?.rate ?? p?.rate, sc = 'relay 2026';
-    const rm = ratio(dm?.max_rate, pm?.max_rate), r25 = ratio(dm?.max_rate, dm25?.max_rate);
+    const mr = maxRatio(dm, pm), rm = mr.value, r25 = ratio(dm?.max_rate, dm25?.max_rate);
     summary.relay_modern = { rate, daemon_p99_us: d?.lat_us?.p99, peer2_p99_us: p?.lat_us?.p99, peer2_achieved_rate: p?.achieved_rate,
-      daemon_max_rate: dm?.max_rate, peer2_max_rate: pm?.max_rate, daemon_max_over_peer2: rm, target_over_peer2: 30,
+      daemon_max_rate: dm?.max_rate, peer2_max_rate: pm?.max_rate, daemon_max_over_peer2: rm, daemon_max_over_peer2_at_least: mr.atLeast,
+      target_over_peer2: 30,
       daemon_2025_p99_us: d25?.lat_us?.p99, daemon_2025_max_rate: dm25?.max_rate, daemon_modern_max_over_2025: r25,
       daemon_cpu_us_per_msg: d?.server_cpu_us_per_msg ?? undefined, peer2_cpu_us_per_msg: p?.server_cpu_us_per_msg ?? undefined,
       daemon_2025_cpu_us_per_msg: d25?.server_cpu_us_per_msg ?? undefined };
     row(sc, `p99 ms at ${num(rate)} msg/s offered (send → wait_for_message)`, relayCell(d), relayCell(p), '',
       d?.lat_us ? `target ≤ 1 ms${verdict(d.lat_us.p99 <= 1000)}${d25?.lat_us ? ` · 2025 daemon ${ms(d25.lat_us.p99)}` : ''}` : '–');
     row(sc, `max rate with p99 < ${dm?.p99_limit_ms ?? pm?.p99_limit_ms ?? 5} ms (msg/s): daemon/peer2`, maxCell(dm), maxCell(pm), '',
-      rm === undefined ? '–' : `${times(rm)} (target ≥ 30×${verdict(rm >= 30)})`);
+      maxRatioCell(mr, 30));
     row(sc, 'max rate: daemon 2026 / daemon 2025', maxCell(dm), '', '', r25 === undefined ? '–' : `${pct(r25)} of 2025 (${num(dm25.max_rate)})`);
     row(sc, `p50 / p99 / p999 ms at ${num(rate)} msg/s`, lat(d?.lat_us), lat(p?.lat_us), '');
     const rc = ratio(p?.server_cpu_us_per_msg, d?.server_cpu_us_per_msg);
