@@ -13,7 +13,7 @@
 
 enum lg_conn_kind { LG_K_POST, LG_K_STREAM, LG_K_RAW, LG_K_IDLE };
 /* what a queued request was, so that its answer goes to the right place */
-enum lg_req_type { LG_T_INIT, LG_T_NOTIF, LG_T_GET, LG_T_JOIN, LG_T_SEND, LG_T_RAW };
+enum lg_req_type { LG_T_INIT, LG_T_NOTIF, LG_T_GET, LG_T_JOIN, LG_T_SEND, LG_T_RAW, LG_T_WAIT };
 
 #define LG_QMAX 64
 
@@ -41,6 +41,9 @@ struct lg_conn {
 	char *body;
 	size_t blen, bcap;
 	char sid[96];
+	/* an answer to a POST that came as text/event-stream: its first JSON-RPC response event is
+	 * the answer (sse_answered once handed over), the rest of the stream is skipped */
+	bool sse_post, sse_answered, is_sse;
 	/* SSE */
 	char *sb;
 	size_t slen, scap;
@@ -54,6 +57,7 @@ struct lg_conn {
 	char head[512];
 	size_t head_len;
 	char head_sid[96];
+	char head_tool[32]; /* 2026-07-28: the Mcp-Name the head carries ("" for 2025 heads) */
 	bool head_made, head_has_sid;
 };
 

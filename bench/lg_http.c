@@ -12,22 +12,41 @@ enum { P_HEAD, P_CL, P_CH_SIZE, P_CH_DATA, P_CH_CRLF, P_CH_TRAILER, P_EOF };
 
 /* ---------------------------------------------------------------- requests */
 
-static void make_head(struct lg_conn *c, const char *sid)
+/* The head up to "Content-Length: ": a 2025 one (with the session id once there is one) or, with
+ * tool set, a 2026-07-28 one (no session; the version, Mcp-Method and Mcp-Name headers). */
+static void make_head(struct lg_conn *c, const char *sid, const char *tool)
 {
-	int k = snprintf(c->head, sizeof(c->head),
-			 "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-			 "Accept: application/json, text/event-stream\r\n%s%s%s%s"
-			 "Content-Length: ",
-			 lg_opt.path, lg_opt.hosthdr, sid ? "Mcp-Session-Id: " : "", sid ? sid : "",
-			 sid ? "\r\n" : "", sid ? "MCP-Protocol-Version: " LG_MCP_PROTOCOL "\r\n" : "");
+	int k;
 
+	if (tool)
+		k = snprintf(c->head, sizeof(c->head),
+			     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+			     "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: " LG_MCP_MODERN "\r\n"
+			     "Mcp-Method: tools/call\r\nMcp-Name: %s\r\nContent-Length: ",
+			     lg_opt.path, lg_opt.hosthdr, tool);
+	else
+		k = snprintf(c->head, sizeof(c->head),
+			     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+			     "Accept: application/json, text/event-stream\r\n%s%s%s%s"
+			     "Content-Length: ",
+			     lg_opt.path, lg_opt.hosthdr, sid ? "Mcp-Session-Id: " : "", sid ? sid : "",
+			     sid ? "\r\n" : "", sid ? "MCP-Protocol-Version: " LG_MCP_PROTOCOL "\r\n" : "");
 	c->head_len = (size_t)k;
 	c->head_has_sid = sid != NULL;
 	snprintf(c->head_sid, sizeof(c->head_sid), "%s", sid ? sid : "");
+	snprintf(c->head_tool, sizeof(c->head_tool), "%s", tool ? tool : "");
 	c->head_made = true;
 }
 
-struct lg_req *lg_http_post(struct lg_conn *c, const char *sid, const char *body, size_t blen, uint8_t type)
+static bool head_fits(const struct lg_conn *c, const char *sid, const char *tool)
+{
+	if (!c->head_made || c->head_has_sid != (sid != NULL) || (sid && strcmp(c->head_sid, sid) != 0))
+		return false;
+	return tool ? !strcmp(c->head_tool, tool) : !c->head_tool[0];
+}
+
+static struct lg_req *post(struct lg_conn *c, const char *sid, const char *tool, const char *body, size_t blen,
+			   uint8_t type)
 {
 	char tail[32];
 	size_t n;
@@ -39,9 +58,9 @@ struct lg_req *lg_http_post(struct lg_conn *c, const char *sid, const char *body
 		if (lg_conn_connect(c) < 0)
 			return NULL;
 	}
-	/* the head is formatted once per session id: it is on every request */
-	if (!c->head_made || c->head_has_sid != (sid != NULL) || (sid && strcmp(c->head_sid, sid) != 0))
-		make_head(c, sid);
+	/* the head is formatted once per session id (and tool): it is on every request */
+	if (!head_fits(c, sid, tool))
+		make_head(c, sid, tool);
 	n = lg_fmt_u64(tail, blen);
 	memcpy(tail + n, "\r\n\r\n", 4);
 	lg_conn_write(c, c->head, c->head_len);
@@ -51,6 +70,16 @@ struct lg_req *lg_http_post(struct lg_conn *c, const char *sid, const char *body
 	r->t_sent = lg_now_ns();
 	lg_conn_flush(c);
 	return r;
+}
+
+struct lg_req *lg_http_post(struct lg_conn *c, const char *sid, const char *body, size_t blen, uint8_t type)
+{
+	return post(c, sid, NULL, body, blen, type);
+}
+
+struct lg_req *lg_http_post_tool(struct lg_conn *c, const char *tool, const char *body, size_t blen, uint8_t type)
+{
+	return post(c, NULL, tool, body, blen, type);
 }
 
 void lg_http_get(struct lg_conn *c, const char *sid)
@@ -69,11 +98,15 @@ void lg_http_get(struct lg_conn *c, const char *sid)
 
 /* ---------------------------------------------------------------- SSE */
 
+static void sse_post_event(struct lg_conn *c, const char *data, size_t len);
+
 /* One line of an event; only data: is needed (id:, event:, retry: and comments are not). */
 static void sse_line(struct lg_conn *c, const char *line, size_t ll)
 {
 	if (ll == 0) {
-		if (c->evlen)
+		if (c->evlen && c->sse_post)
+			sse_post_event(c, c->ev, c->evlen);
+		else if (c->evlen)
 			lg_conn_on->sse_event(c, c->ev, c->evlen, lg_loop_now);
 		c->evlen = 0;
 	} else if (ll >= 5 && !memcmp(line, "data:", 5)) {
@@ -118,7 +151,7 @@ void lg_http_reset(struct lg_conn *c)
 {
 	c->ps = P_HEAD;
 	c->slen = c->blen = 0;
-	c->streaming = false;
+	c->streaming = c->sse_post = false;
 }
 
 static bool hdr_is(const char *line, size_t ll, const char *name, const char **val, size_t *vl)
@@ -150,14 +183,44 @@ static void complete(struct lg_conn *c, const char *body, size_t blen)
 	lg_conn_on->response(c, &r, c->status, body, blen);
 }
 
-/* A chunked or close-delimited body ends: a push stream has no body to hand over. */
+/* An event of a POST's text/event-stream answer: the first JSON-RPC response in it is the answer
+ * (progress notifications and the like before it are not). The stream's end then only ends it. */
+static void sse_post_event(struct lg_conn *c, const char *data, size_t len)
+{
+	struct lg_req r;
+
+	if (c->sse_answered || !memmem(data, len, "\"id\"", 4) ||
+	    (!memmem(data, len, "\"result\"", 8) && !memmem(data, len, "\"error\"", 7)))
+		return;
+	if (!lg_conn_pop(c, &r)) {
+		lg_cstat.proto_errors++;
+		return;
+	}
+	c->sse_answered = true;
+	lg_conn_on->response(c, &r, c->status, data, len);
+}
+
+/* A stream body ended: a push stream has no body to hand over; an event-stream answer to a POST
+ * was handed over already, unless it ended without one. */
+static void stream_done(struct lg_conn *c)
+{
+	static const char none[] = "{\"error\":{\"message\":\"the event stream ended without a JSON-RPC response\"}}";
+	bool was_post = c->sse_post, answered = c->sse_answered;
+
+	c->streaming = c->sse_post = false;
+	if (!was_post)
+		complete(c, "", 0);
+	else if (!answered)
+		complete(c, none, sizeof(none) - 1);
+	else
+		c->ps = P_HEAD;
+}
+
+/* A chunked or close-delimited body ends. */
 static void complete_body(struct lg_conn *c)
 {
-	bool was_stream = c->streaming;
-
-	c->streaming = false;
-	if (was_stream)
-		complete(c, "", 0);
+	if (c->streaming)
+		stream_done(c);
 	else
 		complete(c, c->body, c->blen);
 }
@@ -180,6 +243,7 @@ static void read_head(struct lg_conn *c, const char *s, const char *end)
 	c->clen = -1;
 	c->chunked = false;
 	c->sid[0] = 0;
+	c->is_sse = false;
 	line = memchr(s, '\n', (size_t)(end + 2 - s));
 	for (line = line + 1; line < end; line = nl + 1) {
 		size_t ll;
@@ -192,6 +256,8 @@ static void read_head(struct lg_conn *c, const char *s, const char *end)
 			c->clen = strtoll(v, NULL, 10);
 		else if (hdr_is(line, ll, "transfer-encoding", &v, &vl))
 			c->chunked = vl >= 7 && !strncasecmp(v + vl - 7, "chunked", 7);
+		else if (hdr_is(line, ll, "content-type", &v, &vl))
+			c->is_sse = vl >= 17 && !strncasecmp(v, "text/event-stream", 17);
 		else if (hdr_is(line, ll, "mcp-session-id", &v, &vl) && vl < sizeof(c->sid)) {
 			memcpy(c->sid, v, vl);
 			c->sid[vl] = 0;
@@ -230,6 +296,14 @@ static void begin_body(struct lg_conn *c)
 		lg_conn_on->stream_head(c, c->status);
 	if (c->dead)
 		return;
+	if (!is_get && c->is_sse && c->status == 200 && c->clen != 0) {
+		/* an answer streamed as events (a waiting tools/call) */
+		c->streaming = c->sse_post = true;
+		c->sse_answered = false;
+		c->evlen = c->slen = 0;
+		c->ps = body_state(c);
+		return;
+	}
 	if (c->status == 204 || c->status == 304 || c->clen == 0) {
 		complete(c, "", 0);
 		return;
@@ -262,10 +336,8 @@ static size_t parse_length(struct lg_conn *c, const char *s, size_t avail)
 		k = avail < clen ? avail : clen;
 		sse_feed(c, s, k);
 		c->clen -= (int64_t)k;
-		if (!c->clen) {
-			c->streaming = false;
-			complete(c, "", 0);
-		}
+		if (!c->clen)
+			stream_done(c);
 		return k;
 	}
 	if (c->blen == 0 && avail >= clen) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lg_http.h"
+#include "lg_modern.h"
 #include "lg_opt.h"
 #include "lg_run.h"
 
@@ -19,7 +20,7 @@ static char run_tag[32]; /* makes room names unique to this run */
 
 /* ---------------------------------------------------------------- setup steps */
 
-static void session_fail(struct lg_session *s, const char *why, int status, const char *b, size_t n)
+void lg_mcp_session_fail(struct lg_session *s, const char *why, int status, const char *b, size_t n)
 {
 	if (s->state == LG_S_FAILED)
 		return;
@@ -36,9 +37,13 @@ static void session_start(struct lg_session *s)
 		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\""
 		LG_MCP_PROTOCOL "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"mcp-chat-loadgen\",\"version\":\"1.0\"}}}";
 
+	if (lg_opt.modern) {
+		lg_modern_start(s);
+		return;
+	}
 	s->state = LG_S_INIT;
 	if (!lg_http_post(s->post, NULL, init, sizeof(init) - 1, LG_T_INIT))
-		session_fail(s, "connect", 0, "", 0);
+		lg_mcp_session_fail(s, "connect", 0, "", 0);
 }
 
 static void send_join(struct lg_session *s)
@@ -51,7 +56,7 @@ static void send_join(struct lg_session *s)
 
 	s->state = LG_S_JOIN;
 	if (!lg_http_post(s->post, s->sid, body, (size_t)n, LG_T_JOIN))
-		session_fail(s, "connect", 0, "", 0);
+		lg_mcp_session_fail(s, "connect", 0, "", 0);
 }
 
 static void on_initialized(struct lg_conn *c, struct lg_session *s, int status, const char *body, size_t blen)
@@ -59,7 +64,7 @@ static void on_initialized(struct lg_conn *c, struct lg_session *s, int status, 
 	static const char notif[] = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
 
 	if (status != 200 || !c->sid[0]) {
-		session_fail(s, "initialize", status, body, blen);
+		lg_mcp_session_fail(s, "initialize", status, body, blen);
 		return;
 	}
 	memcpy(s->sid, c->sid, sizeof(s->sid));
@@ -71,7 +76,7 @@ static void on_initialized(struct lg_conn *c, struct lg_session *s, int status, 
 static void on_notified(struct lg_conn *c, struct lg_session *s, int status, const char *body, size_t blen)
 {
 	if (status != 202 && status != 200) {
-		session_fail(s, "notifications/initialized", status, body, blen);
+		lg_mcp_session_fail(s, "notifications/initialized", status, body, blen);
 		return;
 	}
 	s->state = LG_S_STREAM;
@@ -83,14 +88,20 @@ static void on_notified(struct lg_conn *c, struct lg_session *s, int status, con
 	}
 }
 
-static bool is_error_body(const char *b, size_t n)
+void lg_mcp_session_ready(struct lg_session *s)
+{
+	s->state = LG_S_READY;
+	lg_n_ready++;
+}
+
+bool lg_mcp_is_error_body(const char *b, size_t n)
 {
 	return memmem(b, n, "\"isError\":true", 14) || memmem(b, n, "\"error\":{", 9);
 }
 
 static void on_sent(struct lg_session *s, struct lg_req *r, int status, const char *body, size_t blen)
 {
-	if (status != 200 || is_error_body(body, blen)) {
+	if (status != 200 || lg_mcp_is_error_body(body, blen)) {
 		s->send_err++;
 		lg_run.errors++;
 		lg_run_note_error(status, body, blen);
@@ -106,6 +117,10 @@ static void on_response(struct lg_conn *c, struct lg_req *r, int status, const c
 {
 	struct lg_session *s = c->s;
 
+	if (lg_opt.modern && (r->type == LG_T_JOIN || r->type == LG_T_WAIT)) {
+		lg_modern_response(c, r, status, body, blen);
+		return;
+	}
 	switch (r->type) {
 	case LG_T_INIT:
 		on_initialized(c, s, status, body, blen);
@@ -119,15 +134,16 @@ static void on_response(struct lg_conn *c, struct lg_req *r, int status, const c
 			lg_cstat.closed_streams++;
 		return;
 	case LG_T_JOIN:
-		if (status != 200 || is_error_body(body, blen)) {
-			session_fail(s, "join_room", status, body, blen);
+		if (status != 200 || lg_mcp_is_error_body(body, blen)) {
+			lg_mcp_session_fail(s, "join_room", status, body, blen);
 			return;
 		}
-		s->state = LG_S_READY;
-		lg_n_ready++;
+		lg_mcp_session_ready(s);
 		return;
 	case LG_T_SEND:
 		on_sent(s, r, status, body, blen);
+		return;
+	default:
 		return;
 	}
 }
@@ -137,38 +153,22 @@ static void on_stream_head(struct lg_conn *c, int status)
 	struct lg_session *s = c->s;
 
 	if (status != 200) {
-		session_fail(s, "GET push stream", status, "", 0);
+		lg_mcp_session_fail(s, "GET push stream", status, "", 0);
 		return;
 	}
 	if (c->kind == LG_K_IDLE) {
-		s->state = LG_S_READY;
-		lg_n_ready++;
+		lg_mcp_session_ready(s);
 		return;
 	}
 	send_join(s);
 }
 
-/* Checks order and records the delivery latency of one message.received. */
-static void on_sse_event(struct lg_conn *c, const char *data, size_t len, u64 t)
+void lg_mcp_check_message(struct lg_session *s, const char *text, u64 t)
 {
-	struct lg_session *s = c->s;
-	const char *m;
 	char *end;
-	long sender;
-	u64 j, ts, tsent;
+	long sender = strtol(text, &end, 10);
+	u64 j = strtoull(end, &end, 10), ts = strtoull(end, &end, 10), tsent = strtoull(end, &end, 10);
 
-	if (!memmem(data, len, "\"message.received\"", 18))
-		return; /* chatroom.found and the like */
-	m = memmem(data, len, "\"message\":\"m ", 13);
-	if (!m) {
-		lg_run.unexpected_events++;
-		return;
-	}
-	m += 13;
-	sender = strtol(m, &end, 10);
-	j = strtoull(end, &end, 10);
-	ts = strtoull(end, &end, 10);
-	tsent = strtoull(end, &end, 10);
 	if (sender != s->partner) {
 		lg_run.unexpected_events++;
 		return;
@@ -187,16 +187,35 @@ static void on_sse_event(struct lg_conn *c, const char *data, size_t len, u64 t)
 		lg_hist_add(&lg_run.delivery, t - ts);
 }
 
+/* A push stream's event: a message.received is checked, chatroom.found and the like are not. */
+static void on_sse_event(struct lg_conn *c, const char *data, size_t len, u64 t)
+{
+	const char *m;
+
+	if (!memmem(data, len, "\"message.received\"", 18))
+		return;
+	m = memmem(data, len, "\"message\":\"m ", 13);
+	if (!m) {
+		lg_run.unexpected_events++;
+		return;
+	}
+	lg_mcp_check_message(c->s, m + 13, t);
+}
+
 static void on_closed(struct lg_conn *c, bool had_outstanding)
 {
 	struct lg_session *s = c->s;
 
 	if (lg_mcp_stopping)
 		return;
+	if (lg_opt.modern && c->kind == LG_K_STREAM) {
+		lg_modern_closed(c, had_outstanding);
+		return;
+	}
 	if (c->kind == LG_K_STREAM || c->kind == LG_K_IDLE) {
 		lg_cstat.closed_streams++;
 		if (s && s->state != LG_S_READY)
-			session_fail(s, "connection closed during setup", 0, "", 0);
+			lg_mcp_session_fail(s, "connection closed during setup", 0, "", 0);
 		return;
 	}
 	if (had_outstanding) {
@@ -205,7 +224,7 @@ static void on_closed(struct lg_conn *c, bool had_outstanding)
 				s->send_err++;
 		lg_run_lost_requests(c);
 		if (s && s->state != LG_S_READY)
-			session_fail(s, "connection closed during setup", 0, "", 0);
+			lg_mcp_session_fail(s, "connection closed during setup", 0, "", 0);
 	}
 	/* an idle keep-alive connection closed by the server: lg_http_post reconnects */
 }
@@ -250,7 +269,7 @@ bool lg_mcp_open(uint8_t kind, int conc, u64 deadline)
 
 			s->post = lg_conn_new(kind, s);
 			if (s->post->dead)
-				session_fail(s, "connect", 0, "", 0);
+				lg_mcp_session_fail(s, "connect", 0, "", 0);
 			else
 				session_start(s);
 		}
@@ -282,8 +301,13 @@ void lg_mcp_send_message(struct lg_session *s, u64 t_sched)
 
 	n += lg_put_str(body + n, "{\"jsonrpc\":\"2.0\",\"id\":");
 	n += lg_fmt_u64(body + n, s->post->next_id++);
-	n += lg_put_str(body + n, ",\"method\":\"tools/call\",\"params\":{\"name\":\"send_message\","
-				  "\"arguments\":{\"room_id\":\"");
+	n += lg_put_str(body + n, ",\"method\":\"tools/call\",\"params\":{\"name\":\"send_message\",\"arguments\":{");
+	if (lg_opt.modern) {
+		n += lg_put_str(body + n, "\"chat_id\":\"");
+		n += lg_put_str(body + n, s->chat);
+		n += lg_put_str(body + n, "\",");
+	}
+	n += lg_put_str(body + n, "\"room_id\":\"");
 	n += lg_put_str(body + n, s->room);
 	n += lg_put_str(body + n, "\",\"message\":\"");
 	text = n;
@@ -298,10 +322,14 @@ void lg_mcp_send_message(struct lg_session *s, u64 t_sched)
 	body[n++] = ' ';
 	while (n - text < (size_t)lg_opt.msg_size && n - text < 4000)
 		body[n++] = 'x';
-	n += lg_put_str(body + n, "\"}}}");
-	r = lg_http_post(s->post, s->sid, body, n, LG_T_SEND);
+	n += lg_put_str(body + n, "\"}");
+	if (lg_opt.modern)
+		n += lg_put_str(body + n, LG_MODERN_META);
+	n += lg_put_str(body + n, "}}");
+	r = lg_opt.modern ? lg_http_post_tool(s->post, "send_message", body, n, LG_T_SEND)
+			  : lg_http_post(s->post, s->sid, body, n, LG_T_SEND);
 	if (!r) {
-		session_fail(s, "reconnect", 0, "", 0);
+		lg_mcp_session_fail(s, "reconnect", 0, "", 0);
 		return;
 	}
 	r->t_sched = t_sched;

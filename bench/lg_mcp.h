@@ -1,6 +1,8 @@
 /* MCP sessions over lg_http: initialize, notifications/initialized, the GET push stream and
  * join_room (each pair of sessions shares a room); send_message, and the checks on every
- * message that arrives on a stream (from the partner, none missing, none twice, in order). */
+ * message that arrives on a stream (from the partner, none missing, none twice, in order).
+ * With --era modern a session is a 2026-07-28 chat instead (lg_modern.c): no initialize, a
+ * chat_id from join_room, events read with wait_for_message on the second connection. */
 #ifndef LG_MCP_H
 #define LG_MCP_H
 
@@ -10,14 +12,17 @@
 #include "lg_conn.h"
 #include "lg_util.h"
 
-enum lg_session_state { LG_S_NEW, LG_S_INIT, LG_S_NOTIF, LG_S_STREAM, LG_S_JOIN, LG_S_READY, LG_S_FAILED };
+/* LG_S_MATCH (modern): joined, waiting for chatroom.found from wait_for_message */
+enum lg_session_state { LG_S_NEW, LG_S_INIT, LG_S_NOTIF, LG_S_STREAM, LG_S_JOIN, LG_S_MATCH, LG_S_READY, LG_S_FAILED };
 
 struct lg_session {
 	int idx, partner;
 	int state;
 	char sid[96];
 	char room[48];
-	struct lg_conn *post, *stream;
+	char chat[72];  /* modern: the chat_id join_room minted */
+	u64 after;      /* modern: the `next` of the last wait_for_message answer */
+	struct lg_conn *post, *stream; /* modern: stream is the wait_for_message connection */
 	/* sending */
 	u64 j_next, sent_ok, send_err;
 	/* receiving (from the partner) */
@@ -42,6 +47,14 @@ void lg_mcp_alloc(int n, int first_idx);
 bool lg_mcp_open(uint8_t kind, int conc, u64 deadline);
 /* lg_mcp_alloc and lg_mcp_open for n sessions in pairs, each with a room; dies on failure. */
 void lg_mcp_setup(int n);
+
+/* Setup steps shared with lg_modern.c. */
+void lg_mcp_session_fail(struct lg_session *s, const char *why, int status, const char *b, size_t n);
+void lg_mcp_session_ready(struct lg_session *s);
+bool lg_mcp_is_error_body(const char *b, size_t n);
+/* One message.received from the partner, its text from after "m ": order, duplicates, gaps and
+ * the delivery latency (t: when it arrived). */
+void lg_mcp_check_message(struct lg_session *s, const char *text, u64 t);
 
 /* Sends the next message; its text carries sender, sequence number, scheduled and sent time. */
 void lg_mcp_send_message(struct lg_session *s, u64 t_sched);

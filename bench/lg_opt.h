@@ -41,6 +41,8 @@ struct lg_opt {
 	double setup_timeout;
 	double drain_timeout;
 	const char *body; /* raw: request body */
+	const char *era;  /* --era: 2025 (sessions) or modern (2026-07-28, chat_id) */
+	bool modern;
 	bool verbose;
 };
 

@@ -61,7 +61,8 @@ void lg_run_cpu_print(const char *name, const struct lg_run_cpu *w, u64 items)
 
 void lg_run_print_head(const char *mode)
 {
-	printf("{\"mode\":\"%s\",\"label\":\"%s\",\"url\":\"%s\"", mode, lg_opt.label ? lg_opt.label : "", lg_opt.url);
+	printf("{\"mode\":\"%s\",\"era\":\"%s\",\"label\":\"%s\",\"url\":\"%s\"", mode, lg_opt.modern ? "modern" : "2025",
+	       lg_opt.label ? lg_opt.label : "", lg_opt.url);
 }
 
 void lg_run_print_cpu(const struct lg_cpusnap *a, const struct lg_cpusnap *b)

@@ -3,6 +3,8 @@
  * Modes (one JSON object per run on stdout):
  *   rpc    N sessions in matched pairs, each with a keep-alive POST connection calling
  *          send_message closed-loop (one outstanding) and a push stream the loadgen drains.
+ *          rpc and relay take --era modern: 2026-07-28 chats (chat_id, no session) whose events
+ *          are read with wait_for_message long polls instead of push streams.
  *   raw    N keep-alive connections POSTing the same request closed-loop to any URL (nginx).
  *   relay  P pairs (push stream + POST connection each), messages offered open-loop at an
  *          aggregate rate R; latency = stream receive time - scheduled send time.
@@ -14,7 +16,7 @@
  *   freeport  prints a free TCP port on 127.0.0.1.
  *
  * The parts: lg_conn (sockets, epoll loop), lg_http (requests, response and SSE parsing),
- * lg_mcp (sessions), lg_run (the measured window, shared counters, JSON pieces), lg_hist,
+ * lg_mcp (sessions), lg_modern (2026-07-28 chats), lg_run (the measured window, shared counters, JSON pieces), lg_hist,
  * lg_proc (/proc sampling), lg_pool (forked workers holding idle sessions) and one file per
  * scenario (lg_rpc, lg_relay, lg_idle). This file: the command line. */
 #include <arpa/inet.h>
@@ -63,6 +65,8 @@ static void usage(FILE *f)
 		"  --pid PID           the server: RSS (idle), CPU time (scale; CPU per call in rpc/raw/relay)\n"
 		"  --hold S            idle: seconds to hold before measuring RSS (default 2)\n"
 		"  --body JSON         raw: the request body\n"
+		"  --era ERA           rpc/relay: 2025 (sessions, push streams; the default) or modern\n"
+		"                      (2026-07-28: no session, chat_id, wait_for_message long polls)\n"
 		"  --label TEXT        copied into the JSON output\n"
 		"  --verbose           progress on stderr\n"
 		"  --spin-us US        relay: poll instead of sleeping when the next send is due within US (500)\n"
@@ -156,6 +160,7 @@ static const struct {
 	{ "pid", O_INT, &lg_opt.pid },
 	{ "hold", O_DBL, &lg_opt.hold },
 	{ "body", O_STR, &lg_opt.body },
+	{ "era", O_STR, &lg_opt.era },
 	{ "label", O_STR, &lg_opt.label },
 	{ "verbose", O_FLAG, &lg_opt.verbose },
 	{ "setup-timeout", O_DBL, &lg_opt.setup_timeout },
@@ -198,6 +203,11 @@ static void check_options(void)
 		lg_die("--depth must be 1..%d", LG_QMAX - 4);
 	if (lg_opt.duration <= 0 || lg_opt.rate <= 0)
 		lg_die("--duration and --rate must be positive");
+	if (lg_opt.era && strcmp(lg_opt.era, "2025") && strcmp(lg_opt.era, "modern"))
+		lg_die("--era takes 2025 or modern");
+	lg_opt.modern = lg_opt.era && !strcmp(lg_opt.era, "modern");
+	if (lg_opt.modern && lg_opt.mode != LG_MODE_RPC && lg_opt.mode != LG_MODE_RELAY)
+		lg_die("--era modern is for rpc and relay");
 	parse_url(lg_opt.url);
 }
 

@@ -39,6 +39,8 @@ const roundsOf = (scenario, server, key = 'calls_per_s') => all(scenario, server
 // steal from round to round, CPU per call barely does. nginx's µs over the daemon's is what
 // daemon/nginx calls/s would be if both had a core of their own.
 const cpuCall = (r) => r?.server_cpu_us_per_call ?? undefined;
+// a run whose load generator failed has no counters
+const errCell = (r) => (!r ? '–' : r.errors === undefined ? 'FAIL' : `${r.errors} · ${r.missing + r.dup + r.gap}${okMark(r)}`);
 {
   const d = medianRun('rpc', 'mcp-chatd'), p = medianRun('rpc', 'peer'), n = medianRun('rpc', 'nginx');
   if (d || p || n) {
@@ -69,40 +71,108 @@ const cpuCall = (r) => r?.server_cpu_us_per_call ?? undefined;
     }
     row('rpc', 'latency p50 / p99 / p999 ms', lat(d?.lat_us), lat(p?.lat_us), lat(n?.lat_us));
     row('rpc', 'push delivery p50 / p99 / p999 ms', lat(d?.delivery_us), lat(p?.delivery_us), '');
-    row('rpc', 'errors · missing+dup+gap', d ? `${d.errors} · ${d.missing + d.dup + d.gap}${okMark(d)}` : '–',
-      p ? `${p.errors} · ${p.missing + p.dup + p.gap}${okMark(p)}` : '–', n ? `${n.errors}${okMark(n)}` : '–');
+    row('rpc', 'errors · missing+dup+gap', errCell(d), errCell(p), n ? `${n.errors ?? 'FAIL'}${okMark(n)}` : '–');
   }
 }
 
 // ---------------------------------------------------------------- relay
+const relayCell = (r) => {
+  if (!r || r.lat_us === undefined) return r ? 'FAIL' : '–';
+  const sat = r.achieved_rate < 0.97 * r.rate ? ` (saturated: ${num(r.achieved_rate)}/s sent)` : '';
+  return `${ms(r.lat_us.p99)}${sat}`;
+};
+const maxCell = (r) => (!r ? '–' : r.max_rate ? `${num(r.max_rate)}${r.steps?.every((x) => x.sustained) ? ' (every step passed: raise --rates)' : ''}`
+  : `< ${num(r.steps?.[0]?.rate)} (first step failed)`);
+const deliveredCell = (r) => (r ? `${num(r.delivered)} / ${num(r.sent_ok)}${r.missing || r.dup || r.gap || r.errors ? ` (missing ${r.missing}, dup ${r.dup}, gap ${r.gap}, errors ${r.errors})` : ''}${okMark(r)}` : '–');
+// daemon max rate / peer max rate; when the peer failed even its first step its max is below that
+// rate, and the ratio is at least daemon max / first rate
+const maxRatio = (dm, pm) => {
+  if (!dm?.max_rate || !pm?.steps?.length) return { value: undefined, atLeast: undefined };
+  if (pm.max_rate) return { value: dm.max_rate / pm.max_rate, atLeast: undefined };
+  return { value: undefined, atLeast: dm.max_rate / pm.steps[0].rate };
+};
+const maxRatioCell = (m, target) => (m.value !== undefined ? `${times(m.value)}${target ? ` (target ≥ ${target}×${verdict(m.value >= target)})` : ''}`
+  : m.atLeast !== undefined ? `> ${times(m.atLeast)} (the peer's first step failed)${target ? ` (target ≥ ${target}×${verdict(m.atLeast >= target)})` : ''}` : '–');
+const stepsCell = (r) => r.steps.map((s) => `${s.rate / 1000}k:${ms(s.lat_us?.p99)}${s.sustained ? '' : '✗'}`).join(' ');
 {
   const d = find('relay', 'mcp-chatd'), p = find('relay', 'peer');
   const dm = find('relay-max', 'mcp-chatd'), pm = find('relay-max', 'peer');
   if (d || p || dm || pm) {
     const rate = d?.rate ?? p?.rate;
-    const cell = (r) => {
-      if (!r || r.lat_us === undefined) return r ? 'FAIL' : '–';
-      const sat = r.achieved_rate < 0.97 * r.rate ? ` (saturated: ${num(r.achieved_rate)}/s sent)` : '';
-      return `${ms(r.lat_us.p99)}${sat}`;
-    };
+    const cell = relayCell;
     summary.relay = { rate, daemon_p99_us: d?.lat_us?.p99, peer_p99_us: p?.lat_us?.p99, peer_achieved_rate: p?.achieved_rate,
       daemon_max_rate: dm?.max_rate, peer_max_rate: pm?.max_rate, target_p99_us: 1000,
       daemon_cpu_us_per_msg: d?.server_cpu_us_per_msg ?? undefined, peer_cpu_us_per_msg: p?.server_cpu_us_per_msg ?? undefined };
     row('relay', `p99 ms at ${num(rate)} msg/s offered`, cell(d), cell(p), '',
       d?.lat_us ? `target ≤ 1 ms${verdict(d.lat_us.p99 <= 1000)}` : '–');
-    const maxCell = (r) => (!r ? '–' : r.max_rate ? `${num(r.max_rate)}${r.steps?.every((x) => x.sustained) ? ' (every step passed: raise --rates)' : ''}`
-      : `< ${num(r.steps?.[0]?.rate)} (first step failed)`);
     row('relay', `max rate with p99 < ${dm?.p99_limit_ms ?? pm?.p99_limit_ms ?? 5} ms (msg/s)`, maxCell(dm), maxCell(pm), '',
-      times(ratio(dm?.max_rate, pm?.max_rate)));
+      maxRatioCell(maxRatio(dm, pm)));
     row('relay', `p50 / p99 / p999 ms at ${num(rate)} msg/s`, lat(d?.lat_us), lat(p?.lat_us), '');
     row('relay', `server CPU µs/msg at ${num(rate)} msg/s offered`, num(d?.server_cpu_us_per_msg, 2), num(p?.server_cpu_us_per_msg, 0), '',
       ratio(p?.server_cpu_us_per_msg, d?.server_cpu_us_per_msg) === undefined ? '–' : `peer/daemon ${times(ratio(p.server_cpu_us_per_msg, d.server_cpu_us_per_msg))}`);
-    const dl = (r) => (r ? `${num(r.delivered)} / ${num(r.sent_ok)}${r.missing || r.dup || r.gap || r.errors ? ` (missing ${r.missing}, dup ${r.dup}, gap ${r.gap}, errors ${r.errors})` : ''}${okMark(r)}` : '–');
+    const dl = deliveredCell;
     row('relay', 'delivered / sent ok', dl(d), dl(p), '');
     for (const [name, r] of [['mcp-chatd', dm], ['peer', pm]]) {
       if (!r?.steps) continue;
-      const steps = r.steps.map((s) => `${s.rate / 1000}k:${ms(s.lat_us.p99)}${s.sustained ? '' : '✗'}`).join(' ');
+      const steps = stepsCell(r);
       row('relay', `find-max steps, ${name} (rate:p99 ms)`, name === 'mcp-chatd' ? steps : '', name === 'peer' ? steps : '', '');
+    }
+  }
+}
+
+// ---------------------------------------------------------------- 2026-07-28 clients
+// The same rpc and relay with modern clients (no session, chat_id, wait_for_message long polls)
+// on the daemon and on peer2 (the reference for them), beside the 2025 rows: daemon/peer2 is
+// the lead over the reference, daemon modern/2025 what the modern path costs the daemon.
+{
+  const d = medianRun('rpc-modern', 'mcp-chatd'), p = medianRun('rpc-modern', 'peer2'), d25 = medianRun('rpc', 'mcp-chatd');
+  if (d || p) {
+    const rp = ratio(d?.calls_per_s, p?.calls_per_s), r25 = ratio(d?.calls_per_s, d25?.calls_per_s);
+    summary.rpc_modern = { daemon_calls_per_s: d?.calls_per_s, peer2_calls_per_s: p?.calls_per_s, daemon_over_peer2: rp,
+      target_over_peer2: 30, daemon_2025_calls_per_s: d25?.calls_per_s, daemon_modern_over_2025: r25,
+      daemon_rounds: roundsOf('rpc-modern', 'mcp-chatd'),
+      daemon_cpu_us_per_call: cpuCall(d), peer2_cpu_us_per_call: cpuCall(p), daemon_2025_cpu_us_per_call: cpuCall(d25),
+      daemon_cpu_rounds: roundsOf('rpc-modern', 'mcp-chatd', 'server_cpu_us_per_call') };
+    const sc = 'rpc 2026';
+    row(sc, `send_message calls/s, ${d?.conns ?? p?.conns} conns: daemon/peer2`, num(d?.calls_per_s), num(p?.calls_per_s), '',
+      rp === undefined ? '–' : `${times(rp)} (target ≥ 30×${verdict(rp >= 30)})`);
+    row(sc, 'calls/s: daemon 2026 / daemon 2025 (median runs)', num(d?.calls_per_s), '', '', r25 === undefined ? '–' : `${pct(r25)} of 2025 (${num(d25.calls_per_s)})`);
+    const dr = roundsOf('rpc-modern', 'mcp-chatd'), d25r = roundsOf('rpc', 'mcp-chatd');
+    if (dr.length > 1) row(sc, 'each round, calls/s (median above)', dr.map((v) => num(v)).join(', '), '', '',
+      `per round, of 2025: ${dr.map((v, i) => (d25r[i] ? pct(v / d25r[i]) : '–')).join(', ')}`);
+    const rc = ratio(cpuCall(p), cpuCall(d));
+    row(sc, 'server CPU µs/call (user+system, median run)', num(cpuCall(d), 2), num(cpuCall(p), 0), '',
+      [rc === undefined ? '' : `peer2/daemon ${times(rc)}`, cpuCall(d25) ? `2025 daemon ${num(cpuCall(d25), 2)}` : ''].filter(Boolean).join(' · ') || '–');
+    row(sc, 'latency p50 / p99 / p999 ms', lat(d?.lat_us), lat(p?.lat_us), '');
+    row(sc, 'wait_for_message delivery p50 / p99 / p999 ms', lat(d?.delivery_us), lat(p?.delivery_us), '');
+    row(sc, 'errors · missing+dup+gap', errCell(d), errCell(p), '');
+  }
+}
+{
+  const d = find('relay-modern', 'mcp-chatd'), p = find('relay-modern', 'peer2');
+  const dm = find('relay-max-modern', 'mcp-chatd'), pm = find('relay-max-modern', 'peer2');
+  const d25 = find('relay', 'mcp-chatd'), dm25 = find('relay-max', 'mcp-chatd');
+  if (d || p || dm || pm) {
+    const rate = d?.rate ?? p?.rate, sc = 'relay 2026';
+    const mr = maxRatio(dm, pm), rm = mr.value, r25 = ratio(dm?.max_rate, dm25?.max_rate);
+    summary.relay_modern = { rate, daemon_p99_us: d?.lat_us?.p99, peer2_p99_us: p?.lat_us?.p99, peer2_achieved_rate: p?.achieved_rate,
+      daemon_max_rate: dm?.max_rate, peer2_max_rate: pm?.max_rate, daemon_max_over_peer2: rm, daemon_max_over_peer2_at_least: mr.atLeast,
+      target_over_peer2: 30,
+      daemon_2025_p99_us: d25?.lat_us?.p99, daemon_2025_max_rate: dm25?.max_rate, daemon_modern_max_over_2025: r25,
+      daemon_cpu_us_per_msg: d?.server_cpu_us_per_msg ?? undefined, peer2_cpu_us_per_msg: p?.server_cpu_us_per_msg ?? undefined,
+      daemon_2025_cpu_us_per_msg: d25?.server_cpu_us_per_msg ?? undefined };
+    row(sc, `p99 ms at ${num(rate)} msg/s offered (send → wait_for_message)`, relayCell(d), relayCell(p), '',
+      d?.lat_us ? `target ≤ 1 ms${verdict(d.lat_us.p99 <= 1000)}${d25?.lat_us ? ` · 2025 daemon ${ms(d25.lat_us.p99)}` : ''}` : '–');
+    row(sc, `max rate with p99 < ${dm?.p99_limit_ms ?? pm?.p99_limit_ms ?? 5} ms (msg/s): daemon/peer2`, maxCell(dm), maxCell(pm), '',
+      maxRatioCell(mr, 30));
+    row(sc, 'max rate: daemon 2026 / daemon 2025', maxCell(dm), '', '', r25 === undefined ? '–' : `${pct(r25)} of 2025 (${num(dm25.max_rate)})`);
+    row(sc, `p50 / p99 / p999 ms at ${num(rate)} msg/s`, lat(d?.lat_us), lat(p?.lat_us), '');
+    const rc = ratio(p?.server_cpu_us_per_msg, d?.server_cpu_us_per_msg);
+    row(sc, `server CPU µs/msg at ${num(rate)} msg/s offered`, num(d?.server_cpu_us_per_msg, 2), num(p?.server_cpu_us_per_msg, 0), '',
+      [rc === undefined ? '' : `peer2/daemon ${times(rc)}`, d25?.server_cpu_us_per_msg ? `2025 daemon ${num(d25.server_cpu_us_per_msg, 2)}` : ''].filter(Boolean).join(' · ') || '–');
+    row(sc, 'delivered / sent ok', deliveredCell(d), deliveredCell(p), '');
+    for (const [name, r] of [['mcp-chatd', dm], ['peer2', pm]]) {
+      if (r?.steps) row(sc, `find-max steps, ${name} (rate:p99 ms)`, name === 'mcp-chatd' ? stepsCell(r) : '', name === 'peer2' ? stepsCell(r) : '', '');
     }
   }
 }
@@ -154,9 +224,9 @@ const cpuCall = (r) => r?.server_cpu_us_per_call ?? undefined;
     for (const s of r.steps ?? []) if (s.cpu) cpus.push({ label: `${r.label}@${s.rate}`, ...s.cpu });
   }
   const max = (k) => cpus.reduce((a, b) => ((b[k] ?? -1) > (a?.[k] ?? -1) ? b : a), undefined);
-  // node's own helper threads share CPU 0 with its main thread: the peer's preemptions are its
+  // node's own helper threads share CPU 0 with its main thread: the peers' preemptions are their
   // own, so they count in the totals but not in the verdict
-  for (const c of cpus) c.preempt_per_s = Math.max(c.label.endsWith('/peer') || c.label.includes('/peer@') ? 0 : c.server_preemptions ?? 0, c.loadgen_preemptions ?? 0) / (c.wall_s || 1);
+  for (const c of cpus) c.preempt_per_s = Math.max(/\/peer2?(@|$)/.test(c.label) ? 0 : c.server_preemptions ?? 0, c.loadgen_preemptions ?? 0) / (c.wall_s || 1);
   const pre = max('preempt_per_s'), foreign = max('foreign_pct'), busy = max('loadgen_busy_pct');
   const total = (k) => cpus.reduce((a, b) => a + (b[k] ?? 0), 0);
   summary.noise = { server_preemptions: total('server_preemptions'), loadgen_preemptions: total('loadgen_preemptions'),
@@ -178,7 +248,8 @@ summary.correct = failed.length === 0;
 summary.failures = failed.map((r) => ({ label: r.label, error: r.error ?? r.first_error }));
 
 // ---------------------------------------------------------------- print
-const head = ['scenario', 'metric', 'mcp-chatd', 'peer', 'nginx', 'ratio'];
+// the peer column holds peer2 in the "2026" scenarios (2026-07-28 clients)
+const head = ['scenario', 'metric', 'mcp-chatd', 'peer · peer2', 'nginx', 'ratio'];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...String(r[i])].length)));
 const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i] + (String(c).length - [...String(c)].length))).join(' | ')} |`;
 console.log(line(head));

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Benchmarks mcp-chatd against the reference peer (official MCP TypeScript SDK) and nginx.
+# Benchmarks mcp-chatd against the reference peers (official MCP TypeScript SDK: peer for 2025
+# sessions, peer2 for MCP 2026-07-28 clients) and nginx.
 # Builds what it needs, starts each server on loopback pinned to CPU 0, runs the load generator
 # pinned to CPU 1, stops everything, prints one table and writes bench/results.json.
 #
-#   bench/run.sh                 full run (about 5 minutes)
+#   bench/run.sh                 full run (about 7 minutes)
 #   bench/run.sh --smoke         a few seconds: counts and correctness only, never speed (CI)
-#   bench/run.sh --only relay    one scenario: rpc, relay, idle or scale
+#   bench/run.sh --only relay    one scenario: rpc, relay, idle or scale (rpc and relay run with
+#                                2025 sessions and again with 2026-07-28 clients)
 #   bench/run.sh --duration 5    measured seconds per run (default 10)
 #
 # Exit status: 0, or 1 when a correctness check failed (errors, lost, duplicated or reordered
@@ -13,7 +15,7 @@
 set -euo pipefail
 
 usage() {
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 	cat <<'EOF'
 Options:
   --smoke            short runs with small N; checks correctness, never asserts speed
@@ -22,7 +24,8 @@ Options:
   --rounds N         rpc runs per server for the daemon and nginx, alternating; the table
                      takes each one's median run and lists them all (default 3; smoke 1)
   --out FILE         the JSON results (default bench/results.json; smoke: bench/.work/results-smoke.json)
-  --no-peer          skip the reference peer
+  --no-peer          skip the reference peer (2025 sessions)
+  --no-peer2         skip the reference peer for 2026-07-28 clients (peer2)
   --no-nginx         skip nginx
   --quiet-wait S     before each run, wait up to S seconds for other jobs on the machine to
                      go quiet (default 15, then 3 once it timed out; smoke 0)
@@ -48,6 +51,7 @@ ONLY=()
 DURATION=
 OUT=
 USE_PEER=1
+USE_PEER2=1
 USE_NGINX=1
 QUIET_WAIT=
 PRIORITY=
@@ -62,6 +66,7 @@ while (($#)); do
 	--rounds) ROUNDS=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	--no-peer) USE_PEER=0 ;;
+	--no-peer2) USE_PEER2=0 ;;
 	--no-nginx) USE_NGINX=0 ;;
 	--quiet-wait) QUIET_WAIT=$2; shift ;;
 	--no-priority) PRIORITY=0 ;;
@@ -146,19 +151,24 @@ cmake --build "$BUILD" -j"$(nproc)" --target mcp-chatd mcpchat-loadgen >"$WORK/b
 DAEMON=$BUILD/mcp-chatd
 LOADGEN=$BUILD/bench/mcpchat-loadgen
 
-if ((USE_PEER)); then
-	command -v node >/dev/null || fail "node is needed for the reference peer (or pass --no-peer)"
-	[[ -f $SHARED/peer/peer.mjs ]] || fail "no reference peer at $SHARED/peer (set MCPCHAT_SHARED or pass --no-peer)"
-	if ! cmp -s "$SHARED/peer/package-lock.json" "$LOCAL/peer/package-lock.json" ||
-		! cmp -s "$SHARED/peer/peer.mjs" "$LOCAL/peer/peer.mjs" || [[ ! -d $LOCAL/peer/node_modules ]]; then
-		log "copying the reference peer to bench/.work/peer and running npm ci"
-		rm -rf "$LOCAL/peer"
-		mkdir -p "$LOCAL/peer"
-		cp "$SHARED/peer/package.json" "$SHARED/peer/package-lock.json" "$SHARED/peer/peer.mjs" "$LOCAL/peer/"
-		chmod -R u+w "$LOCAL/peer" # shared/ is read-only; the copy must not be
-		(cd "$LOCAL/peer" && npm ci --no-audit --no-fund --loglevel=error) >&2 || fail "npm ci for the peer failed"
+# install_peer DIR SCRIPT: copies $SHARED/DIR to bench/.work/DIR and runs npm ci there when the
+# lock file or the script changed.
+install_peer() {
+	local dir=$1 script=$2
+	command -v node >/dev/null || fail "node is needed for the reference $dir (or pass --no-$dir)"
+	[[ -f $SHARED/$dir/$script ]] || fail "no reference $dir at $SHARED/$dir (set MCPCHAT_SHARED or pass --no-$dir)"
+	if ! cmp -s "$SHARED/$dir/package-lock.json" "$LOCAL/$dir/package-lock.json" ||
+		! cmp -s "$SHARED/$dir/$script" "$LOCAL/$dir/$script" || [[ ! -d $LOCAL/$dir/node_modules ]]; then
+		log "copying the reference $dir to bench/.work/$dir and running npm ci"
+		rm -rf "${LOCAL:?}/$dir"
+		mkdir -p "$LOCAL/$dir"
+		cp "$SHARED/$dir/package.json" "$SHARED/$dir/package-lock.json" "$SHARED/$dir/$script" "$LOCAL/$dir/"
+		chmod -R u+w "$LOCAL/$dir" # shared/ is read-only; the copy must not be
+		(cd "$LOCAL/$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || fail "npm ci for the $dir failed"
 	fi
-fi
+}
+((USE_PEER)) && install_peer peer peer.mjs
+((USE_PEER2)) && install_peer peer2 peer2.mjs
 
 if ((USE_NGINX)) && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
 	log "installing nginx with apt-get"
@@ -209,10 +219,11 @@ start_daemon() {
 	wait_url "$WORK/server.$n.log" "$SERVER_PID"
 }
 
+# start_peer [peer2]: the reference peer for 2025 sessions, or peer2 for 2026-07-28 clients.
 start_peer() {
-	local n=$((++SERVER_N))
-	SERVER_KIND=peer
-	(cd "$LOCAL/peer" && exec "${SCHED[@]}" taskset -c 0 node peer.mjs --port 0 --rate 1000000 --burst 1000000) \
+	local n=$((++SERVER_N)) name=${1:-peer}
+	SERVER_KIND=$name
+	(cd "$LOCAL/$name" && exec "${SCHED[@]}" taskset -c 0 node "$name.mjs" --port 0 --rate 1000000 --burst 1000000) \
 		>"$WORK/server.$n.log" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
@@ -359,9 +370,13 @@ T0=$(date +%s)
 if want rpc; then
 	# A single 10 s run moves by a few per cent with the machine: the daemon and nginx run
 	# ROUNDS times each, alternating, and the table takes each one's median.
+	# The modern rows (2026-07-28 clients: chat_id, wait_for_message) alternate with them.
 	for ((round = 1; round <= ROUNDS; round++)); do
 		start_daemon
 		run_lg rpc mcp-chatd rpc --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
+		stop_server
+		start_daemon
+		run_lg rpc-modern mcp-chatd rpc --era modern --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
 		stop_server
 		if ((USE_NGINX)); then
 			start_nginx
@@ -375,27 +390,41 @@ if want rpc; then
 		run_lg rpc peer rpc --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
 		stop_server
 	fi
-fi
-
-if want relay; then
-	start_daemon
-	run_lg relay mcp-chatd relay --pairs "$RELAY_PAIRS" --rate "$RELAY_RATE" --duration "$DURATION" --warmup "$WARMUP"
-	stop_server
-	start_daemon
-	run_lg relay-max mcp-chatd relay --find-max --rates "$FIND_DAEMON" --pairs "$RELAY_PAIRS" \
-		--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
-	stop_server
-	if ((USE_PEER)); then
-		# the peer saturates far below 20k/s: half the time, as the figure is a queue that only grows
-		start_peer
-		run_lg relay peer relay --pairs "$RELAY_PAIRS" --rate "$RELAY_RATE" \
-			--duration "$(awk -v d="$DURATION" 'BEGIN{print (d > 2 ? d / 2 : d)}')" --warmup "$WARMUP"
-		stop_server
-		start_peer
-		run_lg relay-max peer relay --find-max --rates "$FIND_PEER" --pairs "$RELAY_PAIRS" \
-			--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
+	if ((USE_PEER2)); then
+		start_peer peer2
+		run_lg rpc-modern peer2 rpc --era modern --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
 		stop_server
 	fi
+fi
+
+# relay_runs SUFFIX ERA: the relay at the offered rate and --find-max, on the daemon and on the
+# peer of that era (peer for 2025 sessions, peer2 for 2026-07-28 clients).
+relay_runs() {
+	local suffix=$1 era=$2 peer=peer use_peer=$USE_PEER
+	[[ $era == modern ]] && peer=peer2 use_peer=$USE_PEER2
+	start_daemon
+	run_lg "relay$suffix" mcp-chatd relay --era "$era" --pairs "$RELAY_PAIRS" --rate "$RELAY_RATE" \
+		--duration "$DURATION" --warmup "$WARMUP"
+	stop_server
+	start_daemon
+	run_lg "relay-max$suffix" mcp-chatd relay --era "$era" --find-max --rates "$FIND_DAEMON" --pairs "$RELAY_PAIRS" \
+		--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
+	stop_server
+	((use_peer)) || return 0
+	# the peers saturate far below 20k/s: half the time, as the figure is a queue that only grows
+	start_peer "$peer"
+	run_lg "relay$suffix" "$peer" relay --era "$era" --pairs "$RELAY_PAIRS" --rate "$RELAY_RATE" \
+		--duration "$(awk -v d="$DURATION" 'BEGIN{print (d > 2 ? d / 2 : d)}')" --warmup "$WARMUP"
+	stop_server
+	start_peer "$peer"
+	run_lg "relay-max$suffix" "$peer" relay --era "$era" --find-max --rates "$FIND_PEER" --pairs "$RELAY_PAIRS" \
+		--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
+	stop_server
+}
+
+if want relay; then
+	relay_runs "" 2025
+	relay_runs -modern modern
 fi
 
 if want idle; then
