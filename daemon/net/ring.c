@@ -128,6 +128,14 @@ void ring_send(struct ring *r, int fd, const void *buf, size_t len, uint64_t tag
 	io_uring_sqe_set_data64(sqe, tag);
 }
 
+void ring_connect(struct ring *r, int fd, const struct sockaddr *sa, socklen_t len, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	io_uring_prep_connect(sqe, fd, sa, len);
+	io_uring_sqe_set_data64(sqe, tag);
+}
+
 void ring_read(struct ring *r, int fd, void *buf, size_t len, uint64_t tag)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
@@ -174,6 +182,11 @@ void ring_close(struct ring *r, int fd)
 }
 
 void ring_close_listener(struct ring *r, int fd)
+{
+	ring_cancel_close(r, fd);
+}
+
+void ring_cancel_close(struct ring *r, int fd)
 {
 	struct io_uring_sqe *sqe;
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <liburing.h>
+#include <sys/socket.h>
 
 /* The io_uring every socket operation goes through: multishot accept, multishot recv into a
  * provided buffer ring, send, cancel+close, and reads of the signalfd. Each operation carries
@@ -19,6 +20,9 @@ enum ring_op {
 	RING_OP_CTL_ACCEPT,
 	RING_OP_CTL_RECV,
 	RING_OP_CTL_SEND,
+	RING_OP_REDIS_CONNECT, /* redis/client.c: its connections to Redis */
+	RING_OP_REDIS_RECV,
+	RING_OP_REDIS_SEND,
 };
 
 struct ring {
@@ -50,6 +54,9 @@ static inline enum ring_op ring_tag_op(uint64_t tag)
 void ring_accept(struct ring *r, int fd, uint64_t tag);
 void ring_recv(struct ring *r, int fd, uint64_t tag);
 void ring_send(struct ring *r, int fd, const void *buf, size_t len, uint64_t tag);
+/* Connects a non-blocking socket; sa must stay valid until the completion (the kernel may
+ * read it when the operation is issued, not when it is queued). */
+void ring_connect(struct ring *r, int fd, const struct sockaddr *sa, socklen_t len, uint64_t tag);
 void ring_read(struct ring *r, int fd, void *buf, size_t len, uint64_t tag);
 /* Shuts the write side of a connected socket (a FIN after what was sent); recv goes on. */
 void ring_shutdown_write(struct ring *r, int fd);
@@ -57,6 +64,9 @@ void ring_shutdown_write(struct ring *r, int fd);
 void ring_close(struct ring *r, int fd);
 /* Cancels the multishot accept on a listening socket and closes it. */
 void ring_close_listener(struct ring *r, int fd);
+/* Cancels every operation on fd (a connect in flight, say) and closes it; each cancelled
+ * operation still completes (-ECANCELED) with its own tag. */
+void ring_cancel_close(struct ring *r, int fd);
 
 /* The bytes of a completed recv, and giving its buffer back. */
 char *ring_buffer(struct ring *r, unsigned bid);
