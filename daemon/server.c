@@ -19,6 +19,7 @@
 #include "net/listener.h"
 #include "net/ring.h"
 #include "net/timer.h"
+#include "redis/client.h"
 #include "service.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -228,6 +229,11 @@ static void handle_cqe(struct server *srv, struct io_uring_cqe *cqe)
 			ctlsock_on_cqe(srv->ctl, ring_tag_op(tag), obj, cqe);
 		else if (cqe->flags & IORING_CQE_F_BUFFER)
 			ring_recycle(&srv->ring, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		break;
+	case RING_OP_REDIS_CONNECT:
+	case RING_OP_REDIS_RECV:
+	case RING_OP_REDIS_SEND:
+		redis_on_cqe(ring_tag_op(tag), obj, cqe);
 		break;
 	default:
 		if (cqe->flags & IORING_CQE_F_BUFFER)
