@@ -49,6 +49,7 @@ struct redis_client {
 	struct timer timer; /* reconnect when DOWN, deadlines otherwise */
 	uint64_t connect_deadline, retry_at; /* ms */
 	uint32_t attempt, rnd;
+	uint64_t replies_at_up; /* the backoff restarts once a reply has come */
 	bool stopped, feeding, stop_pending;
 	struct redis_stats st;
 };
@@ -260,10 +261,12 @@ static void flush(struct redis_client *cl)
 	struct buf *out = resp_pipe_out(cl->pipe);
 	struct sendq *q;
 
-	if (cl->state != REDIS_UP || !cl->link || !out->len)
+	if (cl->state != REDIS_UP || !cl->link)
 		return;
 	q = &cl->link->net.q;
-	if (q->out.len == 0) {
+	if (!out->len) {
+		/* What the last send left waiting in the queue. */
+	} else if (q->out.len == 0) {
 		struct buf t = q->out;
 
 		q->out = *out;
@@ -275,9 +278,14 @@ static void flush(struct redis_client *cl)
 	net_conn_flush(&cl->link->net);
 }
 
+/* The backoff is not reset here: a server that accepts and then sends garbage or nothing
+ * would be hammered. It is once a reply has come (on_data). */
 static void up(struct redis_client *cl)
 {
-	cl->attempt = 0;
+	struct resp_stats rs;
+
+	resp_pipe_stats(cl->pipe, &rs);
+	cl->replies_at_up = rs.replies;
 	cl->st.connects++;
 	log_info("%s: connected to %s", cl->name, cl->spec);
 	set_state(cl, REDIS_UP);
@@ -356,6 +364,13 @@ static void on_data(struct net_conn *n, const char *data, size_t len)
 	if (err < 0) {
 		feed_failed(cl, err);
 		return;
+	}
+	if (cl->attempt) {
+		struct resp_stats rs;
+
+		resp_pipe_stats(cl->pipe, &rs);
+		if (rs.replies != cl->replies_at_up)
+			cl->attempt = 0;
 	}
 	flush(cl);
 	arm(cl);
