@@ -135,7 +135,7 @@ static void reader_open(struct reader *rd, size_t max)
 	rd->fn.createNil = create_nil;
 	rd->fn.freeObject = rd->base->freeObject;
 	rd->r->fn = &rd->fn;
-	redisReaderSetPrivdata(rd->r, rd);
+	rd->r->privdata = rd; /* 0.14's redisReaderSetPrivdata casts the pointer to int */
 	rd->weight = 0;
 	rd->max = max;
 	rd->over = false;

@@ -10,7 +10,7 @@
 #   --seconds N   fuzzing time per harness (-max_total_time; default 20)
 #   --runs N      a number of executions per harness instead (-runs)
 #   --only LIST   comma-separated harness names (fuzz_http_mcp,fuzz_sse_resume,fuzz_ctl,
-#                 fuzz_config); default all
+#                 fuzz_config,fuzz_redis_reply); default all
 #   --merge       merge new inputs into the tracked corpus (tests/fuzz/corpus/<harness>)
 #   --build DIR   build directory (default <src>/build-fuzz)
 #   --src DIR     source tree (default: this checkout; e.g. a snapshot from tools/snapshot.sh)
@@ -28,7 +28,7 @@ merge=0
 build=
 leak_fuzz=0
 do_build=1
-all="fuzz_http_mcp fuzz_sse_resume fuzz_ctl fuzz_config"
+all="fuzz_http_mcp fuzz_sse_resume fuzz_ctl fuzz_config fuzz_redis_reply"
 
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
