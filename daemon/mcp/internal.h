@@ -33,10 +33,14 @@ char *mcp_version_error_data(const char *requested);
 #define MCP_SESSION_RAW_LEN 24
 #define MCP_SESSION_ID_LEN 32
 #define MCP_SESSION_HANDLE_LEN 8
+/* A named node's ids are "NODE." + the random part, so a load balancer can keep a session on
+ * its node (packaging/haproxy-mcp-chat.cfg); the random part alone is the credential. */
+#define MCP_NODE_MAX 16
+#define MCP_SESSION_ID_MAX (MCP_NODE_MAX + 1 + MCP_SESSION_ID_LEN)
 
 struct mcp_session {
 	uint8_t raw[MCP_SESSION_RAW_LEN];
-	char id[MCP_SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_MAX + 1];
 	char handle[MCP_SESSION_HANDLE_LEN + 1];
 	struct mcp_session *next; /* hash chain */
 	struct mcp_session *prev_all, *next_all;
@@ -75,9 +79,12 @@ struct mcp_sessions {
 	uint32_t count;
 	uint32_t max;
 	struct mcp_session *all; /* newest first */
+	char node[MCP_NODE_MAX + 2]; /* "NODE." or "" */
 };
 
 void mcp_sessions_init(struct mcp_sessions *t, uint32_t max);
+/* Ids made from now on start with "node." (NULL or "": none); only such ids are found. */
+void mcp_sessions_set_node(struct mcp_sessions *t, const char *node);
 /* Frees the table; sessions still in it must have been removed by the caller. */
 void mcp_sessions_free(struct mcp_sessions *t);
 /* Creates a session with fresh id and handle and adds it. Returns 0, -EAGAIN at the session
