@@ -132,6 +132,7 @@ struct mcp_answer {
 	struct mcp_tool_ctx tool; /* for tools/call */
 	const struct mcp_tool *t;
 	bool wait;
+	bool pending; /* the tool answers later (a->tool.pending, mcp_pending_done) */
 };
 
 void mcp_answer_error(struct mcp_answer *a, int code, const char *fmt, ...)
@@ -174,6 +175,12 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 /* A parked call answers with the tool's result when woken; modern marks a 2026-07-28 one. */
 /* Answers the call now with what its tool returns, and frees it. */
 void mcp_call_finish(struct mcp_call *call);
+/* A tool answered MCP_TOOL_PENDING: the call (made by mcp_tool_defer) now waits on sink for
+ * mcp_pending_done(); answers at once if that came already. */
+enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_sink *sink,
+					   const cJSON *id, struct mcp_answer *a, bool keep_alive);
+/* A tool took a handle but answered now after all: the handle goes. */
+void mcp_call_drop_pending(struct mcp_pending *p);
 /* Wakes s's calls waiting for an event before seq. */
 void mcp_call_wake(struct mcp_session *s, uint64_t seq);
 /* Notes an answer that moved the wait_for_message cursor (for cancellation). */
@@ -194,6 +201,9 @@ bool mcp_modern_claims(const struct http_request *req, const cJSON *msg);
 void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s,
 			  const struct mcp_tool *t, const cJSON *args, bool may_wait,
 			  struct mcp_answer *a);
+/* The CallToolResult of what a tool put in ctx (takes ctx->structured and its text). */
+void mcp_methods_tool_result(struct mcp_tool_ctx *ctx, const struct mcp_tool *t,
+			     struct mcp_answer *a);
 /* Builds the tools/list result for the tools set now (srv->tools_list). */
 void mcp_methods_build_tools_list(struct mcp_server *srv);
 
