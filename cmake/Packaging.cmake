@@ -126,7 +126,7 @@ set(CPACK_RPM_PACKAGE_GROUP "System Environment/Daemons")
 set(CPACK_RPM_PACKAGE_SUMMARY ${CPACK_PACKAGE_DESCRIPTION_SUMMARY})
 set(CPACK_RPM_PACKAGE_DESCRIPTION ${CPACK_PACKAGE_DESCRIPTION})
 # Library requirements come from rpm's automatic dependencies (sonames of liburing, cJSON,
-# libcap, inih, libsystemd); the scriptlets need systemd.
+# libcap, inih, libsystemd, hiredis); the scriptlets need systemd.
 set(CPACK_RPM_PACKAGE_AUTOREQ ON)
 set(CPACK_RPM_PACKAGE_AUTOPROV OFF)
 set(CPACK_RPM_PACKAGE_REQUIRES_POST "systemd")
