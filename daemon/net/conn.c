@@ -98,6 +98,12 @@ void net_conn_on_recv(struct net_conn *c, struct io_uring_cqe *cqe)
 		ring_recycle(ring, bid);
 	}
 	if (c->closing) {
+		/* After the shutdown a multishot recv goes on returning data for as long as the
+		 * peer sends, holding the socket open: a peer that floods would keep it forever. */
+		if (c->recv_armed && !c->recv_cancelled) {
+			c->recv_cancelled = true;
+			ring_cancel(ring, ring_tag(c, c->set->op_recv));
+		}
 		net_conn_maybe_free(c);
 		return;
 	}

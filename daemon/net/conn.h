@@ -48,6 +48,7 @@ struct net_conn {
 	struct sendq q;
 	struct list_link link; /* in set->open, then set->zombies */
 	bool recv_armed, closing;
+	bool recv_cancelled; /* closing: its recv is being cancelled */
 };
 
 void net_conns_init(struct net_conns *set, struct ring *ring, enum ring_op op_recv,

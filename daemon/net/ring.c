@@ -181,6 +181,14 @@ void ring_close(struct ring *r, int fd)
 	}
 }
 
+void ring_cancel(struct ring *r, uint64_t tag)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	io_uring_prep_cancel64(sqe, tag, 0);
+	io_uring_sqe_set_data64(sqe, RING_OP_IGNORE);
+}
+
 void ring_close_listener(struct ring *r, int fd)
 {
 	ring_cancel_close(r, fd);

@@ -62,6 +62,8 @@ void ring_read(struct ring *r, int fd, void *buf, size_t len, uint64_t tag);
 void ring_shutdown_write(struct ring *r, int fd);
 /* Shuts a connected socket down (its pending recv and send end) and closes it. */
 void ring_close(struct ring *r, int fd);
+/* Cancels the operation tagged tag (its completion still comes, -ECANCELED). */
+void ring_cancel(struct ring *r, uint64_t tag);
 /* Cancels the multishot accept on a listening socket and closes it. */
 void ring_close_listener(struct ring *r, int fd);
 /* Cancels every operation on fd (a connect in flight, say) and closes it; each cancelled
