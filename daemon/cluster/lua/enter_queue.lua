@@ -39,7 +39,7 @@ if not in_queue(c) then
 	local room_id = match_from_queue(c, now)
 	if room_id then
 		local room = load_room(room_id)
-		local partner = load(room.a == id and room.b or room.a)
+		local partner = load(other_member(room, id))
 		return remember(c, req, { 'ok', 'matched', room_id, name_of(partner) })
 	end
 end

@@ -298,6 +298,13 @@ local function load_room(id)
 	return r
 end
 
+-- The member of room that is not id (nil while a named room has one). Not the `and/or`
+-- idiom: that would answer room.a when room.b is nil.
+local function other_member(room, id)
+	if room.a == id then return room.b end
+	return room.a
+end
+
 local function found_params(room_id, other)
 	return '"room_id":' .. json_str(room_id) .. ',"partner":{"display_name":' ..
 		json_str(name_of(other)) .. '}'
@@ -334,7 +341,7 @@ end
 -- room.c chat_room_close: leaver_id caused it; the other member (if any) learns why. The
 -- leaver's chat may already be gone (a stale member), which is why it is an id.
 local function close_room(room, leaver_id, reason)
-	local other_id = room.a == leaver_id and room.b or room.a
+	local other_id = other_member(room, leaver_id)
 	redis.call('HINCRBY', K_STATS, room.b and 'rooms' or 'named_waiting', -1)
 	redis.call('DEL', room_key(room.id))
 	local other

@@ -42,7 +42,7 @@ if wait > 0 then
 		' ms.', wait)
 end
 
-local partner = load(room.a == id and room.b or room.a)
+local partner = load(other_member(room, id))
 local ts = rfc3339(now)
 local inner = '"room_id":' .. json_str(room_id) .. ',"message_id":"' .. msg_id ..
 	'","message":' .. json_str(text) .. ',"sender":{"display_name":' ..

@@ -10,7 +10,7 @@ if not c then return expired_reply() end
 local partner = ''
 if c.state == 'in_room' then
 	local room = load_room(c.room)
-	local pid = room and (room.a == id and room.b or room.a)
+	local pid = room and other_member(room, id)
 	partner = name_of(pid and load(pid))
 end
 local position = in_queue(c) and redis.call('ZRANK', K_Q, id) + 1 or 0
