@@ -53,6 +53,7 @@ static int free_port(void)
 static void exec_server(const struct lh_server *s)
 {
 	char port[16], log[96];
+	const char *bin;
 	int fd;
 
 	snprintf(port, sizeof(port), "%d", s->port);
@@ -63,7 +64,8 @@ static void exec_server(const struct lh_server *s)
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
-	execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
+	bin = getenv("REDIS_SERVER"); /* the one CMake found; else from PATH */
+	execlp(bin && *bin ? bin : "redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
 	       s->dir, "--save", "", "--appendonly", "no", "--daemonize", "no", (char *)NULL);
 	_exit(127);
 }
