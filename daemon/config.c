@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -53,6 +55,126 @@ void config_defaults(struct config *cfg)
 	cfg->interest_fallback_ms = 10 * 1000;
 	cfg->max_interests = 8;
 	cfg->max_interest_chars = 24;
+	strcpy(cfg->cluster_key_prefix, "mcpchat");
+}
+
+/* 1..max of [A-Za-z0-9_-]. */
+static bool name_valid(const char *v, size_t max)
+{
+	size_t n = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+
+	return n > 0 && n <= max && v[n] == '\0';
+}
+
+/* "unix:/absolute/path" (it must fit a sockaddr_un), or HOST:PORT with a port 1-65535 and a
+ * host name or numeric address ("[v6]" bracketed). */
+static bool redis_valid(const char *v)
+{
+	const char *colon;
+	char *end;
+	long port;
+
+	if (strncmp(v, "unix:", 5) == 0)
+		return v[5] == '/' && strlen(v + 5) < 108;
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+
+		if (!close || close == v + 1 || close[1] != ':')
+			return false;
+		colon = close + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon || colon == v || memchr(v, ':', (size_t)(colon - v)))
+			return false;
+		for (const char *p = v; p < colon; p++)
+			if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '_'))
+				return false;
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return !errno && *end == '\0' && end != colon + 1 && port >= 1 && port <= 65535;
+}
+
+int config_set_node(struct config *cfg, const char *name)
+{
+	if (!name_valid(name, CONFIG_NODE_MAX))
+		return -EINVAL;
+	strcpy(cfg->cluster_node, name);
+	return 0;
+}
+
+int config_set_redis(struct config *cfg, const char *addr)
+{
+	if (addr[0] && (!redis_valid(addr) || strlen(addr) >= sizeof(cfg->cluster_redis)))
+		return -EINVAL;
+	strcpy(cfg->cluster_redis, addr);
+	return 0;
+}
+
+int config_read_secret(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	bool cut;
+	size_t n;
+
+	if (!f)
+		return -errno;
+	buf[0] = '\0';
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	n = strcspn(buf, "\r\n");
+	/* No line end within len and more of the line to read: it does not fit. */
+	if (buf[n] == '\0') {
+		int next = fgetc(f);
+
+		cut = next != EOF && next != '\n' && next != '\r';
+	} else {
+		cut = false;
+	}
+	fclose(f);
+	if (cut) {
+		memset(buf, 0, len);
+		return -EINVAL;
+	}
+	buf[n] = '\0';
+	return n ? (int)n : -EINVAL;
+}
+
+int config_finish(struct config *cfg, char *err, size_t errlen)
+{
+	char secret[512];
+	int n;
+
+	if (!cfg->cluster_redis[0])
+		return 0;
+	if (!cfg->cluster_node[0]) {
+		char host[256] = "";
+		size_t k;
+
+		gethostname(host, sizeof(host) - 1);
+		k = strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+		host[k < CONFIG_NODE_MAX ? k : CONFIG_NODE_MAX] = '\0';
+		strcpy(cfg->cluster_node, host[0] ? host : "node");
+	}
+	if (cfg->cluster_redis_user[0] && !cfg->cluster_password_file[0]) {
+		snprintf(err, errlen, "[cluster] redis_user needs redis_password_file (its password)");
+		return -EINVAL;
+	}
+	if (cfg->cluster_password_file[0]) {
+		n = config_read_secret(cfg->cluster_password_file, secret, sizeof(secret));
+		memset(secret, 0, sizeof(secret));
+		if (n < 0) {
+			snprintf(err, errlen, "[cluster] redis_password_file %s: %s",
+				 cfg->cluster_password_file,
+				 n == -EINVAL ? "empty, or its first line is over 511 bytes" : strerror(-n));
+			return -EINVAL;
+		}
+	}
+	/* Fail closed until the engine that uses it exists: a node that silently served its
+	 * users alone would split the chat. */
+	snprintf(err, errlen, "[cluster] redis: this build cannot share the chat through Redis yet; "
+		 "leave it empty (one node), or use --node alone to name this daemon");
+	return -EINVAL;
 }
 
 /* "1.2.3.4:80" or "[::1]:80": a numeric address and a decimal port 0-65535. */
@@ -96,7 +218,8 @@ int config_add_listen(struct config *cfg, const char *addr)
 
 /* Keys */
 
-enum key_type { K_U32, K_SIZE, K_MS, K_DOUBLE, K_BOOL, K_STRING, K_LISTEN, K_HOSTS, K_NETS, K_LEVEL };
+enum key_type { K_U32, K_SIZE, K_MS, K_DOUBLE, K_BOOL, K_STRING, K_LISTEN, K_HOSTS, K_NETS, K_LEVEL,
+		K_NODE, K_REDIS, K_PREFIX };
 
 struct key {
 	const char *section, *name;
@@ -139,6 +262,11 @@ static const struct key keys[] = {
 	{ "status", "healthz", K_BOOL, F(healthz), 0, 0, true },
 	{ "status", "metrics", K_BOOL, F(metrics), 0, 0, true },
 	{ "status", "allow", K_NETS, F(status_allow), 0, 0, true },
+	{ "cluster", "redis", K_REDIS, F(cluster_redis), 0, 0, false },
+	{ "cluster", "node", K_NODE, F(cluster_node), 0, 0, false },
+	{ "cluster", "redis_user", K_STRING, F(cluster_redis_user), 0, sizeof(((struct config *)0)->cluster_redis_user), false },
+	{ "cluster", "redis_password_file", K_STRING, F(cluster_password_file), 0, sizeof(((struct config *)0)->cluster_password_file), false },
+	{ "cluster", "key_prefix", K_PREFIX, F(cluster_key_prefix), 0, 0, false },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -285,6 +413,18 @@ static int set_key(struct config *cfg, const struct key *k, const char *v, bool 
 	case K_LEVEL:
 		*why = "error, warning, notice, info or debug";
 		return log_level_parse(v, (enum log_level *)field);
+	case K_NODE:
+		*why = "1-16 of A-Z a-z 0-9 _ -";
+		return config_set_node(cfg, v);
+	case K_REDIS:
+		*why = "HOST:PORT, [IPv6]:PORT or unix:/path (empty: a single node)";
+		return config_set_redis(cfg, v);
+	case K_PREFIX:
+		*why = "1-31 of A-Z a-z 0-9 _ -";
+		if (!name_valid(v, sizeof(cfg->cluster_key_prefix) - 1))
+			return -EINVAL;
+		strcpy(field, v);
+		return 0;
 	case K_LISTEN:
 		*why = "ADDR:PORT words such as 127.0.0.1:8808 [::1]:8808 (at most 8)";
 		if (!append)
@@ -435,6 +575,11 @@ void config_reload(struct config *cur, const struct config *next, char *note, si
 		strcpy(cur->user, keep.user);
 		strcpy(cur->control_socket, keep.control_socket);
 		strcpy(cur->control_group, keep.control_group);
+		strcpy(cur->cluster_redis, keep.cluster_redis);
+		strcpy(cur->cluster_node, keep.cluster_node);
+		strcpy(cur->cluster_redis_user, keep.cluster_redis_user);
+		strcpy(cur->cluster_password_file, keep.cluster_password_file);
+		strcpy(cur->cluster_key_prefix, keep.cluster_key_prefix);
 	}
 }
 

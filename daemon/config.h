@@ -7,6 +7,7 @@
 
 #define CONFIG_MAX_LISTEN 8
 #define CONFIG_MAX_ALLOWED 16
+#define CONFIG_NODE_MAX 16 /* a node name: 1-16 of [A-Za-z0-9_-] */
 
 /* Every tunable of the daemon. config_defaults() is the embedded default config: loopback,
  * a high port, the limits of CHAT-PROTOCOL.md. */
@@ -56,6 +57,14 @@ struct config {
 	uint32_t interest_fallback_ms;
 	uint32_t max_interests;
 	uint32_t max_interest_chars;
+
+	/* [cluster]: several daemons share one chat through Redis (empty redis: one node, all
+	 * in memory). Nothing here changes on a reload. */
+	char cluster_redis[128];     /* "HOST:PORT", "[v6]:PORT" or "unix:/path" */
+	char cluster_node[CONFIG_NODE_MAX + 1]; /* this daemon's name in the cluster */
+	char cluster_redis_user[64]; /* ACL user for AUTH (empty: the default user) */
+	char cluster_password_file[256]; /* its password, first line of this file */
+	char cluster_key_prefix[32];  /* every key under {PREFIX} */
 };
 
 void config_defaults(struct config *cfg);
@@ -71,6 +80,18 @@ void config_reload(struct config *cur, const struct config *next, char *note, si
 
 /* Is this peer address (struct sockaddr_in/in6) in status_allow? */
 bool config_status_allowed(const struct config *cfg, const void *sockaddr);
+
+/* [cluster] values from the command line (--node, --redis); -EINVAL when malformed. */
+int config_set_node(struct config *cfg, const char *name);
+int config_set_redis(struct config *cfg, const char *addr);
+/* After the file and the options: a cluster node without a name is named after the host
+ * (cut to its first 16 valid characters), and the cluster keys are checked together
+ * (a readable, non-empty password file; a user only with a password). Returns 0, or -EINVAL
+ * with err saying what is wrong. */
+int config_finish(struct config *cfg, char *err, size_t errlen);
+/* Reads the first line of a secret file into buf (NUL-terminated, newline dropped). Returns
+ * its length, or -errno (-EINVAL: empty or longer than len - 1). The secret is never logged. */
+int config_read_secret(const char *path, char *buf, size_t len);
 
 /* Adds a listen address ("127.0.0.1:0", "[::1]:8080"); -EINVAL when malformed, -ENOSPC when full. */
 int config_add_listen(struct config *cfg, const char *addr);

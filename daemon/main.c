@@ -33,6 +33,11 @@ static void usage(FILE *f)
 		"                                push stream (default 120)\n"
 		"      --chat-idle-timeout S     end an MCP 2026-07-28 chat after S seconds without a\n"
 		"                                request or a waiting call (default 60)\n"
+		"      --node NAME               this daemon's name in a cluster: 1-16 of A-Z a-z 0-9 _ -\n"
+		"                                (default: the host name); 2025 session ids start\n"
+		"                                with NAME. so a load balancer can route them\n"
+		"      --redis ADDR              share the chat with other daemons through Redis at\n"
+		"                                HOST:PORT or unix:/path (default: none, one node)\n"
 		"      --rate N                  messages per second per session, sustained (default 5)\n"
 		"      --burst N                 messages per session in a burst (default 20)\n"
 		"      --log-level LEVEL         error, warning, notice, info or debug (default info)\n"
@@ -58,7 +63,7 @@ static int parse_number(const char *opt, const char *arg, double min, double max
 	return 0;
 }
 
-enum { OPT_MAX_SESSIONS = 256, OPT_IDLE, OPT_CHAT_IDLE, OPT_RATE, OPT_BURST, OPT_LOG_LEVEL, OPT_CHECK };
+enum { OPT_MAX_SESSIONS = 256, OPT_IDLE, OPT_CHAT_IDLE, OPT_NODE, OPT_REDIS, OPT_RATE, OPT_BURST, OPT_LOG_LEVEL, OPT_CHECK };
 
 static const struct option opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -68,6 +73,8 @@ static const struct option opts[] = {
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
 	{ "session-idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "chat-idle-timeout", required_argument, NULL, OPT_CHAT_IDLE },
+	{ "node", required_argument, NULL, OPT_NODE },
+	{ "redis", required_argument, NULL, OPT_REDIS },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "burst", required_argument, NULL, OPT_BURST },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -144,6 +151,18 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 				return 2;
 			cfg->chat_idle_ms = (uint32_t)(v * 1000);
 			break;
+		case OPT_NODE:
+			if (config_set_node(cfg, optarg) < 0) {
+				fprintf(stderr, "mcp-chatd: --node takes 1-16 of A-Z a-z 0-9 _ -, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_REDIS:
+			if (config_set_redis(cfg, optarg) < 0) {
+				fprintf(stderr, "mcp-chatd: --redis takes HOST:PORT, [IPv6]:PORT or unix:/path, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case OPT_RATE:
 			if (parse_number("--rate", optarg, 0.001, 1e9, &cfg->rate_per_second) < 0)
 				return 2;
@@ -197,7 +216,7 @@ static int reload_config(struct config *next, char *err, size_t errlen)
 		snprintf(err, errlen, "the command line no longer parses");
 		return -EINVAL;
 	}
-	return 0;
+	return config_finish(next, err, errlen);
 }
 
 int main(int argc, char **argv)
@@ -218,6 +237,10 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &cfg);
 	if (rc >= 0)
 		return rc;
+	if (config_finish(&cfg, err_text, sizeof(err_text)) < 0) {
+		fprintf(stderr, "mcp-chatd: %s\n", err_text);
+		return a.check ? 1 : 2;
+	}
 	if (a.check) {
 		printf("%s: configuration OK\n", a.config ? a.config : "embedded defaults");
 		return 0;

@@ -87,7 +87,8 @@ say "lintian: $(grep -c '^E:' "$TMP/lintian.log" || true) errors, $(grep -c '^W:
 dpkg-deb -c "$DEB" >"$TMP/deb.list"
 for f in ./usr/sbin/mcp-chatd ./usr/bin/mcpchatctl ./etc/mcp-chat/mcp-chat.conf "./usr/lib/systemd/system/mcp-chat.service" \
 	./usr/lib/sysusers.d/mcp-chat.conf ./usr/lib/tmpfiles.d/mcp-chat.conf ./usr/share/doc/mcp-chat/copyright \
-	./usr/share/doc/mcp-chat/changelog.Debian.gz ./usr/share/man/man8/mcp-chatd.8.gz ./usr/share/man/man1/mcpchatctl.1.gz; do
+	./usr/share/doc/mcp-chat/changelog.Debian.gz ./usr/share/man/man8/mcp-chatd.8.gz ./usr/share/man/man1/mcpchatctl.1.gz \
+	./usr/share/doc/mcp-chat/examples/haproxy-mcp-chat.cfg; do
 	grep -q " $f\$" "$TMP/deb.list" || fail ".deb lacks $f"
 done
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -qx /etc/mcp-chat/mcp-chat.conf ||

@@ -6,8 +6,13 @@
 #include "http/sse.h"
 #include "http/response.h"
 
-/* A tools/call answered later (wait_for_message): its answer goes out as one SSE event on the
- * POST's own response stream. */
+/* A tools/call answered later: a wait for events (wait_for_message), or a tool that answers
+ * when its own round trip completes (mcp_tool_defer). Either way its answer goes out as one
+ * SSE event on the POST's own response stream. */
+struct mcp_pending {
+	struct mcp_call *call;
+};
+
 struct mcp_call {
 	struct mcp_call *next; /* in session->calls */
 	struct mcp_server *srv;
@@ -23,7 +28,25 @@ struct mcp_call {
 	uint32_t pings;
 	struct timer deadline;
 	struct timer ping;
+	/* A deferred call (mcp_tool_defer): not on a session's list; freed by mcp_pending_done
+	 * only, so the handle stays valid whatever the connection does. */
+	struct mcp_pending handle;
+	bool deferred, parked, done_early;
+	struct mcp_answer early; /* the answer when it came before the call was parked */
 };
+
+static void free_deferred(struct mcp_call *call)
+{
+	if (call->sink)
+		call->sink->call = NULL;
+	timer_cancel(call->srv->timers, &call->ping);
+	cJSON_Delete(call->id);
+	cJSON_Delete(call->progress);
+	buf_free(&call->early.result);
+	mcp_answer_clear(&call->early);
+	call->srv->calls--;
+	free(call);
+}
 
 static void free_call(struct mcp_call *call)
 {
@@ -191,7 +214,10 @@ void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink)
 
 		sink->call = NULL;
 		call->sink = NULL;
-		free_call(call);
+		if (call->deferred) /* its owner still holds the handle: freed on done */
+			timer_cancel(srv->timers, &call->ping);
+		else
+			free_call(call);
 	}
 }
 
@@ -229,4 +255,97 @@ void mcp_call_notification(struct mcp_session *s, const struct jsonrpc_fields *f
 {
 	if (f->method && strcmp(f->method->valuestring, "notifications/cancelled") == 0)
 		cancel_request(s, f->params);
+}
+
+/* Deferred answers */
+
+struct mcp_pending *mcp_tool_defer(struct mcp_tool_ctx *ctx)
+{
+	struct mcp_call *call;
+
+	if (!ctx->may_wait)
+		return NULL;
+	call = xcalloc(1, sizeof(*call));
+	call->srv = ctx->srv;
+	call->modern = ctx->modern;
+	call->deferred = true;
+	call->handle.call = call;
+	timer_init(&call->ping, on_call_ping);
+	call->srv->calls++;
+	ctx->pending = &call->handle;
+	return &call->handle;
+}
+
+/* Sends the answer on the call's stream (if the client is still there) and frees the call. */
+static void send_deferred(struct mcp_call *call, struct mcp_answer *a)
+{
+	struct mcp_sink *sink = call->sink;
+	struct buf msg = BUF_INIT;
+	bool keep = call->keep_alive;
+
+	if (sink) {
+		mcp_answer_append(&msg, call->id, a);
+		sse_append_event(sink->ops->out(sink), 0, msg.p, msg.len);
+		sse_append_end(sink->ops->out(sink));
+		if (sink->ops->commit(sink) < 0)
+			keep = false;
+	}
+	buf_free(&msg);
+	free_deferred(call);
+	if (sink)
+		sink->ops->resume(sink, keep);
+}
+
+void mcp_pending_done(struct mcp_pending *p, struct mcp_tool_ctx *result)
+{
+	struct mcp_call *call = p->call;
+	struct mcp_answer a = { .result = BUF_INIT, .modern = call->modern };
+
+	mcp_methods_tool_result(result, NULL, &a);
+	if (!call->parked) { /* answered before mcp parked the request: answered at park */
+		call->early = a;
+		call->done_early = true;
+		return;
+	}
+	send_deferred(call, &a);
+	buf_free(&a.result);
+	mcp_answer_clear(&a);
+}
+
+void mcp_call_drop_pending(struct mcp_pending *p)
+{
+	free_deferred(p->call);
+}
+
+bool mcp_pending_abandoned(const struct mcp_pending *p)
+{
+	return p->call->parked && !p->call->sink;
+}
+
+enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_sink *sink,
+					   const cJSON *id, struct mcp_answer *a, bool keep_alive)
+{
+	struct mcp_call *call = a->tool.pending->call;
+
+	if (call->done_early) { /* the owner answered within the call: a plain JSON answer */
+		struct buf msg = BUF_INIT;
+
+		mcp_answer_append(&msg, id, &call->early);
+		mcp_reply_json(sink, 200, NULL, msg.p, msg.len, keep_alive);
+		buf_free(&msg);
+		free_deferred(call);
+		return keep_alive ? MCP_DONE : MCP_CLOSE;
+	}
+	call->id = cJSON_Duplicate(id, 1);
+	call->sink = sink;
+	call->keep_alive = keep_alive;
+	call->parked = true;
+	if (cJSON_IsString(a->progress_token) || cJSON_IsNumber(a->progress_token))
+		call->progress = cJSON_Duplicate(a->progress_token, 0);
+	sink->call = call;
+	http_response_head(sink->ops->out(sink), 200, "text/event-stream", -1,
+			   "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", keep_alive);
+	sink->ops->commit(sink);
+	timer_arm(srv->timers, &call->ping, timer_now_ms() + srv->cfg->sse_keepalive_ms);
+	return MCP_PENDING;
 }

@@ -33,10 +33,14 @@ char *mcp_version_error_data(const char *requested);
 #define MCP_SESSION_RAW_LEN 24
 #define MCP_SESSION_ID_LEN 32
 #define MCP_SESSION_HANDLE_LEN 8
+/* A named node's ids are "NODE." + the random part, so a load balancer can keep a session on
+ * its node (packaging/haproxy-mcp-chat.cfg); the random part alone is the credential. */
+#define MCP_NODE_MAX 16
+#define MCP_SESSION_ID_MAX (MCP_NODE_MAX + 1 + MCP_SESSION_ID_LEN)
 
 struct mcp_session {
 	uint8_t raw[MCP_SESSION_RAW_LEN];
-	char id[MCP_SESSION_ID_LEN + 1];
+	char id[MCP_SESSION_ID_MAX + 1];
 	char handle[MCP_SESSION_HANDLE_LEN + 1];
 	struct mcp_session *next; /* hash chain */
 	struct mcp_session *prev_all, *next_all;
@@ -75,9 +79,12 @@ struct mcp_sessions {
 	uint32_t count;
 	uint32_t max;
 	struct mcp_session *all; /* newest first */
+	char node[MCP_NODE_MAX + 2]; /* "NODE." or "" */
 };
 
 void mcp_sessions_init(struct mcp_sessions *t, uint32_t max);
+/* Ids made from now on start with "node." (NULL or "": none); only such ids are found. */
+void mcp_sessions_set_node(struct mcp_sessions *t, const char *node);
 /* Frees the table; sessions still in it must have been removed by the caller. */
 void mcp_sessions_free(struct mcp_sessions *t);
 /* Creates a session with fresh id and handle and adds it. Returns 0, -EAGAIN at the session
@@ -125,6 +132,7 @@ struct mcp_answer {
 	struct mcp_tool_ctx tool; /* for tools/call */
 	const struct mcp_tool *t;
 	bool wait;
+	bool pending; /* the tool answers later (a->tool.pending, mcp_pending_done) */
 };
 
 void mcp_answer_error(struct mcp_answer *a, int code, const char *fmt, ...)
@@ -167,6 +175,12 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 /* A parked call answers with the tool's result when woken; modern marks a 2026-07-28 one. */
 /* Answers the call now with what its tool returns, and frees it. */
 void mcp_call_finish(struct mcp_call *call);
+/* A tool answered MCP_TOOL_PENDING: the call (made by mcp_tool_defer) now waits on sink for
+ * mcp_pending_done(); answers at once if that came already. */
+enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_sink *sink,
+					   const cJSON *id, struct mcp_answer *a, bool keep_alive);
+/* A tool took a handle but answered now after all: the handle goes. */
+void mcp_call_drop_pending(struct mcp_pending *p);
 /* Wakes s's calls waiting for an event before seq. */
 void mcp_call_wake(struct mcp_session *s, uint64_t seq);
 /* Notes an answer that moved the wait_for_message cursor (for cancellation). */
@@ -187,6 +201,9 @@ bool mcp_modern_claims(const struct http_request *req, const cJSON *msg);
 void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s,
 			  const struct mcp_tool *t, const cJSON *args, bool may_wait,
 			  struct mcp_answer *a);
+/* The CallToolResult of what a tool put in ctx (takes ctx->structured and its text). */
+void mcp_methods_tool_result(struct mcp_tool_ctx *ctx, const struct mcp_tool *t,
+			     struct mcp_answer *a);
 /* Builds the tools/list result for the tools set now (srv->tools_list). */
 void mcp_methods_build_tools_list(struct mcp_server *srv);
 

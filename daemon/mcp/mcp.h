@@ -63,6 +63,7 @@ struct mcp_tool_ctx {
 	/* A 2026-07-28 request: no session came with it. The tool names the session it acts for
 	 * with mcp_tool_bind() or makes one with mcp_tool_mint() (minted says it did). */
 	bool modern, minted;
+	struct mcp_pending *pending; /* set by mcp_tool_defer() */
 	/* Set by a tool that wants to wait: answer when an event with seq > wait_after arrives
 	 * or after wait_ms; the tool is then called again with may_wait false. */
 	uint64_t wait_after;
@@ -74,7 +75,9 @@ struct mcp_tool_ctx {
 	const char *error_text; /* with is_error: the sentence for the text content */
 };
 
-enum mcp_tool_status { MCP_TOOL_DONE, MCP_TOOL_WAIT, MCP_TOOL_UNKNOWN_ERROR };
+/* DONE: the result is in ctx. WAIT: wait for an event (wait_after, wait_ms), then run again.
+ * PENDING: the answer comes later from the tool's owner (mcp_tool_defer). */
+enum mcp_tool_status { MCP_TOOL_DONE, MCP_TOOL_WAIT, MCP_TOOL_UNKNOWN_ERROR, MCP_TOOL_PENDING };
 
 struct mcp_tool {
 	const char *name;
@@ -116,6 +119,20 @@ void mcp_tool_bind(struct mcp_tool_ctx *ctx, struct mcp_session *s);
  * it. Returns 0, -EAGAIN at the session cap, or a getrandom error. Ended again by mcp if the
  * tool's result is an error, so a refused first call leaves nothing behind. */
 int mcp_tool_mint(struct mcp_tool_ctx *ctx);
+/* A tool that answers later (an engine waiting on a round trip to a store) takes a handle
+ * here and returns MCP_TOOL_PENDING; mcp holds the request open (the answer goes out as one
+ * SSE event on its POST, with keep-alive comments meanwhile) until mcp_pending_done(). NULL
+ * when this call cannot wait (a batch): the tool must answer now. The handle is mcp's; it
+ * stays valid until mcp_pending_done(), which the owner must call exactly once, whatever
+ * happens to the client's connection. */
+struct mcp_pending *mcp_tool_defer(struct mcp_tool_ctx *ctx);
+/* The answer: result's structured (or structured_text), is_error and error_text, as a tool
+ * sets them in its ctx; mcp takes structured and structured_text. Sent if the client is still
+ * there, else dropped; p is freed either way. */
+void mcp_pending_done(struct mcp_pending *p, struct mcp_tool_ctx *result);
+/* Has the client gone (its connection closed)? Work for it may stop; done is still due. */
+bool mcp_pending_abandoned(const struct mcp_pending *p);
+
 /* Was s made by a 2026-07-28 request (no session id; expires after chat_idle_s)? */
 bool mcp_session_modern(const struct mcp_session *s);
 

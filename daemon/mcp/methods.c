@@ -97,7 +97,6 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 {
 	struct mcp_tool_ctx *ctx = &a->tool;
 	enum mcp_tool_status st;
-	char *text;
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->srv = srv;
@@ -111,8 +110,25 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 		a->wait = true;
 		return;
 	}
+	if (st == MCP_TOOL_PENDING && ctx->pending) {
+		a->pending = true;
+		return;
+	}
+	if (ctx->pending) {
+		mcp_call_drop_pending(ctx->pending);
+		ctx->pending = NULL;
+	}
+	mcp_methods_tool_result(ctx, t, a);
+}
+
+void mcp_methods_tool_result(struct mcp_tool_ctx *ctx, const struct mcp_tool *t,
+			     struct mcp_answer *a)
+{
+	char *text;
+
 	if (!ctx->structured && !ctx->structured_text) {
-		mcp_answer_error(a, JSONRPC_INTERNAL_ERROR, "Internal error in tool %s", t->name);
+		mcp_answer_error(a, JSONRPC_INTERNAL_ERROR, "Internal error in tool %s",
+				 t ? t->name : "(deferred)");
 		return;
 	}
 	/* One serialisation serves both: the text content is the JSON as a string. */

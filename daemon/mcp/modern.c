@@ -224,6 +224,10 @@ static enum mcp_disposition answer(struct mcp_server *srv, const struct http_req
 		d = mcp_call_park(srv, a.tool.session, sink, f->id, &a, req->keep_alive);
 		goto out;
 	}
+	if (a.pending) {
+		d = mcp_call_park_pending(srv, sink, f->id, &a, req->keep_alive);
+		goto out;
+	}
 	if (a.wait) /* a tool that waits without naming its state: a bug, answered as such */
 		mcp_answer_error(&a, JSONRPC_INTERNAL_ERROR, "Internal error in tool %s", a.t->name);
 	mcp_answer_append(&body, f->id, &a);

@@ -17,6 +17,7 @@ struct mcp_server *mcp_server_new(const struct config *cfg, struct timer_heap *t
 	srv->cfg = cfg;
 	srv->timers = timers;
 	mcp_sessions_init(&srv->sessions, cfg->max_sessions);
+	mcp_sessions_set_node(&srv->sessions, cfg->cluster_node);
 	mcp_methods_build_tools_list(srv);
 	return srv;
 }

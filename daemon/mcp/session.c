@@ -1,6 +1,7 @@
 #include "mcp/internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -30,9 +31,13 @@ int mcp_random(void *buf, size_t len)
 /* 24 random bytes are 32 base64url characters, no padding. */
 _Static_assert(MCP_SESSION_ID_LEN == 4 * MCP_SESSION_RAW_LEN / 3, "id length");
 
-static void encode(const uint8_t raw[MCP_SESSION_RAW_LEN], char id[MCP_SESSION_ID_LEN + 1])
+static void encode(const char *node, const uint8_t raw[MCP_SESSION_RAW_LEN],
+		   char id[MCP_SESSION_ID_MAX + 1])
 {
-	b64url_encode(raw, MCP_SESSION_RAW_LEN, id);
+	size_t n = strlen(node);
+
+	memcpy(id, node, n);
+	b64url_encode(raw, MCP_SESSION_RAW_LEN, id + n);
 }
 
 static int decode(const char *id, uint8_t raw[MCP_SESSION_RAW_LEN])
@@ -64,6 +69,13 @@ void mcp_sessions_init(struct mcp_sessions *t, uint32_t max)
 	t->bucket = xcalloc(1024, sizeof(*t->bucket));
 	t->mask = 1023;
 	t->max = max;
+}
+
+void mcp_sessions_set_node(struct mcp_sessions *t, const char *node)
+{
+	t->node[0] = '\0';
+	if (node && node[0] && strlen(node) <= MCP_NODE_MAX)
+		snprintf(t->node, sizeof(t->node), "%s.", node);
 }
 
 void mcp_sessions_free(struct mcp_sessions *t)
@@ -105,7 +117,7 @@ int mcp_sessions_create(struct mcp_sessions *t, uint32_t mailbox_capacity,
 		free(s);
 		return err;
 	}
-	encode(s->raw, s->id);
+	encode(t->node, s->raw, s->id);
 	for (int i = 0; i < (int)sizeof(hraw); i++) {
 		s->handle[2 * i] = "0123456789abcdef"[hraw[i] >> 4];
 		s->handle[2 * i + 1] = "0123456789abcdef"[hraw[i] & 15];
@@ -127,8 +139,13 @@ int mcp_sessions_create(struct mcp_sessions *t, uint32_t mailbox_capacity,
 struct mcp_session *mcp_sessions_find(const struct mcp_sessions *t, const char *id)
 {
 	uint8_t raw[MCP_SESSION_RAW_LEN];
+	size_t n = strlen(t->node);
 
-	if (!id || strlen(id) != MCP_SESSION_ID_LEN || decode(id, raw) < 0)
+	/* Another node's session (a load balancer that lost track) is unknown here: 404. */
+	if (!id || strncmp(id, t->node, n) != 0)
+		return NULL;
+	id += n;
+	if (strlen(id) != MCP_SESSION_ID_LEN || decode(id, raw) < 0)
 		return NULL;
 	for (struct mcp_session *s = t->bucket[hash_of(raw) & t->mask]; s; s = s->next)
 		if (same_id(s->raw, raw))

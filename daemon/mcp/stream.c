@@ -139,7 +139,8 @@ enum mcp_disposition mcp_stream_open(struct mcp_server *srv, const struct http_r
 		from = s->mbox.acked;
 	}
 	mcp_session_touch(s);
-	http_response_head(sink->ops->out(sink), 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n",
+	http_response_head(sink->ops->out(sink), 200, "text/event-stream", -1,
+			   "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n",
 		   true);
 	s->stream = sink;
 	sink->stream_of = s;

@@ -190,6 +190,11 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 		keep_scratch(srv, &a.result, &body);
 		return mcp_call_park(srv, s, sink, id, &a, req->keep_alive);
 	}
+	if (a.pending) {
+		keep_scratch(srv, &a.result, &body);
+		mcp_session_arm_idle(srv, s);
+		return mcp_call_park_pending(srv, sink, id, &a, req->keep_alive);
+	}
 	mcp_answer_append(&body, id, &a);
 	mcp_answer_clear(&a);
 	mcp_reply_json(sink, 200, NULL, body.p, body.len, req->keep_alive);

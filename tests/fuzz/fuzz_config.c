@@ -57,6 +57,8 @@ static double value_of(const struct config *c, const struct range *r)
 	return (double)z;
 }
 
+#define SAFE "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
 static void check_strings(const struct config *c)
 {
 	FZ_CHECK(memchr(c->user, 0, sizeof(c->user)), "user not terminated");
@@ -77,6 +79,14 @@ static void check_strings(const struct config *c)
 			 "host %d not terminated", i);
 		FZ_CHECK(c->allowed_hosts[i][0], "empty allowed host %d", i);
 	}
+	/* [cluster]: a node name is 0-16 of the safe set (it goes into session ids), a prefix
+	 * 1-31 of it (it goes into every Redis key). */
+	FZ_CHECK(strlen(c->cluster_node) <= CONFIG_NODE_MAX &&
+			 strspn(c->cluster_node, SAFE) == strlen(c->cluster_node), "node \"%s\"", c->cluster_node);
+	FZ_CHECK(c->cluster_key_prefix[0] && strspn(c->cluster_key_prefix, SAFE) == strlen(c->cluster_key_prefix),
+		 "key_prefix \"%s\"", c->cluster_key_prefix);
+	FZ_CHECK(memchr(c->cluster_redis, 0, sizeof(c->cluster_redis)), "redis not terminated");
+	FZ_CHECK(memchr(c->cluster_password_file, 0, sizeof(c->cluster_password_file)), "password file not terminated");
 }
 
 static void check_nets(const struct config *c)

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -330,6 +331,42 @@ static void test_random_fills(void)
 	CU_ASSERT_EQUAL(mcp_random(a, 0), 0);
 }
 
+/* A named node's ids are "NODE." + the random part; only its own prefix finds a session. */
+static void test_node_prefix(void)
+{
+	struct mcp_sessions t;
+	struct mcp_session *s;
+	char other[MCP_SESSION_ID_MAX + 1];
+
+	mcp_sessions_init(&t, 10);
+	mcp_sessions_set_node(&t, "node-7_b");
+	s = create_ok(&t);
+	CU_ASSERT_EQUAL(strncmp(s->id, "node-7_b.", 9), 0);
+	CU_ASSERT_TRUE(is_b64url_id(s->id + 9));
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find(&t, s->id), s);
+	/* The random part alone, or under another node's name, is unknown here. */
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, s->id + 9));
+	snprintf(other, sizeof(other), "node-7_c.%s", s->id + 9);
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, other));
+	snprintf(other, sizeof(other), "node-7_b%s", s->id + 9);
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, other));
+	snprintf(other, sizeof(other), "node-7_b.%s", s->id + 10);
+	CU_ASSERT_PTR_NULL(mcp_sessions_find(&t, other));
+	/* The longest name fits the id buffer. */
+	mcp_sessions_set_node(&t, "abcdefghijklmnop");
+	s = create_ok(&t);
+	CU_ASSERT_EQUAL(strlen(s->id), MCP_SESSION_ID_MAX);
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find(&t, s->id), s);
+	/* A name too long, or none, makes plain ids. */
+	mcp_sessions_set_node(&t, "abcdefghijklmnopq");
+	CU_ASSERT_TRUE(is_b64url_id(create_ok(&t)->id));
+	mcp_sessions_set_node(&t, NULL);
+	s = create_ok(&t);
+	CU_ASSERT_TRUE(is_b64url_id(s->id));
+	CU_ASSERT_PTR_EQUAL(mcp_sessions_find(&t, s->id), s);
+	drain(&t);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -347,6 +384,7 @@ int main(void)
 		{ "all-list links", test_all_list_links },
 		{ "mailbox is usable", test_mailbox_is_usable },
 		{ "session_random fills", test_random_fills },
+		{ "node prefix", test_node_prefix },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {
