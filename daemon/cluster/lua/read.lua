@@ -1,0 +1,40 @@
+-- read chat_id after ack max
+--   -> {"ok", next, last, unread, seq1, method1, params1, seq2, ...} | err chat_expired
+-- The events after `after` ("" = the next of the last answer), at most max of them; next
+-- is the seq of the last one returned (after when none). ack: 0 acknowledges nothing; 1
+-- acknowledges every event up to after (MCP 2026-07-28: after is the acknowledgement); 2
+-- also acknowledges what this answer returns (a 2025 session: returned = delivered).
+-- Acknowledged events leave the stream (XTRIM MINID), which frees the mailbox bound. last
+-- is the chat's newest seq and unread what is left unacknowledged after this call.
+local id, after, ack, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local now = now_ms()
+
+local c = begin(id, now)
+if not c then return expired_reply() end
+after = after == '' and num(c, 'cursor') or tonumber(after)
+local last = num(c, 'seq')
+
+local function acknowledge(upto)
+	upto = math.min(upto, last) -- mailbox_ack: never past the newest event
+	if upto > num(c, 'acked') then
+		set(c, 'acked', int(upto))
+		redis.call('XTRIM', mb_key(id), 'MINID', int(upto + 1))
+	end
+end
+
+if ack >= 1 then acknowledge(after) end
+local entries = redis.call('XRANGE', mb_key(id), int(after + 1), '+', 'COUNT', max)
+local out = { 'ok', after, last, 0 }
+for _, e in ipairs(entries) do
+	local seq = tonumber(string.match(e[1], '^(%d+)'))
+	local f = {}
+	for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+	out[#out + 1] = seq
+	out[#out + 1] = f.m
+	out[#out + 1] = f.p
+	out[2] = seq
+end
+set(c, 'cursor', int(out[2]))
+if ack == 2 then acknowledge(out[2]) end
+out[4] = last - num(c, 'acked')
+return out
