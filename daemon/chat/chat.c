@@ -55,6 +55,7 @@ const char *chat_error_code(enum chat_error e)
 	case CHAT_MAILBOX_FULL: return "mailbox_full";
 	case CHAT_SHUTTING_DOWN: return "shutting_down";
 	case CHAT_EXPIRED: return "chat_expired";
+	case CHAT_UNAVAILABLE: return "unavailable";
 	case CHAT_ERROR_COUNT: break;
 	}
 	return "internal_error";

@@ -28,6 +28,7 @@ enum chat_error {
 	CHAT_MAILBOX_FULL,
 	CHAT_SHUTTING_DOWN,
 	CHAT_EXPIRED, /* a chat_id that names no chat (never issued, or its chat ended) */
+	CHAT_UNAVAILABLE, /* nothing was done: no room for a new chat, or (a cluster) no store */
 	CHAT_ERROR_COUNT, /* not an error: how many codes there are */
 };
 

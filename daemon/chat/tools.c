@@ -65,7 +65,7 @@ static enum mcp_tool_status chat_refusal(struct mcp_tool_ctx *ctx, const struct 
 	if (r->error != CHAT_INVALID_ARGUMENTS && (unsigned)r->error < STATS_REFUSAL_CODES)
 		stats.refusals[r->error]++;
 	refuse(ctx, chat_error_code(r->error), r->field, "%s", r->message);
-	if (r->error == CHAT_RATE_LIMITED)
+	if (r->error == CHAT_RATE_LIMITED || r->error == CHAT_UNAVAILABLE)
 		cJSON_AddNumberToObject(ctx->structured, "retry_after_ms", r->retry_after_ms);
 	return MCP_TOOL_DONE;
 }
@@ -151,8 +151,13 @@ static int chat_of(struct mcp_tool_ctx *ctx, bool may_mint, struct chat_user **o
 	if (!id) {
 		err = mcp_tool_mint(ctx);
 		if (err < 0) {
-			refuse(ctx, "unavailable", NULL, "This server holds as many chats as it may; try again in a few seconds");
-			cJSON_AddNumberToObject(ctx->structured, "retry_after_ms", 5000);
+			struct chat_result r = {
+				.error = CHAT_UNAVAILABLE,
+				.message = "This server holds as many chats as it may; try again in a few seconds",
+				.retry_after_ms = 5000,
+			};
+
+			chat_refusal(ctx, &r);
 			return err;
 		}
 		*out = mcp_session_app(ctx->session);
