@@ -197,7 +197,9 @@ static bool ok_head(const redisReply *r, long long *n, bool *more)
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
 		return false;
 	e = r->element[0];
-	if (e->type != REDIS_REPLY_STRING || e->len != 2 || memcmp(e->str, "ok", 2))
+	/* A Lua string is a bulk string; a status reply says the same. */
+	if ((e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_STATUS) || e->len != 2 ||
+	    memcmp(e->str, "ok", 2))
 		return false;
 	if (r->element[1]->type != REDIS_REPLY_INTEGER || r->element[1]->integer < 0 ||
 	    r->element[1]->integer > CLUSTER_NODE_SWEEP_MAX)
