@@ -591,7 +591,7 @@ static void shutdown_chat(void *ctx)
 	chat_shutdown(w->chat);
 }
 
-static void limits_of(const struct config *cfg, struct chat_limits *out)
+void chat_tools_limits(const struct config *cfg, struct chat_limits *out)
 {
 	const struct chat_limits limits = {
 		.max_message_bytes = cfg->max_message_bytes,
@@ -610,7 +610,7 @@ void chat_tools_configure(struct chat *c, const struct config *cfg)
 {
 	struct chat_limits limits;
 
-	limits_of(cfg, &limits);
+	chat_tools_limits(cfg, &limits);
 	chat_set_limits(c, &limits);
 	world.cfg = cfg;
 	publish(cfg);
@@ -623,7 +623,7 @@ struct chat *chat_tools_register(struct mcp_server *srv, const struct config *cf
 	const struct mcp_hooks hooks = { session_start, session_end, shutdown_chat, &world };
 	struct chat_limits limits;
 
-	limits_of(cfg, &limits);
+	chat_tools_limits(cfg, &limits);
 	world.srv = srv;
 	world.cfg = cfg;
 	world.chat = chat_new(&limits, &ops, timers);
