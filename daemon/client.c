@@ -201,7 +201,8 @@ static enum mcp_disposition serve_status(struct client *c, const struct http_req
 	bool health = strcmp(req->path, "/healthz") == 0;
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
-	struct status_env env = { c->cs->mcp, c->cs->chat, &c->cs->conns.n, c->cs->stopping };
+	struct status_env env = { c->cs->mcp, c->cs->chat, &c->cs->conns.n, c->cs->stopping,
+				  c->cs->engine };
 	struct buf body = BUF_INIT;
 	const char *ctype = "text/plain; charset=utf-8";
 	int status;

@@ -21,6 +21,7 @@ struct clients {
 	struct timer_heap *timers;
 	struct mcp_server *mcp;
 	struct chat *chat;     /* for /metrics */
+	struct cluster_engine *engine; /* for /metrics; NULL: one node */
 	struct client *ready;  /* connections with work to do after the current completions */
 	uint32_t max_conns;    /* the ceiling: a newcomer past it gets a 503 */
 	bool stopping;

@@ -15,6 +15,7 @@
 #include "chat/chat.h"
 #include "chat/tools.h"
 #include "client.h"
+#include "cluster/engine.h"
 #include "mcp/mcp.h"
 #include "net/listener.h"
 #include "net/ring.h"
@@ -31,6 +32,7 @@ struct server {
 	struct timer_heap timers;
 	struct mcp_server *mcp;
 	struct chat *chat;
+	struct cluster_engine *engine; /* [cluster] redis: the chat is in Redis */
 	struct net_listener *listeners[CONFIG_MAX_LISTEN];
 	int n_listeners;
 	int sigfd;
@@ -90,6 +92,8 @@ static void begin_stop(struct server *srv)
 	if (srv->ctl)
 		ctlsock_stop(srv->ctl);
 	mcp_server_shutdown(srv->mcp);
+	/* Waiting calls answer now, the node leaves the member list. */
+	cluster_engine_stop(srv->engine);
 	clients_stop(&srv->clients);
 }
 
@@ -378,8 +382,19 @@ struct server *server_new(struct config *cfg, int *err)
 		log_err("cannot key the chat's hash tables: getrandom failed");
 		goto fail;
 	}
+	if (cfg->cluster_redis[0]) {
+		srv->engine = cluster_engine_new(cfg, &srv->ring, &srv->timers, srv->mcp,
+						 srv->chat, err);
+		if (!srv->engine) {
+			log_err("cannot set up the cluster node: %s", strerror(-*err));
+			goto fail;
+		}
+		chat_tools_set_engine(srv->engine);
+		log_notice("cluster node %s: the chat is shared through Redis", cfg->cluster_node);
+	}
 	srv->clients.mcp = srv->mcp;
 	srv->clients.chat = srv->chat;
+	srv->clients.engine = srv->engine;
 	*err = open_control(srv);
 	if (*err < 0)
 		goto fail;
@@ -405,12 +420,16 @@ void server_free(struct server *srv)
 		return;
 	/* mcp lets go of every connection before it ends its sessions. */
 	clients_release(&srv->clients);
+	/* Every deferred answer the engine holds is answered before mcp goes. */
+	cluster_engine_stop(srv->engine);
+	chat_tools_set_engine(NULL);
 	mcp_server_free(srv->mcp);
 	if (srv->chat)
 		chat_tools_free(srv->chat);
 	/* The kernel lets go of buffers and sockets before their memory goes. */
 	if (srv->ring.br)
 		ring_exit(&srv->ring);
+	cluster_engine_free(srv->engine);
 	ctlsock_free(srv->ctl);
 	clients_free(&srv->clients);
 	for (int i = 0; i < CONFIG_MAX_LISTEN; i++) {

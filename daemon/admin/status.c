@@ -4,6 +4,7 @@
 
 #include "admin/stats.h"
 #include "chat/chat.h"
+#include "cluster/engine.h"
 #include "mcp/mcp.h"
 
 bool status_is_path(const char *path)
@@ -24,6 +25,27 @@ static void refusals(struct buf *out)
 	for (int e = CHAT_INVALID_ARGUMENTS; e < CHAT_ERROR_COUNT && e < STATS_REFUSAL_CODES; e++)
 		buf_printf(out, "mcpchat_refusals_total{code=\"%s\"} %llu\n",
 			   chat_error_code((enum chat_error)e), (unsigned long long)stats.refusals[e]);
+}
+
+/* A cluster node's Redis side (issue 15). */
+static void cluster_metrics(const struct cluster_engine *e, struct buf *out)
+{
+	struct cluster_engine_stats st;
+
+	cluster_engine_stats(e, &st);
+	metric(out, "mcpchat_redis_up", "gauge", "1 when the Redis command connection is up.", st.redis_up);
+	metric(out, "mcpchat_redis_rtt_ms", "gauge", "Redis command round trip, moving average (ms).", st.rtt_ewma_us / 1000.0);
+	metric(out, "mcpchat_redis_commands_failed_total", "counter", "Redis commands refused, failed or not answered.", (double)st.commands_failed);
+	metric(out, "mcpchat_redis_malformed_replies_total", "counter", "Script replies or wake-ups of an unexpected shape.", (double)st.malformed);
+	metric(out, "mcpchat_cluster_wakeups_total", "counter", "Wake-ups received on the pub/sub connection.", (double)st.wakeups);
+	metric(out, "mcpchat_cluster_calls_total", "counter", "Tool calls taken by the cluster engine.", (double)st.calls);
+	metric(out, "mcpchat_cluster_unavailable_total", "counter", "Tool calls answered unavailable.", (double)st.unavailable);
+	metric(out, "mcpchat_cluster_chats_listened", "gauge", "Chats this node is subscribed to.", (double)st.chats_listened);
+	metric(out, "mcpchat_cluster_epoch_changes_total", "counter", "Times Redis was found to have lost its state.", (double)st.epoch_changes);
+	metric(out, "mcpchat_cluster_heartbeats_total", "counter", "Heartbeats stored.", (double)st.heartbeats);
+	metric(out, "mcpchat_cluster_heartbeat_failures_total", "counter", "Heartbeats not stored.", (double)st.heartbeat_failures);
+	metric(out, "mcpchat_cluster_sweeps_total", "counter", "Expiry sweeps run.", (double)st.sweeps);
+	metric(out, "mcpchat_cluster_sweep_ended_total", "counter", "Chats ended by this node's sweeps.", (double)st.sweep_ended);
 }
 
 static void metrics(const struct status_env *env, struct buf *out)
@@ -51,6 +73,8 @@ static void metrics(const struct status_env *env, struct buf *out)
 	metric(out, "mcpchat_sent_bytes_total", "counter", "Bytes sent to clients.", (double)stats.bytes_out);
 	metric(out, "mcpchat_connections_accepted_total", "counter", "Connections accepted.", (double)stats.connections_accepted);
 	metric(out, "mcpchat_loop_iterations_total", "counter", "Event loop iterations.", (double)stats.loop_iterations);
+	if (env->engine)
+		cluster_metrics(env->engine, out);
 }
 
 int status_body(const struct status_env *env, const char *path, struct buf *out, const char **ctype)

@@ -9,12 +9,14 @@
 
 struct mcp_server;
 struct chat;
+struct cluster_engine;
 
 struct status_env {
 	struct mcp_server *mcp;
 	struct chat *chat;
 	const unsigned *conns; /* open client connections */
 	bool draining;
+	struct cluster_engine *engine; /* a cluster node's Redis metrics; NULL: one node */
 };
 
 /* Is this one of the status paths? */

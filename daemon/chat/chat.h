@@ -93,6 +93,10 @@ const char *chat_user_id(const struct chat_user *u);
 /* The user with this chat_id (compared in constant time after the lookup), or NULL. */
 struct chat_user *chat_find(const struct chat *c, const char *chat_id);
 
+/* A fresh message id (11 base64url characters, as send_message's): unique within this
+ * process, unpredictable across runs. The cluster engine's sends take theirs here too. */
+void chat_new_message_id(struct chat *c, char out[24]);
+
 /* Results of the tools. Strings in results point into chat-owned memory valid until the next
  * chat call. */
 struct chat_result {

@@ -49,6 +49,11 @@ static void make_message_id(struct chat *c, char out[24])
 	out[MESSAGE_ID_CHARS] = '\0';
 }
 
+void chat_new_message_id(struct chat *c, char out[24])
+{
+	make_message_id(c, out);
+}
+
 static void format_time(int64_t ms, char out[32])
 {
 	static int64_t cached_sec = INT64_MIN;

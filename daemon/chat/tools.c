@@ -9,6 +9,7 @@
 
 #include "admin/stats.h"
 #include "chat/chat.h"
+#include "cluster/engine.h"
 #include "mcp/jsonrpc.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -19,6 +20,7 @@ enum { T_ENTER, T_JOIN, T_SEND, T_WAIT, T_LEAVE, T_STATUS, N_TOOLS };
 struct tools {
 	struct mcp_server *srv;
 	struct chat *chat;
+	struct cluster_engine *engine; /* a cluster node: every call goes there */
 	const struct config *cfg;
 	struct mcp_tool table[N_TOOLS];
 	struct mcp_resource resource;
@@ -59,7 +61,7 @@ static enum mcp_tool_status refuse(struct mcp_tool_ctx *ctx, const char *code, c
 	return MCP_TOOL_DONE;
 }
 
-static enum mcp_tool_status chat_refusal(struct mcp_tool_ctx *ctx, const struct chat_result *r)
+enum mcp_tool_status chat_tools_refusal(struct mcp_tool_ctx *ctx, const struct chat_result *r)
 {
 	/* invalid_arguments is counted by refuse(), which sees every kind of it. */
 	if (r->error != CHAT_INVALID_ARGUMENTS && (unsigned)r->error < STATS_REFUSAL_CODES)
@@ -77,15 +79,14 @@ static void add_partner(cJSON *o, const char *name)
 	cJSON_AddStringToObject(p, "display_name", name);
 }
 
-static enum mcp_tool_status matched_or_waiting(struct mcp_tool_ctx *ctx,
-					       const struct chat_user *u,
-					       const struct chat_result *r, bool named)
+enum mcp_tool_status chat_tools_matched(struct mcp_tool_ctx *ctx, const char *chat_id,
+					const struct chat_result *r, bool named)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (r->error != CHAT_OK) {
 		cJSON_Delete(o);
-		return chat_refusal(ctx, r);
+		return chat_tools_refusal(ctx, r);
 	}
 	cJSON_AddStringToObject(o, "status", r->matched ? "matched" : "waiting");
 	if (r->matched || named)
@@ -95,7 +96,7 @@ static enum mcp_tool_status matched_or_waiting(struct mcp_tool_ctx *ctx,
 	else if (!named)
 		cJSON_AddNumberToObject(o, "position", r->position);
 	/* The chat's identity: what a client of the stateless revision passes back. */
-	cJSON_AddStringToObject(o, "chat_id", chat_user_id(u));
+	cJSON_AddStringToObject(o, "chat_id", chat_id);
 	ctx->structured = o;
 	return MCP_TOOL_DONE;
 }
@@ -157,7 +158,7 @@ static int chat_of(struct mcp_tool_ctx *ctx, bool may_mint, struct chat_user **o
 				.retry_after_ms = 5000,
 			};
 
-			chat_refusal(ctx, &r);
+			chat_tools_refusal(ctx, &r);
 			return err;
 		}
 		*out = mcp_session_app(ctx->session);
@@ -182,18 +183,47 @@ static int chat_of(struct mcp_tool_ctx *ctx, bool may_mint, struct chat_user **o
 	return 0;
 }
 
+/* On a cluster node a call names its chat by chat_id alone (the engine checks it); a 2025
+ * session's call goes there too and is answered unavailable. true: go on. */
+static bool cluster_chat(struct mcp_tool_ctx *ctx, const char *id, bool may_mint)
+{
+	if (id || may_mint || !ctx->modern)
+		return true;
+	refuse(ctx, "invalid_arguments", "chat_id",
+	       "chat_id is required: MCP 2026-07-28 has no session, so pass the chat_id that enter_queue or join_room returned");
+	return false;
+}
+
+/* The caller's chat: on a cluster node its chat_id (*id), else the session's user (*u). */
+static int chat_arg(struct mcp_tool_ctx *ctx, bool may_mint, struct chat_user **u,
+		    const char **id)
+{
+	*id = NULL;
+	*u = NULL;
+	if (!world.engine)
+		return chat_of(ctx, may_mint, u);
+	if (opt_string(ctx, "chat_id", id) < 0)
+		return -EINVAL;
+	return cluster_chat(ctx, *id, may_mint) ? 0 : -EINVAL;
+}
+
+void chat_tools_set_engine(struct cluster_engine *e)
+{
+	world.engine = e;
+}
+
 /* Tools */
 
 static enum mcp_tool_status enter_queue(struct mcp_tool_ctx *ctx)
 {
 	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(ctx->args, "interests");
-	const char *name, *list[16];
+	const char *name, *list[16], *id;
 	struct chat_user *u;
 	struct chat_result r;
 	size_t n = 0;
 	const cJSON *t;
 
-	if (chat_of(ctx, true, &u) < 0 || opt_string(ctx, "display_name", &name) < 0)
+	if (chat_arg(ctx, true, &u, &id) < 0 || opt_string(ctx, "display_name", &name) < 0)
 		return MCP_TOOL_DONE;
 	if (tags && !cJSON_IsNull(tags) && !cJSON_IsArray(tags))
 		return refuse(ctx, "invalid_arguments", "interests", "interests must be an array of strings");
@@ -205,56 +235,72 @@ static enum mcp_tool_status enter_queue(struct mcp_tool_ctx *ctx)
 			return refuse(ctx, "invalid_arguments", "interests", "interests must be an array of strings");
 		list[n++] = t->valuestring;
 	}
+	if (world.engine)
+		return cluster_engine_enter(world.engine, ctx, id, name, list, n);
 	chat_enter_queue(world.chat, u, name, list, n, &r);
-	return matched_or_waiting(ctx, u, &r, false);
+	return chat_tools_matched(ctx, chat_user_id(u), &r, false);
 }
 
 static enum mcp_tool_status join_room(struct mcp_tool_ctx *ctx)
 {
-	const char *room, *name;
+	const char *room, *name, *id;
 	struct chat_user *u;
 	struct chat_result r;
 
-	if (chat_of(ctx, true, &u) < 0 || req_string(ctx, "room_id", &room) < 0 ||
+	if (chat_arg(ctx, true, &u, &id) < 0 || req_string(ctx, "room_id", &room) < 0 ||
 	    opt_string(ctx, "display_name", &name) < 0)
 		return MCP_TOOL_DONE;
+	if (world.engine)
+		return cluster_engine_join(world.engine, ctx, id, room, name);
 	chat_join_room(world.chat, u, room, name, &r);
-	return matched_or_waiting(ctx, u, &r, true);
+	return chat_tools_matched(ctx, chat_user_id(u), &r, true);
 }
 
-static enum mcp_tool_status send_message(struct mcp_tool_ctx *ctx)
+enum mcp_tool_status chat_tools_sent(struct mcp_tool_ctx *ctx, const char *message_id,
+				     const char *timestamp)
 {
-	const char *room, *text;
-	struct chat_user *u;
-	struct chat_result r;
 	struct buf out = BUF_INIT;
-	size_t len;
 
-	if (chat_of(ctx, false, &u) < 0 || req_string(ctx, "room_id", &room) < 0 ||
-	    req_string(ctx, "message", &text) < 0)
-		return MCP_TOOL_DONE;
-	/* A NUL arrived as C0 80 (jsonrpc_fix_escapes); the message carries it as sent. */
-	len = jsonrpc_nul_decode((char *)text, strlen(text));
-	chat_send(world.chat, u, room, text, len, &r);
-	if (r.error != CHAT_OK)
-		return chat_refusal(ctx, &r);
 	/* The busiest tool: its result is written directly (both values are URL-safe text). */
 	buf_puts(&out, "{\"message_id\":\"");
-	buf_puts(&out, r.message_id);
+	buf_puts(&out, message_id);
 	buf_puts(&out, "\",\"timestamp\":\"");
-	buf_puts(&out, r.timestamp);
+	buf_puts(&out, timestamp);
 	buf_puts(&out, "\"}");
 	ctx->structured_text = buf_take(&out);
 	return MCP_TOOL_DONE;
 }
 
-static int wait_args(struct mcp_tool_ctx *ctx, double *timeout_s, uint64_t *after)
+static enum mcp_tool_status send_message(struct mcp_tool_ctx *ctx)
+{
+	const char *room, *text, *id;
+	struct chat_user *u;
+	struct chat_result r;
+	size_t len;
+
+	if (chat_arg(ctx, false, &u, &id) < 0 || req_string(ctx, "room_id", &room) < 0 ||
+	    req_string(ctx, "message", &text) < 0)
+		return MCP_TOOL_DONE;
+	/* A NUL arrived as C0 80 (jsonrpc_fix_escapes); the message carries it as sent. */
+	len = jsonrpc_nul_decode((char *)text, strlen(text));
+	if (world.engine)
+		return cluster_engine_send(world.engine, ctx, id, room, text, len);
+	chat_send(world.chat, u, room, text, len, &r);
+	if (r.error != CHAT_OK)
+		return chat_tools_refusal(ctx, &r);
+	return chat_tools_sent(ctx, r.message_id, r.timestamp);
+}
+
+static int wait_args(struct mcp_tool_ctx *ctx, double *timeout_s, uint64_t *after,
+		     bool *has_after)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ctx->args, "timeout_s");
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(ctx->args, "after");
 
 	*timeout_s = 30;
-	*after = mcp_session_mailbox(ctx->session)->cursor;
+	/* No session (a cluster node): the chat's cursor in the store is the default. */
+	*after = ctx->session ? mcp_session_mailbox(ctx->session)->cursor : 0;
+	*has_after = false;
 	if (t && !cJSON_IsNull(t)) {
 		if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 300) {
 			refuse(ctx, "invalid_arguments", "timeout_s", "timeout_s must be a number of seconds from 0 to 300");
@@ -269,6 +315,7 @@ static int wait_args(struct mcp_tool_ctx *ctx, double *timeout_s, uint64_t *afte
 			return -EINVAL;
 		}
 		*after = (uint64_t)a->valuedouble;
+		*has_after = true;
 	}
 	return 0;
 }
@@ -284,9 +331,14 @@ static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
 	double timeout_s;
 	uint64_t after, next, seq;
 	cJSON *o, *events;
+	const char *id;
+	bool has_after;
 
-	if (chat_of(ctx, false, &u) < 0 || wait_args(ctx, &timeout_s, &after) < 0)
+	if (chat_arg(ctx, false, &u, &id) < 0 || wait_args(ctx, &timeout_s, &after, &has_after) < 0)
 		return MCP_TOOL_DONE;
+	if (world.engine)
+		return cluster_engine_wait(world.engine, ctx, id, has_after, after,
+					   (uint32_t)(timeout_s * 1000));
 	mb = mcp_session_mailbox(ctx->session);
 	if (ctx->modern)
 		mailbox_ack(mb, after);
@@ -316,43 +368,59 @@ static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
 	return MCP_TOOL_DONE;
 }
 
-static enum mcp_tool_status leave_chat(struct mcp_tool_ctx *ctx)
+enum mcp_tool_status chat_tools_left(struct mcp_tool_ctx *ctx)
 {
-	const char *room;
-	struct chat_user *u;
-	struct chat_result r;
-
-	if (chat_of(ctx, false, &u) < 0 || req_string(ctx, "room_id", &room) < 0)
-		return MCP_TOOL_DONE;
-	chat_leave(world.chat, u, room, &r);
-	if (r.error != CHAT_OK)
-		return chat_refusal(ctx, &r);
 	ctx->structured = cJSON_CreateObject();
 	cJSON_AddStringToObject(ctx->structured, "status", "left");
 	return MCP_TOOL_DONE;
 }
 
-static enum mcp_tool_status get_status(struct mcp_tool_ctx *ctx)
+static enum mcp_tool_status leave_chat(struct mcp_tool_ctx *ctx)
+{
+	const char *room, *id;
+	struct chat_user *u;
+	struct chat_result r;
+
+	if (chat_arg(ctx, false, &u, &id) < 0 || req_string(ctx, "room_id", &room) < 0)
+		return MCP_TOOL_DONE;
+	if (world.engine)
+		return cluster_engine_leave(world.engine, ctx, id, room);
+	chat_leave(world.chat, u, room, &r);
+	if (r.error != CHAT_OK)
+		return chat_tools_refusal(ctx, &r);
+	return chat_tools_left(ctx);
+}
+
+enum mcp_tool_status chat_tools_status(struct mcp_tool_ctx *ctx, const struct chat_status *st,
+				       uint32_t unread)
 {
 	static const char *const names[] = { "idle", "waiting", "in_room" };
-	struct chat_user *u;
-	struct chat_status st;
-	cJSON *o;
+	cJSON *o = cJSON_CreateObject();
 
-	if (chat_of(ctx, false, &u) < 0)
-		return MCP_TOOL_DONE;
-	o = cJSON_CreateObject();
-	chat_get_status(world.chat, u, &st);
-	cJSON_AddStringToObject(o, "state", names[st.state]);
-	if (st.room_id)
-		cJSON_AddStringToObject(o, "room_id", st.room_id);
-	if (st.partner_name)
-		add_partner(o, st.partner_name);
-	if (st.state == CHAT_WAITING && !st.room_id)
-		cJSON_AddNumberToObject(o, "position", st.position);
-	cJSON_AddNumberToObject(o, "unread", mailbox_unread(mcp_session_mailbox(ctx->session)));
+	cJSON_AddStringToObject(o, "state", names[st->state]);
+	if (st->room_id && st->room_id[0])
+		cJSON_AddStringToObject(o, "room_id", st->room_id);
+	if (st->partner_name && st->partner_name[0])
+		add_partner(o, st->partner_name);
+	if (st->state == CHAT_WAITING && !(st->room_id && st->room_id[0]))
+		cJSON_AddNumberToObject(o, "position", st->position);
+	cJSON_AddNumberToObject(o, "unread", unread);
 	ctx->structured = o;
 	return MCP_TOOL_DONE;
+}
+
+static enum mcp_tool_status get_status(struct mcp_tool_ctx *ctx)
+{
+	struct chat_user *u;
+	struct chat_status st;
+	const char *id;
+
+	if (chat_arg(ctx, false, &u, &id) < 0)
+		return MCP_TOOL_DONE;
+	if (world.engine)
+		return cluster_engine_status(world.engine, ctx, id);
+	chat_get_status(world.chat, u, &st);
+	return chat_tools_status(ctx, &st, mailbox_unread(mcp_session_mailbox(ctx->session)));
 }
 
 /* Descriptions and schemas state the live limits (they change on reload), so a client that

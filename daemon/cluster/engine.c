@@ -1,0 +1,555 @@
+#include "cluster/engine.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "chat/chat.h"
+#include "chat/tools.h"
+#include "cluster/call.h"
+#include "cluster/engine_int.h"
+#include "cluster/node.h"
+#include "cluster/wake.h"
+#include "redis/client.h"
+#include "util/b64url.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+/* Pure helpers */
+
+int cluster_engine_random_id(char *out, size_t n)
+{
+	unsigned char raw[24];
+	size_t bytes = b64url_decoded_len(n);
+	char tmp[40];
+
+	if (n > 32 || n % 4 == 1 || n == 0)
+		return -EINVAL;
+	if (getrandom(raw, bytes, 0) != (ssize_t)bytes)
+		return errno ? -errno : -EIO;
+	b64url_encode(raw, bytes, tmp);
+	memcpy(out, tmp, n);
+	out[n] = '\0';
+	return 0;
+}
+
+bool cluster_engine_chat_id_valid(const char *id)
+{
+	size_t i;
+
+	if (!id)
+		return false;
+	for (i = 0; id[i]; i++) {
+		char c = id[i];
+
+		if (i >= CHAT_ID_LEN || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+					  (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return i == CHAT_ID_LEN;
+}
+
+uint32_t cluster_engine_touch_ms(uint32_t chat_idle_ms)
+{
+	uint32_t ms = chat_idle_ms / 3;
+
+	return ms > 5000 ? 5000 : ms < 200 ? 200 : ms;
+}
+
+/* Answers */
+
+static const char sentence_down[] =
+	"The chat store cannot be reached right now; nothing was done. Try again shortly";
+static const char sentence_legacy[] =
+	"This server is a cluster node, which serves MCP 2026-07-28 clients only for now: "
+	"connect with protocol version 2026-07-28 (no session), or use a single-node server";
+static const char sentence_batch[] =
+	"A cluster node cannot answer chat tools inside a JSON-RPC batch; send the call alone";
+
+enum mcp_tool_status eng_unavailable(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
+				     const char *sentence)
+{
+	struct chat_result r = { .error = CHAT_UNAVAILABLE, .message = sentence,
+				 .retry_after_ms = 1000 };
+
+	e->st.unavailable++;
+	return chat_tools_refusal(ctx, &r);
+}
+
+/* Answers op's call with r (taken) and drops the "unanswered" reference. */
+void eng_answer(struct eng_op *op, struct mcp_tool_ctx *r)
+{
+	struct mcp_pending *p = op->p;
+
+	if (!p)
+		return;
+	op->p = NULL;
+	mcp_pending_done(p, r);
+	eng_unref(op);
+}
+
+void eng_answer_unavailable(struct eng_op *op)
+{
+	struct mcp_tool_ctx r = { 0 };
+
+	eng_unavailable(op->e, &r, sentence_down);
+	eng_answer(op, &r);
+}
+
+void eng_unref(struct eng_op *op)
+{
+	if (--op->refs > 0)
+		return;
+	eng_wait_forget(op);
+	list_del(&op->link);
+	free(op);
+}
+
+/* Commands */
+
+/* A command could not be sent or was not answered: counted; the caller answers unavailable. */
+void eng_failed(struct cluster_engine *e, int err)
+{
+	e->st.commands_failed++;
+	log_debug("cluster: a command failed: %s", strerror(-err));
+}
+
+int eng_evalsha(struct cluster_engine *e, struct cluster_call_args *a, resp_reply_fn fn,
+		void *ctx)
+{
+	struct resp_script *s = cluster_node_script(e->node, a->script);
+	int err;
+
+	if (e->stopping)
+		return -ECANCELED;
+	if (!s)
+		return -ENOENT;
+	err = redis_evalsha(cluster_node_redis(e->node), s, 1, a->argc, a->argv, a->argvlen, fn,
+			    ctx);
+	if (err < 0)
+		eng_failed(e, err);
+	return err;
+}
+
+/* Parses a script's reply; 0, or the reason it cannot be used (counted). */
+int eng_parse(struct cluster_engine *e, enum cluster_script s, int err, const redisReply *reply,
+	      struct cluster_call_reply *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (err < 0) {
+		eng_failed(e, err);
+		return err;
+	}
+	err = cluster_call_parse(s, reply, out);
+	if (err == -EPROTO) {
+		e->st.malformed++;
+		log_warn("cluster: a malformed %s reply (ignored; the call answers unavailable)",
+			 cluster_script_name(s));
+	} else if (err < 0) {
+		eng_failed(e, err);
+	}
+	return err;
+}
+
+static void ignore_reply(void *ctx, int err, const redisReply *reply)
+{
+	struct cluster_engine *e = ctx;
+
+	(void)reply;
+	if (err < 0)
+		eng_failed(e, err);
+}
+
+/* The chat a refused first call minted goes again (it is in no room: nobody is told). */
+static void end_minted(struct cluster_engine *e, const char *chat_id)
+{
+	struct cluster_call_args a;
+
+	if (cluster_call_end(&a, e->prefix, chat_id, CHAT_DISCONNECTED) == 0)
+		eng_evalsha(e, &a, ignore_reply, e);
+}
+
+/* A new op for a tool call, with the deferred answer taken. NULL: the call cannot wait (a
+ * batch) and ctx holds the answer. */
+static struct eng_op *op_new(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
+			     enum cluster_script s, const char *chat_id)
+{
+	struct mcp_pending *p;
+	struct eng_op *op;
+
+	e->st.calls++;
+	p = mcp_tool_defer(ctx);
+	if (!p) {
+		eng_unavailable(e, ctx, sentence_batch);
+		return NULL;
+	}
+	op = xcalloc(1, sizeof(*op));
+	op->e = e;
+	op->p = p;
+	op->script = s;
+	op->refs = 1;
+	if (chat_id)
+		snprintf(op->chat_id, sizeof(op->chat_id), "%s", chat_id);
+	list_append(&e->ops, &op->link);
+	eng_wait_init(op);
+	return op;
+}
+
+/* Sends a for op (a reference for the reply). On failure op is answered unavailable. */
+int eng_send(struct eng_op *op, struct cluster_call_args *a, resp_reply_fn fn)
+{
+	int err = eng_evalsha(op->e, a, fn, op);
+
+	if (err < 0) {
+		eng_answer_unavailable(op);
+		return err;
+	}
+	op->refs++;
+	return 0;
+}
+
+/* Tool results */
+
+static void on_match_reply(void *ctx, int err, const redisReply *reply)
+{
+	struct eng_op *op = ctx;
+	struct cluster_engine *e = op->e;
+	struct cluster_call_reply r;
+	struct mcp_tool_ctx res = { 0 };
+
+	err = eng_parse(e, op->script, err, reply, &r);
+	if (err < 0 || op->new_failed) {
+		if (op->minted && err == 0 && r.chat.error == CHAT_OK)
+			end_minted(e, op->chat_id); /* the chat did not get made as it should */
+		eng_answer_unavailable(op);
+	} else if (r.chat.error != CHAT_OK) {
+		if (op->minted)
+			end_minted(e, op->chat_id);
+		chat_tools_refusal(&res, &r.chat);
+		eng_answer(op, &res);
+	} else {
+		chat_tools_matched(&res, op->chat_id, &r.chat, op->script == CLUSTER_SCRIPT_JOIN_ROOM);
+		eng_answer(op, &res);
+	}
+	cluster_call_reply_free(&r);
+	eng_unref(op);
+}
+
+static void on_new_reply(void *ctx, int err, const redisReply *reply)
+{
+	struct eng_op *op = ctx;
+	struct cluster_call_reply r;
+
+	/* Redis answers in order: this comes before the tool's script's reply, which then
+	 * answers unavailable if the chat could not be made. */
+	if (eng_parse(op->e, CLUSTER_SCRIPT_CHAT_NEW, err, reply, &r) < 0 ||
+	    r.chat.error != CHAT_OK)
+		op->new_failed = true;
+	cluster_call_reply_free(&r);
+	eng_unref(op);
+}
+
+/* chat_new for a minted chat, then (pipelined, queued at once) the tool's script. */
+static enum mcp_tool_status start_match(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
+					struct eng_op *op, struct cluster_call_args *a)
+{
+	struct cluster_call_args n;
+	char nonce[23];
+
+	if (op->minted) {
+		if (cluster_engine_random_id(nonce, 22) < 0 ||
+		    cluster_call_chat_new(&n, e->prefix, op->chat_id, e->cfg->chat_idle_ms,
+					  e->cfg->cluster_node, false, "", nonce) < 0) {
+			eng_answer_unavailable(op);
+			return MCP_TOOL_PENDING;
+		}
+		if (eng_send(op, &n, on_new_reply) < 0)
+			return MCP_TOOL_PENDING;
+	}
+	if (eng_send(op, a, on_match_reply) < 0 && op->minted)
+		end_minted(e, op->chat_id);
+	(void)ctx;
+	return MCP_TOOL_PENDING;
+}
+
+/* Validates the chat id a call names: a malformed one names no chat (as the single node). */
+static bool known_shape(struct mcp_tool_ctx *ctx, const char *chat_id)
+{
+	struct chat_result r = {
+		.error = CHAT_EXPIRED, .field = "chat_id",
+		.message = "chat_id names no chat: it ended or never existed; call enter_queue or "
+			   "join_room without it to start a new one",
+	};
+
+	if (cluster_engine_chat_id_valid(chat_id))
+		return true;
+	chat_tools_refusal(ctx, &r);
+	return false;
+}
+
+/* The checks every call shares: the protocol era, the chat id. false: ctx is answered. */
+static bool admit(struct cluster_engine *e, struct mcp_tool_ctx *ctx, const char *chat_id)
+{
+	if (!ctx->modern) {
+		eng_unavailable(e, ctx, sentence_legacy);
+		return false;
+	}
+	if (e->stopping) {
+		eng_unavailable(e, ctx, sentence_down);
+		return false;
+	}
+	return !chat_id || known_shape(ctx, chat_id);
+}
+
+static struct eng_op *op_match(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
+			       enum cluster_script s, const char *chat_id, char *req)
+{
+	struct eng_op *op;
+	char id[CHAT_ID_LEN + 1];
+
+	if (cluster_engine_random_id(req, 22) < 0 ||
+	    (!chat_id && cluster_engine_random_id(id, CHAT_ID_LEN) < 0)) {
+		eng_unavailable(e, ctx, sentence_down);
+		return NULL;
+	}
+	op = op_new(e, ctx, s, chat_id ? chat_id : id);
+	if (op)
+		op->minted = !chat_id;
+	return op;
+}
+
+enum mcp_tool_status cluster_engine_enter(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
+					  const char *chat_id, const char *name,
+					  const char *const *tags, size_t n)
+{
+	struct cluster_call_args a;
+	struct chat_result r;
+	char msg[CHAT_SENTENCE_MAX], req[23];
+	struct eng_op *op;
+
+	if (!admit(e, ctx, chat_id))
+		return MCP_TOOL_DONE;
+	if (!cluster_call_check_enter(e->cfg, name, tags, n, &r, msg))
+		return chat_tools_refusal(ctx, &r);
+	op = op_match(e, ctx, CLUSTER_SCRIPT_ENTER_QUEUE, chat_id, req);
+	if (!op)
+		return MCP_TOOL_DONE;
+	if (cluster_call_enter_queue(&a, e->prefix, op->chat_id, req, name, tags, n, e->cfg) < 0) {
+		eng_answer_unavailable(op);
+		return MCP_TOOL_PENDING;
+	}
+	return start_match(e, ctx, op, &a);
+}
+
+enum mcp_tool_status cluster_engine_join(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
+					 const char *chat_id, const char *room_id,
+					 const char *name)
+{
+	struct cluster_call_args a;
+	struct chat_result r;
+	char msg[CHAT_SENTENCE_MAX], req[23];
+	struct eng_op *op;
+
+	if (!admit(e, ctx, chat_id))
+		return MCP_TOOL_DONE;
+	if (!cluster_call_check_join(room_id, name, e->cfg, &r, msg))
+		return chat_tools_refusal(ctx, &r);
+	op = op_match(e, ctx, CLUSTER_SCRIPT_JOIN_ROOM, chat_id, req);
+	if (!op)
+		return MCP_TOOL_DONE;
+	if (cluster_call_join_room(&a, e->prefix, op->chat_id, req, room_id, name, e->cfg) < 0) {
+		eng_answer_unavailable(op);
+		return MCP_TOOL_PENDING;
+	}
+	return start_match(e, ctx, op, &a);
+}
+
+static void on_simple_reply(void *ctx, int err, const redisReply *reply)
+{
+	struct eng_op *op = ctx;
+	struct cluster_call_reply r;
+	struct mcp_tool_ctx res = { 0 };
+
+	err = eng_parse(op->e, op->script, err, reply, &r);
+	if (err < 0)
+		eng_answer_unavailable(op);
+	else if (r.chat.error != CHAT_OK)
+		eng_answer(op, (chat_tools_refusal(&res, &r.chat), &res));
+	else if (op->script == CLUSTER_SCRIPT_SEND)
+		eng_answer(op, (chat_tools_sent(&res, r.chat.message_id, r.chat.timestamp), &res));
+	else if (op->script == CLUSTER_SCRIPT_LEAVE)
+		eng_answer(op, (chat_tools_left(&res), &res));
+	else
+		eng_answer(op, (chat_tools_status(&res, &r.status, r.unread), &res));
+	cluster_call_reply_free(&r);
+	eng_unref(op);
+}
+
+enum mcp_tool_status cluster_engine_send(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
+					 const char *chat_id, const char *room_id,
+					 const char *text, size_t len)
+{
+	struct cluster_call_args a;
+	struct chat_result r;
+	char msg[CHAT_SENTENCE_MAX], mid[24];
+	struct eng_op *op;
+
+	if (!admit(e, ctx, chat_id))
+		return MCP_TOOL_DONE;
+	if (!cluster_call_check_send(room_id, text, len, e->cfg, &r, msg))
+		return chat_tools_refusal(ctx, &r);
+	chat_new_message_id(e->chat, mid);
+	op = op_new(e, ctx, CLUSTER_SCRIPT_SEND, chat_id);
+	if (!op)
+		return MCP_TOOL_DONE;
+	if (cluster_call_send(&a, e->prefix, chat_id, room_id, mid, text, len, e->cfg) < 0)
+		eng_answer_unavailable(op);
+	else
+		eng_send(op, &a, on_simple_reply);
+	return MCP_TOOL_PENDING;
+}
+
+enum mcp_tool_status cluster_engine_leave(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
+					  const char *chat_id, const char *room_id)
+{
+	struct cluster_call_args a;
+	struct chat_result r;
+	char msg[CHAT_SENTENCE_MAX], req[23];
+	struct eng_op *op;
+
+	if (!admit(e, ctx, chat_id))
+		return MCP_TOOL_DONE;
+	if (!cluster_call_check_room(room_id, &r, msg))
+		return chat_tools_refusal(ctx, &r);
+	if (cluster_engine_random_id(req, 22) < 0)
+		return eng_unavailable(e, ctx, sentence_down);
+	op = op_new(e, ctx, CLUSTER_SCRIPT_LEAVE, chat_id);
+	if (!op)
+		return MCP_TOOL_DONE;
+	if (cluster_call_leave(&a, e->prefix, chat_id, req, room_id) < 0)
+		eng_answer_unavailable(op);
+	else
+		eng_send(op, &a, on_simple_reply);
+	return MCP_TOOL_PENDING;
+}
+
+enum mcp_tool_status cluster_engine_status(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
+					   const char *chat_id)
+{
+	struct cluster_call_args a;
+	struct eng_op *op;
+
+	if (!admit(e, ctx, chat_id))
+		return MCP_TOOL_DONE;
+	op = op_new(e, ctx, CLUSTER_SCRIPT_STATUS, chat_id);
+	if (!op)
+		return MCP_TOOL_DONE;
+	if (cluster_call_status(&a, e->prefix, chat_id) < 0)
+		eng_answer_unavailable(op);
+	else
+		eng_send(op, &a, on_simple_reply);
+	return MCP_TOOL_PENDING;
+}
+
+enum mcp_tool_status cluster_engine_wait(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
+					 const char *chat_id, bool has_after, uint64_t after,
+					 uint32_t timeout_ms)
+{
+	struct eng_op *op;
+
+	if (!admit(e, ctx, chat_id))
+		return MCP_TOOL_DONE;
+	op = op_new(e, ctx, CLUSTER_SCRIPT_READ, chat_id);
+	if (!op)
+		return MCP_TOOL_DONE;
+	eng_wait_start(op, has_after, after, timeout_ms);
+	return MCP_TOOL_PENDING;
+}
+
+/* Lifecycle */
+
+void cluster_engine_stop(struct cluster_engine *e)
+{
+	struct list_link *l, *next;
+
+	if (!e || e->stopping)
+		return;
+	e->stopping = true;
+	timer_cancel(e->timers, &e->touch);
+	/* A waiting call answers with what it has; one on a round trip answers unavailable when
+	 * the node's stop cancels its command (below). Hold each op while answering it. */
+	for (l = e->ops.next; l != &e->ops; l = next) {
+		struct eng_op *op = container_of(l, struct eng_op, link);
+
+		op->refs++;
+		eng_wait_stop(op);
+		next = op->link.next;
+		eng_unref(op);
+	}
+	cluster_node_stop(e->node);
+}
+
+bool cluster_engine_idle(const struct cluster_engine *e)
+{
+	return !e || (e->stopping && list_empty(&e->ops) && cluster_node_idle(e->node));
+}
+
+void cluster_engine_free(struct cluster_engine *e)
+{
+	if (!e)
+		return;
+	cluster_engine_stop(e);
+	cluster_node_free(e->node);
+	cluster_wake_free(e->wake);
+	free(e);
+}
+
+void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_stats *st)
+{
+	struct cluster_node_stats ns;
+
+	*st = e->st;
+	cluster_node_stats(e->node, &ns);
+	st->redis_up = ns.redis.state == REDIS_UP;
+	st->rtt_ewma_us = ns.redis.resp.rtt_ewma_us;
+	st->chats_listened = cluster_wake_count(e->wake);
+	st->epoch_changes = ns.epoch_changes;
+	st->heartbeats = ns.heartbeats;
+	st->heartbeat_failures = ns.heartbeat_failures;
+	st->sweeps = ns.sweeps;
+	st->sweep_ended = ns.sweep_ended;
+}
+
+struct cluster_engine *cluster_engine_new(const struct config *cfg, struct ring *ring,
+					  struct timer_heap *timers, struct mcp_server *mcp,
+					  struct chat *chat, int *err)
+{
+	struct cluster_engine *e = xcalloc(1, sizeof(*e));
+	struct cluster_node_hooks hooks = { 0 };
+
+	e->cfg = cfg;
+	e->timers = timers;
+	e->mcp = mcp;
+	e->chat = chat;
+	list_head_init(&e->ops);
+	timer_init(&e->touch, eng_on_touch);
+	*err = cluster_call_prefix(cfg->cluster_key_prefix, e->prefix);
+	if (*err < 0)
+		goto fail;
+	e->wake = cluster_wake_new(e->prefix, 1u << 20);
+	if (!e->wake) {
+		*err = -EIO;
+		goto fail;
+	}
+	eng_wait_hooks(e, &hooks);
+	e->node = cluster_node_new(cfg, ring, timers, &hooks, err);
+	if (!e->node)
+		goto fail;
+	timer_arm(timers, &e->touch, timer_now_ms() + cluster_engine_touch_ms(cfg->chat_idle_ms));
+	return e;
+fail:
+	cluster_wake_free(e->wake);
+	free(e);
+	return NULL;
+}

@@ -1,0 +1,337 @@
+/* wait_for_message on a cluster node: read the chat's stream; when nothing is new, wait on
+ * its wake-up channel (one SUBSCRIBE per chat however many calls wait on it) until a
+ * wake-up or the deadline, reading again on each. Pub/sub is a doorbell only: after every
+ * subscription (the first, or after a reconnect) the waiters read again, so an event that
+ * rang before the subscription took effect is not missed. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/tools.h"
+#include "cluster/engine_int.h"
+#include "cluster/node.h"
+#include "redis/client.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+static void wait_read(struct eng_op *op);
+
+static void unlisten(struct eng_op *op)
+{
+	struct cluster_engine *e = op->e;
+	char channel[CLUSTER_WAKE_CHANNEL_MAX];
+
+	timer_cancel(e->timers, &op->deadline);
+	if (cluster_wake_remove(e->wake, &op->w, channel) == 1 && !e->stopping)
+		redis_subscribe(cluster_node_subscriber(e->node), REDIS_UNSUBSCRIBE, channel,
+				strlen(channel), NULL, NULL);
+}
+
+/* Answers with the events of r (NULL: none, next = after). */
+static void answer_events(struct eng_op *op, const struct cluster_call_reply *r)
+{
+	struct mcp_tool_ctx res = { 0 };
+	struct buf b = BUF_INIT;
+	size_t n = r ? r->n_events : 0;
+
+	unlisten(op);
+	buf_puts(&b, "{\"events\":[");
+	for (size_t i = 0; i < n; i++) {
+		const struct cluster_call_event *ev = &r->events[i];
+
+		buf_puts(&b, i ? ",{\"method\":" : "{\"method\":");
+		buf_json_string(&b, ev->method, strlen(ev->method));
+		buf_puts(&b, ",\"params\":");
+		buf_puts(&b, ev->params);
+		buf_puts(&b, "}");
+	}
+	buf_printf(&b, "],\"next\":%llu}",
+		   (unsigned long long)(n ? r->events[n - 1].seq : op->after));
+	res.structured_text = buf_take(&b);
+	eng_answer(op, &res);
+}
+
+static void fail_wait(struct eng_op *op)
+{
+	unlisten(op);
+	eng_answer_unavailable(op);
+}
+
+static void on_subscribed(void *ctx, int err, const redisReply *reply)
+{
+	struct eng_op *op = ctx;
+	struct cluster_engine *e = op->e;
+
+	(void)reply;
+	/* Subscribed: whoever waits on this chat reads once more (a ring may have come before).
+	 * Not subscribed (connection lost): the reconnect's resubscribe does the same. */
+	if (err == 0 && !e->stopping)
+		cluster_wake_chat(e->wake, op->chat_id, 0, false);
+	eng_unref(op);
+}
+
+static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end)
+{
+	struct eng_op *op = w->ctx;
+
+	(void)chat_id;
+	(void)seq;
+	(void)end; /* an ended chat's read answers chat_expired */
+	if (op->p && mcp_pending_abandoned(op->p))
+		answer_events(op, NULL);
+	else if (op->p)
+		wait_read(op);
+}
+
+/* Nothing new: wait on the chat's channel (and read once more once listening). */
+static void listen_chat(struct eng_op *op)
+{
+	struct cluster_engine *e = op->e;
+	char channel[CLUSTER_WAKE_CHANNEL_MAX];
+	int first, err;
+
+	first = cluster_wake_add(e->wake, op->chat_id, &op->w, on_wake, op, channel);
+	if (first < 0) {
+		fail_wait(op);
+		return;
+	}
+	if (first == 0) {
+		wait_read(op);
+		return;
+	}
+	err = redis_subscribe(cluster_node_subscriber(e->node), REDIS_SUBSCRIBE, channel,
+			      strlen(channel), on_subscribed, op);
+	if (err < 0) {
+		eng_failed(e, err);
+		fail_wait(op);
+		return;
+	}
+	op->refs++;
+}
+
+static void on_read(void *ctx, int err, const redisReply *reply)
+{
+	struct eng_op *op = ctx;
+	struct cluster_call_reply r;
+	struct mcp_tool_ctx res = { 0 };
+
+	op->reading = false;
+	err = eng_parse(op->e, CLUSTER_SCRIPT_READ, err, reply, &r);
+	if (!op->p) {
+		/* answered meanwhile (the engine stopped) */
+	} else if (err < 0) {
+		fail_wait(op);
+	} else if (r.chat.error != CHAT_OK) {
+		unlisten(op);
+		chat_tools_refusal(&res, &r.chat);
+		eng_answer(op, &res);
+	} else {
+		if (!op->has_after) { /* from the cursor: later reads start where this one did */
+			op->has_after = true;
+			op->after = r.n_events ? r.events[0].seq - 1 : r.next;
+		}
+		if (r.n_events || op->expired || !op->timeout_ms || mcp_pending_abandoned(op->p))
+			answer_events(op, &r);
+		else if (op->again)
+			wait_read(op);
+		else if (!cluster_wake_registered(&op->w))
+			listen_chat(op);
+	}
+	cluster_call_reply_free(&r);
+	eng_unref(op);
+}
+
+static void wait_read(struct eng_op *op)
+{
+	struct cluster_engine *e = op->e;
+	struct cluster_call_args a;
+
+	if (op->reading) {
+		op->again = true;
+		return;
+	}
+	op->again = false;
+	if (cluster_call_read(&a, e->prefix, op->chat_id, op->has_after, op->after,
+			      op->has_after ? CLUSTER_ACK_AFTER : CLUSTER_ACK_NONE,
+			      CLUSTER_CALL_READ_MAX) < 0 ||
+	    eng_evalsha(e, &a, on_read, op) < 0) {
+		fail_wait(op);
+		return;
+	}
+	op->reading = true;
+	op->refs++;
+}
+
+static void on_deadline(struct timer *t)
+{
+	struct eng_op *op = container_of(t, struct eng_op, deadline);
+
+	op->expired = true;
+	if (!op->reading && op->p)
+		answer_events(op, NULL);
+}
+
+void eng_wait_init(struct eng_op *op)
+{
+	timer_init(&op->deadline, on_deadline);
+}
+
+void eng_wait_start(struct eng_op *op, bool has_after, uint64_t after, uint32_t timeout_ms)
+{
+	op->is_wait = true;
+	op->has_after = has_after;
+	op->after = after;
+	op->timeout_ms = timeout_ms;
+	if (timeout_ms)
+		timer_arm(op->e->timers, &op->deadline, timer_now_ms() + timeout_ms);
+	wait_read(op);
+}
+
+void eng_wait_stop(struct eng_op *op)
+{
+	if (op->is_wait && op->p)
+		answer_events(op, NULL);
+}
+
+void eng_wait_forget(struct eng_op *op)
+{
+	if (op->is_wait)
+		unlisten(op);
+}
+
+/* Touch: the chats with waiting calls stay alive; gone ones wake their waiters. */
+
+static void on_touched(void *ctx, int err, const redisReply *reply)
+{
+	struct cluster_engine *e = ctx;
+	struct cluster_call_reply r;
+
+	if (eng_parse(e, CLUSTER_SCRIPT_TOUCH, err, reply, &r) == 0 && !e->stopping)
+		for (size_t i = 0; i < r.n_ids; i++)
+			cluster_wake_chat(e->wake, r.ids[i], 0, true);
+	cluster_call_reply_free(&r);
+}
+
+struct id_list {
+	char (*ids)[CHAT_ID_LEN + 1];
+	size_t n, cap;
+	struct redis_client *sub; /* resubscribe: SUBSCRIBE each too */
+};
+
+static void collect(void *ctx, const char *chat_id, const char *channel)
+{
+	struct id_list *l = ctx;
+
+	if (l->sub)
+		redis_subscribe(l->sub, REDIS_SUBSCRIBE, channel, strlen(channel), NULL, NULL);
+	if (l->n < l->cap)
+		snprintf(l->ids[l->n++], CHAT_ID_LEN + 1, "%s", chat_id);
+}
+
+/* Every listened chat's id (the registry may change once the walk is over). */
+static void listened(struct cluster_engine *e, struct id_list *l, struct redis_client *sub)
+{
+	l->cap = cluster_wake_count(e->wake);
+	l->n = 0;
+	l->sub = sub;
+	l->ids = l->cap ? xcalloc(l->cap, sizeof(*l->ids)) : NULL;
+	cluster_wake_each(e->wake, collect, l);
+}
+
+/* Abandoned waits end (their client went; the answer would be dropped anyway). */
+static void reap_abandoned(struct cluster_engine *e)
+{
+	struct list_link *l, *next;
+
+	for (l = e->ops.next; l != &e->ops; l = next) {
+		struct eng_op *op = container_of(l, struct eng_op, link);
+
+		op->refs++;
+		if (op->is_wait && op->p && mcp_pending_abandoned(op->p))
+			answer_events(op, NULL);
+		next = op->link.next;
+		eng_unref(op);
+	}
+}
+
+void eng_on_touch(struct timer *t)
+{
+	struct cluster_engine *e = container_of(t, struct cluster_engine, touch);
+	struct id_list l;
+
+	reap_abandoned(e);
+	listened(e, &l, NULL);
+	for (size_t i = 0; i < l.n; i += CLUSTER_CALL_TOUCH_MAX) {
+		const char *batch[CLUSTER_CALL_TOUCH_MAX];
+		size_t n = l.n - i < CLUSTER_CALL_TOUCH_MAX ? l.n - i : CLUSTER_CALL_TOUCH_MAX;
+		struct cluster_call_args a;
+
+		for (size_t j = 0; j < n; j++)
+			batch[j] = l.ids[i + j];
+		if (cluster_call_touch(&a, e->prefix, batch, n) == 0)
+			eng_evalsha(e, &a, on_touched, e);
+	}
+	free(l.ids);
+	if (!e->stopping)
+		timer_arm(e->timers, t, timer_now_ms() + cluster_engine_touch_ms(e->cfg->chat_idle_ms));
+}
+
+/* The node's hooks */
+
+static void wake_listed(struct cluster_engine *e, struct id_list *l, bool end)
+{
+	for (size_t i = 0; i < l->n; i++)
+		cluster_wake_chat(e->wake, l->ids[i], 0, end);
+	free(l->ids);
+}
+
+/* Redis lost its state: every waiting call reads again (and learns chat_expired). Chats
+ * are not re-asserted yet (a later step of issue 15). */
+static void on_epoch_changed(void *ctx)
+{
+	struct cluster_engine *e = ctx;
+	struct id_list l;
+
+	listened(e, &l, NULL);
+	wake_listed(e, &l, true);
+}
+
+static void on_resubscribe(void *ctx)
+{
+	struct cluster_engine *e = ctx;
+	struct id_list l;
+
+	if (e->stopping)
+		return;
+	listened(e, &l, cluster_node_subscriber(e->node));
+	wake_listed(e, &l, false);
+}
+
+static void on_chats_ended(void *ctx, const char *const *ids, size_t n)
+{
+	struct cluster_engine *e = ctx;
+
+	for (size_t i = 0; i < n; i++)
+		cluster_wake_chat(e->wake, ids[i], 0, true);
+}
+
+static void on_message(void *ctx, const struct resp_message *m)
+{
+	struct cluster_engine *e = ctx;
+
+	if (cluster_wake_deliver(e->wake, m->channel, m->channel_len, m->payload,
+				 m->payload_len) == -EPROTO)
+		e->st.malformed++;
+	else
+		e->st.wakeups++;
+}
+
+void eng_wait_hooks(struct cluster_engine *e, struct cluster_node_hooks *hooks)
+{
+	hooks->ctx = e;
+	hooks->epoch_changed = on_epoch_changed;
+	hooks->resubscribe = on_resubscribe;
+	hooks->chats_ended = on_chats_ended;
+	hooks->on_message = on_message;
+}

@@ -1,0 +1,216 @@
+// The cluster engine (issue 15) end to end: a redis-server of the test's own (ephemeral
+// port, temp dir, no persistence) and three daemons sharing the chat through it; SDK v2
+// clients pinned to MCP 2026-07-28 address the nodes alternately, so every call lands on a
+// different node than the last. Everything is stopped by PID, every wait is bounded.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { scope, waitFor, sleep, assertToolError } from './helpers.mjs';
+import { connectModern, modernChat, roomName, PEER2_URL } from './modern-helpers.mjs';
+
+const freePort = () => new Promise((resolve, reject) => {
+  const s = net.createServer();
+  s.once('error', reject);
+  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+});
+
+const pingRedis = (port) => new Promise((resolve) => {
+  const c = net.connect(port, '127.0.0.1');
+  let data = '';
+  c.setTimeout(500, () => { c.destroy(); resolve(false); });
+  c.on('error', () => resolve(false));
+  c.on('connect', () => c.write('PING\r\n'));
+  c.on('data', (d) => { data += d; if (data.includes('PONG')) { c.end(); resolve(true); } });
+});
+
+/** redis-server on port in dir, without persistence; returns { kill() } (by PID). */
+async function startRedis(port, dir) {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((r) => proc.once('exit', r));
+  await waitFor(() => pingRedis(port), 5000, 'redis-server answering PING', 50);
+  return {
+    async kill(signal = 'SIGKILL') {
+      try { process.kill(proc.pid, signal); } catch { /* gone */ }
+      await Promise.race([exited, sleep(3000)]);
+    },
+  };
+}
+
+const skip = PEER2_URL ? 'runs against the daemon only' : false;
+const s = scope();
+let dir, redisPort, redis, nodes;
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(path.join(os.tmpdir(), 'mcpchat-cluster-'));
+  redisPort = await freePort();
+  redis = await startRedis(redisPort, dir);
+  const common = ['--redis', `127.0.0.1:${redisPort}`];
+  nodes = [
+    await s.daemon([...common, '--node', 'n1']),
+    await s.daemon([...common, '--node', 'n2']),
+    await s.daemon([...common, '--node', 'n3', '--chat-idle-timeout', '2']),
+  ];
+});
+
+after(async () => {
+  if (skip) return;
+  await s.cleanup();
+  await redis?.kill();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A modern client per node; call i of a chat goes to node (start + i) % nodes. */
+async function clientsFor(name, which = [0, 1]) {
+  return Promise.all(which.map(async (i) => s.track(await connectModern(nodes[i].url, { name: `${name}@n${i + 1}` }))));
+}
+
+/** A chat whose calls alternate between the clients given. */
+function roaming(clients, displayName) {
+  let i = 0;
+  const proxy = {};
+  for (const k of ['call', 'ok', 'err']) proxy[k] = (...a) => clients[i++ % clients.length][k](...a);
+  proxy.name = `${displayName}(roaming)`;
+  return modernChat(proxy, displayName);
+}
+
+async function pair(kind, ca, cb) {
+  const a = roaming(ca, 'Alice');
+  const b = roaming(cb, 'Bob');
+  if (kind === 'queue') {
+    const tag = `t${process.pid}${Date.now()}`.slice(-20);
+    const ra = await a.enterQueue({ interests: [tag] });
+    assert.equal(ra.status, 'waiting');
+    assert.equal(ra.position >= 1, true);
+    const rb = await b.enterQueue({ interests: [tag] });
+    assert.equal(rb.status, 'matched');
+  } else {
+    const room = roomName('cl');
+    assert.equal((await a.joinRoom(room)).status, 'waiting');
+    assert.equal((await b.joinRoom(room)).status, 'matched');
+  }
+  await a.readUntil('chatroom.found');
+  await b.readUntil('chatroom.found');
+  assert.equal(a.roomId, b.roomId);
+  return { a, b };
+}
+
+test('matched via enter_queue and via join_room across nodes; chat both ways, every call on another node', { skip }, async () => {
+  for (const kind of ['queue', 'room']) {
+    const ca = await clientsFor(`a-${kind}`, [0, 1]);
+    const cb = await clientsFor(`b-${kind}`, [2, 0]);
+    const { a, b } = await pair(kind, ca, cb);
+    await a.send('hello from a');
+    await b.send('hello from b');
+    const mb = await b.readUntil('message.received', (p) => p.message === 'hello from a');
+    const ma = await a.readUntil('message.received', (p) => p.message === 'hello from b');
+    assert.equal(mb.params.sender.display_name, 'Alice');
+    assert.equal(ma.params.sender.display_name, 'Bob');
+    const st = await a.status();
+    assert.equal(st.state, 'in_room');
+    assert.equal(st.room_id, a.roomId);
+    assert.equal(st.partner.display_name, 'Bob');
+    await a.leave();
+    const gone = await b.readUntil('partner.disconnected');
+    assert.equal(gone.params.reason, 'left');
+  }
+});
+
+test('wait_for_message on one node is woken by a send on another within well under a second', { skip }, async () => {
+  const ca = await clientsFor('wa', [0]);
+  const cb = await clientsFor('wb', [1]);
+  const { a, b } = await pair('room', ca, cb);
+  for (let i = 0; i < 3; i++) {
+    const waiting = b.wait(b.next, 10);
+    await sleep(300); // the wait is parked on node 2, subscribed
+    const t0 = Date.now();
+    await a.send(`ping ${i}`);
+    const r = await waiting;
+    const lag = Date.now() - t0;
+    assert.equal(r.events.length, 1, JSON.stringify(r));
+    assert.equal(r.events[0].params.message, `ping ${i}`);
+    assert.ok(lag < 500, `woken after ${lag} ms`);
+    b.events.push(...r.events);
+    b.next = r.next;
+  }
+});
+
+test('200 messages across nodes, each delivered exactly once and in order', { skip }, async () => {
+  const ca = await clientsFor('ma', [0, 1]);
+  const cb = await clientsFor('mb', [1, 0]);
+  const { a, b } = await pair('queue', ca, cb);
+  const N = 200;
+  const reader = (async () => {
+    const got = [];
+    const deadline = Date.now() + 60_000;
+    while (got.length < N && Date.now() < deadline) {
+      for (const e of await b.read(5)) if (e.method === 'message.received') got.push(e.params.message);
+    }
+    return got;
+  })();
+  for (let i = 0; i < N; i++) {
+    for (;;) {
+      const r = await a.m.call('send_message', a.args({ room_id: a.roomId, message: `m${i}` }));
+      if (!r.isError) break;
+      assert.equal(r.structuredContent?.error, 'rate_limited', JSON.stringify(r.structuredContent));
+      await sleep(r.structuredContent.retry_after_ms);
+    }
+  }
+  const got = await reader;
+  assert.deepEqual(got, Array.from({ length: N }, (_, i) => `m${i}`));
+});
+
+test('a silent chat expires and its partner on another node learns timeout', { skip }, async () => {
+  const [short] = await clientsFor('short', [2]); // n3: chats idle out after 2 s
+  const [long] = await clientsFor('long', [0]);
+  const room = roomName('idle');
+  const silent = modernChat(short, 'Silent');
+  const partner = modernChat(long, 'Partner');
+  await silent.joinRoom(room);
+  await partner.joinRoom(room);
+  const gone = await partner.readUntil('partner.disconnected', () => true, 10_000);
+  assert.equal(gone.params.reason, 'timeout');
+  await silent.m.err('get_status', { chat_id: silent.chatId }, 'chat_expired');
+});
+
+test('a 2025 session on a cluster node is answered unavailable', { skip }, async () => {
+  const c = await s.client(nodes[0].url, { name: 'legacy' });
+  const r = await c.call('enter_queue', {});
+  const sc = assertToolError(r, 'unavailable', 'legacy enter_queue');
+  assert.match(r.content[0].text, /2026-07-28/);
+  assert.ok(sc.retry_after_ms > 0);
+});
+
+test('redis-server killed: calls answer unavailable, never a false send; restarted: works again', { skip }, async () => {
+  const ca = await clientsFor('ka', [0, 1]);
+  const cb = await clientsFor('kb', [1, 0]);
+  const { a, b } = await pair('room', ca, cb);
+  await redis.kill();
+  for (let i = 0; i < 4; i++) {
+    const r = await a.m.call('send_message', a.args({ room_id: a.roomId, message: `lost ${i}` }));
+    assert.ok(r.isError, `a send answered ok with Redis down: ${JSON.stringify(r.structuredContent)}`);
+    assert.equal(r.structuredContent.error, 'unavailable');
+    assert.ok(r.structuredContent.retry_after_ms > 0);
+  }
+  const w = await b.m.call('wait_for_message', b.args({ after: b.next, timeout_s: 1 }));
+  assert.equal(w.structuredContent?.error, 'unavailable');
+  const metrics = await (await fetch(nodes[0].url.replace(/\/mcp$/, '/metrics'))).text();
+  assert.match(metrics, /^mcpchat_redis_up 0$/m);
+  redis = await startRedis(redisPort, dir);
+  await waitFor(async () => {
+    const t = await (await fetch(nodes[0].url.replace(/\/mcp$/, '/metrics'))).text()
+      + await (await fetch(nodes[1].url.replace(/\/mcp$/, '/metrics'))).text();
+    return (t.match(/^mcpchat_redis_up 1$/mg) || []).length === 2;
+  }, 10_000, 'both nodes reconnected', 100);
+  const again = await pair('room', await clientsFor('ra', [0, 1]), await clientsFor('rb', [1, 0]));
+  await again.a.send('back');
+  await again.b.readUntil('message.received', (p) => p.message === 'back');
+  const m = await (await fetch(nodes[1].url.replace(/\/mcp$/, '/metrics'))).text();
+  assert.match(m, /^mcpchat_redis_commands_failed_total \d+$/m);
+  assert.match(m, /^mcpchat_cluster_wakeups_total \d+$/m);
+});
