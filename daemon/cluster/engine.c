@@ -82,8 +82,11 @@ void eng_answer(struct eng_op *op, struct mcp_tool_ctx *r)
 {
 	struct mcp_pending *p = op->p;
 
-	if (!p)
+	if (!p) { /* answered already (the engine stopped): this one is dropped */
+		cJSON_Delete(r->structured);
+		free(r->structured_text);
 		return;
+	}
 	op->p = NULL;
 	mcp_pending_done(p, r);
 	eng_unref(op);
@@ -93,6 +96,8 @@ void eng_answer_unavailable(struct eng_op *op)
 {
 	struct mcp_tool_ctx r = { 0 };
 
+	if (!op->p)
+		return;
 	eng_unavailable(op->e, &r, sentence_down);
 	eng_answer(op, &r);
 }
@@ -477,13 +482,15 @@ void cluster_engine_stop(struct cluster_engine *e)
 		return;
 	e->stopping = true;
 	timer_cancel(e->timers, &e->touch);
-	/* A waiting call answers with what it has; one on a round trip answers unavailable when
-	 * the node's stop cancels its command (below). Hold each op while answering it. */
+	/* Every call is answered now, before mcp may go: a waiting one with what it has, one on
+	 * a round trip unavailable (its outcome is not known; its reply, when it comes, is
+	 * dropped). Hold each op while answering it. */
 	for (l = e->ops.next; l != &e->ops; l = next) {
 		struct eng_op *op = container_of(l, struct eng_op, link);
 
 		op->refs++;
 		eng_wait_stop(op);
+		eng_answer_unavailable(op);
 		next = op->link.next;
 		eng_unref(op);
 	}
