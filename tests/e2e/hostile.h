@@ -53,9 +53,7 @@ struct dmn {
 };
 
 #define MAX_TRACKED 8
-
 static struct dmn *tracked[MAX_TRACKED];
-
 static pid_t children[8];
 
 static inline void track(struct dmn *x)

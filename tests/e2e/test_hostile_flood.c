@@ -212,7 +212,6 @@ out:
 /* 4. Initialize flood up to the session cap */
 
 #define CAP 200
-
 #define FLOOD 220
 
 static void test_initialize_flood(void)
@@ -307,7 +306,6 @@ out:
 /* 5. Soak: 10 000 messages across 1 000 stream drops */
 
 #define SOAK_N 10000
-
 #define SOAK_EVERY 10
 
 /* How far A may run ahead of what B has read: inside the replay window the contract promises

@@ -56,11 +56,8 @@ static double percentile(double *v, int n, double p) /* v sorted */
 /* 1. Slowloris */
 
 #define SLOW_CONNS 10000
-
 #define SLOW_PROCS 2
-
 #define CHAT_N 200
-
 #define CHAT_PACE_MS 25 /* 200 messages over 5 s: through two head-timeout cycles */
 
 static volatile sig_atomic_t slow_stop;

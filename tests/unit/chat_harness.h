@@ -19,7 +19,6 @@
 
 /* 2026-11-24T13:05:01.123Z */
 #define WALL_MS 1795525501123LL
-
 #define MAX_USERS 20000
 
 struct event {

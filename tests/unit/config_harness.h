@@ -44,13 +44,10 @@ __attribute__((format(printf, 3, 4))) static inline void check_at(int ok, unsign
 }
 
 #define CHECK(cond, ...) check_at(!!(cond), __LINE__, __VA_ARGS__)
-
 #define CHECK_U(a, b) CHECK((unsigned long long)(a) == (unsigned long long)(b), "%s == %s: got %llu, want %llu", \
 			    #a, #b, (unsigned long long)(a), (unsigned long long)(b))
-
 #define CHECK_D(a, b) CHECK((double)(a) == (double)(b), "%s == %s: got %.17g, want %.17g", #a, #b, \
 			    (double)(a), (double)(b))
-
 #define CHECK_S(a, b) CHECK(strcmp((a), (b)) == 0, "%s == %s: got \"%s\", want \"%s\"", #a, #b, (a), (b))
 
 /* Temporary files */
@@ -102,7 +99,6 @@ static inline void load_ok_at(unsigned line, struct config *cfg, const char *tex
 	rc = load_text(cfg, text, path, sizeof(path), err, sizeof(err));
 	check_at(rc == 0, line, "config_load of <<%s>> returned %d (%s)", text, rc, err);
 }
-
 #define LOAD_OK(cfg, text) load_ok_at(__LINE__, (cfg), (text))
 
 /* Socket addresses */
@@ -234,7 +230,6 @@ static inline void check_config_equal_at(unsigned line, const struct config *a, 
 #undef EQ_D
 #undef EQ_S
 }
-
 #define CHECK_CONFIG_EQUAL(a, b, skip) check_config_equal_at(__LINE__, (a), (b), (skip))
 
 /* The numeric keys of config.c's keys[], with the bounds the daemon documents. */

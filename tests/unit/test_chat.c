@@ -317,7 +317,6 @@ static void test_free_cancels_timer(void)
 /* A naive model of the peer's queue (pickPartner, compatible, takesAnyone, pair), run in
  * lockstep with the chat on random operations. */
 #define M_SLOTS 24
-
 #define M_TAGS 6
 
 static struct model_user {
@@ -327,7 +326,6 @@ static struct model_user {
 	uint64_t queued_at;
 	bool waiting, fired;
 } M[M_SLOTS];
-
 static int Mq[M_SLOTS], Mqn, Mids;
 
 static bool m_takes(int i, uint64_t t)

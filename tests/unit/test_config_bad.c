@@ -41,7 +41,6 @@ static void load_bad_at(unsigned line, const char *text, int bad_line, char *err
 			 piece);
 	va_end(ap);
 }
-
 #define LOAD_BAD(text, bad_line, ...) \
 	do { \
 		char err_[1024]; \
@@ -60,7 +59,6 @@ static void load_bad_exact_at(unsigned line, const char *text, int bad_line, con
 	check_at(rest != NULL && strcmp(rest + 2, want) == 0, line, "error for <<%s>>: \"%s\", want \"...: %s\"", text,
 		 err, want);
 }
-
 #define LOAD_BAD_EXACT(text, bad_line, want) load_bad_exact_at(__LINE__, (text), (bad_line), (want))
 
 static const char *kind_words(enum tkind kind)
