@@ -55,6 +55,7 @@ const char *chat_error_code(enum chat_error e)
 	case CHAT_MAILBOX_FULL: return "mailbox_full";
 	case CHAT_SHUTTING_DOWN: return "shutting_down";
 	case CHAT_EXPIRED: return "chat_expired";
+	case CHAT_UNAVAILABLE: return "unavailable";
 	case CHAT_ERROR_COUNT: break;
 	}
 	return "internal_error";
@@ -129,54 +130,84 @@ static bool printable_chars(const char *s, uint32_t max)
 	return utf8_valid(s, strlen(s), &chars) && chars >= 1 && chars <= max && !has_control(s);
 }
 
+/* A refusal of an argument: the sentence goes to msg, which r->message then names. */
+__attribute__((format(printf, 4, 5))) static bool invalid(struct chat_result *r, char *msg,
+							   const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, CHAT_SENTENCE_MAX, fmt, ap);
+	va_end(ap);
+	r->error = CHAT_INVALID_ARGUMENTS;
+	r->message = msg;
+	r->field = field;
+	return false;
+}
+
+bool chat_valid_name(const struct chat_limits *l, const char *name, struct chat_result *r,
+		     char *msg)
+{
+	if (!name || printable_chars(name, l->max_display_name_chars))
+		return true;
+	return invalid(r, msg, "display_name",
+		       "display_name must be 1 to %u characters of valid UTF-8 without control characters; pick another name.",
+		       l->max_display_name_chars);
+}
+
+bool chat_valid_interests(const struct chat_limits *l, const char *const *tags, size_t n,
+			  struct chat_result *r, char *msg)
+{
+	size_t i;
+
+	if (n <= l->max_interests && (tags || n == 0)) {
+		for (i = 0; i < n; i++)
+			if (!tags[i] || !printable_chars(tags[i], l->max_interest_chars))
+				break;
+		if (i == n)
+			return true;
+	}
+	return invalid(r, msg, "interests",
+		       "interests must be at most %u tags of 1 to %u characters of valid UTF-8 each.",
+		       l->max_interests, l->max_interest_chars);
+}
+
+bool chat_valid_room_id(const char *id, struct chat_result *r, char *msg)
+{
+	if (chat_room_id_valid(id))
+		return true;
+	return invalid(r, msg, "room_id",
+		       "room_id must be 1 to %d characters of A-Z, a-z, 0-9, _ or -.", CHAT_ROOM_ID_MAX);
+}
+
+bool chat_valid_message(const struct chat_limits *l, const char *text, size_t len,
+			struct chat_result *r, char *msg)
+{
+	if (text && len >= 1 && len <= l->max_message_bytes && utf8_valid(text, len, NULL))
+		return true;
+	return invalid(r, msg, "message", "message must be 1 to %zu bytes of valid UTF-8.",
+		       l->max_message_bytes);
+}
+
 bool chat_check_name(struct chat *c, const char *name, struct chat_result *r)
 {
-	if (!name || printable_chars(name, c->limits.max_display_name_chars))
-		return true;
-	chat_refuse(c, r, CHAT_INVALID_ARGUMENTS,
-		    "display_name must be 1 to %u characters of valid UTF-8 without control characters; pick another name.",
-		    c->limits.max_display_name_chars);
-	r->field = "display_name";
-	return false;
+	return chat_valid_name(&c->limits, name, r, c->msg);
 }
 
 bool chat_check_interests(struct chat *c, const char *const *tags, size_t n,
 			  struct chat_result *r)
 {
-	size_t i;
-
-	if (n <= c->limits.max_interests && (tags || n == 0)) {
-		for (i = 0; i < n; i++)
-			if (!tags[i] || !printable_chars(tags[i], c->limits.max_interest_chars))
-				break;
-		if (i == n)
-			return true;
-	}
-	chat_refuse(c, r, CHAT_INVALID_ARGUMENTS,
-		    "interests must be at most %u tags of 1 to %u characters of valid UTF-8 each.",
-		    c->limits.max_interests, c->limits.max_interest_chars);
-	r->field = "interests";
-	return false;
+	return chat_valid_interests(&c->limits, tags, n, r, c->msg);
 }
 
 bool chat_check_room_id(struct chat *c, const char *id, struct chat_result *r)
 {
-	if (chat_room_id_valid(id))
-		return true;
-	chat_refuse(c, r, CHAT_INVALID_ARGUMENTS,
-		    "room_id must be 1 to %d characters of A-Z, a-z, 0-9, _ or -.", CHAT_ROOM_ID_MAX);
-	r->field = "room_id";
-	return false;
+	return chat_valid_room_id(id, r, c->msg);
 }
 
 bool chat_check_message(struct chat *c, const char *text, size_t len, struct chat_result *r)
 {
-	if (text && len >= 1 && len <= c->limits.max_message_bytes && utf8_valid(text, len, NULL))
-		return true;
-	chat_refuse(c, r, CHAT_INVALID_ARGUMENTS, "message must be 1 to %zu bytes of valid UTF-8.",
-		    c->limits.max_message_bytes);
-	r->field = "message";
-	return false;
+	return chat_valid_message(&c->limits, text, len, r, c->msg);
 }
 
 const char *chat_user_name(const struct chat_user *u)

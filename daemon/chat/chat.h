@@ -28,6 +28,7 @@ enum chat_error {
 	CHAT_MAILBOX_FULL,
 	CHAT_SHUTTING_DOWN,
 	CHAT_EXPIRED, /* a chat_id that names no chat (never issued, or its chat ended) */
+	CHAT_UNAVAILABLE, /* nothing was done: no room for a new chat, or (a cluster) no store */
 	CHAT_ERROR_COUNT, /* not an error: how many codes there are */
 };
 
@@ -125,6 +126,21 @@ struct chat_status {
 	uint32_t position;        /* waiting in the queue */
 };
 void chat_get_status(struct chat *c, const struct chat_user *u, struct chat_status *st);
+
+/* The checks of the tools' arguments, shared by the single node (chat_enter_queue...) and
+ * the cluster engine (daemon/cluster/call.h), so both refuse the same inputs with the same
+ * sentence. Each returns true when the argument is valid; else it fills r: error
+ * CHAT_INVALID_ARGUMENTS, field (a static string), and message, which it writes into msg
+ * (CHAT_SENTENCE_MAX bytes, the caller's: r->message points there). A NULL name is valid
+ * (keep the current one). */
+#define CHAT_SENTENCE_MAX 256
+bool chat_valid_name(const struct chat_limits *l, const char *name, struct chat_result *r,
+		     char *msg);
+bool chat_valid_interests(const struct chat_limits *l, const char *const *tags, size_t n,
+			  struct chat_result *r, char *msg);
+bool chat_valid_room_id(const char *id, struct chat_result *r, char *msg);
+bool chat_valid_message(const struct chat_limits *l, const char *text, size_t len,
+			struct chat_result *r, char *msg);
 
 /* Is this a valid room id (1..64 of [A-Za-z0-9_-])? */
 bool chat_room_id_valid(const char *id);

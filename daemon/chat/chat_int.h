@@ -90,7 +90,7 @@ struct chat {
 	unsigned char rnd[128];
 	size_t rnd_pos;
 	struct buf ev, tmp; /* event params being built; a lower-cased tag */
-	char msg[256];      /* the message of the last refusal */
+	char msg[CHAT_SENTENCE_MAX]; /* the message of the last refusal */
 };
 
 /* Bytes from getrandom, drawn from a pool (room.c). */

@@ -65,7 +65,7 @@ static enum mcp_tool_status chat_refusal(struct mcp_tool_ctx *ctx, const struct 
 	if (r->error != CHAT_INVALID_ARGUMENTS && (unsigned)r->error < STATS_REFUSAL_CODES)
 		stats.refusals[r->error]++;
 	refuse(ctx, chat_error_code(r->error), r->field, "%s", r->message);
-	if (r->error == CHAT_RATE_LIMITED)
+	if (r->error == CHAT_RATE_LIMITED || r->error == CHAT_UNAVAILABLE)
 		cJSON_AddNumberToObject(ctx->structured, "retry_after_ms", r->retry_after_ms);
 	return MCP_TOOL_DONE;
 }
@@ -151,8 +151,13 @@ static int chat_of(struct mcp_tool_ctx *ctx, bool may_mint, struct chat_user **o
 	if (!id) {
 		err = mcp_tool_mint(ctx);
 		if (err < 0) {
-			refuse(ctx, "unavailable", NULL, "This server holds as many chats as it may; try again in a few seconds");
-			cJSON_AddNumberToObject(ctx->structured, "retry_after_ms", 5000);
+			struct chat_result r = {
+				.error = CHAT_UNAVAILABLE,
+				.message = "This server holds as many chats as it may; try again in a few seconds",
+				.retry_after_ms = 5000,
+			};
+
+			chat_refusal(ctx, &r);
 			return err;
 		}
 		*out = mcp_session_app(ctx->session);
@@ -591,7 +596,7 @@ static void shutdown_chat(void *ctx)
 	chat_shutdown(w->chat);
 }
 
-static void limits_of(const struct config *cfg, struct chat_limits *out)
+void chat_tools_limits(const struct config *cfg, struct chat_limits *out)
 {
 	const struct chat_limits limits = {
 		.max_message_bytes = cfg->max_message_bytes,
@@ -610,7 +615,7 @@ void chat_tools_configure(struct chat *c, const struct config *cfg)
 {
 	struct chat_limits limits;
 
-	limits_of(cfg, &limits);
+	chat_tools_limits(cfg, &limits);
 	chat_set_limits(c, &limits);
 	world.cfg = cfg;
 	publish(cfg);
@@ -623,7 +628,7 @@ struct chat *chat_tools_register(struct mcp_server *srv, const struct config *cf
 	const struct mcp_hooks hooks = { session_start, session_end, shutdown_chat, &world };
 	struct chat_limits limits;
 
-	limits_of(cfg, &limits);
+	chat_tools_limits(cfg, &limits);
 	world.srv = srv;
 	world.cfg = cfg;
 	world.chat = chat_new(&limits, &ops, timers);

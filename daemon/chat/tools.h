@@ -20,4 +20,8 @@ struct chat *chat_tools_register(struct mcp_server *srv, const struct config *cf
 void chat_tools_configure(struct chat *c, const struct config *cfg);
 void chat_tools_free(struct chat *c);
 
+struct chat_limits;
+/* The chat limits a configuration sets (the cluster engine checks arguments with them). */
+void chat_tools_limits(const struct config *cfg, struct chat_limits *out);
+
 #endif

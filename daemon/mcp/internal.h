@@ -119,6 +119,11 @@ struct mcp_server {
 	struct buf scratch_result, scratch_body;
 };
 
+/* The answer buffers of one request (post_single, the modern path; never nested): taken
+ * empty from the server and given back after, so a request allocates none. */
+void mcp_scratch_take(struct mcp_server *srv, struct buf *result, struct buf *body);
+void mcp_scratch_give(struct mcp_server *srv, struct buf *result, struct buf *body);
+
 /* What a JSON-RPC request came to: a result, an error, or a wait. */
 struct mcp_answer {
 	struct buf result; /* JSON text of the result */

@@ -194,11 +194,16 @@ static void append_id(struct buf *out, const cJSON *id)
 
 void jsonrpc_append_result(struct buf *out, const cJSON *id, const char *result, size_t len)
 {
+	jsonrpc_append_result_open(out, id);
+	buf_append(out, result, len);
+	buf_puts(out, "}");
+}
+
+void jsonrpc_append_result_open(struct buf *out, const cJSON *id)
+{
 	buf_puts(out, "{\"jsonrpc\":\"2.0\",\"id\":");
 	append_id(out, id);
 	buf_puts(out, ",\"result\":");
-	buf_append(out, result, len);
-	buf_puts(out, "}");
 }
 
 void jsonrpc_append_error(struct buf *out, const cJSON *id, int code, const char *message)

@@ -58,6 +58,8 @@ enum jsonrpc_kind jsonrpc_classify_fields(const cJSON *msg, struct jsonrpc_field
 
 /* {"jsonrpc":"2.0","id":ID,"result":RESULT}; result is JSON text. id NULL → null. */
 void jsonrpc_append_result(struct buf *out, const cJSON *id, const char *result, size_t len);
+/* {"jsonrpc":"2.0","id":ID,"result": — the caller appends the result and the closing "}". */
+void jsonrpc_append_result_open(struct buf *out, const cJSON *id);
 /* {"jsonrpc":"2.0","id":ID,"error":{"code":C,"message":M}}. */
 void jsonrpc_append_error(struct buf *out, const cJSON *id, int code, const char *message);
 /* The same with "data": data (JSON text; NULL for none). */

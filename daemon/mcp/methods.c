@@ -30,7 +30,6 @@ static void append_modern_result(struct buf *out, const cJSON *id, const struct 
 {
 	const char *r = a->result.p;
 	size_t len = a->result.len;
-	struct buf b = BUF_INIT;
 
 	while (len > 0 && r[len - 1] != '}')
 		len--;
@@ -38,16 +37,16 @@ static void append_modern_result(struct buf *out, const cJSON *id, const struct 
 		r = "{}";
 		len = 2;
 	}
-	buf_append(&b, r, len - 1);
+	/* Written straight into out: the result without its closing brace, then the members. */
+	jsonrpc_append_result_open(out, id);
+	buf_append(out, r, len - 1);
 	if (len > 2)
-		buf_puts(&b, ",");
-	buf_puts(&b, "\"resultType\":\"complete\",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":"
-		     "{\"name\":\"" MCPCHAT_NAME "\",\"version\":\"" MCPCHAT_VERSION "\"}}");
+		buf_puts(out, ",");
+	buf_puts(out, "\"resultType\":\"complete\",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":"
+		      "{\"name\":\"" MCPCHAT_NAME "\",\"version\":\"" MCPCHAT_VERSION "\"}}");
 	if (a->cacheable)
-		buf_printf(&b, ",\"ttlMs\":%d,\"cacheScope\":\"public\"", MCP_TTL_MS);
-	buf_puts(&b, "}");
-	jsonrpc_append_result(out, id, b.p, b.len);
-	buf_free(&b);
+		buf_printf(out, ",\"ttlMs\":%d,\"cacheScope\":\"public\"", MCP_TTL_MS);
+	buf_puts(out, "}}");
 }
 
 void mcp_answer_append(struct buf *out, const cJSON *id, const struct mcp_answer *a)

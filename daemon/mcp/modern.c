@@ -214,10 +214,11 @@ static int status_of(int code)
 static enum mcp_disposition answer(struct mcp_server *srv, const struct http_request *req,
 				   struct mcp_sink *sink, const struct jsonrpc_fields *f)
 {
-	struct mcp_answer a = { .result = BUF_INIT, .modern = true };
-	struct buf body = BUF_INIT;
+	struct mcp_answer a = { .modern = true };
+	struct buf body;
 	enum mcp_disposition d;
 
+	mcp_scratch_take(srv, &a.result, &body);
 	mcp_methods_dispatch(srv, NULL, f->method->valuestring, f->params, true, &a);
 	after_tool(srv, &a);
 	if (a.wait && a.tool.session) {
@@ -234,8 +235,7 @@ static enum mcp_disposition answer(struct mcp_server *srv, const struct http_req
 	mcp_reply_status(sink, req, status_of(a.code), NULL, &body);
 	d = req->keep_alive ? MCP_DONE : MCP_CLOSE;
 out:
-	buf_free(&body);
-	buf_free(&a.result);
+	mcp_scratch_give(srv, &a.result, &body);
 	mcp_answer_clear(&a);
 	return d;
 }

@@ -86,3 +86,25 @@ bool mcp_server_idle(const struct mcp_server *srv)
 {
 	return srv->sessions.count == 0 && srv->calls == 0;
 }
+
+void mcp_scratch_take(struct mcp_server *srv, struct buf *result, struct buf *body)
+{
+	*result = srv->scratch_result;
+	*body = srv->scratch_body;
+	result->len = body->len = 0;
+	srv->scratch_result = srv->scratch_body = (struct buf)BUF_INIT;
+}
+
+void mcp_scratch_give(struct mcp_server *srv, struct buf *result, struct buf *body)
+{
+	/* Big ones are freed: one huge answer must not pin its memory. */
+	if (result->cap > 65536)
+		buf_free(result);
+	if (body->cap > 65536)
+		buf_free(body);
+	buf_free(&srv->scratch_result);
+	buf_free(&srv->scratch_body);
+	srv->scratch_result = *result;
+	srv->scratch_body = *body;
+	*result = *body = (struct buf)BUF_INIT;
+}

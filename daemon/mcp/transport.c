@@ -146,19 +146,6 @@ static enum mcp_disposition initialize(struct mcp_server *srv, const struct http
 	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 }
 
-/* Gives the answer buffers back for the next request; big ones are freed. */
-static void keep_scratch(struct mcp_server *srv, struct buf *result, struct buf *body)
-{
-	if (result->cap > 65536)
-		buf_free(result);
-	if (body->cap > 65536)
-		buf_free(body);
-	buf_free(&srv->scratch_result);
-	buf_free(&srv->scratch_body);
-	srv->scratch_result = *result;
-	srv->scratch_body = *body;
-}
-
 static enum mcp_disposition post_single(struct mcp_server *srv, const struct http_request *req,
 					struct mcp_sink *sink, struct mcp_session *s, const cJSON *msg)
 {
@@ -166,14 +153,13 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 	const char *why;
 	enum jsonrpc_kind kind = jsonrpc_classify_fields(msg, &f, &why);
 	const cJSON *id = f.id;
-	struct mcp_answer a = { .result = srv->scratch_result };
-	struct buf body = srv->scratch_body;
+	struct mcp_answer a = { 0 };
+	struct buf body;
 	uint64_t cursor;
 
-	a.result.len = body.len = 0;
-	srv->scratch_result = srv->scratch_body = (struct buf)BUF_INIT;
+	mcp_scratch_take(srv, &a.result, &body);
 	if (kind == JSONRPC_INVALID || kind != JSONRPC_REQUEST) {
-		keep_scratch(srv, &a.result, &body);
+		mcp_scratch_give(srv, &a.result, &body);
 		if (kind == JSONRPC_INVALID)
 			return mcp_refuse(sink, req, 400, JSONRPC_INVALID_REQUEST, NULL, why);
 		if (kind == JSONRPC_NOTIFICATION)
@@ -187,18 +173,18 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 	s->busy--;
 	mcp_call_note_answer(s, id, cursor);
 	if (a.wait) {
-		keep_scratch(srv, &a.result, &body);
+		mcp_scratch_give(srv, &a.result, &body);
 		return mcp_call_park(srv, s, sink, id, &a, req->keep_alive);
 	}
 	if (a.pending) {
-		keep_scratch(srv, &a.result, &body);
+		mcp_scratch_give(srv, &a.result, &body);
 		mcp_session_arm_idle(srv, s);
 		return mcp_call_park_pending(srv, sink, id, &a, req->keep_alive);
 	}
 	mcp_answer_append(&body, id, &a);
 	mcp_answer_clear(&a);
 	mcp_reply_json(sink, 200, NULL, body.p, body.len, req->keep_alive);
-	keep_scratch(srv, &a.result, &body);
+	mcp_scratch_give(srv, &a.result, &body);
 	mcp_session_arm_idle(srv, s);
 	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 }

@@ -224,6 +224,19 @@ redisReply *lh_eval(redisContext *c, enum cluster_script s, int n, const char **
 	return r;
 }
 
+redisReply *lh_evalv(redisContext *c, enum cluster_script s, int argc, const char *const *argv,
+		     const size_t *argvlen)
+{
+	const char *all[160] = { "EVALSHA", sha[s], "1" };
+	size_t lens[160] = { 7, 40, 1 };
+
+	if (argc > 157)
+		abort();
+	memcpy(all + 3, argv, (size_t)argc * sizeof(*argv));
+	memcpy(lens + 3, argvlen, (size_t)argc * sizeof(*argvlen));
+	return redisCommandArgv(c ? c : ctx, argc + 3, all, lens);
+}
+
 redisReply *lh_cmd(const char *fmt, ...)
 {
 	va_list ap;

@@ -35,6 +35,10 @@ redisContext *lh_connect_other(const struct lh_server *s);
 /* EVALSHA of a script with KEYS[1] = LH_PREFIX and the argv given (n strings), on c or the
  * main connection (c NULL). The reply is kept until lh_free_replies (the test teardown). */
 redisReply *lh_eval(redisContext *c, enum cluster_script s, int n, const char **argv);
+/* EVALSHA of a script with 1 key and argv as cluster_call builds it (argv[0] = KEYS[1],
+ * explicit lengths: binary-safe). The reply is the caller's (freeReplyObject). */
+redisReply *lh_evalv(redisContext *c, enum cluster_script s, int argc, const char *const *argv,
+		     const size_t *argvlen);
 /* A plain command (printf-like, hiredis' format); kept like lh_eval's. */
 redisReply *lh_cmd(const char *fmt, ...);
 void lh_free_replies(void);

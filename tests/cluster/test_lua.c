@@ -1,7 +1,7 @@
 /* The cluster's Lua scripts against a real redis-server: the random queue (this file) and
  * rooms, messages and mailboxes (test_lua_chat.c), expiry, idempotence and keys
  * (test_lua_life.c). The expectations
- * are those of tests/unit/test_chat.c for the single-node chat, on Redis time. */
+ * are those of tests/unit/test_chat*.c for the single-node chat, on Redis time. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +10,9 @@
 
 extern const struct unit_test lua_chat_tests[];
 extern const struct unit_test lua_life_tests[];
+extern const struct unit_test lua_call_tests[];
+void lua_call_setup(void);
+void lua_call_teardown(void);
 
 static void test_setup(void)
 {
@@ -308,6 +311,7 @@ int main(int argc, char **argv)
 		{ "lua queue", lua_queue_tests, NULL, NULL, test_setup, test_teardown },
 		{ "lua chat", lua_chat_tests, NULL, NULL, test_setup, test_teardown },
 		{ "lua life", lua_life_tests, NULL, NULL, test_setup, test_teardown },
+		{ "lua call", lua_call_tests, NULL, NULL, lua_call_setup, lua_call_teardown },
 		{ NULL, NULL, NULL, NULL, NULL, NULL },
 	};
 	struct lh_server server;

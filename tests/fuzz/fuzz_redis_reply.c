@@ -7,12 +7,17 @@
  * (replies, then the reset's error); a reply is never handed out for a command that was not
  * queued; the weight cap holds (no reply string longer than the cap reaches a callback).
  *
+ * Every reply is also read as the answer of a cluster script (cluster/call.c, the script by
+ * the command's index): well-formed or refused (-EIO, -EPROTO), never trusted past its
+ * checks; what it accepts holds its documented invariants.
+ *
  * Input: byte 0 flags (bit 0 subscriber, bits 1-6 the number of commands), byte 1 a seed
  * for the split points, the rest the server's bytes. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/call.h"
 #include "fuzz_common.h"
 #include "fuzz_entry.h"
 #include "redis/resp.h"
@@ -59,6 +64,28 @@ static uint64_t hash_reply(const redisReply *r, int depth)
 	}
 }
 
+/* A script's reply as the cluster engine reads it. */
+static void parse_as_script(int i, const redisReply *r)
+{
+	struct cluster_call_reply out;
+	enum cluster_script sc = (enum cluster_script)(i % CLUSTER_SCRIPT_COUNT);
+	int rc = cluster_call_parse(sc, r, &out);
+
+	FZ_CHECK(rc == 0 || rc == -EIO || rc == -EPROTO, "cluster_call_parse returned %d", rc);
+	if (rc == 0) {
+		FZ_CHECK(out.chat.error < CHAT_ERROR_COUNT, "error %d", out.chat.error);
+		FZ_CHECK(out.chat.error == CHAT_OK || (out.chat.message && out.chat.message[0]),
+			 "a refusal without a sentence");
+		for (size_t k = 0; k < out.n_events; k++) {
+			FZ_CHECK(out.events[k].method && out.events[k].params, "event %zu incomplete", k);
+			FZ_CHECK(k == 0 || out.events[k].seq > out.events[k - 1].seq, "seqs out of order");
+		}
+		for (size_t k = 0; k < out.n_ids; k++)
+			FZ_CHECK(out.ids[k] && out.ids[k][0], "empty id %zu", k);
+	}
+	cluster_call_reply_free(&out);
+}
+
 static void on_reply(void *ctx, int err, const redisReply *r)
 {
 	int i = (int)(intptr_t)ctx;
@@ -67,8 +94,10 @@ static void on_reply(void *ctx, int err, const redisReply *r)
 	FZ_CHECK(i >= 0 && i <= MAX_CMDS, "unknown context %d", i);
 	FZ_CHECK((err == 0) == (r != NULL), "err %d with reply %p", err, (const void *)r);
 	cur->calls[i]++;
-	if (r)
+	if (r) {
 		h = mix(h, hash_reply(r, 0));
+		parse_as_script(i, r);
+	}
 	if (cur->n < MAX_TRACE)
 		cur->h[cur->n] = h;
 	cur->n++;

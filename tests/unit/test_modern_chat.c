@@ -178,6 +178,28 @@ static void test_refused_mint_leaves_nothing(void)
 	CU_ASSERT_EQUAL(stats().sessions, 2);
 }
 
+/* At the session cap a new chat cannot start: unavailable, with when to try again; the chats
+ * that exist go on. */
+static void test_mint_at_cap_unavailable(void)
+{
+	char a[CHAT_ID_LEN + 1], b[CHAT_ID_LEN + 1];
+	cJSON *j;
+
+	world_down();
+	world_up(2);
+	mint("join_room", "{\"room_id\":\"cap\"}", "waiting", a);
+	mint("join_room", "{\"room_id\":\"cap\"}", "matched", b);
+	j = mtool("enter_queue", "{}");
+	expect_tool_error(j, "unavailable", NULL);
+	CU_ASSERT_EQUAL(jnum(j, "result.structuredContent.retry_after_ms"), 5000);
+	CU_ASSERT_PTR_NULL(jget(j, "result.structuredContent.chat_id"));
+	cJSON_Delete(j);
+	CU_ASSERT_EQUAL(stats().sessions, 2);
+	j = mtoolf("send_message", "{\"chat_id\":\"%s\",\"room_id\":\"cap\",\"message\":\"still here\"}", a);
+	CU_ASSERT_PTR_NULL(jget(j, "result.isError"));
+	cJSON_Delete(j);
+}
+
 static void test_chat_id_required(void)
 {
 	static const char *const tools[] = { "send_message", "wait_for_message", "leave_chat",
@@ -540,6 +562,7 @@ static void test_chat_idle_not_while_parked(void)
 int main(void)
 {
 	static const struct unit_test tests[] = {
+		{ "mint at the session cap: unavailable", test_mint_at_cap_unavailable },
 		{ "enter_queue and join_room mint chat_ids", test_mint_enter_and_join },
 		{ "a refused mint leaves nothing", test_refused_mint_leaves_nothing },
 		{ "chat_id required", test_chat_id_required },

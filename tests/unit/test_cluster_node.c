@@ -1,0 +1,255 @@
+/* cluster/node_wire.c: the heartbeat JSON and the shape checks of Redis' replies. Replies are
+ * built from RESP text with hiredis' redisReader, as Redis would send them. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "cluster/node.h"
+#include "unit.h"
+
+/* The reply RESP text parses to (the caller frees it with freeReplyObject). */
+static redisReply *reply(const char *resp)
+{
+	redisReader *rd = redisReaderCreate();
+	void *r = NULL;
+
+	redisReaderFeed(rd, resp, strlen(resp));
+	if (redisReaderGetReply(rd, &r) != REDIS_OK)
+		r = NULL;
+	redisReaderFree(rd);
+	return r;
+}
+
+static void test_heartbeat_roundtrip(void)
+{
+	struct cluster_heartbeat hb = { .addr = "10.0.0.1:8080", .version = "0.1.0",
+					.state = "running", .pid = 4242,
+					.heartbeat_ms = 1760000000123ull, .started_ms = 1760000000000ull };
+	struct cluster_member m;
+	char json[512], small[16];
+	int len = cluster_heartbeat_json(&hb, json, sizeof(json));
+
+	REQUIRE(len > 0);
+	CU_ASSERT_EQUAL((size_t)len, strlen(json));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"heartbeat_ms\":1760000000123"));
+	CU_ASSERT_EQUAL(cluster_heartbeat_json(&hb, small, sizeof(small)), -ENOSPC);
+	REQUIRE(cluster_member_parse("n1", 2, json, (size_t)len, 1760000001123ull, &m) == 0);
+	CU_ASSERT_STRING_EQUAL(m.name, "n1");
+	CU_ASSERT_STRING_EQUAL(m.addr, "10.0.0.1:8080");
+	CU_ASSERT_STRING_EQUAL(m.state, "running");
+	CU_ASSERT_STRING_EQUAL(m.version, "0.1.0");
+	CU_ASSERT_EQUAL(m.pid, 4242);
+	CU_ASSERT_EQUAL(m.started_ms, 1760000000000ull);
+	CU_ASSERT_EQUAL(m.age_ms, 1000);
+	CU_ASSERT_TRUE(m.alive);
+	/* Stale after 3 intervals; a heartbeat from the future is age 0, not a wrap. */
+	REQUIRE(cluster_member_parse("n1", 2, json, (size_t)len,
+				     1760000000123ull + CLUSTER_NODE_STALE_MS, &m) == 0);
+	CU_ASSERT_FALSE(m.alive);
+	REQUIRE(cluster_member_parse("n1", 2, json, (size_t)len, 5, &m) == 0);
+	CU_ASSERT_EQUAL(m.age_ms, 0);
+	CU_ASSERT_TRUE(m.alive);
+out:;
+}
+
+static void test_member_malformed(void)
+{
+	static const char *bad[] = {
+		"", "[]", "{", "null", "{\"addr\":\"a\"}",
+		"{\"addr\":1,\"heartbeat_ms\":1,\"pid\":1,\"version\":\"v\",\"started_ms\":1,\"state\":\"s\"}",
+		"{\"addr\":\"a\",\"heartbeat_ms\":-1,\"pid\":1,\"version\":\"v\",\"started_ms\":1,\"state\":\"s\"}",
+		"{\"addr\":\"a\",\"heartbeat_ms\":1.5,\"pid\":1,\"version\":\"v\",\"started_ms\":1,\"state\":\"s\"}",
+		"{\"addr\":\"a\",\"heartbeat_ms\":1,\"pid\":1e300,\"version\":\"v\",\"started_ms\":1,\"state\":\"s\"}",
+		"{\"addr\":\"a\\u001b[2J\",\"heartbeat_ms\":1,\"pid\":1,\"version\":\"v\",\"started_ms\":1,\"state\":\"s\"}",
+		"{\"addr\":\"a\",\"heartbeat_ms\":1,\"pid\":1,\"version\":\"v\",\"started_ms\":1,\"state\":\"waaaaaaaaaaaaaaaaaaaay too long\"}",
+		NULL,
+	};
+	const char *good = "{\"addr\":\"a\",\"heartbeat_ms\":1,\"pid\":1,\"version\":\"v\",\"started_ms\":1,\"state\":\"s\"}";
+	struct cluster_member m;
+
+	for (int i = 0; bad[i]; i++)
+		CHECKF(cluster_member_parse("n", 1, bad[i], strlen(bad[i]), 10, &m) == -EPROTO, "%s", bad[i]);
+	CU_ASSERT_EQUAL(cluster_member_parse("n", 1, good, strlen(good), 10, &m), 0);
+	/* Names: the config's charset, 1-16. */
+	CU_ASSERT_EQUAL(cluster_member_parse("", 0, good, strlen(good), 10, &m), -EPROTO);
+	CU_ASSERT_EQUAL(cluster_member_parse("a b", 3, good, strlen(good), 10, &m), -EPROTO);
+	CU_ASSERT_EQUAL(cluster_member_parse("n23456789abcdefgh", 17, good, strlen(good), 10, &m), -EPROTO);
+	CU_ASSERT_EQUAL(cluster_member_parse("n\0x", 3, good, strlen(good), 10, &m), -EPROTO);
+}
+
+static void test_members_hgetall(void)
+{
+	const char *j = "{\"addr\":\"a:1\",\"heartbeat_ms\":1000,\"pid\":7,\"version\":\"v\",\"started_ms\":1,\"state\":\"running\"}";
+	char resp[1024];
+	struct cluster_member *v = NULL;
+	size_t n = 9, bad = 9;
+	redisReply *r;
+
+	snprintf(resp, sizeof(resp), "*8\r\n$2\r\nzz\r\n$%zu\r\n%s\r\n$2\r\naa\r\n$%zu\r\n%s\r\n"
+		 "$3\r\nbad\r\n$3\r\n{x}\r\n:1\r\n:2\r\n", strlen(j), j, strlen(j), j);
+	r = reply(resp);
+	REQUIRE(r);
+	REQUIRE(cluster_members_parse(r, 2000, &v, &n, &bad) == 0);
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(bad, 2);
+	REQUIRE(v);
+	CU_ASSERT_STRING_EQUAL(v[0].name, "aa"); /* sorted */
+	CU_ASSERT_STRING_EQUAL(v[1].name, "zz");
+	CU_ASSERT_EQUAL(v[0].age_ms, 1000);
+	free(v);
+	freeReplyObject(r);
+	v = NULL;
+	r = reply("*0\r\n");
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(cluster_members_parse(r, 1, &v, &n, &bad), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_PTR_NULL(v);
+	freeReplyObject(r);
+	r = reply("*1\r\n$1\r\nx\r\n"); /* odd */
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(cluster_members_parse(r, 1, &v, &n, &bad), -EPROTO);
+	freeReplyObject(r);
+	r = reply("-WRONGTYPE x\r\n");
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(cluster_members_parse(r, 1, &v, &n, &bad), -EPROTO);
+out:
+	freeReplyObject(r);
+}
+
+static void test_time(void)
+{
+	static const char *bad[] = { "*1\r\n$1\r\n1\r\n", "*2\r\n$1\r\n1\r\n$7\r\n1000000\r\n",
+				     "*2\r\n$2\r\n-1\r\n$1\r\n0\r\n", "*2\r\n:1\r\n:2\r\n",
+				     "$1\r\n1\r\n", "*2\r\n$0\r\n\r\n$1\r\n0\r\n", NULL };
+	uint64_t ms = 0;
+	redisReply *r = reply("*2\r\n$10\r\n1760000000\r\n$6\r\n123456\r\n");
+
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(cluster_time_parse(r, &ms), 0);
+	CU_ASSERT_EQUAL(ms, 1760000000123ull);
+	freeReplyObject(r);
+	for (int i = 0; bad[i]; i++) {
+		r = reply(bad[i]);
+		REQUIRE(r);
+		CHECKF(cluster_time_parse(r, &ms) == -EPROTO, "%d", i);
+		freeReplyObject(r);
+	}
+	r = NULL;
+out:
+	freeReplyObject(r);
+}
+
+static void test_sweep(void)
+{
+	static const char *bad[] = {
+		"*2\r\n$2\r\nok\r\n:0\r\n",                               /* short */
+		"*3\r\n$2\r\nOK\r\n:0\r\n:0\r\n",                         /* not "ok" */
+		"*3\r\n+ok\r\n:-1\r\n:0\r\n",                             /* negative */
+		"*3\r\n+ok\r\n:65\r\n:0\r\n",                             /* over max */
+		"*3\r\n+ok\r\n:1\r\n:2\r\n",                              /* more not 0/1 */
+		"*3\r\n+ok\r\n$1\r\n1\r\n:0\r\n",                         /* a string count */
+		"*4\r\n+ok\r\n:0\r\n:0\r\n$1\r\na\r\n",                   /* more ids than fired */
+		"*4\r\n+ok\r\n:1\r\n:0\r\n$3\r\na b\r\n",                 /* not an id */
+		"*4\r\n+ok\r\n:1\r\n:0\r\n$0\r\n\r\n",                    /* empty id */
+		"*4\r\n+ok\r\n:1\r\n:0\r\n:5\r\n",                        /* an integer id */
+		"*4\r\n+ok\r\n:1\r\n:0\r\n*1\r\n$1\r\na\r\n",             /* nested */
+		"$5\r\nhello\r\n", "-ERR x\r\n", ":1\r\n", NULL,
+	};
+	struct cluster_sweep sw;
+	redisReply *r = reply("*5\r\n$2\r\nok\r\n:3\r\n:1\r\n$22\r\nAAAAAAAAAAAAAAAAAAAAA_\r\n$4\r\nb-.c\r\n");
+
+	REQUIRE(r);
+	REQUIRE(cluster_sweep_parse(r, &sw) == 0);
+	CU_ASSERT_EQUAL(sw.fired, 3);
+	CU_ASSERT_TRUE(sw.more);
+	REQUIRE(sw.n_ended == 2);
+	CU_ASSERT_STRING_EQUAL(sw.ended[0], "AAAAAAAAAAAAAAAAAAAAA_");
+	CU_ASSERT_STRING_EQUAL(sw.ended[1], "b-.c");
+	freeReplyObject(r);
+	r = reply("*3\r\n+ok\r\n:0\r\n:0\r\n");
+	REQUIRE(r);
+	REQUIRE(cluster_sweep_parse(r, &sw) == 0);
+	CU_ASSERT_EQUAL(sw.n_ended, 0);
+	CU_ASSERT_FALSE(sw.more);
+	freeReplyObject(r);
+	for (int i = 0; bad[i]; i++) {
+		r = reply(bad[i]);
+		REQUIRE(r);
+		CHECKF(cluster_sweep_parse(r, &sw) == -EPROTO, "case %d", i);
+		CU_ASSERT_EQUAL(sw.n_ended, 0);
+		CU_ASSERT_FALSE(sw.more);
+		freeReplyObject(r);
+	}
+	r = NULL;
+	CU_ASSERT_EQUAL(cluster_sweep_parse(NULL, &sw), -EPROTO);
+out:
+	freeReplyObject(r);
+}
+
+static void test_fallback(void)
+{
+	long long m = -1;
+	bool more = false;
+	redisReply *r = reply("*3\r\n$2\r\nok\r\n:2\r\n:1\r\n");
+
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(cluster_fallback_parse(r, &m, &more), 0);
+	CU_ASSERT_EQUAL(m, 2);
+	CU_ASSERT_TRUE(more);
+	freeReplyObject(r);
+	r = reply("*4\r\n$2\r\nok\r\n:2\r\n:1\r\n$1\r\nx\r\n");
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(cluster_fallback_parse(r, &m, &more), -EPROTO);
+out:
+	freeReplyObject(r);
+}
+
+static void test_epoch(void)
+{
+	char a[CLUSTER_NODE_EPOCH_LEN + 1], b[CLUSTER_NODE_EPOCH_LEN + 1], resp[64];
+	redisReply *r = NULL;
+
+	REQUIRE(cluster_epoch_new(a) == 0 && cluster_epoch_new(b) == 0);
+	CU_ASSERT_EQUAL(strlen(a), CLUSTER_NODE_EPOCH_LEN);
+	CU_ASSERT_STRING_NOT_EQUAL(a, b);
+	snprintf(resp, sizeof(resp), "$%d\r\n%s\r\n", CLUSTER_NODE_EPOCH_LEN, a);
+	r = reply(resp);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(cluster_epoch_judge("", r), CLUSTER_EPOCH_FIRST);
+	CU_ASSERT_EQUAL(cluster_epoch_judge(a, r), CLUSTER_EPOCH_SAME);
+	CU_ASSERT_EQUAL(cluster_epoch_judge(b, r), CLUSTER_EPOCH_CHANGED);
+	freeReplyObject(r);
+	r = reply("$-1\r\n");
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(cluster_epoch_judge(a, r), CLUSTER_EPOCH_MISSING);
+	freeReplyObject(r);
+	r = reply("$3\r\na\nb\r\n");
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(cluster_epoch_judge(a, r), CLUSTER_EPOCH_BAD);
+	freeReplyObject(r);
+	r = reply(":5\r\n");
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(cluster_epoch_judge(a, r), CLUSTER_EPOCH_BAD);
+	CU_ASSERT_EQUAL(cluster_epoch_judge(a, NULL), CLUSTER_EPOCH_BAD);
+out:
+	freeReplyObject(r);
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "heartbeat JSON round trip, age and staleness", test_heartbeat_roundtrip },
+		{ "a malformed member is refused", test_member_malformed },
+		{ "HGETALL: sorted, malformed fields skipped and counted", test_members_hgetall },
+		{ "TIME", test_time },
+		{ "sweep reply shape checks", test_sweep },
+		{ "fallback reply shape checks", test_fallback },
+		{ "epoch verdicts", test_epoch },
+		{ NULL, NULL },
+	};
+	static const struct unit_suite suites[] = {
+		{ .name = "cluster_node", .tests = tests },
+		{ .name = NULL },
+	};
+
+	return unit_main(suites);
+}
