@@ -7,7 +7,6 @@
 #include <mcpchat/version.h>
 
 #include "mcp_harness.h"
-#include "mcp_stream.h"
 #include "util/log.h"
 
 /* The MCP layer without sockets (2025 sessions): hand-built requests, fake sinks capturing the
