@@ -250,7 +250,7 @@ for who in root member; do
 	grep -Eq "^$ROOM +queue +[0-9]+s +2 +(Ada, Bob|Bob, Ada)\$" "$TMP/rooms.$who" ||
 		{ cat "$TMP/rooms.$who"; fail "mcpchatctl rooms as $who does not show the room"; }
 done
-# nobody does not get as far as the daemon's own check (SO_PEERCRED, tested in ctl.test.mjs):
+# nobody does not get as far as the daemon's own check (SO_PEERCRED, tested in ctl-edges.test.mjs):
 # the unit's RuntimeDirectory /run/mcp-chat is mcp-chat:mcp-chat 0750.
 rc=0
 ctl_as nobody rooms >"$TMP/rooms.nobody" 2>&1 || rc=$?

@@ -1,7 +1,7 @@
 /* The cluster's Lua scripts against a real redis-server: the random queue (this file) and
  * rooms, messages and mailboxes (test_lua_chat.c), expiry, idempotence and keys
  * (test_lua_life.c). The expectations
- * are those of tests/unit/test_chat.c for the single-node chat, on Redis time. */
+ * are those of tests/unit/test_chat*.c for the single-node chat, on Redis time. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -21,7 +21,7 @@
 #include "unit.h"
 #include "util/buf.h"
 
-/* The MCP layer without sockets, shared by the suites that drive mcp_handle (test_mcp.c for
+/* The MCP layer without sockets, shared by the suites that drive mcp_handle (test_mcp*.c for
  * the 2025 sessions, test_modern*.c for 2026-07-28): one server world per test with the chat
  * tools registered, fake sinks capturing the HTTP bytes, request builders, the parsing of
  * answers and SSE streams, JSON getters. Header-only like unit.h: every suite is one
