@@ -256,8 +256,8 @@ static void on_new_reply(void *ctx, int err, const redisReply *reply)
 }
 
 /* chat_new for a minted chat, then (pipelined, queued at once) the tool's script. */
-static enum mcp_tool_status start_match(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
-					struct eng_op *op, struct cluster_call_args *a)
+static enum mcp_tool_status start_match(struct cluster_engine *e, struct eng_op *op,
+					struct cluster_call_args *a)
 {
 	struct cluster_call_args n;
 	char nonce[23];
@@ -274,7 +274,6 @@ static enum mcp_tool_status start_match(struct cluster_engine *e, struct mcp_too
 	}
 	if (eng_send(op, a, on_match_reply) < 0 && op->minted)
 		end_minted(e, op->chat_id);
-	(void)ctx;
 	return MCP_TOOL_PENDING;
 }
 
@@ -344,7 +343,7 @@ enum mcp_tool_status cluster_engine_enter(struct cluster_engine *e, struct mcp_t
 		eng_answer_unavailable(op);
 		return MCP_TOOL_PENDING;
 	}
-	return start_match(e, ctx, op, &a);
+	return start_match(e, op, &a);
 }
 
 enum mcp_tool_status cluster_engine_join(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
@@ -367,7 +366,7 @@ enum mcp_tool_status cluster_engine_join(struct cluster_engine *e, struct mcp_to
 		eng_answer_unavailable(op);
 		return MCP_TOOL_PENDING;
 	}
-	return start_match(e, ctx, op, &a);
+	return start_match(e, op, &a);
 }
 
 static void on_simple_reply(void *ctx, int err, const redisReply *reply)

@@ -34,6 +34,7 @@ async function startRedis(port, dir) {
   const exited = new Promise((r) => proc.once('exit', r));
   await waitFor(() => pingRedis(port), 5000, 'redis-server answering PING', 50);
   return {
+    pid: proc.pid,
     async kill(signal = 'SIGKILL') {
       try { process.kill(proc.pid, signal); } catch { /* gone */ }
       await Promise.race([exited, sleep(3000)]);
@@ -181,6 +182,48 @@ test('a silent chat expires and its partner on another node learns timeout', { s
   const gone = await partner.readUntil('partner.disconnected', () => true, 10_000);
   assert.equal(gone.params.reason, 'timeout');
   await silent.m.err('get_status', { chat_id: silent.chatId }, 'chat_expired');
+});
+
+const metricOf = async (i, name) => {
+  const t = await (await fetch(nodes[i].url.replace(/\/mcp$/, '/metrics'))).text();
+  const m = t.match(new RegExp(`^${name} (\\S+)$`, 'm'));
+  return m ? Number(m[1]) : undefined;
+};
+
+test('a waiting call whose client went away stops listening', { skip }, async () => {
+  const [ca] = await clientsFor('aa', [0]);
+  const [cb] = await clientsFor('ab', [1]);
+  const { b } = await pair('room', [ca], [cb]);
+  const before = await metricOf(1, 'mcpchat_cluster_chats_listened');
+  const ac = new AbortController();
+  const waiting = b.m.call('wait_for_message', b.args({ after: b.next, timeout_s: 60 }), { signal: ac.signal, timeout: 70_000 });
+  await waitFor(async () => (await metricOf(1, 'mcpchat_cluster_chats_listened')) === before + 1, 3000, 'the wait subscribed', 50);
+  ac.abort();
+  await waiting.catch(() => {});
+  // noticed at the next touch tick (at most 5 s)
+  await waitFor(async () => (await metricOf(1, 'mcpchat_cluster_chats_listened')) === before, 8000, 'the wait unsubscribed', 100);
+});
+
+test('a Redis that hangs: calls answer unavailable within the command timeout, the loop keeps serving', { skip }, async () => {
+  const [ca] = await clientsFor('ha', [0]);
+  const [cb] = await clientsFor('hb', [1]);
+  const { a, b } = await pair('room', [ca], [cb]);
+  process.kill(redis.pid, 'SIGSTOP');
+  try {
+    const t0 = Date.now();
+    const r = await a.m.call('send_message', a.args({ room_id: a.roomId, message: 'into the void' }));
+    assert.ok(r.isError, `a send answered ok with Redis hung: ${JSON.stringify(r.structuredContent)}`);
+    assert.equal(r.structuredContent.error, 'unavailable');
+    assert.ok(Date.now() - t0 < 5000, `answered after ${Date.now() - t0} ms`);
+    const h = await fetch(nodes[0].url.replace(/\/mcp$/, '/healthz'));
+    assert.equal(h.status, 200); // the loop is not stalled
+  } finally {
+    process.kill(redis.pid, 'SIGCONT');
+  }
+  await waitFor(async () => (await metricOf(0, 'mcpchat_redis_up')) === 1, 10_000, 'node 1 reconnected', 100);
+  await b.read(0); // whatever the timed-out send did, the chat goes on
+  await a.send('after the hang');
+  await b.readUntil('message.received', (p) => p.message === 'after the hang');
 });
 
 test('a 2025 session on a cluster node is answered unavailable', { skip }, async () => {
