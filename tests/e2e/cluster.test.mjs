@@ -226,6 +226,36 @@ test('a Redis that hangs: calls answer unavailable within the command timeout, t
   await b.readUntil('message.received', (p) => p.message === 'after the hang');
 });
 
+test('a node stopped while calls wait on it answers them and exits cleanly', { skip }, async () => {
+  const extra = await s.daemon(['--redis', `127.0.0.1:${redisPort}`, '--node', 'n4']);
+  const cx = s.track(await connectModern(extra.url, { name: 'x@n4' }));
+  const [cy] = await clientsFor('y', [0]);
+  const room = roomName('stop');
+  const x = modernChat(cx, 'X');
+  const y = modernChat(cy, 'Y');
+  await x.joinRoom(room);
+  await y.joinRoom(room);
+  await x.read(2);
+  const waits = [0, 1, 2].map(() => cx.call('wait_for_message', x.args({ after: x.next, timeout_s: 30 }), { timeout: 40_000 })
+    .then((r) => r, (e) => ({ thrown: e })));
+  await sleep(300);
+  const t0 = Date.now();
+  await extra.stop(); // asserts exit code 0 (ASan included) within 5 s
+  assert.ok(Date.now() - t0 < 4000, `stopped after ${Date.now() - t0} ms`);
+  for (const r of await Promise.all(waits)) {
+    if (r.thrown) continue; // the connection closed with the stop
+    assert.ok(!r.isError || r.structuredContent?.error === 'unavailable', JSON.stringify(r));
+    if (!r.isError) assert.deepEqual(r.structuredContent.events, []);
+  }
+  // The chat lives on in Redis: another node serves it.
+  const moved = modernChat(s.track(await connectModern(nodes[1].url, { name: 'x@n2' })), 'X');
+  moved.chatId = x.chatId;
+  moved.next = x.next;
+  moved.roomId = x.roomId;
+  await y.send('still here');
+  await moved.readUntil('message.received', (p) => p.message === 'still here');
+});
+
 test('a 2025 session on a cluster node is answered unavailable', { skip }, async () => {
   const c = await s.client(nodes[0].url, { name: 'legacy' });
   const r = await c.call('enter_queue', {});
