@@ -17,7 +17,7 @@
 static const char *const cmd_names[CTL_CMD_COUNT] = {
 	[CTL_STATUS] = "status", [CTL_QUEUES] = "queues", [CTL_ROOMS] = "rooms",
 	[CTL_SESSIONS] = "sessions", [CTL_KICK] = "kick", [CTL_NOTIFY] = "notify",
-	[CTL_STATS] = "stats", [CTL_RELOAD] = "reload",
+	[CTL_STATS] = "stats", [CTL_RELOAD] = "reload", [CTL_NODES] = "nodes",
 };
 
 static const char *const no_args_msg[CTL_CMD_COUNT] = {
@@ -27,6 +27,7 @@ static const char *const no_args_msg[CTL_CMD_COUNT] = {
 	[CTL_SESSIONS] = "sessions takes no arguments",
 	[CTL_STATS] = "stats takes no arguments",
 	[CTL_RELOAD] = "reload takes no arguments",
+	[CTL_NODES] = "nodes takes no arguments",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
@@ -203,7 +204,7 @@ static int unknown_command(struct derr *e, const char *name)
 	}
 	strcpy(shown + i, name[i] ? "..." : "");
 	snprintf(e->unknown, sizeof(e->unknown),
-		 "unknown command \"%s\"; try status, queues, rooms, sessions, kick, notify, stats or reload",
+		 "unknown command \"%s\"; try status, queues, rooms, sessions, kick, notify, stats, reload or nodes",
 		 shown);
 	return fail_with(e, -EOPNOTSUPP, "unknown_command", e->unknown);
 }

@@ -330,6 +330,8 @@ static int open_control(struct server *srv)
 	env->conns = &srv->clients.conns.n;
 	env->reload = ctl_reload;
 	env->reload_ctx = srv;
+	env->engine = srv->engine;
+	env->node_name = srv->engine ? srv->cfg->cluster_node : NULL;
 	srv->ctl = ctlsock_open(path, srv->cfg->control_group, &srv->ring, env, &err);
 	if (srv->ctl) {
 		log_info("control socket at %s", path);

@@ -8,6 +8,7 @@
 
 #include <mcpchat/version.h>
 
+#include "admin/ctl_cluster.h"
 #include "admin/stats.h"
 #include "chat/chat.h"
 #include "mcp/mcp.h"
@@ -59,6 +60,7 @@ static cJSON *cmd_status(struct ctl_env *env)
 	cJSON_AddNumberToObject(d, "connections", env->conns ? *env->conns : 0);
 	mem = cJSON_AddObjectToObject(d, "memory");
 	cJSON_AddNumberToObject(mem, "rss_bytes", (double)rss_bytes());
+	ctl_cluster_status(env, d);
 	return d;
 }
 
@@ -298,10 +300,14 @@ static cJSON *cmd_reload(struct ctl_env *env, const char **code, const char **ms
 	return d;
 }
 
-static cJSON *run(struct ctl_env *env, const struct ctl_request *req, const char **code,
-		  const char **msg)
+/* NULL with *later set: answered later; NULL without: refused (*code, *msg). */
+static cJSON *run(struct ctl_env *env, const struct ctl_request *req, struct ctl_later **later,
+		  const char **code, const char **msg)
 {
 	switch (req->cmd) {
+	case CTL_NODES:
+		ctl_cluster_nodes(env, later, code, msg);
+		return NULL;
 	case CTL_STATUS:
 		return cmd_status(env);
 	case CTL_QUEUES:
@@ -325,7 +331,16 @@ static cJSON *run(struct ctl_env *env, const struct ctl_request *req, const char
 	}
 }
 
-char *ctl_execute_line(struct ctl_env *env, const char *line, size_t len)
+void ctl_later_answer(struct ctl_later *l, char *line)
+{
+	if (l->owner)
+		l->answer(l->owner, line);
+	else
+		free(line);
+}
+
+char *ctl_execute_line(struct ctl_env *env, const char *line, size_t len,
+		       struct ctl_later **later)
 {
 	struct ctl_request req;
 	const char *code = "internal", *msg = "the command gave no answer";
@@ -335,7 +350,12 @@ char *ctl_execute_line(struct ctl_env *env, const char *line, size_t len)
 	if (ctl_request_decode(line, len, &req, &code, &msg) < 0)
 		return ctl_response_error(code, msg);
 	log_info("control: %s", ctl_cmd_name(req.cmd));
-	data = run(env, &req, &code, &msg);
+	*later = NULL;
+	data = run(env, &req, later, &code, &msg);
+	if (!data && *later) {
+		ctl_request_free(&req);
+		return NULL;
+	}
 	out = data ? ctl_response_ok(data) : ctl_response_error(code, msg);
 	cJSON_Delete(data);
 	ctl_request_free(&req);

@@ -11,6 +11,7 @@
 
 struct mcp_server;
 struct chat;
+struct cluster_engine;
 
 struct ctl_env {
 	struct mcp_server *mcp;
@@ -26,10 +27,24 @@ struct ctl_env {
 	int (*reload)(void *ctx, char *note, size_t len);
 	void *reload_ctx;
 	const char *config_path; /* the file reload reads; NULL without -c */
+	struct cluster_engine *engine; /* [cluster] redis set; NULL on a single node */
+	const char *node_name;         /* [cluster] node, with engine */
 };
 
+/* A command answered later (nodes: a Redis round trip). ctl_execute_line returns NULL and
+ * *later; the caller (ctlsock.c) sets answer and owner at once, and holds back the lines
+ * behind it. The command then calls ctl_later_answer exactly once (bounded by the Redis
+ * client's command timeout). A caller that goes away first sets owner to NULL: the answer
+ * is dropped. */
+struct ctl_later {
+	void (*answer)(void *owner, char *line); /* takes line (malloc'd) */
+	void *owner;
+};
+void ctl_later_answer(struct ctl_later *l, char *line);
+
 /* Runs one request line; returns the response line (malloc'd, '\n'-terminated, never NULL:
- * allocation failure aborts, util/xalloc.h). */
-char *ctl_execute_line(struct ctl_env *env, const char *line, size_t len);
+ * allocation failure aborts, util/xalloc.h), or NULL with *later for a deferred answer. */
+char *ctl_execute_line(struct ctl_env *env, const char *line, size_t len,
+		       struct ctl_later **later);
 
 #endif

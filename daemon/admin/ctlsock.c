@@ -16,12 +16,16 @@
 #include "util/xalloc.h"
 
 #define CTL_MAX_CONNS 64
+/* Input held behind a deferred answer (pipelined requests) beyond this drops the caller. */
+#define CTL_MAX_HELD (4 * CTL_MAX_REQUEST)
 
 struct ctl_conn {
 	struct net_conn net; /* first: the ring's tag is this pointer */
 	struct ctlsock *cs;
 	struct buf in;
+	struct ctl_later *pending; /* a deferred answer: the lines behind it wait */
 	bool close_after;
+	bool eof; /* the peer is done sending: close once every answer is out */
 };
 
 struct ctlsock {
@@ -39,10 +43,20 @@ static struct ctl_conn *ctl_of(struct net_conn *n)
 	return container_of(n, struct ctl_conn, net);
 }
 
+/* Every close goes here: a deferred answer still to come is dropped when it comes. */
+static void conn_close(struct ctl_conn *c)
+{
+	if (c->pending) {
+		c->pending->owner = NULL;
+		c->pending = NULL;
+	}
+	net_conn_close(&c->net);
+}
+
 static void conn_flush(struct ctl_conn *c)
 {
 	if (c->close_after && sendq_idle(&c->net.q))
-		net_conn_close(&c->net);
+		conn_close(c);
 	else
 		net_conn_flush(&c->net);
 }
@@ -54,27 +68,56 @@ static void reply(struct ctl_conn *c, char *line)
 	free(line);
 }
 
-/* Answers every complete line in the input, in order. */
+static void conn_lines(struct ctl_conn *c);
+
+/* A deferred answer: it goes out, then the lines that waited behind it run. */
+static void on_later(void *owner, char *line)
+{
+	struct ctl_conn *c = owner;
+
+	c->pending = NULL;
+	reply(c, line);
+	conn_lines(c);
+}
+
+/* Answers every complete line in the input, in order; a deferred answer holds the rest. */
 static void conn_lines(struct ctl_conn *c)
 {
+	struct ctl_later *later = NULL;
 	size_t start = 0;
-	char *nl;
+	char *nl, *out;
 
-	while (!c->close_after && (nl = memchr(c->in.p + start, '\n', c->in.len - start))) {
+	while (!c->close_after && !c->pending &&
+	       (nl = memchr(c->in.p + start, '\n', c->in.len - start))) {
 		size_t len = (size_t)(nl - (c->in.p + start)) + 1;
 
 		if (len > CTL_MAX_REQUEST)
 			break;
-		reply(c, ctl_execute_line(c->cs->env, c->in.p + start, len));
+		out = ctl_execute_line(c->cs->env, c->in.p + start, len, &later);
 		start += len;
+		if (out) {
+			reply(c, out);
+		} else {
+			c->pending = later;
+			later->answer = on_later;
+			later->owner = c;
+		}
 	}
 	memmove(c->in.p, c->in.p + start, c->in.len - start);
 	c->in.len -= start;
-	if (c->in.len >= CTL_MAX_REQUEST) {
+	if (c->pending && c->in.len > CTL_MAX_HELD) {
+		log_warn("control: dropped a caller that sent over %d bytes behind a pending answer",
+			 CTL_MAX_HELD);
+		conn_close(c);
+		return;
+	}
+	if (!c->pending && c->in.len >= CTL_MAX_REQUEST) {
 		reply(c, ctl_response_error("too_large", "request line over 65536 bytes"));
 		c->close_after = true;
 		c->in.len = 0;
 	}
+	if (c->eof && !c->pending)
+		c->close_after = true;
 	conn_flush(c);
 }
 
@@ -93,10 +136,12 @@ static void on_end(struct net_conn *n, int res)
 	struct ctl_conn *c = ctl_of(n);
 
 	if (res < 0) {
-		net_conn_close(n);
+		conn_close(c);
 		return;
 	}
-	c->close_after = true;
+	c->eof = true;
+	if (!c->pending)
+		c->close_after = true;
 	conn_flush(c);
 }
 
@@ -110,6 +155,8 @@ static void conn_free(struct net_conn *n)
 {
 	struct ctl_conn *c = ctl_of(n);
 
+	if (c->pending)
+		c->pending->owner = NULL;
 	buf_free(&c->in);
 	free(c);
 }
@@ -289,7 +336,7 @@ void ctlsock_stop(struct ctlsock *cs)
 	ring_close_listener(cs->ring, cs->fd);
 	unlink(cs->path);
 	while (cs->conns.open)
-		net_conn_close(net_conn_at(cs->conns.open));
+		conn_close(ctl_of(net_conn_at(cs->conns.open)));
 }
 
 void ctlsock_free(struct ctlsock *cs)

@@ -511,6 +511,11 @@ void cluster_engine_free(struct cluster_engine *e)
 	free(e);
 }
 
+struct cluster_node *cluster_engine_node(struct cluster_engine *e)
+{
+	return e->node;
+}
+
 void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_stats *st)
 {
 	struct cluster_node_stats ns;
@@ -518,6 +523,8 @@ void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_
 	*st = e->st;
 	cluster_node_stats(e->node, &ns);
 	st->redis_up = ns.redis.state == REDIS_UP;
+	st->redis_state = (int)ns.redis.state;
+	st->last_heartbeat_local_ms = ns.last_heartbeat_local_ms;
 	st->rtt_ewma_us = ns.redis.resp.rtt_ewma_us;
 	st->chats_listened = cluster_wake_count(e->wake);
 	st->epoch_changes = ns.epoch_changes;

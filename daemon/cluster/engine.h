@@ -69,6 +69,7 @@ enum mcp_tool_status cluster_engine_status(struct cluster_engine *e, struct mcp_
 /* Counters for /metrics. */
 struct cluster_engine_stats {
 	bool redis_up;
+	int redis_state;           /* enum redis_state of the command client */
 	uint64_t rtt_ewma_us;      /* command client's round trip */
 	uint64_t commands_failed;  /* no answer, refused, or an error reply */
 	uint64_t malformed;        /* script replies of a shape the scripts never produce */
@@ -77,8 +78,11 @@ struct cluster_engine_stats {
 	uint32_t waiting;          /* wait_for_message calls waiting */
 	size_t chats_listened;     /* chats subscribed to */
 	uint64_t epoch_changes, heartbeats, heartbeat_failures, sweeps, sweep_ended;
+	uint64_t last_heartbeat_local_ms; /* timer_now_ms() of the last heartbeat stored; 0: never */
 };
 void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_stats *st);
+/* The node (for `mcpchatctl nodes`: cluster_node_nodes). */
+struct cluster_node *cluster_engine_node(struct cluster_engine *e);
 
 /* Pure helpers (unit-tested). A fresh random id of n base64url characters (n % 4 != 1,
  * n <= 32) into out (n + 1 bytes); 0 or -errno from getrandom. */

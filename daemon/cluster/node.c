@@ -116,6 +116,7 @@ static void on_hb_set(void *ctx, int err, const redisReply *r)
 		return;
 	}
 	n->st.heartbeats++;
+	n->st.last_heartbeat_local_ms = timer_now_ms();
 }
 
 static void on_hb_time(void *ctx, int err, const redisReply *r)

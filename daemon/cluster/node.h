@@ -109,6 +109,7 @@ struct cluster_node_stats {
 	uint64_t epoch_changes;
 	uint64_t heartbeats, heartbeat_failures;
 	uint64_t last_heartbeat_ok_ms; /* Redis time of the last heartbeat stored; 0: never */
+	uint64_t last_heartbeat_local_ms; /* timer_now_ms() when it was stored; 0: never */
 	uint64_t sweeps, sweep_ended, sweep_failures; /* failures: no answer or an error reply */
 	uint64_t fallbacks, fallback_matched, fallback_failures;
 	uint64_t malformed; /* replies that failed their shape checks (ignored) */

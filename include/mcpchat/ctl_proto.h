@@ -17,7 +17,9 @@
  *
  * Commands and their data:
  *   status    {version, uptime_s, pid, listeners:[addr], sessions, waiting, rooms, streams,
- *              connections, memory:{rss_bytes}}
+ *              connections, memory:{rss_bytes}, cluster?:{node, redis:"up"|"connecting"|"down",
+ *              rtt_ms, commands_failed, epoch_changes, heartbeat_age_s (-1: none yet),
+ *              sweeps, wakeups}} (cluster: on a cluster node only)
  *   queues    {waiting:[{handle, display_name, interests:[tag], waited_s, kind:"queue"|"named",
  *              room_id?}]}
  *   rooms     {rooms:[{room_id, kind:"queue"|"named", age_s, messages, members:[display_name]}]}
@@ -33,8 +35,14 @@
  *              that changed in the file but need a restart to take effect). Refused with
  *              "reload_failed" (message "FILE:LINE: what is wrong"; the running configuration
  *              is kept) or "no_config" (the daemon runs without -c).
+ *   nodes     the cluster's members from their heartbeats in Redis, sorted by name:
+ *              {nodes:[{name, address, heartbeat_age_s, state:"running"|"draining"|"starting"
+ *              |"stale", version, pid}]} (stale: no heartbeat for 6 s). Answered after a Redis
+ *              round trip (bounded by its command timeout). Refused with "not_cluster" on a
+ *              single node, "unavailable" when Redis is down or does not answer.
  * Error codes: "bad_request" (not a JSON object of the shape above), "unknown_command",
- * "bad_arguments", "not_found", "too_large", "reload_failed", "no_config", "internal".
+ * "bad_arguments", "not_found", "too_large", "reload_failed", "no_config", "not_cluster",
+ * "unavailable", "internal".
  * Handles are short public ids for admins; no command ever shows a session id or message text. */
 
 #define CTL_MAX_REQUEST (64 * 1024)
@@ -48,6 +56,7 @@ enum ctl_cmd {
 	CTL_NOTIFY,
 	CTL_STATS,
 	CTL_RELOAD,
+	CTL_NODES,
 	CTL_CMD_COUNT,
 };
 

@@ -225,10 +225,11 @@ static void run_line(const char *p, size_t len)
 {
 	size_t n;
 	char *line = expand(p, len, &n);
+	struct ctl_later *later;
 	char *out;
 
 	check_round_trip(line, n);
-	out = ctl_execute_line(&G.env, line, n);
+	out = ctl_execute_line(&G.env, line, n, &later);
 	FZ_CHECK(out, "no answer");
 	check_answer(line, n, out);
 	free(out);
