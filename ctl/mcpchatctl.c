@@ -117,6 +117,14 @@ static const struct command commands[] = {
 	  "does not load is refused with its FILE:LINE error (exit status 1) and the running\n"
 	  "configuration is kept; so is a daemon started without -c. The unit's ExecReload=.\n",
 	  build_none, print_reload },
+	{ "nodes", CTL_NODES, "nodes", "cluster members: address, heartbeat age, state",
+	  "On a cluster node ([cluster] redis set), lists the cluster's members from their\n"
+	  "heartbeats in Redis, sorted by name: name, address, age of the last heartbeat, state\n"
+	  "(running, draining, starting, or stale when no heartbeat came for 6 seconds), version\n"
+	  "and pid. A node stopped cleanly leaves the list at once; one that crashed shows stale.\n"
+	  "A single node refuses (exit status 1), as does a node whose Redis is down or does not\n"
+	  "answer within its command timeout.\n",
+	  build_none, print_nodes },
 	{ "help", -1, "help [COMMAND]", "show help, for one command or all",
 	  "Shows the overall help, or the help of COMMAND (like '" PROG " COMMAND --help').\n", NULL,
 	  NULL },

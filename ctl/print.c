@@ -87,7 +87,7 @@ void print_status(const cJSON *d)
 {
 	static const char *const order[] = { "version", "uptime_s", "pid", "listeners", "sessions",
 					     "waiting", "rooms", "streams", "connections", "memory",
-					     NULL };
+					     "cluster", NULL };
 
 	print_kv(d, order);
 }
@@ -212,4 +212,27 @@ void print_reload(const cJSON *d)
 		free(list);
 	}
 	free(file);
+}
+
+/* The cluster's members, as the daemon sorted them (by name). */
+void print_nodes(const cJSON *d)
+{
+	static const char *const head[] = { "NAME", "ADDRESS", "AGE", "STATE", "VERSION", "PID" };
+	const cJSON *it;
+	struct table t;
+	char buf[32];
+
+	table_init(&t, 6);
+	table_headers(&t, head);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "nodes")) {
+		table_add(&t, fmt_field(it, "name"));
+		table_add(&t, fmt_field(it, "address"));
+		fmt_duration(cJSON_GetObjectItemCaseSensitive(it, "heartbeat_age_s"), buf, sizeof(buf));
+		table_add(&t, buf);
+		table_add(&t, fmt_field(it, "state"));
+		table_add(&t, fmt_field(it, "version"));
+		fmt_number(cJSON_GetObjectItemCaseSensitive(it, "pid"), buf, sizeof(buf));
+		table_add(&t, buf);
+	}
+	table_print_free(&t);
 }

@@ -13,5 +13,6 @@ void print_sessions(const cJSON *d);
 void print_kick(const cJSON *d);
 void print_notify(const cJSON *d);
 void print_reload(const cJSON *d);
+void print_nodes(const cJSON *d);
 
 #endif

@@ -264,6 +264,8 @@ int server_run(struct server *srv)
 		  ring_tag(srv, RING_OP_SIGNAL));
 	if (srv->ctl)
 		ctlsock_start(srv->ctl);
+	if (srv->engine) /* the heartbeat says where this node serves, and that it does */
+		cluster_engine_running(srv->engine, srv->n_listeners ? srv->listeners[0]->name : "");
 	timer_init(&srv->service_tick, on_service_tick);
 	timer_arm(&srv->timers, &srv->service_tick, timer_now_ms() + tick_interval());
 	for (;;) {
@@ -277,7 +279,9 @@ int server_run(struct server *srv)
 		stats.loop_iterations++;
 		timer_run(&srv->timers, now);
 		client_process_ready(&srv->clients);
-		if (srv->stopping && (srv->clients.conns.n == 0 || now >= srv->stop_deadline))
+		/* The engine too: its node removes its heartbeat (HDEL) before the loop ends. */
+		if (srv->stopping && ((srv->clients.conns.n == 0 && cluster_engine_idle(srv->engine)) ||
+				      now >= srv->stop_deadline))
 			break;
 		err = ring_wait(&srv->ring, wait_ms(srv, now));
 		if (err < 0 && err != -ETIME && err != -EINTR && err != -EAGAIN && err != -EBUSY) {

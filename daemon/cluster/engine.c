@@ -511,6 +511,12 @@ void cluster_engine_free(struct cluster_engine *e)
 	free(e);
 }
 
+void cluster_engine_running(struct cluster_engine *e, const char *addr)
+{
+	cluster_node_set_addr(e->node, addr);
+	cluster_node_set_state(e->node, CLUSTER_NODE_RUNNING);
+}
+
 struct cluster_node *cluster_engine_node(struct cluster_engine *e)
 {
 	return e->node;

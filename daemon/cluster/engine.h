@@ -81,6 +81,8 @@ struct cluster_engine_stats {
 	uint64_t last_heartbeat_local_ms; /* timer_now_ms() of the last heartbeat stored; 0: never */
 };
 void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_stats *st);
+/* Serving: the heartbeat's address becomes addr (the bound listener) and its state running. */
+void cluster_engine_running(struct cluster_engine *e, const char *addr);
 /* The node (for `mcpchatctl nodes`: cluster_node_nodes). */
 struct cluster_node *cluster_engine_node(struct cluster_engine *e);
 

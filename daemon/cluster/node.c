@@ -398,6 +398,11 @@ void cluster_node_set_state(struct cluster_node *n, enum cluster_node_state st)
 	n->state = st;
 }
 
+void cluster_node_set_addr(struct cluster_node *n, const char *addr)
+{
+	snprintf(n->addr, sizeof(n->addr), "%s", addr);
+}
+
 const char *cluster_node_state_name(enum cluster_node_state st)
 {
 	switch (st) {

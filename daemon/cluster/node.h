@@ -83,6 +83,8 @@ const char *cluster_node_epoch(const struct cluster_node *n);
 /* The heartbeat's "state" field. */
 enum cluster_node_state { CLUSTER_NODE_STARTING, CLUSTER_NODE_RUNNING, CLUSTER_NODE_DRAINING };
 void cluster_node_set_state(struct cluster_node *n, enum cluster_node_state st);
+/* The heartbeat's "addr" (cut to fit); the first [server] listen until set. */
+void cluster_node_set_addr(struct cluster_node *n, const char *addr);
 const char *cluster_node_state_name(enum cluster_node_state st);
 
 /* One member as read from P:nodes. */
