@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <string.h>
+
+#include "admin/ctl_cluster.h"
 #include "cluster/node.h"
 #include "unit.h"
 
@@ -234,6 +237,43 @@ out:
 	freeReplyObject(r);
 }
 
+/* `mcpchatctl nodes`' data: names in the given order, "stale" for a member not alive, the
+ * heartbeat age in seconds; nothing else (no chat state). */
+static void test_nodes_json(void)
+{
+	struct cluster_member v[2] = {
+		{ .name = "a", .addr = "10.0.0.1:8808", .state = "running", .version = "1.0",
+		  .pid = 12, .age_ms = 1500, .alive = true },
+		{ .name = "b", .addr = "10.0.0.2:8808", .state = "draining", .version = "1.0",
+		  .pid = 34, .age_ms = 9000, .alive = false },
+	};
+	cJSON *d = ctl_cluster_nodes_json(v, 2), *arr, *m;
+	char *text;
+
+	arr = cJSON_GetObjectItemCaseSensitive(d, "nodes");
+	CU_ASSERT_EQUAL_FATAL(cJSON_GetArraySize(arr), 2);
+	m = cJSON_GetArrayItem(arr, 0);
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItemCaseSensitive(m, "name")->valuestring, "a");
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItemCaseSensitive(m, "address")->valuestring, "10.0.0.1:8808");
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItemCaseSensitive(m, "state")->valuestring, "running");
+	CU_ASSERT_DOUBLE_EQUAL(cJSON_GetObjectItemCaseSensitive(m, "heartbeat_age_s")->valuedouble, 1.5, 1e-9);
+	CU_ASSERT_EQUAL(cJSON_GetObjectItemCaseSensitive(m, "pid")->valueint, 12);
+	m = cJSON_GetArrayItem(arr, 1);
+	CU_ASSERT_STRING_EQUAL(cJSON_GetObjectItemCaseSensitive(m, "state")->valuestring, "stale");
+	text = cJSON_PrintUnformatted(d);
+	CU_ASSERT_STRING_EQUAL(text, "{\"nodes\":[{\"name\":\"a\",\"address\":\"10.0.0.1:8808\","
+			       "\"heartbeat_age_s\":1.5,\"state\":\"running\",\"version\":\"1.0\",\"pid\":12},"
+			       "{\"name\":\"b\",\"address\":\"10.0.0.2:8808\",\"heartbeat_age_s\":9,"
+			       "\"state\":\"stale\",\"version\":\"1.0\",\"pid\":34}]}");
+	free(text);
+	cJSON_Delete(d);
+	d = ctl_cluster_nodes_json(NULL, 0);
+	text = cJSON_PrintUnformatted(d);
+	CU_ASSERT_STRING_EQUAL(text, "{\"nodes\":[]}");
+	free(text);
+	cJSON_Delete(d);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -244,6 +284,7 @@ int main(void)
 		{ "sweep reply shape checks", test_sweep },
 		{ "fallback reply shape checks", test_fallback },
 		{ "epoch verdicts", test_epoch },
+		{ "nodes: the control command's data", test_nodes_json },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {

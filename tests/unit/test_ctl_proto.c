@@ -94,6 +94,7 @@ static void test_round_trip_plain(void)
 	round_trip(CTL_SESSIONS, NULL);
 	round_trip(CTL_STATS, NULL);
 	round_trip(CTL_RELOAD, NULL);
+	round_trip(CTL_NODES, NULL);
 	round_trip(CTL_STATUS, "{}");
 }
 
@@ -214,7 +215,7 @@ static void test_unknown_command(void)
 	char long_name[200];
 
 	expect_refused("{\"cmd\":\"foo\"}", "unknown_command",
-		       "unknown command \"foo\"; try status, queues, rooms, sessions, kick, notify, stats or reload");
+		       "unknown command \"foo\"; try status, queues, rooms, sessions, kick, notify, stats, reload or nodes");
 	expect_refused("{\"cmd\":\"STATUS\"}", "unknown_command", "unknown command \"STATUS\"");
 	expect_refused("{\"cmd\":\"\"}", "unknown_command", "unknown command \"\"");
 	/* The echoed name is printable and bounded. */
@@ -233,6 +234,10 @@ static void test_no_args_commands(void)
 	expect_refused("{\"cmd\":\"stats\",\"args\":{\"x\":1}}", "bad_arguments", "stats takes no arguments");
 	expect_refused("{\"cmd\":\"reload\",\"args\":{\"file\":\"/etc/passwd\"}}", "bad_arguments",
 		       "reload takes no arguments");
+	expect_refused("{\"cmd\":\"nodes\",\"args\":{\"cluster\":true}}", "bad_arguments",
+		       "nodes takes no arguments");
+	expect_accepted("{\"cmd\":\"nodes\"}", CTL_NODES);
+	CU_ASSERT_STRING_EQUAL(ctl_cmd_name(CTL_NODES), "nodes");
 	expect_refused("{\"cmd\":\"Reload\"}", "unknown_command", "unknown command \"Reload\"");
 }
 
