@@ -4,43 +4,12 @@
 // different node than the last. Everything is stopped by PID, every wait is bounded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { scope, waitFor, sleep, assertToolError } from './helpers.mjs';
 import { connectModern, modernChat, roomName, PEER2_URL } from './modern-helpers.mjs';
-
-const freePort = () => new Promise((resolve, reject) => {
-  const s = net.createServer();
-  s.once('error', reject);
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
-
-const pingRedis = (port) => new Promise((resolve) => {
-  const c = net.connect(port, '127.0.0.1');
-  let data = '';
-  c.setTimeout(500, () => { c.destroy(); resolve(false); });
-  c.on('error', () => resolve(false));
-  c.on('connect', () => c.write('PING\r\n'));
-  c.on('data', (d) => { data += d; if (data.includes('PONG')) { c.end(); resolve(true); } });
-});
-
-/** redis-server on port in dir, without persistence; returns { kill() } (by PID). */
-async function startRedis(port, dir) {
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
-    '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((r) => proc.once('exit', r));
-  await waitFor(() => pingRedis(port), 5000, 'redis-server answering PING', 50);
-  return {
-    pid: proc.pid,
-    async kill(signal = 'SIGKILL') {
-      try { process.kill(proc.pid, signal); } catch { /* gone */ }
-      await Promise.race([exited, sleep(3000)]);
-    },
-  };
-}
+import { freePort, startRedis, metric } from './infra.mjs';
 
 const skip = PEER2_URL ? 'runs against the daemon only' : false;
 const s = scope();
@@ -184,11 +153,7 @@ test('a silent chat expires and its partner on another node learns timeout', { s
   await silent.m.err('get_status', { chat_id: silent.chatId }, 'chat_expired');
 });
 
-const metricOf = async (i, name) => {
-  const t = await (await fetch(nodes[i].url.replace(/\/mcp$/, '/metrics'))).text();
-  const m = t.match(new RegExp(`^${name} (\\S+)$`, 'm'));
-  return m ? Number(m[1]) : undefined;
-};
+const metricOf = (i, name) => metric(nodes[i].url, name);
 
 test('a waiting call whose client went away stops listening', { skip }, async () => {
   const [ca] = await clientsFor('aa', [0]);
