@@ -12,7 +12,7 @@ import path from 'node:path';
 import { waitFor } from './helpers.mjs';
 import { ctl, show, ctlOk, ctlJson, parseTable, parseKv, ctlScope, allChatIds, expectNoLeaks } from './ctl-helpers.mjs';
 import { connectModern, modernChat, roomName, PEER2_URL } from './modern-helpers.mjs';
-import { freePort, startRedis } from './redis-helpers.mjs';
+import { freePort, startRedis } from './infra.mjs';
 
 const skip = PEER2_URL ? 'runs against the daemon only' : false;
 const dirs = [];

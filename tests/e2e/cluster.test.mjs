@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { scope, waitFor, sleep, assertToolError } from './helpers.mjs';
 import { connectModern, modernChat, roomName, PEER2_URL } from './modern-helpers.mjs';
-import { freePort, startRedis } from './redis-helpers.mjs';
+import { freePort, startRedis, metric } from './infra.mjs';
 
 const skip = PEER2_URL ? 'runs against the daemon only' : false;
 const s = scope();
@@ -153,11 +153,7 @@ test('a silent chat expires and its partner on another node learns timeout', { s
   await silent.m.err('get_status', { chat_id: silent.chatId }, 'chat_expired');
 });
 
-const metricOf = async (i, name) => {
-  const t = await (await fetch(nodes[i].url.replace(/\/mcp$/, '/metrics'))).text();
-  const m = t.match(new RegExp(`^${name} (\\S+)$`, 'm'));
-  return m ? Number(m[1]) : undefined;
-};
+const metricOf = (i, name) => metric(nodes[i].url, name);
 
 test('a waiting call whose client went away stops listening', { skip }, async () => {
   const [ca] = await clientsFor('aa', [0]);

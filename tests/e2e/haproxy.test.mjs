@@ -5,56 +5,8 @@
 // shipped, with only its ports rewritten. haproxy is started by the test and stopped by PID.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { scope, waitFor, rawPost, withTimeout } from './helpers.mjs';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const SHIPPED = path.resolve(here, '../../packaging/haproxy-mcp-chat.cfg');
-
-function haproxyPath() {
-  try { return execFileSync('sh', ['-c', 'command -v haproxy || ls /usr/sbin/haproxy'], { encoding: 'utf8' }).trim(); } catch { return null; }
-}
-
-/** A free loopback port (bound then released: haproxy needs a number up front). */
-const freePort = () => new Promise((resolve, reject) => {
-  const s = net.createServer();
-  s.once('error', reject);
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
-
-/** Starts haproxy on the shipped config with ports rewritten; returns { url, stop() }. */
-async function startHaproxy(backendPorts) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpchat-haproxy-'));
-  const port = await freePort();
-  let cfg = readFileSync(SHIPPED, 'utf8').replace('bind 127.0.0.1:8800', `bind 127.0.0.1:${port}`);
-  backendPorts.forEach((p, i) => { cfg = cfg.replace(`127.0.0.1:880${i + 1}`, `127.0.0.1:${p}`); });
-  assert.doesNotMatch(cfg, /127\.0\.0\.1:880\d/, 'a port of the shipped config was not rewritten');
-  const file = path.join(dir, 'haproxy.cfg');
-  writeFileSync(file, cfg);
-  const proc = spawn(haproxyPath(), ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
-  const url = `http://127.0.0.1:${port}/mcp`;
-  await waitFor(async () => {
-    try { await fetch(url, { method: 'OPTIONS' }); return true; } catch { return false; }
-  }, 5000, 'haproxy listening');
-  return {
-    url,
-    async stop() {
-      try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
-      const r = await Promise.race([exited, new Promise((res) => setTimeout(() => res(null), 3000))]);
-      if (r === null) { process.kill(proc.pid, 'SIGKILL'); await exited; }
-      rmSync(dir, { recursive: true, force: true });
-      return stderr;
-    },
-  };
-}
+import { haproxyPath, startHaproxy, metric } from './infra.mjs';
 
 const initBody = (id) => ({
   jsonrpc: '2.0', id, method: 'initialize',
@@ -64,12 +16,6 @@ const modernMeta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'i
 const modernHeaders = (method, name) => ({
   'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': method, ...(name ? { 'Mcp-Name': name } : {}),
 });
-
-async function metric(url, name) {
-  const text = await (await fetch(url.replace('/mcp', '/metrics'))).text();
-  const m = text.match(new RegExp(`^${name} (\\d+)`, 'm'));
-  return m ? Number(m[1]) : NaN;
-}
 
 test('haproxy example: 2025 sessions stay on their node (NODE.RANDOM ids), modern requests go round-robin', {
   timeout: 60_000, skip: haproxyPath() ? false : 'haproxy is not installed',
