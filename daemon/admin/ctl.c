@@ -9,6 +9,7 @@
 #include <mcpchat/version.h>
 
 #include "admin/ctl_cluster.h"
+#include "cluster/engine.h"
 #include "admin/stats.h"
 #include "chat/chat.h"
 #include "mcp/mcp.h"
@@ -156,6 +157,13 @@ static cJSON *cmd_stats(struct ctl_env *env)
 	struct chat_stats cs;
 
 	chat_get_stats(env->chat, &cs);
+	if (env->engine) { /* a cluster node counts what its own calls did */
+		struct cluster_engine_stats st;
+
+		cluster_engine_stats(env->engine, &st);
+		cs.matches += st.matches;
+		cs.messages += st.messages;
+	}
 	cJSON_AddNumberToObject(d, "sessions_started", (double)stats.sessions_started);
 	cJSON_AddNumberToObject(d, "sessions_ended", (double)stats.sessions_ended);
 	cJSON_AddNumberToObject(d, "matches", (double)cs.matches);

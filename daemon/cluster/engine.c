@@ -234,6 +234,8 @@ static void on_match_reply(void *ctx, int err, const redisReply *reply)
 		chat_tools_refusal(&res, &r.chat);
 		eng_answer(op, &res);
 	} else {
+		if (r.chat.matched)
+			e->st.matches++;
 		chat_tools_matched(&res, op->chat_id, &r.chat, op->script == CLUSTER_SCRIPT_JOIN_ROOM);
 		eng_answer(op, &res);
 	}
@@ -376,6 +378,8 @@ static void on_simple_reply(void *ctx, int err, const redisReply *reply)
 	struct mcp_tool_ctx res = { 0 };
 
 	err = eng_parse(op->e, op->script, err, reply, &r);
+	if (err == 0 && r.chat.error == CHAT_OK && op->script == CLUSTER_SCRIPT_SEND)
+		op->e->st.messages++;
 	if (err < 0)
 		eng_answer_unavailable(op);
 	else if (r.chat.error != CHAT_OK)
@@ -538,6 +542,7 @@ void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_
 	st->heartbeat_failures = ns.heartbeat_failures;
 	st->sweeps = ns.sweeps;
 	st->sweep_ended = ns.sweep_ended;
+	st->matches += ns.fallback_matched;
 }
 
 struct cluster_engine *cluster_engine_new(const struct config *cfg, struct ring *ring,

@@ -75,6 +75,9 @@ struct cluster_engine_stats {
 	uint64_t malformed;        /* script replies of a shape the scripts never produce */
 	uint64_t wakeups;          /* pub/sub wake-ups received */
 	uint64_t calls, unavailable; /* tool calls taken; answered unavailable */
+	/* Pairs matched and messages relayed by this node's calls (and its fallback runs): the
+	 * sums over the nodes are the cluster's, as a single node counts its own. */
+	uint64_t matches, messages;
 	uint32_t waiting;          /* wait_for_message calls waiting */
 	size_t chats_listened;     /* chats subscribed to */
 	uint64_t epoch_changes, heartbeats, heartbeat_failures, sweeps, sweep_ended;

@@ -114,9 +114,15 @@ test('wait_for_message on one node is woken by a send on another within well und
   }
 });
 
-test('200 messages across nodes, each delivered exactly once and in order', { skip }, async () => {
+const metricOf = (i, name) => metric(nodes[i].url, name);
+/** The sum over the nodes of a counter in /metrics. */
+const clusterSum = async (name) => (await Promise.all(nodes.map((_, i) => metricOf(i, name)))).reduce((x, y) => x + y, 0);
+
+test('200 messages across nodes, each delivered exactly once and in order; the nodes\' counters add up', { skip }, async () => {
   const ca = await clientsFor('ma', [0, 1]);
   const cb = await clientsFor('mb', [1, 0]);
+  const matchesBefore = await clusterSum('mcpchat_matches_total');
+  const relayedBefore = await clusterSum('mcpchat_messages_relayed_total');
   const { a, b } = await pair('queue', ca, cb);
   const N = 200;
   const reader = (async () => {
@@ -138,6 +144,10 @@ test('200 messages across nodes, each delivered exactly once and in order', { sk
   }
   const got = await reader;
   assert.deepEqual(got, Array.from({ length: N }, (_, i) => `m${i}`));
+  // Each node counts what its own calls did, so the sums are the cluster's (one node alone
+  // counts the same way): one match, N messages relayed.
+  assert.equal(await clusterSum('mcpchat_matches_total') - matchesBefore, 1);
+  assert.equal(await clusterSum('mcpchat_messages_relayed_total') - relayedBefore, N);
 });
 
 test('a silent chat expires and its partner on another node learns timeout', { skip }, async () => {
@@ -153,7 +163,6 @@ test('a silent chat expires and its partner on another node learns timeout', { s
   await silent.m.err('get_status', { chat_id: silent.chatId }, 'chat_expired');
 });
 
-const metricOf = (i, name) => metric(nodes[i].url, name);
 
 test('a waiting call whose client went away stops listening', { skip }, async () => {
   const [ca] = await clientsFor('aa', [0]);
