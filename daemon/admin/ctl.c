@@ -157,13 +157,8 @@ static cJSON *cmd_stats(struct ctl_env *env)
 	struct chat_stats cs;
 
 	chat_get_stats(env->chat, &cs);
-	if (env->engine) { /* a cluster node counts what its own calls did */
-		struct cluster_engine_stats st;
-
-		cluster_engine_stats(env->engine, &st);
-		cs.matches += st.matches;
-		cs.messages += st.messages;
-	}
+	if (env->engine)
+		cluster_engine_add_counts(env->engine, &cs);
 	cJSON_AddNumberToObject(d, "sessions_started", (double)stats.sessions_started);
 	cJSON_AddNumberToObject(d, "sessions_ended", (double)stats.sessions_ended);
 	cJSON_AddNumberToObject(d, "matches", (double)cs.matches);

@@ -55,13 +55,8 @@ static void metrics(const struct status_env *env, struct buf *out)
 
 	mcp_server_stats(env->mcp, &ms);
 	chat_get_stats(env->chat, &cs);
-	if (env->engine) { /* a cluster node counts what its own calls did */
-		struct cluster_engine_stats st;
-
-		cluster_engine_stats(env->engine, &st);
-		cs.matches += st.matches;
-		cs.messages += st.messages;
-	}
+	if (env->engine)
+		cluster_engine_add_counts(env->engine, &cs);
 	metric(out, "mcpchat_sessions", "gauge", "Open MCP sessions.", ms.sessions);
 	metric(out, "mcpchat_waiting", "gauge", "Sessions waiting for a partner.", cs.waiting);
 	metric(out, "mcpchat_rooms", "gauge", "Rooms with two people.", cs.rooms);

@@ -545,6 +545,15 @@ void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_
 	st->matches += ns.fallback_matched;
 }
 
+void cluster_engine_add_counts(const struct cluster_engine *e, struct chat_stats *cs)
+{
+	struct cluster_engine_stats st;
+
+	cluster_engine_stats(e, &st);
+	cs->matches += st.matches;
+	cs->messages += st.messages;
+}
+
 struct cluster_engine *cluster_engine_new(const struct config *cfg, struct ring *ring,
 					  struct timer_heap *timers, struct mcp_server *mcp,
 					  struct chat *chat, int *err)

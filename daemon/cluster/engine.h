@@ -84,6 +84,11 @@ struct cluster_engine_stats {
 	uint64_t last_heartbeat_local_ms; /* timer_now_ms() of the last heartbeat stored; 0: never */
 };
 void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_stats *st);
+/* Adds the matches and messages this node's calls made to cs (the in-memory chat's counts,
+ * empty on a cluster node): every report of them (/metrics, mcpchatctl stats) goes through
+ * here, so the sums over the nodes are the cluster's. */
+struct chat_stats;
+void cluster_engine_add_counts(const struct cluster_engine *e, struct chat_stats *cs);
 /* Serving: the heartbeat's address becomes addr (the bound listener) and its state running. */
 void cluster_engine_running(struct cluster_engine *e, const char *addr);
 /* The node (for `mcpchatctl nodes`: cluster_node_nodes). */
