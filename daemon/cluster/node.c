@@ -187,8 +187,11 @@ static bool script_ok(struct cluster_node *n, int err, const redisReply *r, uint
 		return false;
 	if (err < 0 || r->type == REDIS_REPLY_ERROR) {
 		(*failures)++;
+		/* Only the error's code (ERR, OOM, BUSY...): the rest of a script error may quote
+		 * a key, and keys hold chat ids, which are never logged. */
 		if (err == 0)
-			log_warn("cluster: a timer script failed: %.*s", (int)(r->len < 200 ? r->len : 200), r->str);
+			log_warn("cluster: a timer script failed: %.*s",
+				 (int)strcspn(r->str ? r->str : "", " \r\n"), r->str ? r->str : "");
 		return false;
 	}
 	return true;
