@@ -545,6 +545,7 @@ void cluster_engine_free(struct cluster_engine *e)
 	cluster_engine_stop(e);
 	cluster_node_free(e->node);
 	cluster_wake_free(e->wake);
+	eng_legacy_forget_all(e);
 	htab_fini(&e->legacy);
 	free(e);
 }

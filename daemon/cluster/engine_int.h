@@ -97,6 +97,8 @@ uint32_t eng_legacy_unread(const struct eng_op *op, uint32_t chat_unread);
 /* Redis lost its state: every session's chat is made again. */
 void eng_legacy_reassert(struct cluster_engine *e);
 size_t eng_legacy_count(const struct cluster_engine *e);
+/* The engine goes: the chats of sessions still open are dropped (nothing is sent). */
+void eng_legacy_forget_all(struct cluster_engine *e);
 
 /* How often the node touches its chats (cfg's idle limits). */
 uint32_t eng_touch_ms(const struct config *cfg);

@@ -390,6 +390,21 @@ void eng_legacy_reassert(struct cluster_engine *e)
 	}
 }
 
+void eng_legacy_forget_all(struct cluster_engine *e)
+{
+	struct htab_entry *h;
+
+	/* Sessions normally end (and close their chats) before the engine goes; any left over
+	 * go without a word to Redis, which is no longer there for them. */
+	while ((h = htab_next(&e->legacy, NULL))) {
+		struct eng_legacy *leg = container_of(h, struct eng_legacy, entry);
+
+		htab_del(&e->legacy, h);
+		leg->s = NULL;
+		eng_legacy_unref(leg);
+	}
+}
+
 size_t eng_legacy_count(const struct cluster_engine *e)
 {
 	return htab_count(&e->legacy);
