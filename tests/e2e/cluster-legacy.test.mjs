@@ -139,6 +139,47 @@ test('a v1 session (push) and a v2 client (round-robin, wait_for_message) chat a
   assert.equal(left.params.reason, 'left');
 });
 
+test('10 000 messages across nodes, 5 000 each way between a v1 session (push) and a v2 client (round-robin): each once, in order', { skip, timeout: 180_000 }, async () => {
+  const v1 = (await legacyClients(1, 'bulk'))[0];
+  await v1.waitStream();
+  const m = modernChat(s.track(await connectModern(proxy.url, { name: 'bulk-v2', timeoutMs: 20_000 })), 'Bulk');
+  const room = roomName('bulk');
+  await v1.ok('join_room', { room_id: room, display_name: 'Pusher' });
+  assert.equal((await m.joinRoom(room)).status, 'matched');
+  await m.readUntil('chatroom.found');
+  const N = 5000;
+  const expect = (p) => Array.from({ length: N }, (_, i) => `${p}${i}`);
+  /** Sends N messages in order, waiting out mailbox_full (the partner's bound). */
+  async function sendAll(call, prefix) {
+    for (let i = 0; i < N; i++) {
+      for (;;) {
+        const r = await call(`${prefix}${i}`);
+        if (!r.isError) break;
+        assert.ok(['mailbox_full', 'rate_limited'].includes(r.structuredContent?.error), JSON.stringify(r.structuredContent));
+        await sleep(r.structuredContent.retry_after_ms ?? 20);
+      }
+    }
+  }
+  const reader = (async () => {
+    const got = [];
+    const deadline = Date.now() + 150_000;
+    while (got.length < N && Date.now() < deadline) {
+      for (const e of await m.read(5)) if (e.method === 'message.received') got.push(e.params.message);
+    }
+    return got;
+  })();
+  await Promise.all([
+    sendAll((t) => v1.call('send_message', { room_id: room, message: t }), 'a'),
+    sendAll((t) => m.m.call('send_message', m.args({ room_id: room, message: t })), 'b'),
+  ]);
+  assert.deepEqual(await reader, expect('a'), 'v2 got every message of v1 once, in order');
+  await waitFor(() => v1.byMethod('message.received').length >= N, 30_000, 'v1: every message pushed');
+  await sleep(200);
+  assert.deepEqual(v1.byMethod('message.received').map((e) => e.params.message), expect('b'), 'v1 got every message of v2 once, in order');
+  const seqs = v1.events.map((e) => e.params.seq);
+  assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'v1\'s seqs are 1..n without a gap');
+});
+
 test('a v1 session without a push stream reads by wait_for_message; the mailbox bound holds across nodes', { skip }, async () => {
   const cs = [];
   for (let i = 0; i < 3; i++) cs.push(await s.client(proxy.url, { name: `poll${i}`, noStream: true }));
