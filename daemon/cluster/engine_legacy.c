@@ -336,15 +336,18 @@ void eng_legacy_note_result(struct eng_op *op, const struct cluster_call_reply *
 {
 	struct eng_legacy *leg = op->leg;
 
+	bool match = op->script == CLUSTER_SCRIPT_ENTER_QUEUE || op->script == CLUSTER_SCRIPT_JOIN_ROOM;
+
 	if (!leg || r->chat.error != CHAT_OK)
 		return;
-	if ((op->script == CLUSTER_SCRIPT_ENTER_QUEUE || op->script == CLUSTER_SCRIPT_JOIN_ROOM) &&
-	    r->chat.matched && r->chat.room_id && strlen(r->chat.room_id) < sizeof(leg->room))
+	if (match && r->chat.matched && r->chat.room_id && strlen(r->chat.room_id) < sizeof(leg->room))
 		strcpy(leg->room, r->chat.room_id);
 	else if (op->script == CLUSTER_SCRIPT_LEAVE)
 		leg->room[0] = '\0';
-	/* The events the call made (chatroom.found) may be here before their doorbell. */
-	pull(leg);
+	/* A match's chatroom.found is copied now rather than a doorbell later (a send or a
+	 * status makes no event for the caller: nothing to pull). */
+	if (match && r->chat.matched)
+		pull(leg);
 }
 
 uint32_t eng_legacy_unread(const struct eng_op *op, uint32_t chat_unread)
