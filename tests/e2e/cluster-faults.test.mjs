@@ -209,3 +209,105 @@ test('a send whose answer was lost, sent again, is delivered twice: send_message
   const acked = await b.wait(bob.next, 0);
   assert.deepEqual(acked.events, []);
 });
+
+/** The member `name` in `mcpchatctl --json nodes` asked on d (undefined when not listed). */
+const member = async (d, name) => (await ctlJson(d.sock, ['nodes'])).nodes.find((m) => m.name === name);
+
+test('kill -9 of a node while wait_for_message calls wait on it: the clients go on on the other nodes by chat_id, '
+  + 'nothing lost; the node restarted with the same name comes back clean', { skip, timeout: 60_000 }, async (t) => {
+  const c = await cluster(t);
+  const n1 = await c.node('n1');
+  const n2 = await c.node('n2');
+  let nk = await c.killable('nk');
+  const ak = await c.client(nk.url, 'a@nk');
+  const bk = await c.client(nk.url, 'b@nk');
+  const a = modernChat(ak, 'Alice'); // both chats minted on nk
+  const b = modernChat(bk, 'Bob');
+  await pairInRoom(a, b);
+  await a.send('before the kill');
+  await b.readUntil('message.received', (p) => p.message === 'before the kill');
+  await waitFor(async () => (await member(n1, 'nk'))?.state === 'running', 5000, 'nk listed running');
+
+  // Both wait on nk; a message is on its way to Alice as nk dies. (A client whose answer
+  // stream broke may try to resume it on the dead node until its request timeout: 6 s here.)
+  const waits = [a, b].map((ch) => ch.m.call('wait_for_message', ch.args({ after: ch.next, timeout_s: 30 }), { timeout: 6000 })
+    .then((r) => ({ r }), (e) => ({ e })));
+  await waitFor(async () => (await metric(nk.url, 'mcpchat_cluster_chats_listened')) === 2, 3000, 'both waits subscribed on nk', 50);
+  const bOn2 = await c.client(n2.url, 'b@n2');
+  const aOn1 = await c.client(n1.url, 'a@n1');
+  await bOn2.ok('send_message', b.args({ room_id: b.roomId, message: 'as nk dies' }));
+  process.kill(nk.pid, 'SIGKILL');
+  await waitFor(() => nk.exitInfo !== null, 5000, 'nk gone');
+  assert.equal(nk.exitInfo.signal, 'SIGKILL');
+  const [wa, wb] = await Promise.all(waits);
+  // Alice's wait may have been answered before the kill (then she took the message); else it
+  // failed with the connection, and she asks again elsewhere with the same `after`.
+  if (wa.r) {
+    const sc = wa.r.structuredContent;
+    assertWaitShape(sc, a.next, 'Alice on nk');
+    a.events.push(...sc.events);
+    a.next = sc.next;
+  } else {
+    t.diagnostic(`Alice's wait on nk: ${String(wa.e).slice(0, 200)}`);
+  }
+  assert.ok(wb.e, `Bob's wait on nk answered: ${JSON.stringify(wb.r)}`);
+
+  // The same chats, by chat_id, on the other nodes (n1 for Alice, n2 for Bob).
+  const a1 = Object.assign(modernChat(aOn1, 'Alice'), { chatId: a.chatId, roomId: a.roomId, next: a.next, events: [...a.events] });
+  const b2 = Object.assign(modernChat(bOn2, 'Bob'), { chatId: b.chatId, roomId: b.roomId, next: b.next, events: [...b.events] });
+  for (let i = 0; i < 5; i++) await b2.send(`after the kill ${i}`);
+  await a1.readUntil('message.received', (p) => p.message === 'after the kill 4');
+  assert.deepEqual(messagesOf(a1.events), ['as nk dies', ...[0, 1, 2, 3, 4].map((i) => `after the kill ${i}`)]);
+  await a1.send('Alice on n1');
+  await b2.readUntil('message.received', (p) => p.message === 'Alice on n1');
+  assert.deepEqual(messagesOf(b2.events), ['before the kill', 'Alice on n1']);
+
+  // nk's last heartbeat stays in Redis: listed, and stale once 6 s have passed without one.
+  assert.ok(await member(n2, 'nk'), 'nk no longer listed');
+  await waitFor(async () => (await member(n1, 'nk'))?.state === 'stale', 10_000, 'nk listed stale', 250);
+
+  // Restarted with the same name: heartbeat, running, another pid; serves the chats.
+  nk = await c.killable('nk');
+  await waitFor(async () => {
+    const m = await member(n1, 'nk');
+    return m?.state === 'running' && m.pid === nk.pid && m.heartbeat_age_s < 3;
+  }, 5000, 'nk running again with its new pid', 100);
+  const st = await ctlJson(nk.sock, ['status']);
+  assert.equal(st.cluster.node, 'nk');
+  assert.equal(st.cluster.redis, 'up');
+  assert.ok(st.cluster.heartbeat_age_s >= 0 && st.cluster.heartbeat_age_s < 3, JSON.stringify(st.cluster));
+  assert.equal(st.cluster.epoch_changes, 0);
+  const back = Object.assign(modernChat(await c.client(nk.url, 'a@nk2'), 'Alice'),
+    { chatId: a.chatId, roomId: a.roomId, next: a1.next });
+  await b2.send('to the restarted node');
+  await back.readUntil('message.received', (p) => p.message === 'to the restarted node');
+  assert.deepEqual(messagesOf(back.events), ['to the restarted node']);
+  assert.equal((await back.status()).state, 'in_room');
+  const nkRef = nk;
+  const r = await ctl(['--json', 'nodes'], { sock: nk.sock });
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(JSON.parse(r.stdout).nodes.map((m) => m.name), ['n1', 'n2', 'nk']);
+  await nkRef.stop(); // a clean exit this time (exit 0, sanitizers quiet)
+  await waitFor(async () => (await member(n1, 'nk')) === undefined, 3000, 'nk left the list');
+});
+
+test('a client that vanishes entirely: its partner on another node reads timeout within chat_idle_s plus the sweep', { skip, timeout: 30_000 }, async (t) => {
+  const c = await cluster(t);
+  const short = await c.node('ns', ['--chat-idle-timeout', '2']); // chats minted here idle out after 2 s
+  const n1 = await c.node('n1');
+  const gone = modernChat(await c.client(short.url, 'gone@ns'), 'Gone');
+  const b = modernChat(await c.client(n1.url, 'b@n1'), 'Bob');
+  await pairInRoom(gone, b);
+  await gone.send('bye for ever');
+  const lastCall = Date.now(); // the vanishing client's last sign of life (its send answered)
+  await gone.m.close();
+  // Bob keeps waiting (his own chat stays alive: waited on, touched).
+  const disc = await b.readUntil('partner.disconnected', () => true, 8000);
+  const after = Date.now() - lastCall;
+  assert.equal(disc.params.reason, 'timeout');
+  assert.deepEqual(messagesOf(b.events), ['bye for ever']);
+  // Due 2 s after the last call; fired by a sweep (every 1 s, any node) or a script's lazy timers.
+  assert.ok(after >= 1900 && after <= 2000 + 1000 + 1000, `partner told after ${after} ms`);
+  t.diagnostic(`partner told timeout ${after} ms after the last call`);
+  assertToolError(await b.m.call('get_status', { chat_id: gone.chatId }), 'chat_expired', 'the vanished chat');
+});
