@@ -375,3 +375,139 @@ test('redis-server without persistence restarted empty: new chats work at once; 
   await a.m.err('join_room', a.args({ room_id: roomName('again'), display_name: 'Alice' }), OLD_CHAT_AFTER_EMPTY_RESTART);
   t.diagnostic(`new chats ${ready} ms after Redis came back (${tries} tries); Bob's wait: ${w.structuredContent.error}`);
 });
+
+/** The daemon's other endpoints answer promptly (each under 1 s): GET /metrics, mcpchatctl
+ * status, and a 2025 session's initialize + tools/list. Returns the slowest, in ms. */
+async function promptElsewhere(d, what) {
+  const timed = async (name, fn) => {
+    const t0 = Date.now();
+    await fn();
+    const ms = Date.now() - t0;
+    assert.ok(ms < 1000, `${what}: ${name} took ${ms} ms`);
+    return ms;
+  };
+  return Math.max(
+    await timed('GET /metrics', async () => {
+      const res = await fetch(d.url.replace(/\/mcp$/, '/metrics'), { signal: AbortSignal.timeout(1500) });
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /^mcpchat_redis_up [01]$/m);
+    }),
+    await timed('mcpchatctl status', async () => {
+      const r = await ctl(['--json', 'status'], { sock: d.sock, timeoutMs: 1500 });
+      assert.equal(r.code, 0, show(r));
+      assert.equal(JSON.parse(r.stdout).cluster.node, 'nf');
+    }),
+    await timed('2025 initialize + tools/list', async () => {
+      const sid = await rawSession(d.url);
+      const r = await rawPost(d.url, sid, { jsonrpc: '2.0', id: 2, method: 'tools/list' });
+      assert.equal(r.status, 200);
+      assert.equal(r.json?.result?.tools?.length, 6, r.text);
+    }),
+  );
+}
+
+/** The redis command timeout (redis/client.h's default) and what a call may take beyond it. */
+const COMMAND_TIMEOUT_MS = 2000;
+const MARGIN_MS = 1500;
+
+/**
+ * A daemon whose Redis is a fake (infra.mjs startFakeRedis) in `mode`: the loop is never
+ * stalled (other endpoints prompt while cluster calls are pending), cluster calls answer
+ * unavailable within the command timeout plus a margin, `check(before, after)` gets the
+ * /metrics counters; then the fake goes, a real redis-server takes its port, and the daemon
+ * reconnects and serves chats.
+ */
+async function fakeRedisCase(t, mode, check) {
+  const c = await cluster(t, { redis: false });
+  const fake = await startFakeRedis(c.port, mode);
+  t.after(() => fake.close());
+  const d = await c.node('nf');
+  d.sock = path.join(c.dir, 'nf.sock');
+  await waitFor(() => fake.connections >= 2 && fake.commands.size > 0, 5000, `the node at the fake (${mode})`, 20);
+  const counters = async () => Object.fromEntries(await Promise.all(
+    ['mcpchat_redis_malformed_replies_total', 'mcpchat_redis_commands_failed_total', 'mcpchat_cluster_unavailable_total']
+      .map(async (k) => [k.replace(/^mcpchat_(redis_|cluster_)?(.*)_total$/, '$2'), await metric(d.url, k)])));
+  const before = await counters();
+  const m = await c.client(d.url, `m@${mode}`);
+  const slowest = [];
+  for (let round = 0; round < 2; round++) {
+    // A new chat (chat_new + join_room pipelined) and a wait on an existing-looking chat id,
+    // while the other endpoints are asked again and again.
+    const t0 = Date.now();
+    const calls = Promise.all([
+      m.call('join_room', { room_id: roomName('fake'), display_name: 'F' }),
+      m.call('wait_for_message', { chat_id: 'AAAAAAAAAAAAAAAAAAAAAA', after: 0, timeout_s: 10 }),
+    ]).then((rs) => rs.map((r) => ({ r, ms: Date.now() - t0 })));
+    let done = false;
+    calls.finally(() => { done = true; });
+    do slowest.push(await promptElsewhere(d, `${mode}, round ${round}`)); while (!done);
+    for (const { r, ms } of await calls) {
+      const sc = assertToolError(r, 'unavailable', `${mode}: a cluster call`);
+      assert.ok(sc.retry_after_ms > 0, JSON.stringify(sc));
+      assert.ok(ms < COMMAND_TIMEOUT_MS + MARGIN_MS, `${mode}: unavailable after ${ms} ms`);
+    }
+  }
+  // mcpchatctl nodes asks Redis (HGETALL, which only the hanging fake leaves unanswered):
+  // refused unavailable within the command timeout then, never a hang.
+  const t0 = Date.now();
+  const nodes = await ctl(['nodes'], { sock: d.sock, timeoutMs: 8000 });
+  assert.ok(Date.now() - t0 < COMMAND_TIMEOUT_MS + MARGIN_MS, `nodes took ${Date.now() - t0} ms`);
+  if (mode === 'hang') {
+    assert.equal(nodes.code, 1, show(nodes));
+    assert.match(nodes.stderr, /refused nodes: unavailable: /, show(nodes));
+  } else {
+    assert.ok(nodes.code === 0 || /refused nodes: unavailable: /.test(nodes.stderr), show(nodes));
+  }
+  const after = await counters();
+  assert.ok(after.unavailable >= before.unavailable + 4, JSON.stringify({ before, after }));
+  check(before, after, fake);
+
+  // A real redis-server on the same port: reconnected, chats work.
+  await fake.close();
+  c.redis = await startRedis(c.port, c.dir);
+  const back = Date.now();
+  await waitFor(async () => (await metric(d.url, 'mcpchat_redis_up')) === 1, 5000, 'reconnected to the real Redis', 50);
+  const x = modernChat(m, 'X');
+  const y = modernChat(await c.client(d.url, 'y'), 'Y');
+  const room = roomName('real');
+  await waitFor(async () => {
+    const r = await m.call('join_room', { room_id: room, display_name: 'X' });
+    if (r.isError) { assert.equal(r.structuredContent.error, 'unavailable', JSON.stringify(r)); return false; }
+    return x.adopt(r.structuredContent);
+  }, 5000, 'a chat on the real Redis', 100);
+  await y.joinRoom(room);
+  await x.readUntil('chatroom.found');
+  await y.send('real again');
+  await x.readUntil('message.received', (p) => p.message === 'real again');
+  t.diagnostic(`${mode}: other endpoints' slowest answer ${Math.max(...slowest)} ms over ${slowest.length} probes; `
+    + `counters ${JSON.stringify(before)} -> ${JSON.stringify(after)}; fake saw ${fake.connections} connections; `
+    + `serving ${Date.now() - back} ms after the real Redis came`);
+}
+
+test('a fake Redis that accepts and never answers: the loop never stalls, calls answer unavailable '
+  + 'within the command timeout, the node reconnects to a real Redis', { skip, timeout: 40_000 }, async (t) => {
+  await fakeRedisCase(t, 'hang', (before, after, fake) => {
+    assert.ok(after.commands_failed > before.commands_failed, JSON.stringify({ before, after }));
+    assert.ok(fake.connections >= 3, `dropped and made again after a timeout: ${fake.connections} connections`);
+  });
+});
+
+test('a fake Redis answering a script with the wrong RESP type: counted malformed, unavailable, never stalls', { skip, timeout: 40_000 }, async (t) => {
+  await fakeRedisCase(t, 'wrongtype', (before, after) => {
+    assert.ok(after.malformed_replies >= before.malformed_replies + 2, JSON.stringify({ before, after }));
+  });
+});
+
+test('a fake Redis answering a script with garbage bytes: dropped, unavailable, never stalls', { skip, timeout: 40_000 }, async (t) => {
+  await fakeRedisCase(t, 'garbage', (before, after, fake) => {
+    assert.ok(after.commands_failed > before.commands_failed, JSON.stringify({ before, after }));
+    assert.ok(fake.connections >= 3, `dropped and made again: ${fake.connections} connections`);
+  });
+});
+
+test('a fake Redis announcing a 1 GiB bulk string: dropped at the reply cap, unavailable, never stalls', { skip, timeout: 40_000 }, async (t) => {
+  await fakeRedisCase(t, 'hugebulk', (before, after, fake) => {
+    assert.ok(after.commands_failed > before.commands_failed, JSON.stringify({ before, after }));
+    assert.ok(fake.connections >= 3, `dropped and made again: ${fake.connections} connections`);
+  });
+});
