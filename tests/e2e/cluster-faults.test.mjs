@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { scope, startDaemon, waitFor, sleep, assertToolError, rawSession, rawPost } from './helpers.mjs';
 import { connectModern, modernChat, assertWaitShape, roomName, PEER2_URL } from './modern-helpers.mjs';
@@ -376,8 +377,26 @@ test('redis-server without persistence restarted empty: new chats work at once; 
   t.diagnostic(`new chats ${ready} ms after Redis came back (${tries} tries); Bob's wait: ${w.structuredContent.error}`);
 });
 
-/** The daemon's other endpoints answer promptly (each under 1 s): GET /metrics, mcpchatctl
- * status, and a 2025 session's initialize + tools/list. Returns the slowest, in ms. */
+/** One request on the daemon's control socket (what mcpchatctl sends, without the cost of
+ * starting a process): the answer line, parsed. */
+function controlRequest(sock, req) {
+  return new Promise((resolve, reject) => {
+    const conn = net.connect(sock);
+    let data = '';
+    const timer = setTimeout(() => { conn.destroy(); reject(new Error(`no control answer: ${data}`)); }, 5000);
+    conn.setEncoding('utf8');
+    conn.on('error', (e) => { clearTimeout(timer); reject(e); });
+    conn.on('data', (d) => {
+      data += d;
+      const nl = data.indexOf('\n');
+      if (nl >= 0) { clearTimeout(timer); conn.destroy(); resolve(JSON.parse(data.slice(0, nl))); }
+    });
+    conn.on('connect', () => conn.write(`${JSON.stringify(req)}\n`));
+  });
+}
+
+/** The daemon's other endpoints answer promptly (each under 1 s): GET /metrics, the control
+ * socket's status, and a 2025 session's initialize + tools/list. Returns the slowest, in ms. */
 async function promptElsewhere(d, what) {
   const timed = async (name, fn) => {
     const t0 = Date.now();
@@ -392,10 +411,10 @@ async function promptElsewhere(d, what) {
       assert.equal(res.status, 200);
       assert.match(await res.text(), /^mcpchat_redis_up [01]$/m);
     }),
-    await timed('mcpchatctl status', async () => {
-      const r = await ctl(['--json', 'status'], { sock: d.sock, timeoutMs: 1500 });
-      assert.equal(r.code, 0, show(r));
-      assert.equal(JSON.parse(r.stdout).cluster.node, 'nf');
+    await timed('the control socket\'s status', async () => {
+      const st = await controlRequest(d.sock, { cmd: 'status' });
+      assert.equal(st.ok, true, JSON.stringify(st));
+      assert.equal(st.data.cluster.node, 'nf', JSON.stringify(st));
     }),
     await timed('2025 initialize + tools/list', async () => {
       const sid = await rawSession(d.url);
@@ -447,6 +466,10 @@ async function fakeRedisCase(t, mode, check) {
       assert.ok(ms < COMMAND_TIMEOUT_MS + MARGIN_MS, `${mode}: unavailable after ${ms} ms`);
     }
   }
+  // mcpchatctl itself (a process to start: bounded loosely) shows the cluster block.
+  const st = await ctl(['--json', 'status'], { sock: d.sock, timeoutMs: 5000 });
+  assert.equal(st.code, 0, show(st));
+  assert.equal(JSON.parse(st.stdout).cluster.node, 'nf');
   // mcpchatctl nodes asks Redis (HGETALL, which only the hanging fake leaves unanswered):
   // refused unavailable within the command timeout then, never a hang.
   const t0 = Date.now();

@@ -77,6 +77,7 @@ export async function startRedis(port, dir, { aof = false } = {}) {
 /** RESP2 encoders for the fake Redis. */
 const bulk = (v) => (v === null ? '$-1\r\n' : `$${Buffer.byteLength(v)}\r\n${v}\r\n`);
 const arr = (items) => `*${items.length}\r\n${items.join('')}`;
+let nineMib = null; // over the client's 8 MiB reply cap (made when first needed)
 
 /** Whole commands (arrays of bulk strings, as a client sends them) from the front of buf:
  * { cmds, rest }; a command not complete yet stays in rest. */
@@ -147,9 +148,7 @@ export async function startFakeRedis(port, mode = 'hang') {
         if (fake.mode === 'garbage') return sock.write('?garbage \x01\x02 not RESP\r\n');
         if (fake.mode === 'hugebulk') {
           sock.write('$1073741824\r\n');
-          const chunk = Buffer.alloc(1 << 20, 0x78);
-          for (let i = 0; i < 9 && !sock.destroyed; i++) sock.write(chunk);
-          return undefined;
+          return sock.write(nineMib ??= Buffer.alloc(9 << 20, 0x78));
         }
         return sock.write('-ERR fake redis: no scripts here\r\n');
       default: return sock.write(`-ERR fake redis: unknown command '${name}'\r\n`);
