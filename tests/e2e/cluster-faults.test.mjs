@@ -483,7 +483,7 @@ async function fakeRedisCase(t, mode, check) {
   }
   const after = await counters();
   assert.ok(after.unavailable >= before.unavailable + 4, JSON.stringify({ before, after }));
-  check(before, after, fake);
+  await check(before, after, fake, d);
 
   // A real redis-server on the same port: reconnected, chats work.
   await fake.close();
@@ -516,8 +516,12 @@ test('a fake Redis that accepts and never answers: the loop never stalls, calls 
 });
 
 test('a fake Redis answering a script with the wrong RESP type: counted malformed, unavailable, never stalls', { skip, timeout: 40_000 }, async (t) => {
-  await fakeRedisCase(t, 'wrongtype', (before, after) => {
+  await fakeRedisCase(t, 'wrongtype', async (before, after, fake, d) => {
     assert.ok(after.malformed_replies >= before.malformed_replies + 2, JSON.stringify({ before, after }));
+    // The node's own scripts (the sweep, every second) get the same answer: counted too, with
+    // no tool call in between.
+    await waitFor(async () => (await metric(d.url, 'mcpchat_redis_malformed_replies_total')) > after.malformed_replies,
+      3000, 'a malformed sweep reply counted in /metrics', 100);
   });
 });
 
