@@ -147,7 +147,15 @@ test('redis-server with AOF stopped (SIGTERM) mid-conversation and restarted on 
   assert.equal(stopped.code, 0, `redis-server exit ${JSON.stringify(stopped)}`);
   down = true;
   outage = { from: Date.now() };
-  await sleep(1500);
+  // The other tools too, on either node: unavailable with retry_after_ms, at once.
+  for (const [tool, args] of [['get_status', a.args()], ['get_status', a.args()],
+    ['join_room', { room_id: roomName('outage'), display_name: 'C' }], ['enter_queue', { display_name: 'D' }]]) {
+    const t0 = Date.now();
+    const sc = assertToolError(await a.m.call(tool, args), 'unavailable', `${tool} during the outage`);
+    assert.ok(sc.retry_after_ms > 0, JSON.stringify(sc));
+    assert.ok(Date.now() - t0 < 1000, `${tool} answered after ${Date.now() - t0} ms`);
+  }
+  await sleep(Math.max(0, outage.from + 1500 - Date.now()));
   down = false;
   c.redis = await startRedis(c.port, c.dir, { aof: true }); // same port, same dir: the AOF is read back
   outage.to = Date.now();
