@@ -298,11 +298,10 @@ test('kill -9 of a node while wait_for_message calls wait on it: the clients go 
   await back.readUntil('message.received', (p) => p.message === 'to the restarted node');
   assert.deepEqual(messagesOf(back.events), ['to the restarted node']);
   assert.equal((await back.status()).state, 'in_room');
-  const nkRef = nk;
   const r = await ctl(['--json', 'nodes'], { sock: nk.sock });
   assert.equal(r.code, 0, show(r));
   assert.deepEqual(JSON.parse(r.stdout).nodes.map((m) => m.name), ['n1', 'n2', 'nk']);
-  await nkRef.stop(); // a clean exit this time (exit 0, sanitizers quiet)
+  await nk.stop(); // a clean exit this time (exit 0, sanitizers quiet)
   await waitFor(async () => (await member(n1, 'nk')) === undefined, 3000, 'nk left the list');
 });
 
