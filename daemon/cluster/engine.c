@@ -579,6 +579,7 @@ void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_
 	st->sweeps = ns.sweeps;
 	st->sweep_ended = ns.sweep_ended;
 	st->matches += ns.fallback_matched;
+	st->malformed += ns.malformed; /* the node's own: sweep, fallback, TIME, epoch */
 }
 
 void cluster_engine_add_counts(const struct cluster_engine *e, struct chat_stats *cs)

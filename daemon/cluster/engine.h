@@ -87,7 +87,7 @@ struct cluster_engine_stats {
 	int redis_state;           /* enum redis_state of the command client */
 	uint64_t rtt_ewma_us;      /* command client's round trip */
 	uint64_t commands_failed;  /* no answer, refused, or an error reply */
-	uint64_t malformed;        /* script replies of a shape the scripts never produce */
+	uint64_t malformed;        /* replies of a shape never produced (the calls' and the node's) */
 	uint64_t wakeups;          /* pub/sub wake-ups received */
 	uint64_t calls, unavailable; /* tool calls taken; answered unavailable */
 	/* Pairs matched and messages relayed by this node's calls (and its fallback runs): the
