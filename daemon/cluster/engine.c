@@ -119,6 +119,10 @@ void eng_unref(struct eng_op *op)
 	list_del(&op->link);
 	if (op->leg)
 		eng_legacy_unref(op->leg);
+	if (op->resend) {
+		free(op->resend->text);
+		free(op->resend);
+	}
 	free(op);
 }
 
@@ -395,12 +399,70 @@ enum mcp_tool_status cluster_engine_join(struct cluster_engine *e, struct mcp_to
 	return start_match(e, op, &a);
 }
 
+/* Sends: a reply lost with the connection (or late) leaves the outcome unknown; ask again. */
+
+#define RESEND_TRIES 4 /* 250 ms, then doubling: about 4 s in all, then unavailable */
+
+static void on_simple_reply(void *ctx, int err, const redisReply *reply);
+
+static int resend_now(struct eng_op *op)
+{
+	struct cluster_engine *e = op->e;
+	struct eng_resend *rs = op->resend;
+	struct cluster_call_args a;
+
+	if (cluster_call_send(&a, e->prefix, op->chat_id, rs->room, rs->mid, rs->text, rs->len,
+			      e->cfg) < 0)
+		return -EINVAL;
+	return eng_evalsha(e, &a, on_simple_reply, op);
+}
+
+static bool resend_later(struct eng_op *op)
+{
+	struct eng_resend *rs = op->resend;
+
+	if (!rs || !op->p || op->e->stopping || rs->tries >= RESEND_TRIES)
+		return false;
+	timer_arm(op->e->timers, &rs->timer, timer_now_ms() + (250u << rs->tries));
+	rs->tries++;
+	op->refs++;
+	return true;
+}
+
+static void on_resend(struct timer *t)
+{
+	struct eng_resend *rs = container_of(t, struct eng_resend, timer);
+	struct eng_op *op = rs->op;
+
+	/* The timer's reference goes to the command; Redis still away: wait again. */
+	if (op->p && !op->e->stopping && resend_now(op) == 0)
+		return;
+	if (!resend_later(op))
+		eng_answer_unavailable(op);
+	eng_unref(op);
+}
+
+/* The engine stops: a send waiting to be asked again answers unavailable now. */
+static void resend_stop(struct eng_op *op)
+{
+	if (op->resend && timer_armed(&op->resend->timer)) {
+		timer_cancel(op->e->timers, &op->resend->timer);
+		eng_answer_unavailable(op);
+		eng_unref(op);
+	}
+}
+
 static void on_simple_reply(void *ctx, int err, const redisReply *reply)
 {
 	struct eng_op *op = ctx;
 	struct cluster_call_reply r;
 	struct mcp_tool_ctx res = { 0 };
 
+	if ((err == -ETIMEDOUT || err == -ECONNRESET) && resend_later(op)) {
+		eng_failed(op->e, err);
+		eng_unref(op);
+		return;
+	}
 	err = eng_parse(op->e, op->script, err, reply, &r);
 	if (err == 0 && r.chat.error == CHAT_OK && op->script == CLUSTER_SCRIPT_SEND)
 		op->e->st.messages++;
@@ -439,6 +501,14 @@ enum mcp_tool_status cluster_engine_send(struct cluster_engine *e, struct mcp_to
 	op = op_new(e, ctx, CLUSTER_SCRIPT_SEND, chat_id, leg);
 	if (!op)
 		return MCP_TOOL_DONE;
+	op->resend = xcalloc(1, sizeof(*op->resend));
+	op->resend->op = op;
+	snprintf(op->resend->room, sizeof(op->resend->room), "%s", room_id);
+	memcpy(op->resend->mid, mid, sizeof(mid));
+	op->resend->text = xmalloc(len + 1);
+	memcpy(op->resend->text, text, len);
+	op->resend->len = len;
+	timer_init(&op->resend->timer, on_resend);
 	if (cluster_call_send(&a, e->prefix, chat_id, room_id, mid, text, len, e->cfg) < 0)
 		eng_answer_unavailable(op);
 	else if (eng_legacy_ensure(op) == 0)
@@ -526,6 +596,7 @@ void cluster_engine_stop(struct cluster_engine *e)
 
 		op->refs++;
 		eng_wait_stop(op);
+		resend_stop(op);
 		eng_answer_unavailable(op);
 		next = op->link.next;
 		eng_unref(op);

@@ -70,6 +70,19 @@ struct eng_op {
 	uint32_t timeout_ms;
 	struct cluster_wake_waiter w;
 	struct timer deadline;
+	struct eng_resend *resend; /* send_message: what asking again needs (owned) */
+};
+
+/* A send whose reply was lost may have run: it is asked again with the same message_id, which
+ * the script answers with the first outcome (or runs now), so the answer is the truth. */
+struct eng_resend {
+	struct eng_op *op;
+	char room[65];
+	char mid[24];
+	char *text; /* owned */
+	size_t len;
+	uint32_t tries;
+	struct timer timer; /* holds a reference of op while armed */
 };
 
 enum mcp_tool_status eng_unavailable(struct cluster_engine *e, struct mcp_tool_ctx *ctx,

@@ -219,6 +219,33 @@ test('a send whose answer was lost, sent again, is delivered twice: send_message
   assert.deepEqual(acked.events, []);
 });
 
+test('a send whose Redis reply is lost (Redis hung past the command timeout) is asked again by the node with the '
+  + 'same message_id: answered ok once Redis is back, delivered once', { skip, timeout: 30_000 }, async (t) => {
+  const c = await cluster(t);
+  const n1 = await c.node('n1');
+  const n2 = await c.node('n2');
+  const a = modernChat(await c.client(n1.url, 'a@n1'), 'Alice');
+  const b = modernChat(await c.client(n2.url, 'b@n2'), 'Bob');
+  await pairInRoom(a, b);
+  process.kill(c.redis.pid, 'SIGSTOP');
+  let answered = null;
+  const sending = a.m.call('send_message', a.args({ room_id: a.roomId, message: 'through the hang' }), { timeout: 20_000 })
+    .then((r) => { answered = r; return r; });
+  await sleep(2600); // past the 2 s command timeout: the node dropped the connection
+  assert.equal(answered, null, 'the send was answered while its outcome was unknown');
+  process.kill(c.redis.pid, 'SIGCONT');
+  const r = await sending;
+  assert.notEqual(r.isError, true, `the send answered ${JSON.stringify(r.structuredContent)}`);
+  const got = [];
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && got.length < 1) got.push(...messagesOf((await tolerantRead(b, 1)).events));
+  await sleep(300);
+  got.push(...messagesOf((await tolerantRead(b, 0)).events));
+  assert.deepEqual(got, ['through the hang'], 'delivered exactly once');
+  const mine = b.events.find((e) => e.method === 'message.received');
+  assert.equal(mine.params.message_id, r.structuredContent.message_id, 'the answer is the delivered message');
+});
+
 /** The member `name` in `mcpchatctl --json nodes` asked on d (undefined when not listed). */
 const member = async (d, name) => (await ctlJson(d.sock, ['nodes'])).nodes.find((m) => m.name === name);
 
