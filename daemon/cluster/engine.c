@@ -399,7 +399,9 @@ enum mcp_tool_status cluster_engine_join(struct cluster_engine *e, struct mcp_to
 	return start_match(e, op, &a);
 }
 
-/* Sends: a reply lost with the connection (or late) leaves the outcome unknown; ask again. */
+/* Sends: a reply lost with the connection (Redis restarting, crashed, cut off) leaves the
+ * outcome unknown; ask again while it comes back. A hung Redis (a command past its deadline)
+ * is not waited for any longer: unavailable. */
 
 #define RESEND_TRIES 4 /* 250 ms, then doubling: about 4 s in all, then unavailable */
 
@@ -458,7 +460,7 @@ static void on_simple_reply(void *ctx, int err, const redisReply *reply)
 	struct cluster_call_reply r;
 	struct mcp_tool_ctx res = { 0 };
 
-	if ((err == -ETIMEDOUT || err == -ECONNRESET) && resend_later(op)) {
+	if (err == -ECONNRESET && resend_later(op)) {
 		eng_failed(op->e, err);
 		eng_unref(op);
 		return;

@@ -66,6 +66,7 @@ struct eng_op {
 	struct eng_legacy *leg;  /* a 2025 session's call (a reference) */
 	/* wait_for_message */
 	bool is_wait, has_after, reading, again, expired;
+	bool read_failed; /* the last read failed (Redis away): the deadline answers unavailable */
 	uint64_t after;
 	uint32_t timeout_ms;
 	struct cluster_wake_waiter w;

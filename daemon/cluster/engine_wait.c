@@ -110,6 +110,19 @@ static void listen_chat(struct eng_op *op)
 	op->refs++;
 }
 
+/* A read could not be made or answered. The first one answers unavailable (nothing is known
+ * of the chat); a later one, of a call already listening, keeps waiting: Redis coming back
+ * (connected), a doorbell or the deadline reads again, and the deadline answers unavailable
+ * if Redis never did. */
+static void read_failed(struct eng_op *op)
+{
+	if (!cluster_wake_registered(&op->w) || op->e->stopping || op->expired) {
+		fail_wait(op);
+		return;
+	}
+	op->read_failed = true;
+}
+
 static void on_read(void *ctx, int err, const redisReply *reply)
 {
 	struct eng_op *op = ctx;
@@ -121,12 +134,13 @@ static void on_read(void *ctx, int err, const redisReply *reply)
 	if (!op->p) {
 		/* answered meanwhile (the engine stopped) */
 	} else if (err < 0) {
-		fail_wait(op);
+		read_failed(op);
 	} else if (r.chat.error != CHAT_OK) {
 		unlisten(op);
 		chat_tools_refusal(&res, &r.chat);
 		eng_answer(op, &res);
 	} else {
+		op->read_failed = false;
 		if (!op->has_after) { /* from the cursor: later reads start where this one did */
 			op->has_after = true;
 			op->after = r.n_events ? r.events[0].seq - 1 : r.next;
@@ -156,7 +170,7 @@ static void wait_read(struct eng_op *op)
 			      op->has_after ? CLUSTER_ACK_AFTER : CLUSTER_ACK_NONE,
 			      CLUSTER_CALL_READ_MAX) < 0 ||
 	    eng_evalsha(e, &a, on_read, op) < 0) {
-		fail_wait(op);
+		read_failed(op);
 		return;
 	}
 	op->reading = true;
@@ -168,7 +182,9 @@ static void on_deadline(struct timer *t)
 	struct eng_op *op = container_of(t, struct eng_op, deadline);
 
 	op->expired = true;
-	if (!op->reading && op->p)
+	if (!op->reading && op->p && op->read_failed)
+		fail_wait(op);
+	else if (!op->reading && op->p)
 		answer_events(op, NULL);
 }
 
@@ -332,6 +348,19 @@ static void on_epoch_changed(void *ctx)
 	wake_listed(e, &l, false);
 }
 
+/* Redis is back: every waiter reads again (one whose read failed meanwhile is still waiting,
+ * see wait_read), and every 2025 session's copy is pulled. */
+static void on_connected(void *ctx)
+{
+	struct cluster_engine *e = ctx;
+	struct id_list l;
+
+	if (e->stopping)
+		return;
+	listened(e, &l, NULL);
+	wake_listed(e, &l, false);
+}
+
 static void on_resubscribe(void *ctx)
 {
 	struct cluster_engine *e = ctx;
@@ -367,6 +396,7 @@ void eng_wait_hooks(struct cluster_engine *e, struct cluster_node_hooks *hooks)
 	hooks->ctx = e;
 	hooks->epoch_changed = on_epoch_changed;
 	hooks->resubscribe = on_resubscribe;
+	hooks->connected = on_connected;
 	hooks->chats_ended = on_chats_ended;
 	hooks->on_message = on_message;
 }

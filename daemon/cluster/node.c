@@ -27,6 +27,7 @@ struct cluster_node {
 	struct timer hb_timer, sweep_timer;
 	/* One of each in flight at a time: a slow Redis gets no pile of them. */
 	bool hb_busy, epoch_busy, sweep_busy, hdel_pending, stopping, freeing;
+	bool reconnected; /* the command connection came up; its epoch not read yet */
 	struct cluster_node_stats st;
 };
 
@@ -73,6 +74,13 @@ static void on_epoch_get(void *ctx, int err, const redisReply *r)
 	case CLUSTER_EPOCH_BAD:
 		n->st.malformed++;
 		break;
+	}
+	/* Up again and the epoch known (a lost state was re-asserted first): what failed while
+	 * Redis was away may be asked again now. */
+	if (n->reconnected && n->epoch[0]) {
+		n->reconnected = false;
+		if (n->hooks.connected)
+			n->hooks.connected(n->hooks.ctx);
 	}
 }
 
@@ -274,6 +282,7 @@ static void on_cmd_state(void *ctx, enum redis_state st)
 	if (n->stopping || st != REDIS_UP)
 		return;
 	/* Connected (again): the epoch, a heartbeat and the timers at once. */
+	n->reconnected = true;
 	epoch_assert(n);
 	timer_arm(n->timers, &n->hb_timer, timer_now_ms());
 	if (!n->sweep_busy)

@@ -53,6 +53,9 @@ struct cluster_node_hooks {
 	/* The subscriber connection came up (again): subscriptions are gone; subscribe and
 	 * re-read what may have been missed. */
 	void (*resubscribe)(void *ctx);
+	/* The command connection is up (again) and the epoch read (epoch_changed came first if
+	 * it changed): what could not be asked while Redis was away may be asked now. */
+	void (*connected)(void *ctx);
 	/* Chats the sweep ended (idle expired); ids valid during the call only. Chat ids are
 	 * credentials: never log them. */
 	void (*chats_ended)(void *ctx, const char *const *ids, size_t n);

@@ -435,19 +435,28 @@ test('self is never matched: enter_queue twice stays waiting with the same posit
   assert.deepEqual(rb.partner, { display_name: 'Solo' });
 });
 
-test('rate limit (defaults): 20 quick sends pass, the 21st gets rate_limited with retry_after_ms', { timeout: 20_000 }, async (t) => {
+test('rate limit (defaults): a burst of 20 passes, the rest get rate_limited with retry_after_ms', { timeout: 20_000 }, async (t) => {
   const s = scope();
   t.after(() => s.cleanup());
   const d = await s.daemon();
   const { a, b, roomId } = await matchedPair(s, d.url);
   await b.waitStream();
-  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => a.call('send_message', { room_id: roomId, message: `burst ${i}` })));
-  results.forEach((r, i) => assertOk(r, `burst send ${i}`));
-  const limited = await a.err('send_message', { room_id: roomId, message: 'one too many' }, 'rate_limited');
+  // 30 at once: the burst of 20 passes, the rest are refused, but for the tokens that came
+  // back (5 a second) while the burst was on its way (a cluster behind a proxy is slower).
+  const t0 = Date.now();
+  const results = await Promise.all(Array.from({ length: 30 }, (_, i) => a.call('send_message', { room_id: roomId, message: `burst ${i}` })));
+  const took = (Date.now() - t0) / 1000;
+  const passed = results.filter((r) => !r.isError).map((r) => assertOk(r, 'burst send'));
+  const refused = results.filter((r) => r.isError).map((r) => assertToolError(r, 'rate_limited', 'burst send'));
+  assert.ok(passed.length >= 20, `only ${passed.length} of the burst passed`);
+  assert.ok(passed.length <= 20 + Math.ceil(5 * took), `${passed.length} passed in ${took} s`);
+  assert.ok(refused.length >= 1, `all 30 passed in ${took} s`);
+  const limited = refused[0];
   assert.equal(typeof limited.retry_after_ms, 'number');
   assert.ok(limited.retry_after_ms > 0 && limited.retry_after_ms <= 1000, `retry_after_ms ${limited.retry_after_ms}`);
-  await waitFor(() => messages(b).length >= 20, 5000, '20 messages');
-  assert.ok(!messages(b).some((m) => m.params.message === 'one too many'), 'a refused message was delivered');
+  await waitFor(() => messages(b).length >= passed.length, 5000, `${passed.length} messages`);
+  await sleep(100);
+  assert.equal(messages(b).length, passed.length, 'a refused message was delivered');
   // the partner's own budget is separate
   await b.ok('send_message', { room_id: roomId, message: 'my own bucket' });
   await sleep(limited.retry_after_ms + 20);
