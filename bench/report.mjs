@@ -207,10 +207,12 @@ const redisPerMsg = (r) => {
   const d = medianRun('cluster-rpc', 'mcp-chatd'), c = medianRun('cluster-rpc', 'cluster');
   const rd = find('cluster-relay', 'mcp-chatd'), rc = find('cluster-relay', 'cluster');
   const md = find('cluster-relay-max', 'mcp-chatd'), mc = find('cluster-relay-max', 'cluster');
+  const ld = find('cluster-relay-low', 'mcp-chatd'), lc = find('cluster-relay-low', 'cluster');
   if (d || c || rd || rc || md || mc) {
     const sc = 'cluster', rate = rc?.rate ?? rd?.rate;
     const rr = ratio(c?.calls_per_s, d?.calls_per_s), mr = ratio(mc?.max_rate, md?.max_rate);
     const cpuRpc = clusterCpu(c, 'call'), cpuMsg = clusterCpu(rc, 'msg'), rpm = redisPerMsg(rc);
+    const cpuLow = clusterCpu(lc, 'msg'), rpmLow = redisPerMsg(lc);
     const met = rc?.lat_us ? rc.lat_us.p99 <= 5000 && rc.achieved_rate >= 0.97 * rc.rate && rc.ok !== false : undefined;
     summary.cluster = { rate, single_calls_per_s: d?.calls_per_s, cluster_calls_per_s: c?.calls_per_s, cluster_over_single_calls: rr,
       single_rounds: roundsOf('cluster-rpc', 'mcp-chatd'), cluster_rounds: roundsOf('cluster-rpc', 'cluster'),
@@ -219,7 +221,10 @@ const redisPerMsg = (r) => {
       target_p99_us: 5000, target_met: met,
       single_max_rate: md?.max_rate, cluster_max_rate: mc?.max_rate, cluster_over_single_max: mr,
       single_cpu_us_per_msg: rd?.server_cpu_us_per_msg ?? undefined, cluster_cpu_us_per_msg: cpuMsg,
-      redis_per_msg: rpm, redis_msgs_per_core: cpuMsg.redis ? 1e6 / cpuMsg.redis : undefined };
+      redis_per_msg: rpm, redis_msgs_per_core: cpuMsg.redis ? 1e6 / cpuMsg.redis : undefined,
+      low_rate: lc?.rate ?? ld?.rate, low_single_p99_us: ld?.lat_us?.p99, low_cluster_p99_us: lc?.lat_us?.p99,
+      low_single_cpu_us_per_msg: ld?.server_cpu_us_per_msg ?? undefined, low_cluster_cpu_us_per_msg: cpuLow,
+      low_redis_per_msg: rpmLow, low_redis_msgs_per_core: cpuLow.redis ? 1e6 / cpuLow.redis : undefined };
     row(sc, `rpc 2026 calls/s, ${c?.conns ?? d?.conns} conns, pairs across 2 nodes`, num(c?.calls_per_s), '', '',
       rr === undefined ? '–' : `${pct(rr)} of 1 node (${num(d.calls_per_s)})`);
     const cr = roundsOf('cluster-rpc', 'cluster'), dr = roundsOf('cluster-rpc', 'mcp-chatd');
@@ -233,11 +238,20 @@ const redisPerMsg = (r) => {
       mr === undefined ? '–' : `${pct(mr)} of 1 node (${maxCell(md)})`);
     row(sc, `relay CPU µs/msg at ${num(rate)} msg/s: node a + node b + redis`, cpuSumCell(cpuMsg), '', '',
       rd?.server_cpu_us_per_msg ? `1 node ${num(rd.server_cpu_us_per_msg, 2)}` : '–');
-    if (rpm) {
-      row(sc, 'Redis per message: script runs · (un)subscribes · all commands', `${num(rpm.scripts, 2)} · ${num(rpm.subscribe_unsubscribe, 2)} · ${num(rpm.all, 1)}`, '', '',
-        `${num(rpm.inside_scripts, 1)} of them inside scripts; ${num(rpm.usec, 1)} µs executing (${num(rpm.inside_scripts_usec, 1)} in those)`);
+    const redisRows = (at, r, p, cpu) => {
+      if (p) row(sc, `Redis per message at ${at}: script runs · (un)subscribes · all commands`, `${num(p.scripts, 2)} · ${num(p.subscribe_unsubscribe, 2)} · ${num(p.all, 1)}`, '', '',
+        `${num(p.inside_scripts, 1)} of them inside scripts; ${num(p.usec, 1)} µs executing (${num(p.inside_scripts_usec, 1)} in those)`);
+      if (cpu.redis) row(sc, `one Redis core carries at ${at} (10⁶ / Redis µs/msg)`, `${num(1e6 / cpu.redis)} msg/s`, '', '', 'on paper');
+    };
+    redisRows(`${num(rate)} msg/s`, rc, rpm, cpuMsg);
+    if (lc || ld) {
+      const lr = lc?.rate ?? ld?.rate;
+      row(sc, `relay at ${num(lr)} msg/s (a waiting reader per message): p50 / p99 / p999 ms`, lat(lc?.lat_us), '', '', `1 node ${lat(ld?.lat_us)}`);
+      row(sc, `relay CPU µs/msg at ${num(lr)} msg/s: node a + node b + redis`, cpuSumCell(cpuLow), '', '',
+        ld?.server_cpu_us_per_msg ? `1 node ${num(ld.server_cpu_us_per_msg, 2)}` : '–');
+      redisRows(`${num(lr)} msg/s`, lc, rpmLow, cpuLow);
+      row(sc, `delivered / sent ok (relay at ${num(lr)} msg/s)`, deliveredCell(lc), '', '', `1 node ${deliveredCell(ld)}`);
     }
-    if (cpuMsg.redis) row(sc, 'one Redis core carries (1e6 / Redis µs/msg)', `${num(1e6 / cpuMsg.redis)} msg/s`, '', '', 'on paper');
     row(sc, 'delivered / sent ok (relay)', deliveredCell(rc), '', '', `1 node ${deliveredCell(rd)}`);
     row(sc, 'errors · missing+dup+gap (rpc)', errCell(c), '', '', `1 node ${errCell(d)}`);
     for (const [name, r] of [['2 nodes', mc], ['1 node', md]]) {

@@ -91,7 +91,7 @@ if ((SMOKE)); then
 	FIND_DAEMON=1000,2000 FIND_PEER=50,100 FIND_STEP=1 FIND_SAMPLES=20
 	IDLE_DAEMON=(100 300) IDLE_PEER=(50)
 	SCALE_N=(100 300) SCALE_RATE=1000 SCALE_PAIRS=10
-	CLUSTER_RATE=1000 FIND_CLUSTER=500,1000
+	CLUSTER_RATE=1000 CLUSTER_LOW=500 FIND_CLUSTER=500,1000
 else
 	: "${DURATION:=10}" "${QUIET_WAIT:=15}" "${OUT:=$BENCH/results.json}" "${PRIORITY:=1}" "${ROUNDS:=3}"
 	WARMUP=2
@@ -100,7 +100,7 @@ else
 	FIND_DAEMON=5000,10000,20000,40000,80000,160000,320000 FIND_PEER=25,50,100,250,500,1000,2000,4000 FIND_STEP=3 FIND_SAMPLES=500
 	IDLE_DAEMON=(1000 5000 10000 18000) IDLE_PEER=(1000 2000)
 	SCALE_N=(1000 5000 18000) SCALE_RATE=10000 SCALE_PAIRS=50
-	CLUSTER_RATE=10000 FIND_CLUSTER=1000,2500,5000,10000,20000,40000,80000
+	CLUSTER_RATE=10000 CLUSTER_LOW=1000 FIND_CLUSTER=500,1000,2500,5000,10000,20000,40000
 fi
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || { echo "run.sh: --rounds takes 1 to 99" >&2; exit 2; }
 
@@ -545,14 +545,18 @@ if want cluster; then
 		cluster_lg cluster-rpc rpc --era modern --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
 		stop_cluster
 	done
-	start_daemon
-	run_lg cluster-relay mcp-chatd relay --era modern --pairs "$RELAY_PAIRS" --rate "$CLUSTER_RATE" \
-		--duration "$DURATION" --warmup "$WARMUP"
-	stop_server
-	start_cluster
-	cluster_lg cluster-relay relay --era modern --pairs "$RELAY_PAIRS" --rate "$CLUSTER_RATE" \
-		--duration "$DURATION" --warmup "$WARMUP"
-	stop_cluster
+	# at the target rate, and at a low one where every message finds its reader waiting (one
+	# message per wake-up, as in a chat between people: the cost per message to size Redis by)
+	for rate in "$CLUSTER_RATE" "$CLUSTER_LOW"; do
+		sc=cluster-relay
+		((rate == CLUSTER_RATE)) || sc=cluster-relay-low
+		start_daemon
+		run_lg "$sc" mcp-chatd relay --era modern --pairs "$RELAY_PAIRS" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP"
+		stop_server
+		start_cluster
+		cluster_lg "$sc" relay --era modern --pairs "$RELAY_PAIRS" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP"
+		stop_cluster
+	done
 	start_daemon
 	run_lg cluster-relay-max mcp-chatd relay --era modern --find-max --rates "$FIND_CLUSTER" --pairs "$RELAY_PAIRS" \
 		--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
