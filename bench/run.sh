@@ -4,7 +4,7 @@
 # Builds what it needs, starts each server on loopback pinned to CPU 0, runs the load generator
 # pinned to CPU 1, stops everything, prints one table and writes bench/results.json.
 #
-#   bench/run.sh                 full run (about 7 minutes)
+#   bench/run.sh                 full run (about 11 minutes)
 #   bench/run.sh --smoke         a few seconds: counts and correctness only, never speed (CI)
 #   bench/run.sh --only relay    one scenario: rpc, relay, idle, scale or cluster (rpc and relay
 #                                run with 2025 sessions and again with 2026-07-28 clients)
