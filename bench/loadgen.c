@@ -217,8 +217,8 @@ static void check_options(void)
 	lg_opt.modern = lg_opt.era && !strcmp(lg_opt.era, "modern");
 	if (lg_opt.modern && lg_opt.mode != LG_MODE_RPC && lg_opt.mode != LG_MODE_RELAY)
 		lg_die("--era modern is for rpc and relay");
-	if ((lg_opt.url_b || lg_opt.pid_b) && lg_opt.mode != LG_MODE_RPC && lg_opt.mode != LG_MODE_RELAY)
-		lg_die("--url-b and --pid-b are for rpc and relay");
+	if ((lg_opt.url_b || lg_opt.pid_b || lg_opt.redis_pid) && lg_opt.mode != LG_MODE_RPC && lg_opt.mode != LG_MODE_RELAY)
+		lg_die("--url-b, --pid-b and --redis-pid are for rpc and relay");
 	parse_url(lg_opt.url, &lg_opt.tgt[0]);
 	if (lg_opt.url_b)
 		parse_url(lg_opt.url_b, &lg_opt.tgt[1]);
