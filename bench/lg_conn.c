@@ -67,9 +67,9 @@ int lg_conn_connect(struct lg_conn *c)
 	if (fd < 0)
 		lg_die("socket: %s (raise RLIMIT_NOFILE or use more --workers)", strerror(errno));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (lg_opt.src_addrs > 0 && lg_opt.dst.sin_addr.s_addr == htonl(INADDR_LOOPBACK))
+	if (lg_opt.src_addrs > 0 && c->tgt->dst.sin_addr.s_addr == htonl(INADDR_LOOPBACK))
 		bind_source(fd);
-	if (connect(fd, (struct sockaddr *)&lg_opt.dst, sizeof(lg_opt.dst)) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, (const struct sockaddr *)&c->tgt->dst, sizeof(c->tgt->dst)) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		lg_cstat.connect_errors++;
 		return -1;
@@ -86,10 +86,11 @@ int lg_conn_connect(struct lg_conn *c)
 	return 0;
 }
 
-struct lg_conn *lg_conn_new(uint8_t kind, struct lg_session *s)
+struct lg_conn *lg_conn_new_to(uint8_t kind, struct lg_session *s, const struct lg_target *t)
 {
 	struct lg_conn *c = lg_xcalloc(1, sizeof(*c));
 
+	c->tgt = t;
 	c->kind = kind;
 	c->s = s;
 	c->fd = -1;
@@ -97,6 +98,11 @@ struct lg_conn *lg_conn_new(uint8_t kind, struct lg_session *s)
 	if (lg_conn_connect(c) < 0)
 		c->dead = true;
 	return c;
+}
+
+struct lg_conn *lg_conn_new(uint8_t kind, struct lg_session *s)
+{
+	return lg_conn_new_to(kind, s, &lg_opt.tgt[0]);
 }
 
 void lg_conn_close(struct lg_conn *c)

@@ -23,9 +23,11 @@ struct lg_req {
 };
 
 struct lg_session;
+struct lg_target;
 
 struct lg_conn {
 	int fd;
+	const struct lg_target *tgt; /* the server it connects to (lg_opt.tgt[0] or [1]) */
 	uint8_t kind;
 	bool connecting, want_out, streaming, dead;
 	struct lg_session *s;
@@ -80,8 +82,10 @@ extern struct lg_conn_stats lg_cstat;
 extern u64 lg_loop_now;
 
 void lg_conn_set_handlers(const struct lg_conn_handlers *h);
-/* A connection being opened; marked dead when connect() failed at once. */
+/* A connection being opened to --url; marked dead when connect() failed at once. */
 struct lg_conn *lg_conn_new(uint8_t kind, struct lg_session *s);
+/* The same to the server t (lg_opt.tgt[1]: side B's, --url-b). */
+struct lg_conn *lg_conn_new_to(uint8_t kind, struct lg_session *s, const struct lg_target *t);
 /* (Re)opens c's socket; -1 when connect() failed at once. */
 int lg_conn_connect(struct lg_conn *c);
 void lg_conn_close(struct lg_conn *c);

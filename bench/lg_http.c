@@ -23,13 +23,13 @@ static void make_head(struct lg_conn *c, const char *sid, const char *tool)
 			     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
 			     "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: " LG_MCP_MODERN "\r\n"
 			     "Mcp-Method: tools/call\r\nMcp-Name: %s\r\nContent-Length: ",
-			     lg_opt.path, lg_opt.hosthdr, tool);
+			     c->tgt->path, c->tgt->hosthdr, tool);
 	else
 		k = snprintf(c->head, sizeof(c->head),
 			     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
 			     "Accept: application/json, text/event-stream\r\n%s%s%s%s"
 			     "Content-Length: ",
-			     lg_opt.path, lg_opt.hosthdr, sid ? "Mcp-Session-Id: " : "", sid ? sid : "",
+			     c->tgt->path, c->tgt->hosthdr, sid ? "Mcp-Session-Id: " : "", sid ? sid : "",
 			     sid ? "\r\n" : "", sid ? "MCP-Protocol-Version: " LG_MCP_PROTOCOL "\r\n" : "");
 	c->head_len = (size_t)k;
 	c->head_has_sid = sid != NULL;
@@ -90,7 +90,7 @@ void lg_http_get(struct lg_conn *c, const char *sid)
 	n = snprintf(head, sizeof(head),
 		     "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nMcp-Session-Id: %s\r\n"
 		     "MCP-Protocol-Version: " LG_MCP_PROTOCOL "\r\n\r\n",
-		     lg_opt.path, lg_opt.hosthdr, sid);
+		     c->tgt->path, c->tgt->hosthdr, sid);
 	lg_conn_write(c, head, (size_t)n);
 	lg_conn_push(c, LG_T_GET)->t_sent = lg_now_ns();
 	lg_conn_flush(c);

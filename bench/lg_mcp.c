@@ -83,7 +83,7 @@ static void on_notified(struct lg_conn *c, struct lg_session *s, int status, con
 	if (c->kind == LG_K_IDLE) {
 		lg_http_get(c, s->sid);
 	} else {
-		s->stream = lg_conn_new(LG_K_STREAM, s);
+		s->stream = lg_conn_new_to(LG_K_STREAM, s, lg_mcp_target(s));
 		lg_http_get(s->stream, s->sid);
 	}
 }
@@ -238,6 +238,11 @@ static const struct lg_conn_handlers handlers = {
 
 /* ---------------------------------------------------------------- sessions */
 
+const struct lg_target *lg_mcp_target(const struct lg_session *s)
+{
+	return &lg_opt.tgt[s->idx & 1]; /* tgt[1] is tgt[0] without --url-b */
+}
+
 void lg_mcp_init(lg_mcp_answer_fn on_answer)
 {
 	answered = on_answer;
@@ -267,7 +272,7 @@ bool lg_mcp_open(uint8_t kind, int conc, u64 deadline)
 		while (started < lg_n_sess && started - lg_n_ready - lg_n_failed < conc) {
 			struct lg_session *s = &lg_sess[started++];
 
-			s->post = lg_conn_new(kind, s);
+			s->post = lg_conn_new_to(kind, s, lg_mcp_target(s));
 			if (s->post->dead)
 				lg_mcp_session_fail(s, "connect", 0, "", 0);
 			else

@@ -38,6 +38,9 @@ extern bool lg_mcp_stopping;
 /* What a scenario does once a send_message is answered (and counted). */
 typedef void (*lg_mcp_answer_fn)(struct lg_session *s, struct lg_req *r, u64 t);
 
+/* The server of s: side B of each pair (odd sessions) talks to --url-b when there is one. */
+const struct lg_target *lg_mcp_target(const struct lg_session *s);
+
 /* Makes the MCP layer the connections' handler; on_answer may be NULL (no messages). */
 void lg_mcp_init(lg_mcp_answer_fn on_answer);
 /* n sessions, numbered from first_idx; idle ones hold only a push stream (LG_K_IDLE). */

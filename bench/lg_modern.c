@@ -63,7 +63,7 @@ static void on_joined(struct lg_session *s, int status, const char *body, size_t
 	s->chat[q - p] = 0;
 	s->state = LG_S_MATCH;
 	s->after = 0;
-	s->stream = lg_conn_new(LG_K_STREAM, s);
+	s->stream = lg_conn_new_to(LG_K_STREAM, s, lg_mcp_target(s));
 	if (s->stream->dead) {
 		lg_mcp_session_fail(s, "connect", 0, "", 0);
 		return;

@@ -9,15 +9,21 @@
 
 enum lg_mode { LG_MODE_RPC, LG_MODE_RAW, LG_MODE_RELAY, LG_MODE_IDLE, LG_MODE_SCALE };
 
-struct lg_opt {
-	enum lg_mode mode;
-	const char *url;
-	const char *label;
+/* a server to connect to: --url, or --url-b (side B of every pair, on another daemon) */
+struct lg_target {
 	char host[64];
 	int port;
 	char path[256];
 	char hosthdr[96];
 	struct sockaddr_in dst;
+};
+
+struct lg_opt {
+	enum lg_mode mode;
+	const char *url;
+	const char *url_b; /* rpc/relay: side B's server (odd sessions); NULL: --url for all */
+	const char *label;
+	struct lg_target tgt[2]; /* [0] from --url, [1] from --url-b (else a copy of [0]) */
 	int conns;        /* rpc/raw: POST connections (= sessions for rpc) */
 	int pairs;        /* relay/scale */
 	double rate;      /* relay/scale: offered messages per second, aggregate */
@@ -37,6 +43,8 @@ struct lg_opt {
 	int concurrency;  /* idle: sessions being set up at once, all workers together */
 	int src_addrs;    /* number of 127.0.0.x source addresses (from .2) */
 	int pid;          /* server pid for RSS and CPU */
+	int pid_b;        /* rpc/relay: side B's server (--url-b), for its CPU per call/message */
+	int redis_pid;    /* rpc/relay: a redis-server the servers share, for its CPU per call/message */
 	double hold;      /* idle: seconds to hold after all are open before measuring RSS */
 	double setup_timeout;
 	double drain_timeout;

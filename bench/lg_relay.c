@@ -210,7 +210,7 @@ void lg_relay_print_step_fields(const struct lg_relay_step *s)
 	printf(",");
 	lg_hist_print("post_rtt_us", &s->rtt);
 	lg_run_print_cpu(&s->c0, &s->c1);
-	lg_run_cpu_print("server_cpu_us_per_msg", &s->server, s->sent_window);
+	lg_run_cpu_print("msg", &s->server, s->sent_window);
 	printf(",\"correct\":%s,\"sustained\":%s", s->correct ? "true" : "false", s->sustained ? "true" : "false");
 }
 

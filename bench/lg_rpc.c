@@ -47,7 +47,7 @@ static void print_calls(const char *mode)
 static void print_cpu(const struct lg_cpusnap *c0, const struct lg_cpusnap *c1, const struct lg_run_cpu *w)
 {
 	lg_run_print_cpu(c0, c1);
-	lg_run_cpu_print("server_cpu_us_per_call", w, lg_run.calls);
+	lg_run_cpu_print("call", w, lg_run.calls);
 }
 
 int lg_rpc_run(void)

@@ -32,9 +32,24 @@ void lg_run_lost_requests(struct lg_conn *c)
 	lg_run_note_error(0, "connection closed with requests outstanding", 43);
 }
 
+/* the pid of each LG_CPU_* process, 0 when not given */
+static int cpu_pid(int i)
+{
+	return i == LG_CPU_SERVER ? lg_opt.pid : i == LG_CPU_SERVER_B ? lg_opt.pid_b : lg_opt.redis_pid;
+}
+
+static void cpu_sample(double *at)
+{
+	for (int i = 0; i < LG_CPU_N; i++)
+		at[i] = cpu_pid(i) ? lg_proc_cpu(cpu_pid(i)) : -1;
+}
+
 void lg_run_snap(struct lg_cpusnap *c)
 {
 	lg_proc_snap(c, lg_opt.pid, lg_loop_idle_ns());
+	for (int i = LG_CPU_SERVER_B; i < LG_CPU_N; i++)
+		if (cpu_pid(i))
+			c->server += lg_proc_cpu(cpu_pid(i));
 }
 
 void lg_run_cpu_tick(struct lg_run_cpu *w, u64 now)
@@ -42,27 +57,36 @@ void lg_run_cpu_tick(struct lg_run_cpu *w, u64 now)
 	if (w->started || now < lg_run.t_warm)
 		return;
 	w->started = true;
-	w->at_warm = lg_opt.pid ? lg_proc_cpu(lg_opt.pid) : -1;
+	cpu_sample(w->at_warm);
 }
 
 void lg_run_cpu_end(struct lg_run_cpu *w)
 {
 	lg_run_cpu_tick(w, lg_run.t_warm);
-	w->at_end = lg_opt.pid ? lg_proc_cpu(lg_opt.pid) : -1;
+	cpu_sample(w->at_end);
 }
 
-void lg_run_cpu_print(const char *name, const struct lg_run_cpu *w, u64 items)
+void lg_run_cpu_print(const char *per, const struct lg_run_cpu *w, u64 items)
 {
-	if (w->at_warm < 0 || w->at_end < 0 || !items)
-		printf(",\"%s\":null", name);
-	else
-		printf(",\"%s\":%.3f", name, (w->at_end - w->at_warm) * 1e6 / (double)items);
+	static const char *const names[LG_CPU_N] = { "server", "server_b", "redis" };
+
+	for (int i = 0; i < LG_CPU_N; i++) {
+		if (i != LG_CPU_SERVER && !cpu_pid(i))
+			continue;
+		if (w->at_warm[i] < 0 || w->at_end[i] < 0 || !items)
+			printf(",\"%s_cpu_us_per_%s\":null", names[i], per);
+		else
+			printf(",\"%s_cpu_us_per_%s\":%.3f", names[i], per,
+			       (w->at_end[i] - w->at_warm[i]) * 1e6 / (double)items);
+	}
 }
 
 void lg_run_print_head(const char *mode)
 {
 	printf("{\"mode\":\"%s\",\"era\":\"%s\",\"label\":\"%s\",\"url\":\"%s\"", mode, lg_opt.modern ? "modern" : "2025",
 	       lg_opt.label ? lg_opt.label : "", lg_opt.url);
+	if (lg_opt.url_b)
+		printf(",\"url_b\":\"%s\"", lg_opt.url_b);
 }
 
 void lg_run_print_cpu(const struct lg_cpusnap *a, const struct lg_cpusnap *b)

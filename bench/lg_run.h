@@ -35,22 +35,28 @@ struct lg_conn;
 /* The connection closed with requests unanswered: each one is an error. */
 void lg_run_lost_requests(struct lg_conn *c);
 
-/* CPU snapshot with the server of --pid and this process's idle polling. */
+/* CPU snapshot with the servers (--pid, plus --pid-b and --redis-pid: their sum is the
+ * snapshot's server time) and this process's idle polling. */
 void lg_run_snap(struct lg_cpusnap *c);
 
-/* The server's CPU time over the measured window alone (warm-up and drain left out), for CPU
- * per call: unlike calls/s it barely moves when a shared machine steals time. */
+/* The servers' CPU time over the measured window alone (warm-up and drain left out), for CPU
+ * per call: unlike calls/s it barely moves when a shared machine steals time. Each process
+ * given is sampled: the server (--pid), side B's (--pid-b) and a shared redis-server
+ * (--redis-pid). */
+enum { LG_CPU_SERVER, LG_CPU_SERVER_B, LG_CPU_REDIS, LG_CPU_N };
+
 struct lg_run_cpu {
-	double at_warm, at_end;
+	double at_warm[LG_CPU_N], at_end[LG_CPU_N]; /* -1: not given or not readable */
 	bool started;
 };
 
-/* Samples the server when now has reached the window's start (the first call that sees it). */
+/* Samples the servers when now has reached the window's start (the first call that sees it). */
 void lg_run_cpu_tick(struct lg_run_cpu *w, u64 now);
 /* Samples the end; call once the window is over. */
 void lg_run_cpu_end(struct lg_run_cpu *w);
-/* ,"name":µs per item, or null without --pid or items */
-void lg_run_cpu_print(const char *name, const struct lg_run_cpu *w, u64 items);
+/* ,"server_cpu_us_per_<per>":µs per item (null without --pid or items), and the same for
+ * server_b and redis when --pid-b and --redis-pid were given */
+void lg_run_cpu_print(const char *per, const struct lg_run_cpu *w, u64 items);
 
 /* {"mode":..,"label":..,"url":.. (the object stays open) */
 void lg_run_print_head(const char *mode);

@@ -14,6 +14,8 @@
  *   scale  N idle sessions in the background, then relay at a fixed rate; --pid PID gives the
  *          server's CPU time per relayed message.
  *   freeport  prints a free TCP port on 127.0.0.1.
+ * rpc and relay take --url-b: side B of every pair (odd sessions) talks to a second server, a
+ * cluster's other node, so that every message crosses from one node to the other.
  *
  * The parts: lg_conn (sockets, epoll loop), lg_http (requests, response and SSE parsing),
  * lg_mcp (sessions), lg_modern (2026-07-28 chats), lg_run (the measured window, shared counters, JSON pieces), lg_hist,
@@ -63,6 +65,10 @@ static void usage(FILE *f)
 		"  --concurrency N     sessions being set up at once (default 256)\n"
 		"  --src-addrs N       use 127.0.0.2 .. 127.0.0.(N+1) as source addresses (default 8; 0: any)\n"
 		"  --pid PID           the server: RSS (idle), CPU time (scale; CPU per call in rpc/raw/relay)\n"
+		"  --url-b URL         rpc/relay: side B of every pair talks to this server (another node\n"
+		"                      of a cluster; side A to --url), so each message crosses nodes\n"
+		"  --pid-b PID         rpc/relay: the --url-b server, for its CPU per call or message\n"
+		"  --redis-pid PID     rpc/relay: the redis-server the nodes share, for its CPU per call or message\n"
 		"  --hold S            idle: seconds to hold before measuring RSS (default 2)\n"
 		"  --body JSON         raw: the request body\n"
 		"  --era ERA           rpc/relay: 2025 (sessions, push streams; the default) or modern\n"
@@ -73,7 +79,7 @@ static void usage(FILE *f)
 		"  --stall-ms MS       relay: report POSTs unanswered for MS with their TCP state (debug)\n");
 }
 
-static void parse_url(const char *url)
+static void parse_url(const char *url, struct lg_target *t)
 {
 	const char *p, *slash, *colon;
 	size_t hl;
@@ -88,17 +94,17 @@ static void parse_url(const char *url)
 	if (!colon)
 		lg_die("URL needs an explicit port: %s", url);
 	hl = (size_t)(colon - p);
-	if (hl >= sizeof(lg_opt.host))
+	if (hl >= sizeof(t->host))
 		lg_die("host too long");
-	memcpy(lg_opt.host, p, hl);
-	lg_opt.host[hl] = 0;
-	lg_opt.port = atoi(colon + 1);
-	snprintf(lg_opt.path, sizeof(lg_opt.path), "%s", *slash ? slash : "/");
-	snprintf(lg_opt.hosthdr, sizeof(lg_opt.hosthdr), "%s:%d", lg_opt.host, lg_opt.port);
-	lg_opt.dst.sin_family = AF_INET;
-	lg_opt.dst.sin_port = htons((uint16_t)lg_opt.port);
-	if (inet_pton(AF_INET, lg_opt.host, &lg_opt.dst.sin_addr) != 1)
-		lg_die("host must be a numeric IPv4 address: %s", lg_opt.host);
+	memcpy(t->host, p, hl);
+	t->host[hl] = 0;
+	t->port = atoi(colon + 1);
+	snprintf(t->path, sizeof(t->path), "%s", *slash ? slash : "/");
+	snprintf(t->hosthdr, sizeof(t->hosthdr), "%s:%d", t->host, t->port);
+	t->dst.sin_family = AF_INET;
+	t->dst.sin_port = htons((uint16_t)t->port);
+	if (inet_pton(AF_INET, t->host, &t->dst.sin_addr) != 1)
+		lg_die("host must be a numeric IPv4 address: %s", t->host);
 }
 
 static int freeport(void)
@@ -142,6 +148,7 @@ static const struct {
 	void *to;
 } options[] = {
 	{ "url", O_STR, &lg_opt.url },
+	{ "url-b", O_STR, &lg_opt.url_b },
 	{ "conns", O_INT, &lg_opt.conns },
 	{ "pairs", O_INT, &lg_opt.pairs },
 	{ "rate", O_DBL, &lg_opt.rate },
@@ -158,6 +165,8 @@ static const struct {
 	{ "concurrency", O_INT, &lg_opt.concurrency },
 	{ "src-addrs", O_INT, &lg_opt.src_addrs },
 	{ "pid", O_INT, &lg_opt.pid },
+	{ "pid-b", O_INT, &lg_opt.pid_b },
+	{ "redis-pid", O_INT, &lg_opt.redis_pid },
 	{ "hold", O_DBL, &lg_opt.hold },
 	{ "body", O_STR, &lg_opt.body },
 	{ "era", O_STR, &lg_opt.era },
@@ -208,7 +217,13 @@ static void check_options(void)
 	lg_opt.modern = lg_opt.era && !strcmp(lg_opt.era, "modern");
 	if (lg_opt.modern && lg_opt.mode != LG_MODE_RPC && lg_opt.mode != LG_MODE_RELAY)
 		lg_die("--era modern is for rpc and relay");
-	parse_url(lg_opt.url);
+	if ((lg_opt.url_b || lg_opt.pid_b || lg_opt.redis_pid) && lg_opt.mode != LG_MODE_RPC && lg_opt.mode != LG_MODE_RELAY)
+		lg_die("--url-b, --pid-b and --redis-pid are for rpc and relay");
+	parse_url(lg_opt.url, &lg_opt.tgt[0]);
+	if (lg_opt.url_b)
+		parse_url(lg_opt.url_b, &lg_opt.tgt[1]);
+	else
+		lg_opt.tgt[1] = lg_opt.tgt[0];
 }
 
 /* The soft descriptor limit up to the hard one: idle workers hold thousands of sockets. */

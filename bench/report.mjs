@@ -177,6 +177,89 @@ const stepsCell = (r) => r.steps.map((s) => `${s.rate / 1000}k:${ms(s.lat_us?.p9
   }
 }
 
+// ---------------------------------------------------------------- cluster
+// 2026-07-28 clients on two daemons sharing one redis-server (server "cluster": side A of every
+// pair on node a, side B on node b, so each message crosses) beside one daemon alone ("mcp-chatd")
+// in the same run. The cluster's value is in the daemon column, the single node's in the ratio.
+// Redis commands per message come from INFO commandstats over the whole run (set-up included:
+// a few per session, against tens of thousands of messages) ÷ the messages sent.
+const clusterCpu = (r, per) => {
+  const k = (w) => r?.[`${w}_cpu_us_per_${per}`] ?? undefined;
+  const a = k('server'), b = k('server_b'), red = k('redis');
+  return { a, b, redis: red, total: a !== undefined && b !== undefined && red !== undefined ? a + b + red : undefined };
+};
+const cpuSumCell = (c) => (c.total === undefined ? '–' : `${num(c.a, 1)} + ${num(c.b, 1)} + ${num(c.redis, 1)} = ${num(c.total, 1)}`);
+const redisPerMsg = (r) => {
+  const st = r?.redis_commandstats, sent = r?.steps ? r.steps.reduce((a, x) => a + (x.sent ?? 0), 0) : r?.sent;
+  if (!st || !sent) return undefined;
+  const calls = (c) => st[c]?.calls ?? 0;
+  const ignore = new Set(['config|resetstat', 'info']);
+  const all = Object.entries(st).filter(([c]) => !ignore.has(c)).reduce((a, [, v]) => a + v.calls, 0);
+  // a script's usec includes the commands it ran: the time is the top-level commands'
+  const usec = ['evalsha', 'subscribe', 'unsubscribe'].reduce((a, c) => a + (st[c]?.usec ?? 0), 0);
+  const scripts = calls('evalsha'), subs = calls('subscribe') + calls('unsubscribe');
+  return { sent, scripts: scripts / sent, subscribe_unsubscribe: subs / sent, publish: calls('publish') / sent,
+    round_trips: (scripts + subs) / sent, all: all / sent, inside_scripts: (all - scripts - subs) / sent, usec: usec / sent,
+    script_usec: (st.evalsha?.usec ?? 0) / sent, inside_scripts_usec: Object.entries(st)
+      .filter(([c]) => !ignore.has(c) && !['evalsha', 'subscribe', 'unsubscribe'].includes(c)).reduce((a, [, v]) => a + v.usec, 0) / sent };
+};
+{
+  const d = medianRun('cluster-rpc', 'mcp-chatd'), c = medianRun('cluster-rpc', 'cluster');
+  const rd = find('cluster-relay', 'mcp-chatd'), rc = find('cluster-relay', 'cluster');
+  const md = find('cluster-relay-max', 'mcp-chatd'), mc = find('cluster-relay-max', 'cluster');
+  const ld = find('cluster-relay-low', 'mcp-chatd'), lc = find('cluster-relay-low', 'cluster');
+  if (d || c || rd || rc || md || mc) {
+    const sc = 'cluster', rate = rc?.rate ?? rd?.rate;
+    const rr = ratio(c?.calls_per_s, d?.calls_per_s), mr = ratio(mc?.max_rate, md?.max_rate);
+    const cpuRpc = clusterCpu(c, 'call'), cpuMsg = clusterCpu(rc, 'msg'), rpm = redisPerMsg(rc);
+    const cpuLow = clusterCpu(lc, 'msg'), rpmLow = redisPerMsg(lc);
+    const met = rc?.lat_us ? rc.lat_us.p99 <= 5000 && rc.achieved_rate >= 0.97 * rc.rate && rc.ok !== false : undefined;
+    summary.cluster = { rate, single_calls_per_s: d?.calls_per_s, cluster_calls_per_s: c?.calls_per_s, cluster_over_single_calls: rr,
+      single_rounds: roundsOf('cluster-rpc', 'mcp-chatd'), cluster_rounds: roundsOf('cluster-rpc', 'cluster'),
+      single_cpu_us_per_call: cpuCall(d), cluster_cpu_us_per_call: cpuRpc,
+      single_p99_us: rd?.lat_us?.p99, cluster_p99_us: rc?.lat_us?.p99, cluster_achieved_rate: rc?.achieved_rate,
+      target_p99_us: 5000, target_met: met,
+      single_max_rate: md?.max_rate, cluster_max_rate: mc?.max_rate, cluster_over_single_max: mr,
+      single_cpu_us_per_msg: rd?.server_cpu_us_per_msg ?? undefined, cluster_cpu_us_per_msg: cpuMsg,
+      redis_per_msg: rpm, redis_msgs_per_core: cpuMsg.redis ? 1e6 / cpuMsg.redis : undefined,
+      low_rate: lc?.rate ?? ld?.rate, low_single_p99_us: ld?.lat_us?.p99, low_cluster_p99_us: lc?.lat_us?.p99,
+      low_single_cpu_us_per_msg: ld?.server_cpu_us_per_msg ?? undefined, low_cluster_cpu_us_per_msg: cpuLow,
+      low_redis_per_msg: rpmLow, low_redis_msgs_per_core: cpuLow.redis ? 1e6 / cpuLow.redis : undefined };
+    row(sc, `rpc 2026 calls/s, ${c?.conns ?? d?.conns} conns, pairs across 2 nodes`, num(c?.calls_per_s), '', '',
+      rr === undefined ? '–' : `${pct(rr)} of 1 node (${num(d.calls_per_s)})`);
+    const cr = roundsOf('cluster-rpc', 'cluster'), dr = roundsOf('cluster-rpc', 'mcp-chatd');
+    if (cr.length > 1) row(sc, 'each round, calls/s (median above)', cr.map((v) => num(v)).join(', '), '', '', `1 node: ${dr.map((v) => num(v)).join(', ')}`);
+    row(sc, 'rpc CPU µs/call: node a + node b + redis', cpuSumCell(cpuRpc), '', '', cpuCall(d) ? `1 node ${num(cpuCall(d), 2)}` : '–');
+    row(sc, 'rpc latency p50 / p99 / p999 ms', lat(c?.lat_us), '', '', `1 node ${lat(d?.lat_us)}`);
+    row(sc, `relay p99 ms at ${num(rate)} msg/s, send on one node → wait on the other`, relayCell(rc), '', '',
+      `target ≤ 5 ms${verdict(met)}${rd?.lat_us ? ` · 1 node ${ms(rd.lat_us.p99)}` : ''}`);
+    row(sc, `relay p50 / p99 / p999 ms at ${num(rate)} msg/s`, lat(rc?.lat_us), '', '', `1 node ${lat(rd?.lat_us)}`);
+    row(sc, `max rate with p99 < ${mc?.p99_limit_ms ?? 5} ms (msg/s)`, maxCell(mc), '', '',
+      mr === undefined ? '–' : `${pct(mr)} of 1 node (${maxCell(md)})`);
+    row(sc, `relay CPU µs/msg at ${num(rate)} msg/s: node a + node b + redis`, cpuSumCell(cpuMsg), '', '',
+      rd?.server_cpu_us_per_msg ? `1 node ${num(rd.server_cpu_us_per_msg, 2)}` : '–');
+    const redisRows = (at, r, p, cpu) => {
+      if (p) row(sc, `Redis per message at ${at}: script runs · (un)subscribes · all commands`, `${num(p.scripts, 2)} · ${num(p.subscribe_unsubscribe, 2)} · ${num(p.all, 1)}`, '', '',
+        `${num(p.inside_scripts, 1)} of them inside scripts; ${num(p.usec, 1)} µs executing (${num(p.inside_scripts_usec, 1)} in those)`);
+      if (cpu.redis) row(sc, `one Redis core carries at ${at} (10⁶ / Redis µs/msg)`, `${num(1e6 / cpu.redis)} msg/s`, '', '', 'on paper');
+    };
+    redisRows(`${num(rate)} msg/s`, rc, rpm, cpuMsg);
+    if (lc || ld) {
+      const lr = lc?.rate ?? ld?.rate;
+      row(sc, `relay at ${num(lr)} msg/s (a waiting reader per message): p50 / p99 / p999 ms`, lat(lc?.lat_us), '', '', `1 node ${lat(ld?.lat_us)}`);
+      row(sc, `relay CPU µs/msg at ${num(lr)} msg/s: node a + node b + redis`, cpuSumCell(cpuLow), '', '',
+        ld?.server_cpu_us_per_msg ? `1 node ${num(ld.server_cpu_us_per_msg, 2)}` : '–');
+      redisRows(`${num(lr)} msg/s`, lc, rpmLow, cpuLow);
+      row(sc, `delivered / sent ok (relay at ${num(lr)} msg/s)`, deliveredCell(lc), '', '', `1 node ${deliveredCell(ld)}`);
+    }
+    row(sc, 'delivered / sent ok (relay)', deliveredCell(rc), '', '', `1 node ${deliveredCell(rd)}`);
+    row(sc, 'errors · missing+dup+gap (rpc)', errCell(c), '', '', `1 node ${errCell(d)}`);
+    for (const [name, r] of [['2 nodes', mc], ['1 node', md]]) {
+      if (r?.steps) row(sc, `find-max steps, ${name} (rate:p99 ms)`, stepsCell(r), '', '');
+    }
+  }
+}
+
 // ---------------------------------------------------------------- idle
 {
   const d = all('idle', 'mcp-chatd').sort((a, b) => a.sessions - b.sessions);

@@ -4,10 +4,12 @@
 # Builds what it needs, starts each server on loopback pinned to CPU 0, runs the load generator
 # pinned to CPU 1, stops everything, prints one table and writes bench/results.json.
 #
-#   bench/run.sh                 full run (about 7 minutes)
+#   bench/run.sh                 full run (about 11 minutes)
 #   bench/run.sh --smoke         a few seconds: counts and correctness only, never speed (CI)
-#   bench/run.sh --only relay    one scenario: rpc, relay, idle or scale (rpc and relay run with
-#                                2025 sessions and again with 2026-07-28 clients)
+#   bench/run.sh --only relay    one scenario: rpc, relay, idle, scale or cluster (rpc and relay
+#                                run with 2025 sessions and again with 2026-07-28 clients)
+#   bench/run.sh --only cluster  two daemons sharing one redis-server, each pair's sides on
+#                                different nodes, beside one daemon alone (2026-07-28 clients)
 #   bench/run.sh --duration 5    measured seconds per run (default 10)
 #
 # Exit status: 0, or 1 when a correctness check failed (errors, lost, duplicated or reordered
@@ -15,11 +17,11 @@
 set -euo pipefail
 
 usage() {
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 	cat <<'EOF'
 Options:
   --smoke            short runs with small N; checks correctness, never asserts speed
-  --only SCENARIO    rpc, relay, idle or scale (repeatable)
+  --only SCENARIO    rpc, relay, idle, scale or cluster (repeatable)
   --duration S       measured seconds per run (default 10; smoke 1)
   --rounds N         rpc runs per server for the daemon and nginx, alternating; the table
                      takes each one's median run and lists them all (default 3; smoke 1)
@@ -77,7 +79,7 @@ while (($#)); do
 	shift
 done
 for s in "${ONLY[@]}"; do
-	case $s in rpc | relay | idle | scale) ;; *) echo "run.sh: --only takes rpc, relay, idle or scale" >&2; exit 2 ;; esac
+	case $s in rpc | relay | idle | scale | cluster) ;; *) echo "run.sh: --only takes rpc, relay, idle, scale or cluster" >&2; exit 2 ;; esac
 done
 want() { ((${#ONLY[@]} == 0)) && return 0; local s; for s in "${ONLY[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
@@ -89,6 +91,7 @@ if ((SMOKE)); then
 	FIND_DAEMON=1000,2000 FIND_PEER=50,100 FIND_STEP=1 FIND_SAMPLES=20
 	IDLE_DAEMON=(100 300) IDLE_PEER=(50)
 	SCALE_N=(100 300) SCALE_RATE=1000 SCALE_PAIRS=10
+	CLUSTER_RATE=1000 CLUSTER_LOW=500 FIND_CLUSTER=500,1000
 else
 	: "${DURATION:=10}" "${QUIET_WAIT:=15}" "${OUT:=$BENCH/results.json}" "${PRIORITY:=1}" "${ROUNDS:=3}"
 	WARMUP=2
@@ -97,6 +100,7 @@ else
 	FIND_DAEMON=5000,10000,20000,40000,80000,160000,320000 FIND_PEER=25,50,100,250,500,1000,2000,4000 FIND_STEP=3 FIND_SAMPLES=500
 	IDLE_DAEMON=(1000 5000 10000 18000) IDLE_PEER=(1000 2000)
 	SCALE_N=(1000 5000 18000) SCALE_RATE=10000 SCALE_PAIRS=50
+	CLUSTER_RATE=10000 CLUSTER_LOW=1000 FIND_CLUSTER=500,1000,2500,5000,10000,20000,40000
 fi
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || { echo "run.sh: --rounds takes 1 to 99" >&2; exit 2; }
 
@@ -209,11 +213,12 @@ wait_url() {
 	fail "server did not print its URL"
 }
 
+# start_daemon [ARG...]: the daemon, with ARGs added (a cluster node's --redis and --node).
 start_daemon() {
 	local n=$((++SERVER_N))
 	SERVER_KIND=mcp-chatd
 	"${SCHED[@]}" taskset -c 0 "$DAEMON" --listen 127.0.0.1:0 -s "$WORK/ctl.$n.sock" --log-level warning \
-		--rate 1000000 --burst 1000000 --max-sessions 100000 >"$WORK/server.$n.log" 2>&1 &
+		--rate 1000000 --burst 1000000 --max-sessions 100000 "$@" >"$WORK/server.$n.log" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	wait_url "$WORK/server.$n.log" "$SERVER_PID"
@@ -279,27 +284,87 @@ server_work_pid() {
 	if [[ -n $kid && $(cat "/proc/$kid/comm" 2>/dev/null) == nginx ]]; then echo "$kid"; else echo "$SERVER_PID"; fi
 }
 
-stop_server() {
-	[[ -n $SERVER_PID ]] || return 0
-	local rc=0 killed=0
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
-	for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-	if kill -0 "$SERVER_PID" 2>/dev/null; then
+# stop_pid PID KIND LOG: SIGTERM, SIGKILL after 5 s.
+stop_pid() {
+	local pid=$1 kind=$2 logf=$3 rc=0 killed=0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
 		killed=1
-		kill -KILL "$SERVER_PID" 2>/dev/null || true
+		kill -KILL "$pid" 2>/dev/null || true
 	fi
-	wait "$SERVER_PID" 2>/dev/null || rc=$?
+	wait "$pid" 2>/dev/null || rc=$?
 	# The daemon must stop on SIGTERM with status 0 (a crash under load, a hang, a sanitizer
 	# report): the figures of a run that ended that way are no pass. Others are not judged.
-	if [[ $SERVER_KIND == mcp-chatd ]] && ((killed || rc != 0)); then
-		log "mcp-chatd did not stop cleanly on SIGTERM (exit status $rc, killed $killed); see $WORK/server.$SERVER_N.log"
-		tail -20 "$WORK/server.$SERVER_N.log" >&2 || true
+	if [[ $kind == mcp-chatd ]] && ((killed || rc != 0)); then
+		log "mcp-chatd did not stop cleanly on SIGTERM (exit status $rc, killed $killed); see $logf"
+		tail -20 "$logf" >&2 || true
 		FAILED=1
 	fi
 	local keep=() p
-	for p in "${PIDS[@]}"; do [[ $p == "$SERVER_PID" ]] || keep+=("$p"); done
+	for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
 	PIDS=("${keep[@]}")
+}
+
+stop_server() {
+	[[ -n $SERVER_PID ]] || return 0
+	stop_pid "$SERVER_PID" "$SERVER_KIND" "$WORK/server.$SERVER_N.log"
 	SERVER_PID=
+}
+
+# ------------------------------------------------------------------ a cluster
+
+# Two daemons sharing one redis-server: node a is the current server (SERVER_PID, SERVER_URL),
+# node b the side B of every pair (NODE_B_PID, NODE_B_URL). Every process on CPU 0, redis too:
+# the cluster gets the one core a single daemon gets, and the load generator's core stays its
+# own; each process's CPU per message is measured, so a core each is worked out on paper.
+REDIS_PID=
+REDIS_PORT=
+NODE_B_PID=
+NODE_B_URL=
+NODE_B_N=
+LG_SIDE=() # the load generator's extra arguments while a cluster runs
+
+redis() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+
+start_redis() {
+	local dir=$WORK/redis.$((++SERVER_N))
+	command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+		fail "the cluster scenario needs redis-server and redis-cli (apt-get install redis-server)"
+	mkdir -p "$dir"
+	REDIS_PORT=$("$LOADGEN" freeport)
+	"${SCHED[@]}" taskset -c 0 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --save '' \
+		--appendonly no --daemonize no --logfile "$dir/redis.log" >/dev/null 2>&1 &
+	REDIS_PID=$!
+	PIDS+=("$REDIS_PID")
+	for _ in $(seq 100); do
+		[[ $(redis PING 2>/dev/null) == PONG ]] && return 0
+		kill -0 "$REDIS_PID" 2>/dev/null || { cat "$dir/redis.log" >&2; fail "redis-server exited at start"; }
+		sleep 0.05
+	done
+	fail "redis-server did not answer PING"
+}
+
+start_cluster() {
+	start_redis
+	start_daemon --redis "127.0.0.1:$REDIS_PORT" --node bench-b
+	NODE_B_PID=$SERVER_PID NODE_B_URL=$SERVER_URL NODE_B_N=$SERVER_N
+	start_daemon --redis "127.0.0.1:$REDIS_PORT" --node bench-a
+	LG_SIDE=(--url-b "$NODE_B_URL" --pid-b "$NODE_B_PID" --redis-pid "$REDIS_PID")
+}
+
+stop_cluster() {
+	stop_server
+	stop_pid "$NODE_B_PID" mcp-chatd "$WORK/server.$NODE_B_N.log"
+	stop_pid "$REDIS_PID" redis ""
+	NODE_B_PID= REDIS_PID= LG_SIDE=()
+}
+
+# INFO commandstats as {"command":{"calls":N,"usec":N},...}
+redis_commandstats() {
+	redis INFO commandstats | tr -d '\r' | awk -F'[:,=]' '/^cmdstat_/ {
+		sub(/^cmdstat_/, "", $1); printf "%s\"%s\":{\"calls\":%s,\"usec\":%s}", n++ ? "," : "{", $1, $3, $5 }
+		END { if (!n) printf "{"; print "}" }'
 }
 
 # ------------------------------------------------------------------ runs
@@ -345,7 +410,7 @@ run_lg() {
 	log "$scenario: $mode on $server $*"
 	out=$WORK/run.$RANDOM.json
 	"${SCHED[@]}" taskset -c 1 "$LOADGEN" "$mode" --url "$SERVER_URL" --pid "$(server_work_pid)" \
-		--label "$scenario/$server" "${LG_EXTRA[@]}" "$@" \
+		--label "$scenario/$server" "${LG_EXTRA[@]}" "${LG_SIDE[@]}" "$@" \
 		>"$out" 2>"$out.err" || rc=$?
 	if [[ ! -s $out ]]; then
 		cat "$out.err" >&2
@@ -357,10 +422,13 @@ run_lg() {
 		log "$scenario on $server: CORRECTNESS FAILURE (exit $rc): $(cat "$out")"
 		FAILED=1
 	fi
-	if [[ -n $SERVER_PID ]] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
-		log "$scenario: $server DIED during the run"
-		FAILED=1
-	fi
+	local p
+	for p in "$SERVER_PID" "$NODE_B_PID" "$REDIS_PID"; do
+		if [[ -n $p ]] && ! kill -0 "$p" 2>/dev/null; then
+			log "$scenario: $server (process $p) DIED during the run"
+			FAILED=1
+		fi
+	done
 	jq -c --arg s "$scenario" --arg v "$server" '. + {scenario: $s, server: $v}' "$out" >>"$RESULTS" ||
 		{ cat "$out" >&2; fail "the load generator printed bad JSON"; }
 }
@@ -453,6 +521,52 @@ if want scale; then
 	done
 fi
 
+# cluster_lg SCENARIO MODE ARGS...: run_lg on the cluster, with Redis' INFO commandstats over
+# the run (reset before it) added to its result as redis_commandstats.
+cluster_lg() {
+	local scenario=$1 stats
+	shift
+	redis CONFIG RESETSTAT >/dev/null || fail "redis CONFIG RESETSTAT failed"
+	run_lg "$scenario" cluster "$@"
+	stats=$(redis_commandstats) || fail "redis INFO commandstats failed"
+	jq -c --argjson st "$stats" --argjson n "$(wc -l <"$RESULTS")" \
+		'if input_line_number == $n then . + {redis_commandstats: $st} else . end' "$RESULTS" >"$RESULTS.tmp" &&
+		mv "$RESULTS.tmp" "$RESULTS"
+}
+
+# 2026-07-28 clients on two daemons sharing one redis-server, side A of every pair on node a and
+# side B on node b (so every message crosses), beside one daemon alone in the same run.
+if want cluster; then
+	for ((round = 1; round <= ROUNDS; round++)); do
+		start_daemon
+		run_lg cluster-rpc mcp-chatd rpc --era modern --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
+		stop_server
+		start_cluster
+		cluster_lg cluster-rpc rpc --era modern --conns "$RPC_CONNS" --duration "$DURATION" --warmup "$WARMUP"
+		stop_cluster
+	done
+	# at the target rate, and at a low one where every message finds its reader waiting (one
+	# message per wake-up, as in a chat between people: the cost per message to size Redis by)
+	for rate in "$CLUSTER_RATE" "$CLUSTER_LOW"; do
+		sc=cluster-relay
+		((rate == CLUSTER_RATE)) || sc=cluster-relay-low
+		start_daemon
+		run_lg "$sc" mcp-chatd relay --era modern --pairs "$RELAY_PAIRS" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP"
+		stop_server
+		start_cluster
+		cluster_lg "$sc" relay --era modern --pairs "$RELAY_PAIRS" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP"
+		stop_cluster
+	done
+	start_daemon
+	run_lg cluster-relay-max mcp-chatd relay --era modern --find-max --rates "$FIND_CLUSTER" --pairs "$RELAY_PAIRS" \
+		--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
+	stop_server
+	start_cluster
+	cluster_lg cluster-relay-max relay --era modern --find-max --rates "$FIND_CLUSTER" --pairs "$RELAY_PAIRS" \
+		--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
+	stop_cluster
+fi
+
 # ------------------------------------------------------------------ report
 
 META=$(jq -n --arg date "$(date -u +%FT%TZ)" --arg kernel "$(uname -r)" \
@@ -464,7 +578,7 @@ META=$(jq -n --arg date "$(date -u +%FT%TZ)" --arg kernel "$(uname -r)" \
 	--arg node "$(node --version 2>/dev/null || echo none)" --arg nginx "$("$NGINX" -v 2>&1 | cut -d/ -f2 || echo none)" \
 	'{date:$date, kernel:$kernel, cpu:$cpu, cpus:2, git:$rev, daemon_files_modified:($dirty|tonumber), smoke:($smoke==1), sched_fifo:($rt==1),
 	  duration_s:($duration|tonumber), rpc_rounds:($rounds|tonumber), elapsed_s:$secs, node:$node, nginx:$nginx,
-	  pinning:"servers on CPU 0, load generator on CPU 1 (taskset)", autogroup:$prio}')
+	  pinning:"servers on CPU 0 (a cluster: both daemons and redis-server), load generator on CPU 1 (taskset)", autogroup:$prio}')
 node "$BENCH/report.mjs" "$RESULTS" "$OUT" "$META" || FAILED=1
 
 if ((FAILED)); then
