@@ -41,6 +41,9 @@ static void cluster_metrics(const struct cluster_engine *e, struct buf *out)
 	metric(out, "mcpchat_cluster_calls_total", "counter", "Tool calls taken by the cluster engine.", (double)st.calls);
 	metric(out, "mcpchat_cluster_unavailable_total", "counter", "Tool calls answered unavailable.", (double)st.unavailable);
 	metric(out, "mcpchat_cluster_chats_listened", "gauge", "Chats this node is subscribed to.", (double)st.chats_listened);
+	metric(out, "mcpchat_cluster_chats_lingering", "gauge", "Of those, kept a few seconds after their last wait answered.", (double)st.chats_lingering);
+	metric(out, "mcpchat_cluster_linger_reused_total", "counter", "Waits that found their chat still subscribed.", (double)st.linger_reused);
+	metric(out, "mcpchat_cluster_legacy_sessions", "gauge", "2025 sessions on this node (their chats in Redis).", (double)st.legacy_sessions);
 	metric(out, "mcpchat_cluster_epoch_changes_total", "counter", "Times Redis was found to have lost its state.", (double)st.epoch_changes);
 	metric(out, "mcpchat_cluster_heartbeats_total", "counter", "Heartbeats stored.", (double)st.heartbeats);
 	metric(out, "mcpchat_cluster_heartbeat_failures_total", "counter", "Heartbeats not stored.", (double)st.heartbeat_failures);

@@ -590,6 +590,7 @@ void cluster_engine_stop(struct cluster_engine *e)
 		return;
 	e->stopping = true;
 	timer_cancel(e->timers, &e->touch);
+	eng_linger_expire(e, true);
 	/* Every call is answered now, before mcp may go: a waiting one with what it has, one on
 	 * a round trip unavailable (its outcome is not known; its reply, when it comes, is
 	 * dropped). Hold each op while answering it. */
@@ -620,6 +621,7 @@ void cluster_engine_free(struct cluster_engine *e)
 	cluster_wake_free(e->wake);
 	eng_legacy_forget_all(e);
 	htab_fini(&e->legacy);
+	htab_fini(&e->lingers);
 	free(e);
 }
 
@@ -646,6 +648,7 @@ void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_
 	st->rtt_ewma_us = ns.redis.resp.rtt_ewma_us;
 	st->chats_listened = cluster_wake_count(e->wake);
 	st->legacy_sessions = eng_legacy_count(e);
+	st->chats_lingering = eng_linger_count(e);
 	st->epoch_changes = ns.epoch_changes;
 	st->heartbeats = ns.heartbeats;
 	st->heartbeat_failures = ns.heartbeat_failures;
@@ -686,6 +689,7 @@ struct cluster_engine *cluster_engine_new(const struct config *cfg, struct ring 
 		goto fail;
 	}
 	htab_init(&e->legacy, seed);
+	htab_init(&e->lingers, seed);
 	e->wake = cluster_wake_new(e->prefix, 1u << 20);
 	if (!e->wake) {
 		*err = -EIO;

@@ -96,6 +96,8 @@ struct cluster_engine_stats {
 	uint32_t waiting;          /* wait_for_message calls waiting */
 	size_t legacy_sessions;    /* 2025 sessions whose chats this node holds */
 	size_t chats_listened;     /* chats subscribed to */
+	size_t chats_lingering;    /* of those, kept after their last wait answered */
+	uint64_t linger_reused;    /* waits that found their chat still subscribed */
 	uint64_t epoch_changes, heartbeats, heartbeat_failures, sweeps, sweep_ended;
 	uint64_t last_heartbeat_local_ms; /* timer_now_ms() of the last heartbeat stored; 0: never */
 };

@@ -24,6 +24,7 @@ struct cluster_engine {
 	struct list_link ops; /* every eng_op not yet freed */
 	struct timer touch;   /* keeps the chats with waiting calls or sessions alive */
 	struct htab legacy;   /* the 2025 sessions' chats (struct eng_legacy) by chat id */
+	struct htab lingers;  /* subscriptions kept after their last wait (engine_linger.c) */
 	struct cluster_engine_stats st;
 	bool stopping;
 };
@@ -116,6 +117,15 @@ void eng_legacy_forget_all(struct cluster_engine *e);
 
 /* How often the node touches its chats (cfg's idle limits). */
 uint32_t eng_touch_ms(const struct config *cfg);
+
+/* engine_linger.c. keep: the last waiter of chat_id answered; the subscription stays a few
+ * seconds (false: it cannot, UNSUBSCRIBE now). take: a wait registers on chat_id after a
+ * read that saw up to seq seen; -1 no linger was there, 0 nothing rang since (park), 1 read
+ * again. expire: placeholders past their time go (all: every one, the engine stops). */
+bool eng_linger_keep(struct cluster_engine *e, const char *chat_id);
+int eng_linger_take(struct cluster_engine *e, const char *chat_id, uint64_t seen);
+void eng_linger_expire(struct cluster_engine *e, bool all);
+size_t eng_linger_count(const struct cluster_engine *e);
 
 /* engine_wait.c */
 void eng_wait_init(struct eng_op *op);

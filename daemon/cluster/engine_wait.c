@@ -23,7 +23,9 @@ static void unlisten(struct eng_op *op)
 	char channel[CLUSTER_WAKE_CHANNEL_MAX];
 
 	timer_cancel(e->timers, &op->deadline);
-	if (cluster_wake_remove(e->wake, &op->w, channel) == 1 && !e->stopping)
+	/* The last waiter: the subscription lingers for the client's next wait (engine_linger.c). */
+	if (cluster_wake_remove(e->wake, &op->w, channel) == 1 && !e->stopping &&
+	    !eng_linger_keep(e, op->chat_id))
 		redis_subscribe(cluster_node_subscriber(e->node), REDIS_UNSUBSCRIBE, channel,
 				strlen(channel), NULL, NULL);
 }
@@ -84,8 +86,9 @@ static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t
 		wait_read(op);
 }
 
-/* Nothing new: wait on the chat's channel (and read once more once listening). */
-static void listen_chat(struct eng_op *op)
+/* Nothing new up to seq seen: wait on the chat's channel (and read once more once listening,
+ * unless a lingering subscription heard nothing newer meanwhile). */
+static void listen_chat(struct eng_op *op, uint64_t seen)
 {
 	struct cluster_engine *e = op->e;
 	char channel[CLUSTER_WAKE_CHANNEL_MAX];
@@ -97,7 +100,8 @@ static void listen_chat(struct eng_op *op)
 		return;
 	}
 	if (first == 0) {
-		wait_read(op);
+		if (eng_linger_take(e, op->chat_id, seen) != 0)
+			wait_read(op);
 		return;
 	}
 	err = redis_subscribe(cluster_node_subscriber(e->node), REDIS_SUBSCRIBE, channel,
@@ -150,7 +154,7 @@ static void on_read(void *ctx, int err, const redisReply *reply)
 		else if (op->again)
 			wait_read(op);
 		else if (!cluster_wake_registered(&op->w))
-			listen_chat(op);
+			listen_chat(op, r.last);
 	}
 	cluster_call_reply_free(&r);
 	eng_unref(op);
@@ -276,6 +280,7 @@ void eng_on_touch(struct timer *t)
 	struct cluster_engine *e = container_of(t, struct cluster_engine, touch);
 	struct id_list l;
 
+	eng_linger_expire(e, false);
 	reap_abandoned(e);
 	listened(e, &l, NULL);
 	for (size_t i = 0; i < l.n; i += CLUSTER_CALL_TOUCH_MAX) {

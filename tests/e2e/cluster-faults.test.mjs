@@ -59,6 +59,10 @@ async function cluster(t, { aof = false, redis: withRedis = true } = {}) {
   return c;
 }
 
+/** Chats with a waiting call on d: subscribed ones, less those kept after their last wait. */
+const waitingChats = async (d) => (await metric(d.url, 'mcpchat_cluster_chats_listened'))
+  - (await metric(d.url, 'mcpchat_cluster_chats_lingering'));
+
 /** A chat whose calls go to the clients given in turn (call i to clients[i % n]). */
 function roaming(clients, displayName) {
   let i = 0;
@@ -149,6 +153,7 @@ test('redis-server with AOF stopped (SIGTERM) mid-conversation and restarted on 
   outage = { from: Date.now() };
   // The other tools too, on either node: unavailable with retry_after_ms, at once.
   for (const [tool, args] of [['get_status', a.args()], ['get_status', a.args()],
+    ['send_message', a.args({ room_id: a.roomId, message: 'never sent' })],
     ['join_room', { room_id: roomName('outage'), display_name: 'C' }], ['enter_queue', { display_name: 'D' }]]) {
     const t0 = Date.now();
     const sc = assertToolError(await a.m.call(tool, args), 'unavailable', `${tool} during the outage`);
@@ -161,10 +166,11 @@ test('redis-server with AOF stopped (SIGTERM) mid-conversation and restarted on 
   outage.to = Date.now();
   await Promise.all([sender, reader]);
 
-  // While redis-server was down every send answered unavailable: never a false acknowledgement.
-  assert.ok(duringOutage.length >= 2, `only ${duringOutage.length} sends during the outage`);
+  // While redis-server was down every send answered unavailable (a send made then, above,
+  // at once): never a false acknowledgement. A send in flight when the connection went is
+  // asked again by the node with the same message_id until Redis is back (about 4 s), so the
+  // sender's own loop may see no answer at all inside the outage.
   for (const r of duringOutage) assert.equal(r.structuredContent?.error, 'unavailable', JSON.stringify(r));
-  assert.ok(tried.size >= 2, `sends answered unavailable: ${[...tried]}`);
   assert.ok(readsUnavailable >= 1, 'no read answered unavailable during the outage');
 
   // Every acknowledged message exactly once, in the order sent; nothing delivered twice,
@@ -173,6 +179,7 @@ test('redis-server with AOF stopped (SIGTERM) mid-conversation and restarted on 
   assert.equal(new Set(got).size, got.length, `delivered twice: ${got}`);
   for (const m of acked) assert.ok(got.includes(m), `acknowledged ${m} never delivered; got ${got}`);
   for (const m of got) assert.ok(acked.includes(m) || tried.has(m), `delivered ${m} was never sent`);
+  assert.ok(!got.includes('never sent'), 'a send answered unavailable during the outage was delivered');
   const key = (m) => m.slice(1).split('.').map(Number);
   const sorted = [...got].sort((x, y) => key(x)[0] - key(y)[0] || key(x)[1] - key(y)[1]);
   assert.deepEqual(got, sorted, 'out of order');
@@ -271,7 +278,7 @@ test('kill -9 of a node while wait_for_message calls wait on it: the clients go 
   // broke fails only at the SDK's request timeout: 6 s here.)
   const waits = [a, b].map((ch) => ch.m.call('wait_for_message', ch.args({ after: ch.next, timeout_s: 30 }), { timeout: 6000 })
     .then((r) => ({ r, at: Date.now() }), (e) => ({ e, at: Date.now() })));
-  await waitFor(async () => (await metric(nk.url, 'mcpchat_cluster_chats_listened')) === 2, 3000, 'both waits subscribed on nk', 50);
+  await waitFor(async () => (await waitingChats(nk)) === 2, 3000, 'both waits subscribed on nk', 50);
   const bOn2 = await c.client(n2.url, 'b@n2');
   const aOn1 = await c.client(n1.url, 'a@n1');
   await bOn2.ok('send_message', b.args({ room_id: b.roomId, message: 'as nk dies' }));
@@ -373,7 +380,7 @@ test('redis-server without persistence restarted empty: new chats work at once; 
   // Bob waits on n1 across the restart.
   const bOn1 = await c.client(n1.url, 'bw@n1');
   const waiting = bOn1.call('wait_for_message', b.args({ after: b.next, timeout_s: 6 }), { timeout: 30_000 });
-  await waitFor(async () => (await metric(n1.url, 'mcpchat_cluster_chats_listened')) === 1, 3000, 'the wait subscribed', 50);
+  await waitFor(async () => (await waitingChats(n1)) === 1, 3000, 'the wait subscribed', 50);
 
   await c.redis.kill(); // SIGKILL: nothing could have been saved anyway
   c.redis = await startRedis(c.port, c.dir);

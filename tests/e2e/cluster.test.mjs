@@ -168,14 +168,41 @@ test('a waiting call whose client went away stops listening', { skip }, async ()
   const [ca] = await clientsFor('aa', [0]);
   const [cb] = await clientsFor('ab', [1]);
   const { b } = await pair('room', [ca], [cb]);
-  const before = await metricOf(1, 'mcpchat_cluster_chats_listened');
+  // chats with a wait = listened - lingering (kept a few seconds after their last wait)
+  const waiters = async () => (await metricOf(1, 'mcpchat_cluster_chats_listened')) - (await metricOf(1, 'mcpchat_cluster_chats_lingering'));
+  const before = await waiters();
   const ac = new AbortController();
   const waiting = b.m.call('wait_for_message', b.args({ after: b.next, timeout_s: 60 }), { signal: ac.signal, timeout: 70_000 });
-  await waitFor(async () => (await metricOf(1, 'mcpchat_cluster_chats_listened')) === before + 1, 3000, 'the wait subscribed', 50);
+  await waitFor(async () => (await waiters()) === before + 1, 3000, 'the wait subscribed', 50);
   ac.abort();
   await waiting.catch(() => {});
-  // noticed at the next touch tick (at most 5 s)
-  await waitFor(async () => (await metricOf(1, 'mcpchat_cluster_chats_listened')) === before, 8000, 'the wait unsubscribed', 100);
+  // noticed at the next touch tick (at most 5 s); the subscription then lingers for a next
+  // wait that does not come, and goes at a later tick
+  await waitFor(async () => (await waiters()) === before, 8000, 'the wait ended', 100);
+  await waitFor(async () => (await metricOf(1, 'mcpchat_cluster_chats_lingering')) === 0
+    && (await metricOf(1, 'mcpchat_cluster_chats_listened')) === before, 15_000, 'unsubscribed', 200);
+});
+
+test('a chat read in a loop stays subscribed between waits (no SUBSCRIBE per message), and wakes on time', { skip }, async () => {
+  const [ca] = await clientsFor('la', [0]);
+  const [cb] = await clientsFor('lb', [1]);
+  const { a, b } = await pair('room', [ca], [cb]);
+  const reusedBefore = await metricOf(1, 'mcpchat_cluster_linger_reused_total');
+  for (let i = 0; i < 5; i++) {
+    const waiting = b.wait(b.next, 10);
+    await sleep(150);
+    await a.send(`loop ${i}`);
+    const r = await waiting;
+    assert.deepEqual(r.events.map((e) => e.params.message), [`loop ${i}`]);
+    b.events.push(...r.events);
+    b.next = r.next;
+  }
+  assert.ok((await metricOf(1, 'mcpchat_cluster_linger_reused_total')) - reusedBefore >= 4, 'the subscription was not kept between waits');
+  // an event that rings while nobody waits (the subscription lingering) is read by the next wait
+  await a.send('while away');
+  await sleep(200);
+  const r = await b.wait(b.next, 5);
+  assert.deepEqual(r.events.map((e) => e.params.message), ['while away']);
 });
 
 test('a Redis that hangs: calls answer unavailable within the command timeout, the loop keeps serving', { skip }, async () => {
