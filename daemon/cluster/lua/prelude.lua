@@ -115,8 +115,12 @@ local function in_queue(c) return c.ticket ~= nil end
 local function ttl(c) return 3 * num(c, 'idle_ms') end
 
 -- A request from (or for) the chat: it is alive until seen + idle_ms. Its keys live three
--- times that as a safety net; the expiry timer (fire_timers) is what ends chats.
+-- times that as a safety net; the expiry timer (fire_timers) is what ends chats. A busy chat
+-- is refreshed at most every tenth of its idle limit (1 s at most): its many scripts a second
+-- skip these six commands, and it expires at most that much before seen + idle_ms.
 local function touch_chat(c, now)
+	local every = math.min(1000, math.floor(num(c, 'idle_ms') / 10))
+	if now - num(c, 'seen') < every then return end
 	local t = ttl(c)
 	set(c, 'seen', int(now))
 	redis.call('ZADD', K_EXPIRY, int(now + num(c, 'idle_ms')), c.id)
