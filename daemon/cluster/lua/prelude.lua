@@ -137,7 +137,8 @@ local function emit(to, method, inner, refusable, cap)
 	redis.call('XADD', mb_key(to.id), int(seq) .. '-0', 'm', method,
 		'p', '{' .. inner .. ',"seq":' .. int(seq) .. '}')
 	redis.call('PEXPIRE', mb_key(to.id), ttl(to))
-	redis.call('PUBLISH', P .. ':wake:' .. to.id, int(seq))
+	-- seq:ms, the publish time on Redis' clock: nodes measure their wake-up lag with it
+	redis.call('PUBLISH', P .. ':wake:' .. to.id, int(seq) .. ':' .. int(now_ms()))
 	return seq
 end
 
