@@ -22,6 +22,7 @@ local K_TICKET = P .. ':ticket'
 local K_ROOMCTR = P .. ':roomctr'
 local K_SECRET = P .. ':secret'
 local K_STATS = P .. ':stats'
+local K_HANDLES = P .. ':handles' -- admin handle -> chat id (mcpchatctl kick on any node)
 
 local function chat_key(id) return P .. ':chat:' .. id end
 local function mb_key(id) return P .. ':mb:' .. id end
@@ -388,6 +389,9 @@ local function end_chat(c, reason)
 	end
 	redis.call('DEL', chat_key(c.id), mb_key(c.id), sent_key(c.id))
 	redis.call('ZREM', K_EXPIRY, c.id)
+	if c.handle and c.handle ~= '' and redis.call('HGET', K_HANDLES, c.handle) == c.id then
+		redis.call('HDEL', K_HANDLES, c.handle)
+	end
 	redis.call('HINCRBY', K_STATS, 'chats', -1)
 	redis.call('PUBLISH', P .. ':wake:' .. c.id, 'end')
 	cache[c.id] = nil
