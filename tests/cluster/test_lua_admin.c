@@ -138,8 +138,10 @@ static void test_list_sessions_rooms(void)
 		}
 		if (strcmp(field(row, "handle"), "h3") == 0) {
 			CU_ASSERT_STRING_EQUAL(field(row, "state"), "waiting");
-			CU_ASSERT_PTR_NULL(cJSON_GetObjectItemCaseSensitive(row, "room_id"));
+			CU_ASSERT_STRING_EQUAL(field(row, "room_id"), "alone");
 		}
+		if (strcmp(field(row, "handle"), "h4") == 0)
+			CU_ASSERT_PTR_NULL(cJSON_GetObjectItemCaseSensitive(row, "room_id"));
 	}
 	cJSON_Delete(j);
 	j = list("rooms", "1000", "10000");

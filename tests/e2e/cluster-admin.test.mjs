@@ -113,7 +113,7 @@ test('three nodes: counts, cluster listings, kick across nodes, metrics', { skip
   assert.equal(new Set(sj.sessions.map((s) => s.handle)).size, 6, 'handles are unique');
   assert.deepEqual([sess.Alice.node, sess.Bob.node, sess.Carol.node, sess.Fay.node], ['n1', 'n2', 'n3', 'n1']);
   assert.deepEqual([sess.Bob.state, sess.Bob.room_id, sess.Erin.state], ['in_room', pairRoom, 'in_room']);
-  assert.deepEqual([sess.Alice.state, sess.Fay.state, sess.Fay.room_id], ['waiting', 'waiting', undefined]);
+  assert.deepEqual([sess.Alice.state, sess.Alice.room_id, sess.Fay.state, sess.Fay.room_id], ['waiting', undefined, 'waiting', lonely]);
   const srows = parseTable((await ctlOk(byName.n1.sock, ['sessions', '--cluster'])).stdout,
     ['HANDLE', 'NAME', 'NODE', 'ERA', 'STATE', 'ROOM', 'IDLE'], 'sessions --cluster');
   assert.equal(srows.length, 6);

@@ -35,7 +35,7 @@ local function sessions()
 	each_chat(function(c)
 		add({ handle = handle_of(c), display_name = name_of(c), node = c.node or '',
 			era = c.era or '', state = c.state or 'idle',
-			room_id = c.state == 'in_room' and c.room or nil, idle_ms = age(c.seen) })
+			room_id = c.room, idle_ms = age(c.seen) }) -- room: in it, or waiting in it
 	end)
 end
 
