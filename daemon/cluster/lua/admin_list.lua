@@ -11,13 +11,25 @@ local now = now_ms()
 local truncated = redis.call('ZCARD', K_EXPIRY) > scan
 local rows = {}
 
+-- Only the fields shown (HMGET): a chat's hash also holds its last reply, not needed here.
+local FIELDS = { 'state', 'handle', 'name', 'node', 'era', 'room', 'seen', 'queued', 'ticket', 'tags' }
+local function peek(id)
+	local v = redis.call('HMGET', chat_key(id), unpack(FIELDS))
+	if not v[1] then return nil end -- no state: the chat is gone
+	local c = { id = id }
+	for i, f in ipairs(FIELDS) do
+		if v[i] then c[f] = v[i] end
+	end
+	return c
+end
+
 local function age(t) return math.max(0, now - (tonumber(t) or now)) end
 local function handle_of(c) return (c and c.handle) or '' end
 
 -- The chats, least recently seen first.
 local function each_chat(fn)
 	for _, id in ipairs(redis.call('ZRANGE', K_EXPIRY, 0, scan - 1)) do
-		local c = load(id)
+		local c = peek(id)
 		if c then fn(c) end
 	end
 end
@@ -42,7 +54,7 @@ end
 -- The random queue in order, then the named rooms' waiters (longest waiting first).
 local function queues()
 	for _, id in ipairs(redis.call('ZRANGE', K_Q, 0, max)) do
-		local c = load(id)
+		local c = peek(id)
 		if c and in_queue(c) and not add({ handle = handle_of(c), display_name = name_of(c),
 				node = c.node or '', kind = 'queue', interests = tags_of(c),
 				waited_ms = age(c.queued) }) then
@@ -78,7 +90,7 @@ local function rooms()
 	for _, r in ipairs(list) do
 		local names, handles = {}, {}
 		for _, mid in ipairs({ r.a, r.b or false }) do
-			local m = mid and load(mid)
+			local m = mid and peek(mid)
 			if m then
 				names[#names + 1] = name_of(m)
 				handles[#handles + 1] = handle_of(m)
