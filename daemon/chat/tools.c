@@ -183,11 +183,23 @@ static int chat_of(struct mcp_tool_ctx *ctx, bool may_mint, struct chat_user **o
 	return 0;
 }
 
-/* On a cluster node a call names its chat by chat_id alone (the engine checks it); a 2025
- * session's call goes there too and is answered unavailable. true: go on. */
-static bool cluster_chat(struct mcp_tool_ctx *ctx, const char *id, bool may_mint)
+/* On a cluster node a 2026-07-28 call names its chat by chat_id alone (the engine checks
+ * it); a 2025 session's chat is its own (a chat_id given must name it, as on a single node).
+ * true: go on. */
+static bool cluster_chat(struct mcp_tool_ctx *ctx, const char **id, bool may_mint)
 {
-	if (id || may_mint || !ctx->modern)
+	if (ctx->session && !ctx->modern) {
+		const char *own = chat_user_id(mcp_session_app(ctx->session));
+
+		if (*id && strcmp(*id, own) != 0) {
+			refuse(ctx, "invalid_arguments", "chat_id",
+			       "chat_id names another chat than this session's; leave it out or pass the one enter_queue or join_room returned here");
+			return false;
+		}
+		*id = own;
+		return true;
+	}
+	if (*id || may_mint)
 		return true;
 	refuse(ctx, "invalid_arguments", "chat_id",
 	       "chat_id is required: MCP 2026-07-28 has no session, so pass the chat_id that enter_queue or join_room returned");
@@ -204,7 +216,9 @@ static int chat_arg(struct mcp_tool_ctx *ctx, bool may_mint, struct chat_user **
 		return chat_of(ctx, may_mint, u);
 	if (opt_string(ctx, "chat_id", id) < 0)
 		return -EINVAL;
-	return cluster_chat(ctx, *id, may_mint) ? 0 : -EINVAL;
+	if (ctx->session)
+		*u = mcp_session_app(ctx->session);
+	return cluster_chat(ctx, id, may_mint) ? 0 : -EINVAL;
 }
 
 void chat_tools_set_engine(struct cluster_engine *e)
@@ -320,6 +334,19 @@ static int wait_args(struct mcp_tool_ctx *ctx, double *timeout_s, uint64_t *afte
 	return 0;
 }
 
+/* A 2025 session's events up to seq were delivered (a cluster node acknowledges them in the
+ * chat's store in turn). */
+static void acknowledge(struct mcp_session *s, uint64_t seq)
+{
+	struct mailbox *mb = mcp_session_mailbox(s);
+	uint64_t before = mb->acked;
+
+	mailbox_ack(mb, seq);
+	if (world.engine && mb->acked > before)
+		cluster_engine_legacy_delivered(world.engine, chat_user_id(mcp_session_app(s)),
+						mb->acked);
+}
+
 /* A 2025 session's answer acknowledges what it returns (a lost one is put back on
  * cancellation, mcp/call.c). A 2026-07-28 stream cannot be resumed and its close cancels
  * silently, so there `after` is the acknowledgement: what a call returns stays until a later
@@ -336,7 +363,9 @@ static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
 
 	if (chat_arg(ctx, false, &u, &id) < 0 || wait_args(ctx, &timeout_s, &after, &has_after) < 0)
 		return MCP_TOOL_DONE;
-	if (world.engine)
+	/* A 2025 session reads its mailbox, on a cluster node too (the node copies its chat's
+	 * events there). */
+	if (world.engine && !ctx->session)
 		return cluster_engine_wait(world.engine, ctx, id, has_after, after,
 					   (uint32_t)(timeout_s * 1000));
 	mb = mcp_session_mailbox(ctx->session);
@@ -363,7 +392,7 @@ static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
 	cJSON_AddNumberToObject(o, "next", (double)next);
 	mb->cursor = next;
 	if (!ctx->modern)
-		mailbox_ack(mb, next);
+		acknowledge(ctx->session, next);
 	ctx->structured = o;
 	return MCP_TOOL_DONE;
 }
@@ -630,8 +659,22 @@ static int64_t wall_ms(void *ctx)
 static void session_start(void *ctx, struct mcp_session *s)
 {
 	struct tools *w = ctx;
+	struct chat_user *u = chat_user_new(w->chat, s);
 
-	mcp_session_set_app(s, chat_user_new(w->chat, s));
+	mcp_session_set_app(s, u);
+	/* A cluster node: the local user only names the chat (its chat_id) and the admin view;
+	 * the chat itself is in the store. */
+	if (w->engine && !mcp_session_modern(s))
+		cluster_engine_legacy_open(w->engine, s, chat_user_id(u));
+}
+
+static void session_delivered(void *ctx, struct mcp_session *s, uint64_t acked)
+{
+	struct tools *w = ctx;
+	struct chat_user *u = mcp_session_app(s);
+
+	if (w->engine && u)
+		cluster_engine_legacy_delivered(w->engine, chat_user_id(u), acked);
 }
 
 /* What the partner is told when a session ends. */
@@ -652,6 +695,8 @@ static void session_end(void *ctx, struct mcp_session *s, enum mcp_end_reason wh
 	struct tools *w = ctx;
 	struct chat_user *u = mcp_session_app(s);
 
+	if (u && w->engine)
+		cluster_engine_legacy_close(w->engine, chat_user_id(u), reason_of(why));
 	if (u)
 		chat_user_free(w->chat, u, reason_of(why));
 	mcp_session_set_app(s, NULL);
@@ -693,7 +738,11 @@ struct chat *chat_tools_register(struct mcp_server *srv, const struct config *cf
 			    struct timer_heap *timers)
 {
 	static struct chat_ops ops = { deliver, mono_ms, wall_ms, &world, mailbox_is_full };
-	const struct mcp_hooks hooks = { session_start, session_end, shutdown_chat, &world };
+	const struct mcp_hooks hooks = { .session_start = session_start,
+					 .session_end = session_end,
+					 .shutdown = shutdown_chat,
+					 .ctx = &world,
+					 .delivered = session_delivered };
 	struct chat_limits limits;
 
 	chat_tools_limits(cfg, &limits);

@@ -96,6 +96,14 @@ int cluster_call_chat_new(struct cluster_call_args *a, const char *prefix, const
 	return 0;
 }
 
+int cluster_call_chat_base(struct cluster_call_args *a, uint64_t base)
+{
+	if (a->script != CLUSTER_SCRIPT_CHAT_NEW || a->argc != 7)
+		return -EINVAL;
+	push_u64(a, 1, base);
+	return 0;
+}
+
 int cluster_call_enter_queue(struct cluster_call_args *a, const char *prefix,
 			     const char *chat_id, const char *req, const char *name,
 			     const char *const *tags, size_t n, const struct config *cfg)
@@ -157,6 +165,18 @@ int cluster_call_read(struct cluster_call_args *a, const char *prefix, const cha
 		push(a, "");
 	push_u64(a, 1, (uint64_t)ack);
 	push_u64(a, 2, max == 0 ? 1 : max > CLUSTER_CALL_READ_MAX ? CLUSTER_CALL_READ_MAX : max);
+	return 0;
+}
+
+int cluster_call_pull(struct cluster_call_args *a, const char *prefix, const char *chat_id,
+		      uint64_t after, uint64_t upto, uint32_t max)
+{
+	if (begin(a, CLUSTER_SCRIPT_READ, prefix, chat_id) < 0 || !chat_id)
+		return -EINVAL;
+	push_u64(a, 0, after);
+	push(a, "3");
+	push_u64(a, 1, max > CLUSTER_CALL_READ_MAX ? CLUSTER_CALL_READ_MAX : max);
+	push_u64(a, 2, upto);
 	return 0;
 }
 

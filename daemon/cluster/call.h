@@ -63,6 +63,9 @@ struct cluster_call_args {
 int cluster_call_chat_new(struct cluster_call_args *a, const char *prefix, const char *chat_id,
 			  uint32_t idle_ms, const char *node, bool legacy, const char *handle,
 			  const char *nonce);
+/* Appends chat_new's base (a's builder was cluster_call_chat_new): the chat's events continue
+ * after seq base (re-asserting a chat an emptied Redis lost). */
+int cluster_call_chat_base(struct cluster_call_args *a, uint64_t base);
 int cluster_call_enter_queue(struct cluster_call_args *a, const char *prefix,
 			     const char *chat_id, const char *req, const char *name,
 			     const char *const *tags, size_t n, const struct config *cfg);
@@ -83,6 +86,11 @@ enum cluster_call_ack {
  * CLUSTER_CALL_READ_MAX (clamped). */
 int cluster_call_read(struct cluster_call_args *a, const char *prefix, const char *chat_id,
 		      bool has_after, uint64_t after, enum cluster_call_ack ack, uint32_t max);
+/* A 2025 session's copy on a node: acknowledges the events up to upto (its client has them)
+ * and returns at most max (0: none) after `after` (the copy's newest), leaving the chat's
+ * cursor alone. */
+int cluster_call_pull(struct cluster_call_args *a, const char *prefix, const char *chat_id,
+		      uint64_t after, uint64_t upto, uint32_t max);
 int cluster_call_leave(struct cluster_call_args *a, const char *prefix, const char *chat_id,
 		       const char *req, const char *room_id);
 int cluster_call_status(struct cluster_call_args *a, const char *prefix, const char *chat_id);
@@ -144,5 +152,10 @@ struct cluster_call_reply {
 int cluster_call_parse(enum cluster_script s, const redisReply *reply,
 		       struct cluster_call_reply *out);
 void cluster_call_reply_free(struct cluster_call_reply *out);
+
+/* An event's params without the chat's "seq" (the last member, as the scripts write it):
+ * the length n such that params[0..n) followed by "}" is the object without it
+ * ({"a":1,"seq":5} -> {"a":1; {"seq":5} -> {). Without a trailing seq: len - 1. */
+size_t cluster_call_strip_seq(const char *params, size_t len);
 
 #endif

@@ -415,3 +415,21 @@ void cluster_call_reply_free(struct cluster_call_reply *out)
 	free(out->arena);
 	memset(out, 0, sizeof(*out));
 }
+
+size_t cluster_call_strip_seq(const char *params, size_t len)
+{
+	static const char key[] = "\"seq\":";
+	size_t k = sizeof(key) - 1, i;
+
+	if (len < 2 || params[len - 1] != '}')
+		return len ? len - 1 : 0;
+	/* The digits before the brace, then the key, then ',' or the object's '{'. */
+	for (i = len - 1; i > 0 && params[i - 1] >= '0' && params[i - 1] <= '9'; i--)
+		;
+	if (i == len - 1 || i < k + 1 || memcmp(params + i - k, key, k) != 0)
+		return len - 1;
+	i -= k;
+	if (params[i - 1] == ',')
+		return i - 1;
+	return params[i - 1] == '{' ? i : len - 1;
+}

@@ -51,6 +51,16 @@ bool cluster_engine_chat_id_valid(const char *id)
 	return i == CHAT_ID_LEN;
 }
 
+/* Both kinds of chat stay alive: a modern one's idle limit is chat_idle, a 2025 session's
+ * the reconnect grace. */
+uint32_t eng_touch_ms(const struct config *cfg)
+{
+	uint32_t idle = cfg->chat_idle_ms < cfg->reconnect_grace_ms ? cfg->chat_idle_ms
+								   : cfg->reconnect_grace_ms;
+
+	return cluster_engine_touch_ms(idle);
+}
+
 uint32_t cluster_engine_touch_ms(uint32_t chat_idle_ms)
 {
 	uint32_t ms = chat_idle_ms / 3;
@@ -63,8 +73,7 @@ uint32_t cluster_engine_touch_ms(uint32_t chat_idle_ms)
 static const char sentence_down[] =
 	"The chat store cannot be reached right now; nothing was done. Try again shortly";
 static const char sentence_legacy[] =
-	"This server is a cluster node, which serves MCP 2026-07-28 clients only for now: "
-	"connect with protocol version 2026-07-28 (no session), or use a single-node server";
+	"This session's chat is not held on this node; initialize a new session";
 static const char sentence_batch[] =
 	"A cluster node cannot answer chat tools inside a JSON-RPC batch; send the call alone";
 
@@ -109,6 +118,8 @@ void eng_unref(struct eng_op *op)
 		return;
 	eng_wait_forget(op);
 	list_del(&op->link);
+	if (op->leg)
+		eng_legacy_unref(op->leg);
 	free(op);
 }
 
@@ -179,7 +190,7 @@ static void end_minted(struct cluster_engine *e, const char *chat_id)
 /* A new op for a tool call, with the deferred answer taken. NULL: the call cannot wait (a
  * batch) and ctx holds the answer. */
 static struct eng_op *op_new(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
-			     enum cluster_script s, const char *chat_id)
+			     enum cluster_script s, const char *chat_id, struct eng_legacy *leg)
 {
 	struct mcp_pending *p;
 	struct eng_op *op;
@@ -197,6 +208,8 @@ static struct eng_op *op_new(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
 	op->refs = 1;
 	if (chat_id)
 		snprintf(op->chat_id, sizeof(op->chat_id), "%s", chat_id);
+	if ((op->leg = leg))
+		leg->refs++;
 	list_append(&e->ops, &op->link);
 	eng_wait_init(op);
 	return op;
@@ -237,6 +250,7 @@ static void on_match_reply(void *ctx, int err, const redisReply *reply)
 	} else {
 		if (r.chat.matched)
 			e->st.matches++;
+		eng_legacy_note_result(op, &r);
 		chat_tools_matched(&res, op->chat_id, &r.chat, op->script == CLUSTER_SCRIPT_JOIN_ROOM);
 		eng_answer(op, &res);
 	}
@@ -275,6 +289,8 @@ static enum mcp_tool_status start_match(struct cluster_engine *e, struct eng_op 
 		}
 		if (eng_send(op, &n, on_new_reply) < 0)
 			return MCP_TOOL_PENDING;
+	} else if (eng_legacy_ensure(op) < 0) {
+		return MCP_TOOL_PENDING;
 	}
 	if (eng_send(op, a, on_match_reply) < 0 && op->minted)
 		end_minted(e, op->chat_id);
@@ -296,22 +312,28 @@ static bool known_shape(struct mcp_tool_ctx *ctx, const char *chat_id)
 	return false;
 }
 
-/* The checks every call shares: the protocol era, the chat id. false: ctx is answered. */
-static bool admit(struct cluster_engine *e, struct mcp_tool_ctx *ctx, const char *chat_id)
+/* The checks every call shares: the chat id, and for a 2025 session (whose chat_id is its
+ * own, chat/tools.c) the chat this node holds for it (*leg). false: ctx is answered. */
+static bool admit(struct cluster_engine *e, struct mcp_tool_ctx *ctx, const char *chat_id,
+		  struct eng_legacy **leg)
 {
-	if (!ctx->modern) {
-		eng_unavailable(e, ctx, sentence_legacy);
-		return false;
-	}
+	*leg = NULL;
 	if (e->stopping) {
 		eng_unavailable(e, ctx, sentence_down);
 		return false;
+	}
+	if (!ctx->modern) {
+		*leg = eng_legacy_find(e, chat_id);
+		if (!*leg)
+			eng_unavailable(e, ctx, sentence_legacy);
+		return *leg != NULL;
 	}
 	return !chat_id || known_shape(ctx, chat_id);
 }
 
 static struct eng_op *op_match(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
-			       enum cluster_script s, const char *chat_id, char *req)
+			       enum cluster_script s, const char *chat_id, char *req,
+			       struct eng_legacy *leg)
 {
 	struct eng_op *op;
 	char id[CHAT_ID_LEN + 1];
@@ -321,7 +343,7 @@ static struct eng_op *op_match(struct cluster_engine *e, struct mcp_tool_ctx *ct
 		eng_unavailable(e, ctx, sentence_down);
 		return NULL;
 	}
-	op = op_new(e, ctx, s, chat_id ? chat_id : id);
+	op = op_new(e, ctx, s, chat_id ? chat_id : id, leg);
 	if (op)
 		op->minted = !chat_id;
 	return op;
@@ -335,12 +357,13 @@ enum mcp_tool_status cluster_engine_enter(struct cluster_engine *e, struct mcp_t
 	struct chat_result r;
 	char msg[CHAT_SENTENCE_MAX], req[23];
 	struct eng_op *op;
+	struct eng_legacy *leg;
 
-	if (!admit(e, ctx, chat_id))
+	if (!admit(e, ctx, chat_id, &leg))
 		return MCP_TOOL_DONE;
 	if (!cluster_call_check_enter(e->cfg, name, tags, n, &r, msg))
 		return chat_tools_refusal(ctx, &r);
-	op = op_match(e, ctx, CLUSTER_SCRIPT_ENTER_QUEUE, chat_id, req);
+	op = op_match(e, ctx, CLUSTER_SCRIPT_ENTER_QUEUE, chat_id, req, leg);
 	if (!op)
 		return MCP_TOOL_DONE;
 	if (cluster_call_enter_queue(&a, e->prefix, op->chat_id, req, name, tags, n, e->cfg) < 0) {
@@ -358,12 +381,13 @@ enum mcp_tool_status cluster_engine_join(struct cluster_engine *e, struct mcp_to
 	struct chat_result r;
 	char msg[CHAT_SENTENCE_MAX], req[23];
 	struct eng_op *op;
+	struct eng_legacy *leg;
 
-	if (!admit(e, ctx, chat_id))
+	if (!admit(e, ctx, chat_id, &leg))
 		return MCP_TOOL_DONE;
 	if (!cluster_call_check_join(room_id, name, e->cfg, &r, msg))
 		return chat_tools_refusal(ctx, &r);
-	op = op_match(e, ctx, CLUSTER_SCRIPT_JOIN_ROOM, chat_id, req);
+	op = op_match(e, ctx, CLUSTER_SCRIPT_JOIN_ROOM, chat_id, req, leg);
 	if (!op)
 		return MCP_TOOL_DONE;
 	if (cluster_call_join_room(&a, e->prefix, op->chat_id, req, room_id, name, e->cfg) < 0) {
@@ -382,7 +406,9 @@ static void on_simple_reply(void *ctx, int err, const redisReply *reply)
 	err = eng_parse(op->e, op->script, err, reply, &r);
 	if (err == 0 && r.chat.error == CHAT_OK && op->script == CLUSTER_SCRIPT_SEND)
 		op->e->st.messages++;
-	if (err < 0)
+	if (err == 0)
+		eng_legacy_note_result(op, &r);
+	if (err < 0 || op->new_failed)
 		eng_answer_unavailable(op);
 	else if (r.chat.error != CHAT_OK)
 		eng_answer(op, (chat_tools_refusal(&res, &r.chat), &res));
@@ -391,7 +417,8 @@ static void on_simple_reply(void *ctx, int err, const redisReply *reply)
 	else if (op->script == CLUSTER_SCRIPT_LEAVE)
 		eng_answer(op, (chat_tools_left(&res), &res));
 	else
-		eng_answer(op, (chat_tools_status(&res, &r.status, r.unread), &res));
+		eng_answer(op, (chat_tools_status(&res, &r.status, eng_legacy_unread(op, r.unread)),
+				&res));
 	cluster_call_reply_free(&r);
 	eng_unref(op);
 }
@@ -404,18 +431,19 @@ enum mcp_tool_status cluster_engine_send(struct cluster_engine *e, struct mcp_to
 	struct chat_result r;
 	char msg[CHAT_SENTENCE_MAX], mid[24];
 	struct eng_op *op;
+	struct eng_legacy *leg;
 
-	if (!admit(e, ctx, chat_id))
+	if (!admit(e, ctx, chat_id, &leg))
 		return MCP_TOOL_DONE;
 	if (!cluster_call_check_send(room_id, text, len, e->cfg, &r, msg))
 		return chat_tools_refusal(ctx, &r);
 	chat_new_message_id(e->chat, mid);
-	op = op_new(e, ctx, CLUSTER_SCRIPT_SEND, chat_id);
+	op = op_new(e, ctx, CLUSTER_SCRIPT_SEND, chat_id, leg);
 	if (!op)
 		return MCP_TOOL_DONE;
 	if (cluster_call_send(&a, e->prefix, chat_id, room_id, mid, text, len, e->cfg) < 0)
 		eng_answer_unavailable(op);
-	else
+	else if (eng_legacy_ensure(op) == 0)
 		eng_send(op, &a, on_simple_reply);
 	return MCP_TOOL_PENDING;
 }
@@ -427,19 +455,20 @@ enum mcp_tool_status cluster_engine_leave(struct cluster_engine *e, struct mcp_t
 	struct chat_result r;
 	char msg[CHAT_SENTENCE_MAX], req[23];
 	struct eng_op *op;
+	struct eng_legacy *leg;
 
-	if (!admit(e, ctx, chat_id))
+	if (!admit(e, ctx, chat_id, &leg))
 		return MCP_TOOL_DONE;
 	if (!cluster_call_check_room(room_id, &r, msg))
 		return chat_tools_refusal(ctx, &r);
 	if (cluster_engine_random_id(req, 22) < 0)
 		return eng_unavailable(e, ctx, sentence_down);
-	op = op_new(e, ctx, CLUSTER_SCRIPT_LEAVE, chat_id);
+	op = op_new(e, ctx, CLUSTER_SCRIPT_LEAVE, chat_id, leg);
 	if (!op)
 		return MCP_TOOL_DONE;
 	if (cluster_call_leave(&a, e->prefix, chat_id, req, room_id) < 0)
 		eng_answer_unavailable(op);
-	else
+	else if (eng_legacy_ensure(op) == 0)
 		eng_send(op, &a, on_simple_reply);
 	return MCP_TOOL_PENDING;
 }
@@ -449,15 +478,16 @@ enum mcp_tool_status cluster_engine_status(struct cluster_engine *e, struct mcp_
 {
 	struct cluster_call_args a;
 	struct eng_op *op;
+	struct eng_legacy *leg;
 
-	if (!admit(e, ctx, chat_id))
+	if (!admit(e, ctx, chat_id, &leg))
 		return MCP_TOOL_DONE;
-	op = op_new(e, ctx, CLUSTER_SCRIPT_STATUS, chat_id);
+	op = op_new(e, ctx, CLUSTER_SCRIPT_STATUS, chat_id, leg);
 	if (!op)
 		return MCP_TOOL_DONE;
 	if (cluster_call_status(&a, e->prefix, chat_id) < 0)
 		eng_answer_unavailable(op);
-	else
+	else if (eng_legacy_ensure(op) == 0)
 		eng_send(op, &a, on_simple_reply);
 	return MCP_TOOL_PENDING;
 }
@@ -467,10 +497,13 @@ enum mcp_tool_status cluster_engine_wait(struct cluster_engine *e, struct mcp_to
 					 uint32_t timeout_ms)
 {
 	struct eng_op *op;
+	struct eng_legacy *leg;
 
-	if (!admit(e, ctx, chat_id))
+	if (!admit(e, ctx, chat_id, &leg))
 		return MCP_TOOL_DONE;
-	op = op_new(e, ctx, CLUSTER_SCRIPT_READ, chat_id);
+	if (leg) /* a 2025 session reads its own mailbox (chat/tools.c) */
+		return eng_unavailable(e, ctx, sentence_legacy);
+	op = op_new(e, ctx, CLUSTER_SCRIPT_READ, chat_id, NULL);
 	if (!op)
 		return MCP_TOOL_DONE;
 	eng_wait_start(op, has_after, after, timeout_ms);
@@ -514,6 +547,8 @@ void cluster_engine_free(struct cluster_engine *e)
 	cluster_engine_stop(e);
 	cluster_node_free(e->node);
 	cluster_wake_free(e->wake);
+	eng_legacy_forget_all(e);
+	htab_fini(&e->legacy);
 	free(e);
 }
 
@@ -539,12 +574,14 @@ void cluster_engine_stats(const struct cluster_engine *e, struct cluster_engine_
 	st->last_heartbeat_local_ms = ns.last_heartbeat_local_ms;
 	st->rtt_ewma_us = ns.redis.resp.rtt_ewma_us;
 	st->chats_listened = cluster_wake_count(e->wake);
+	st->legacy_sessions = eng_legacy_count(e);
 	st->epoch_changes = ns.epoch_changes;
 	st->heartbeats = ns.heartbeats;
 	st->heartbeat_failures = ns.heartbeat_failures;
 	st->sweeps = ns.sweeps;
 	st->sweep_ended = ns.sweep_ended;
 	st->matches += ns.fallback_matched;
+	st->malformed += ns.malformed; /* the node's own: sweep, fallback, TIME, epoch */
 }
 
 void cluster_engine_add_counts(const struct cluster_engine *e, struct chat_stats *cs)
@@ -562,6 +599,7 @@ struct cluster_engine *cluster_engine_new(const struct config *cfg, struct ring 
 {
 	struct cluster_engine *e = xcalloc(1, sizeof(*e));
 	struct cluster_node_hooks hooks = { 0 };
+	uint64_t seed[2];
 
 	e->cfg = cfg;
 	e->timers = timers;
@@ -572,6 +610,11 @@ struct cluster_engine *cluster_engine_new(const struct config *cfg, struct ring 
 	*err = cluster_call_prefix(cfg->cluster_key_prefix, e->prefix);
 	if (*err < 0)
 		goto fail;
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+		*err = -EIO;
+		goto fail;
+	}
+	htab_init(&e->legacy, seed);
 	e->wake = cluster_wake_new(e->prefix, 1u << 20);
 	if (!e->wake) {
 		*err = -EIO;
@@ -581,7 +624,7 @@ struct cluster_engine *cluster_engine_new(const struct config *cfg, struct ring 
 	e->node = cluster_node_new(cfg, ring, timers, &hooks, err);
 	if (!e->node)
 		goto fail;
-	timer_arm(timers, &e->touch, timer_now_ms() + cluster_engine_touch_ms(cfg->chat_idle_ms));
+	timer_arm(timers, &e->touch, timer_now_ms() + eng_touch_ms(cfg));
 	return e;
 fail:
 	cluster_wake_free(e->wake);

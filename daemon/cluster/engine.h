@@ -5,16 +5,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chat/chat.h"
 #include "config.h"
 #include "mcp/mcp.h"
 #include "net/ring.h"
 #include "net/timer.h"
 
-/* The cluster engine (issue 15): the six chat tools of an MCP 2026-07-28 client answered
- * from the chat state in Redis, so a chat_id works on any node. chat/tools.c parses and
+/* The cluster engine (issue 15): the six chat tools answered from the chat state in Redis,
+ * so a chat_id works on any node. chat/tools.c parses and
  * checks the arguments as for the single node and hands each call here; the engine runs
  * the Lua scripts of daemon/cluster/README.md through the cluster_node's command client and
- * answers through a deferred answer (mcp_tool_defer), with the single node's results.
+ * answers through a deferred answer (mcp_tool_defer), with the single node's results. A 2025
+ * session (its id and push stream stay on the node that made it) has a chat of era legacy
+ * whose events the node copies into the session's mailbox (engine_legacy.c), so its push
+ * stream and wait_for_message work as on a single node.
  *
  * wait_for_message waits on the chat's wake-up channel (cluster/wake.h, one SUBSCRIBE per
  * chat on the node's subscriber client) with a deadline, and re-reads the chat's stream on
@@ -22,8 +26,7 @@
  *
  * Fail closed: any command not answered (Redis down, -ENOBUFS, -ETIMEDOUT, an error reply)
  * or answered in a shape the scripts never produce (-EPROTO, counted) makes the tool answer
- * `unavailable` with retry_after_ms, never a false success. A 2025 session's call answers
- * `unavailable` too: this engine serves 2026-07-28 clients only (for now).
+ * `unavailable` with retry_after_ms, never a false success.
  *
  * Ownership: the engine owns its cluster_node; every deferred answer it takes is answered
  * exactly once (at the latest by cluster_engine_stop). Everything runs on the daemon's loop. */
@@ -66,19 +69,32 @@ enum mcp_tool_status cluster_engine_leave(struct cluster_engine *e, struct mcp_t
 enum mcp_tool_status cluster_engine_status(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
 					   const char *chat_id);
 
+/* 2025 sessions on a cluster node (engine_legacy.c): the chat tools' hooks of the session's
+ * life. open: a session started (chat_id its chat's, from chat_user_id); its chat is made
+ * in Redis and its events copied into the session's mailbox from then on. close: the session
+ * ended (the partner hears reason). delivered: the session's mailbox has delivered every
+ * event up to acked (acknowledged in Redis in turn). */
+void cluster_engine_legacy_open(struct cluster_engine *e, struct mcp_session *s,
+				const char *chat_id);
+void cluster_engine_legacy_close(struct cluster_engine *e, const char *chat_id,
+				 enum chat_reason reason);
+void cluster_engine_legacy_delivered(struct cluster_engine *e, const char *chat_id,
+				     uint64_t acked);
+
 /* Counters for /metrics. */
 struct cluster_engine_stats {
 	bool redis_up;
 	int redis_state;           /* enum redis_state of the command client */
 	uint64_t rtt_ewma_us;      /* command client's round trip */
 	uint64_t commands_failed;  /* no answer, refused, or an error reply */
-	uint64_t malformed;        /* script replies of a shape the scripts never produce */
+	uint64_t malformed;        /* replies of a shape never produced (the calls' and the node's) */
 	uint64_t wakeups;          /* pub/sub wake-ups received */
 	uint64_t calls, unavailable; /* tool calls taken; answered unavailable */
 	/* Pairs matched and messages relayed by this node's calls (and its fallback runs): the
 	 * sums over the nodes are the cluster's, as a single node counts its own. */
 	uint64_t matches, messages;
 	uint32_t waiting;          /* wait_for_message calls waiting */
+	size_t legacy_sessions;    /* 2025 sessions whose chats this node holds */
 	size_t chats_listened;     /* chats subscribed to */
 	uint64_t epoch_changes, heartbeats, heartbeat_failures, sweeps, sweep_ended;
 	uint64_t last_heartbeat_local_ms; /* timer_now_ms() of the last heartbeat stored; 0: never */

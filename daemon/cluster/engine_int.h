@@ -10,6 +10,7 @@
 #include "cluster/node.h"
 #include "cluster/wake.h"
 #include "redis/resp.h"
+#include "util/htab.h"
 #include "util/list.h"
 
 struct cluster_engine {
@@ -21,9 +22,34 @@ struct cluster_engine {
 	struct cluster_wake *wake; /* owned */
 	char prefix[CLUSTER_CALL_PREFIX_MAX];
 	struct list_link ops; /* every eng_op not yet freed */
-	struct timer touch;   /* keeps the chats with waiting calls alive */
+	struct timer touch;   /* keeps the chats with waiting calls or sessions alive */
+	struct htab legacy;   /* the 2025 sessions' chats (struct eng_legacy) by chat id */
 	struct cluster_engine_stats st;
 	bool stopping;
+};
+
+/* engine_legacy.c: a 2025 session on this node and its chat in Redis. Reference counted:
+ * one reference while the session lives (s set, in e->legacy) and one per command whose
+ * callback is due. */
+struct eng_seqmap {
+	uint64_t local, remote; /* a copied event's seq in the session, and in the chat */
+};
+struct eng_legacy {
+	struct cluster_engine *e;
+	struct htab_entry entry;
+	struct mcp_session *s; /* NULL once the session ended */
+	char chat_id[CHAT_ID_LEN + 1];
+	char handle[16];
+	char room[65]; /* the room its client was last told it is in; "" none */
+	int refs;
+	bool created, reasserting, pulling, again;
+	uint64_t last;       /* the chat's seq of the newest event copied */
+	uint64_t upto;       /* the chat's events up to here were delivered to the client */
+	uint64_t upto_sent;  /* acknowledged in Redis */
+	uint64_t upto_asked; /* the pull in flight acknowledges up to here */
+	struct eng_seqmap *map; /* a ring: the copied events not yet delivered */
+	uint32_t map_head, map_n, map_cap;
+	struct cluster_wake_waiter w;
 };
 
 /* One tool call. Reference counted: one reference while unanswered (p set) and one per
@@ -37,6 +63,7 @@ struct eng_op {
 	int refs;
 	char chat_id[CHAT_ID_LEN + 1];
 	bool minted, new_failed; /* a chat made for this call; its chat_new failed */
+	struct eng_legacy *leg;  /* a 2025 session's call (a reference) */
 	/* wait_for_message */
 	bool is_wait, has_after, reading, again, expired;
 	uint64_t after;
@@ -56,6 +83,25 @@ int eng_evalsha(struct cluster_engine *e, struct cluster_call_args *a, resp_repl
 int eng_parse(struct cluster_engine *e, enum cluster_script s, int err, const redisReply *reply,
 	      struct cluster_call_reply *out);
 int eng_send(struct eng_op *op, struct cluster_call_args *a, resp_reply_fn fn);
+
+/* engine_legacy.c */
+struct eng_legacy *eng_legacy_find(struct cluster_engine *e, const char *chat_id);
+void eng_legacy_unref(struct eng_legacy *leg);
+/* Before a legacy call's script: the chat is made first if it is not yet (pipelined, so the
+ * script finds it; its failure sets op->new_failed). On error op is answered unavailable. */
+int eng_legacy_ensure(struct eng_op *op);
+/* A legacy call's result: the room its client is in; new events are pulled. */
+void eng_legacy_note_result(struct eng_op *op, const struct cluster_call_reply *r);
+/* get_status's unread for a legacy call, from the chat's (Redis') count. */
+uint32_t eng_legacy_unread(const struct eng_op *op, uint32_t chat_unread);
+/* Redis lost its state: every session's chat is made again. */
+void eng_legacy_reassert(struct cluster_engine *e);
+size_t eng_legacy_count(const struct cluster_engine *e);
+/* The engine goes: the chats of sessions still open are dropped (nothing is sent). */
+void eng_legacy_forget_all(struct cluster_engine *e);
+
+/* How often the node touches its chats (cfg's idle limits). */
+uint32_t eng_touch_ms(const struct config *cfg);
 
 /* engine_wait.c */
 void eng_wait_init(struct eng_op *op);

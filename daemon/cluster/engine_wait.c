@@ -274,7 +274,7 @@ void eng_on_touch(struct timer *t)
 	}
 	free(l.ids);
 	if (!e->stopping)
-		timer_arm(e->timers, t, timer_now_ms() + cluster_engine_touch_ms(e->cfg->chat_idle_ms));
+		timer_arm(e->timers, t, timer_now_ms() + eng_touch_ms(e->cfg));
 }
 
 /* The node's hooks */
@@ -286,15 +286,50 @@ static void wake_listed(struct cluster_engine *e, struct id_list *l, bool end)
 	free(l->ids);
 }
 
-/* Redis lost its state: every waiting call reads again (and learns chat_expired). Chats
- * are not re-asserted yet (a later step of issue 15). */
+static void ignore_reply(void *ctx, int err, const redisReply *reply)
+{
+	(void)reply;
+	if (err < 0)
+		eng_failed(ctx, err);
+}
+
+/* Every chat a call waits on is made again, its events going on after the wait's `after`,
+ * so what the client acknowledged still means what it meant. */
+static void reassert_waits(struct cluster_engine *e)
+{
+	struct list_link *l;
+	char nonce[23];
+
+	for (l = e->ops.next; l != &e->ops; l = l->next) {
+		struct eng_op *op = container_of(l, struct eng_op, link);
+		struct cluster_call_args a;
+
+		if (!op->is_wait || !op->p || cluster_engine_random_id(nonce, 22) < 0 ||
+		    cluster_call_chat_new(&a, e->prefix, op->chat_id, e->cfg->chat_idle_ms,
+					  e->cfg->cluster_node, false, "", nonce) < 0 ||
+		    (op->has_after && cluster_call_chat_base(&a, op->after) < 0))
+			continue;
+		eng_evalsha(e, &a, ignore_reply, e);
+	}
+}
+
+/* Redis lost its state (it restarted without persistence): the chats this node holds open
+ * are made again, its 2025 sessions' and those calls wait on, then every waiter reads again
+ * (pipelined after the chat_new: it finds its chat). Chats nobody holds open are gone:
+ * their next call answers chat_expired. */
 static void on_epoch_changed(void *ctx)
 {
 	struct cluster_engine *e = ctx;
 	struct id_list l;
 
+	if (e->stopping)
+		return;
+	log_notice("cluster: Redis lost its state; re-asserting the %zu chats this node holds",
+		   cluster_wake_count(e->wake));
+	eng_legacy_reassert(e);
+	reassert_waits(e);
 	listened(e, &l, NULL);
-	wake_listed(e, &l, true);
+	wake_listed(e, &l, false);
 }
 
 static void on_resubscribe(void *ctx)

@@ -111,6 +111,9 @@ struct mcp_hooks {
 	void (*session_end)(void *ctx, struct mcp_session *s, enum mcp_end_reason why);
 	void (*shutdown)(void *ctx);
 	void *ctx;
+	/* s's mailbox marked more events delivered (a push stream sent them, a Last-Event-ID
+	 * covered them): acked is the new highest delivered seq. NULL: nobody asks. */
+	void (*delivered)(void *ctx, struct mcp_session *s, uint64_t acked);
 };
 
 /* For a 2026-07-28 call: the session the tool acts for (found by the tool's own handle). */

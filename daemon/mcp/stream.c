@@ -77,6 +77,16 @@ static void push_pending(struct mcp_server *srv, struct mcp_session *s)
 		mcp_stream_detach(srv, s);
 }
 
+/* Marks s's events up to seq delivered and tells the layer above when that moved. */
+static void delivered(struct mcp_server *srv, struct mcp_session *s, uint64_t seq)
+{
+	uint64_t before = s->mbox.acked;
+
+	mailbox_ack(&s->mbox, seq);
+	if (s->mbox.acked > before && srv->hooks.delivered)
+		srv->hooks.delivered(srv->hooks.ctx, s, s->mbox.acked);
+}
+
 void mcp_sink_sent(struct mcp_server *srv, struct mcp_sink *sink)
 {
 	struct mcp_session *s = sink->stream_of;
@@ -91,7 +101,7 @@ void mcp_sink_sent(struct mcp_server *srv, struct mcp_sink *sink)
 		if (!ev || !ev->wire_end || ev->wire_end > sent)
 			break;
 	}
-	mailbox_ack(&s->mbox, seq - 1);
+	delivered(srv, s, seq - 1);
 	if (s->pushed < s->mbox.last)
 		push_pending(srv, s);
 }
@@ -122,9 +132,6 @@ enum mcp_disposition mcp_stream_open(struct mcp_server *srv, const struct http_r
 			      "Not Acceptable: Accept must list text/event-stream to open the push stream");
 	if (!(s = mcp_session_require(srv, req, sink, &d)))
 		return d;
-	if (s->stream)
-		return mcp_refuse(sink, req, 409, JSONRPC_SERVER_ERROR, NULL,
-			      "Conflict: this session already has a push stream open; close it first");
 	if (req->last_event_id && sse_parse_event_id(req->last_event_id, &from) < 0)
 		return mcp_refuse(sink, req, 400, JSONRPC_SERVER_ERROR, NULL,
 			      "Last-Event-ID must be the id of an event from this session's stream");
@@ -134,9 +141,20 @@ enum mcp_disposition mcp_stream_open(struct mcp_server *srv, const struct http_r
 		/* An id beyond anything sent (an older daemon, a confused client) means "all". */
 		if (from > s->mbox.last)
 			from = s->mbox.last;
-		mailbox_ack(&s->mbox, from);
+		delivered(srv, s, from);
 	} else {
 		from = s->mbox.acked;
+	}
+	/* The newest stream wins: the old one's client has most likely gone without its close
+	 * reaching us (a proxy between keeps the server side open until it next writes), and a
+	 * reconnecting client must not be refused for that. What the old connection was sent
+	 * counts as delivered, as with any dropped stream: Last-Event-ID resumes from there. */
+	if (s->stream) {
+		struct mcp_sink *old = s->stream;
+
+		log_info("session %s: a new push stream replaces the open one", s->handle);
+		mcp_stream_detach(srv, s);
+		old->ops->abort(old);
 	}
 	mcp_session_touch(s);
 	http_response_head(sink->ops->out(sink), 200, "text/event-stream", -1,

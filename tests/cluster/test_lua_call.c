@@ -330,6 +330,77 @@ static void test_call_expired(void)
 	world_stop();
 }
 
+/* A 2025 session's copy on its node (read ack mode 3): pulls leave the cursor alone and
+ * acknowledge only up to what the client was delivered, so the bound counts the copy. */
+static void test_call_pull(void)
+{
+	struct cluster_call_reply c = { 0 };
+	struct cluster_call_args a;
+	struct chat_result s;
+
+	world_start();
+	join(0, "copy", "Ann", &s, &c);
+	cluster_call_reply_free(&c);
+	join(1, "copy", "Bob", &s, &c);
+	cluster_call_reply_free(&c);
+	send(0, "copy", "one", 3, &s, &c);
+	cluster_call_reply_free(&c);
+	send(0, "copy", "two", 3, &s, &c);
+	cluster_call_reply_free(&c);
+	/* Bob's copy: found + two messages; nothing acknowledged yet. */
+	CU_ASSERT_EQUAL_FATAL(cluster_call_pull(&a, prefix, lw_id(2), 0, 0, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(run(&a, &c), 0);
+	CU_ASSERT_TRUE(c.n_events == 3 && c.next == 3 && c.last == 3 && c.unread == 3);
+	CU_ASSERT_EQUAL(cluster_call_strip_seq(c.events[2].params, c.events[2].params_len),
+			c.events[2].params_len - strlen(",\"seq\":3}"));
+	cluster_call_reply_free(&c);
+	/* The client had two of them: acknowledged, nothing returned (max 0). */
+	CU_ASSERT_EQUAL_FATAL(cluster_call_pull(&a, prefix, lw_id(2), 3, 2, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(run(&a, &c), 0);
+	CU_ASSERT_TRUE(c.n_events == 0 && c.next == 3 && c.unread == 1);
+	cluster_call_reply_free(&c);
+	/* The cursor was left alone: a plain read from it starts at the beginning. */
+	CU_ASSERT_EQUAL_FATAL(cluster_call_read(&a, prefix, lw_id(2), false, 0, CLUSTER_ACK_NONE, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(run(&a, &c), 0);
+	CU_ASSERT_TRUE(c.n_events == 1 && c.events[0].seq == 3); /* 1 and 2 were trimmed */
+	cluster_call_reply_free(&c);
+	/* An acknowledgement past the newest event stops at it. */
+	CU_ASSERT_EQUAL_FATAL(cluster_call_pull(&a, prefix, lw_id(2), 3, 99, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(run(&a, &c), 0);
+	CU_ASSERT_TRUE(c.n_events == 0 && c.unread == 0 && c.last == 3);
+	cluster_call_reply_free(&c);
+	world_stop();
+}
+
+/* A chat re-asserted after Redis lost it: its events go on after the base seq. */
+static void test_call_chat_base(void)
+{
+	struct cluster_call_reply c = { 0 };
+	struct cluster_call_args a;
+	struct chat_result s;
+
+	world_start();
+	CU_ASSERT_EQUAL_FATAL(cluster_call_end(&a, prefix, lw_id(2), CHAT_LEFT), 0);
+	CU_ASSERT_EQUAL_FATAL(run(&a, &c), 0);
+	cluster_call_reply_free(&c);
+	CU_ASSERT_EQUAL_FATAL(cluster_call_chat_new(&a, prefix, lw_id(2), 60000, "n1", true, "h",
+						    "nonce"), 0);
+	CU_ASSERT_EQUAL_FATAL(cluster_call_chat_base(&a, 41), 0);
+	CU_ASSERT_EQUAL(cluster_call_chat_base(&a, 41), -EINVAL); /* once */
+	CU_ASSERT_EQUAL_FATAL(run(&a, &c), 0);
+	CU_ASSERT_TRUE(c.created);
+	cluster_call_reply_free(&c);
+	join(0, "again", "Ann", &s, &c);
+	cluster_call_reply_free(&c);
+	join(1, "again", "Bob", &s, &c);
+	cluster_call_reply_free(&c);
+	CU_ASSERT_EQUAL_FATAL(cluster_call_read(&a, prefix, lw_id(2), true, 41, CLUSTER_ACK_AFTER, 10), 0);
+	CU_ASSERT_EQUAL_FATAL(run(&a, &c), 0);
+	CU_ASSERT_TRUE(c.n_events == 1 && c.events[0].seq == 42 && c.last == 42 && c.unread == 1);
+	cluster_call_reply_free(&c);
+	world_stop();
+}
+
 static void call_setup(void)
 {
 	lh_cmd("FLUSHALL");
@@ -352,6 +423,8 @@ const struct unit_test lua_call_tests[] = {
 	{ "call: rate_limited", test_call_rate_limited },
 	{ "call: mailbox_full", test_call_mailbox_full },
 	{ "call: chat_expired after end", test_call_expired },
+	{ "call: a 2025 session's pull (ack mode 3)", test_call_pull },
+	{ "call: chat_new with a base seq", test_call_chat_base },
 	{ NULL, NULL },
 };
 

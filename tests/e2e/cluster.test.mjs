@@ -230,14 +230,6 @@ test('a node stopped while calls wait on it answers them and exits cleanly', { s
   await moved.readUntil('message.received', (p) => p.message === 'still here');
 });
 
-test('a 2025 session on a cluster node is answered unavailable', { skip }, async () => {
-  const c = await s.client(nodes[0].url, { name: 'legacy' });
-  const r = await c.call('enter_queue', {});
-  const sc = assertToolError(r, 'unavailable', 'legacy enter_queue');
-  assert.match(r.content[0].text, /2026-07-28/);
-  assert.ok(sc.retry_after_ms > 0);
-});
-
 test('redis-server killed: calls answer unavailable, never a false send; restarted: works again', { skip }, async () => {
   const ca = await clientsFor('ka', [0, 1]);
   const cb = await clientsFor('kb', [1, 0]);

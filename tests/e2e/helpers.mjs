@@ -229,7 +229,14 @@ export function scope() {
   const closers = [];
   const finals = [];
   return {
-    async daemon(args, opts) { const d = await startDaemon(args, opts); daemons.push(d); return d; },
+    /** A daemon; with MCPCHAT_E2E_CLUSTER=1 a whole cluster behind haproxy (cluster-target.mjs). */
+    async daemon(args, opts) {
+      const d = process.env.MCPCHAT_E2E_CLUSTER === '1'
+        ? await (await import('./cluster-target.mjs')).startClusterTarget(args, opts)
+        : await startDaemon(args, opts);
+      daemons.push(d);
+      return d;
+    },
     async client(url, opts) { const c = await connectClient(url, opts); clients.push(c); return c; },
     abortController() { const a = new AbortController(); aborts.push(a); return a; },
     /** Tracks any object with close() (e.g. an SDK v2 client); closed with the clients. */

@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor, sleep } from './helpers.mjs';
+import { waitFor } from './helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHIPPED = path.resolve(here, '../../packaging/haproxy-mcp-chat.cfg');
@@ -35,19 +36,141 @@ const pingRedis = (port) => new Promise((resolve) => {
   c.on('data', (d) => { data += d; if (data.includes('PONG')) { c.end(); resolve(true); } });
 });
 
-/** redis-server on port in dir, without persistence; returns { pid, kill(signal) } (by PID). */
-export async function startRedis(port, dir) {
+/**
+ * redis-server on port in dir, without persistence; opts.aof: with an append-only file
+ * (appendfsync always: a reply means the write is on disk), so a restart in the same dir
+ * finds the state again. Returns { pid, kill(signal), stop() } (by PID).
+ */
+export async function startRedis(port, dir, { aof = false } = {}) {
+  const persistence = aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
-    '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((r) => proc.once('exit', r));
+    ...persistence, '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let exitInfo = null;
+  const exited = new Promise((r) => proc.once('exit', (code, signal) => { exitInfo = { code, signal }; r(exitInfo); }));
+  /** The exit, or null after ms (the timer cleared either way: nothing keeps node running). */
+  const exitWithin = (ms) => {
+    let timer;
+    return Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r(null), ms); })]).finally(() => clearTimeout(timer));
+  };
   await waitFor(() => pingRedis(port), 5000, 'redis-server answering PING', 50);
   return {
     pid: proc.pid,
+    get exitInfo() { return exitInfo; },
+    /** Sends signal (default SIGKILL); waits up to 3 s for an exit (none for SIGSTOP). */
     async kill(signal = 'SIGKILL') {
       try { process.kill(proc.pid, signal); } catch { /* gone */ }
-      await Promise.race([exited, sleep(3000)]);
+      await exitWithin(3000);
+    },
+    /** A clean shutdown (SIGTERM: the AOF is flushed), waited for by PID; SIGKILL after 5 s. */
+    async stop() {
+      try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
+      if (await exitWithin(5000) === null) {
+        process.kill(proc.pid, 'SIGKILL');
+        await exited;
+        assert.fail(`redis-server (pid ${proc.pid}) did not exit within 5 s of SIGTERM`);
+      }
+      return exitInfo;
     },
   };
+}
+
+/** RESP2 encoders for the fake Redis. */
+const bulk = (v) => (v === null ? '$-1\r\n' : `$${Buffer.byteLength(v)}\r\n${v}\r\n`);
+const arr = (items) => `*${items.length}\r\n${items.join('')}`;
+let nineMib = null; // over the client's 8 MiB reply cap (made when first needed)
+
+/** Whole commands (arrays of bulk strings, as a client sends them) from the front of buf:
+ * { cmds, rest }; a command not complete yet stays in rest. */
+function parseCommands(buf) {
+  const cmds = [];
+  let at = 0;
+  const line = (from) => { const e = buf.indexOf('\r\n', from); return e < 0 ? null : { text: buf.toString('latin1', from, e), next: e + 2 }; };
+  for (;;) {
+    const head = line(at);
+    if (!head) break;
+    if (head.text[0] !== '*') throw new Error(`fake redis: not a command: ${head.text.slice(0, 40)}`);
+    const n = Number(head.text.slice(1));
+    let pos = head.next;
+    const args = [];
+    for (let i = 0; i < n; i++) {
+      const h = line(pos);
+      if (!h) break;
+      const len = Number(h.text.slice(1));
+      if (buf.length < h.next + len + 2) break;
+      args.push(buf.toString('utf8', h.next, h.next + len));
+      pos = h.next + len + 2;
+    }
+    if (args.length < n) break;
+    cmds.push(args);
+    at = pos;
+  }
+  return { cmds, rest: buf.subarray(at) };
+}
+
+/**
+ * A fake Redis on 127.0.0.1:port, for fault tests. It answers what a cluster node sends on its
+ * own (SCRIPT LOAD, SET [NX] / GET, HSET / HDEL / HGETALL, TIME, PING, (UN)SUBSCRIBE) the way
+ * Redis does, so the node believes it is up; EVALSHA (every tool call and timer script) is
+ * answered as `mode` says:
+ *   hang      accepts and reads, never answers anything
+ *   wrongtype an integer where a script's array reply belongs (a malformed script reply)
+ *   garbage   bytes that are no RESP at all
+ *   hugebulk  a bulk string of 1 GiB announced, then 9 MiB of it (over the client's cap)
+ * setMode() switches and drops every open connection (the node connects again). Returns
+ * { port, setMode(m), commands (name -> count), connections (accepted), close() }.
+ */
+export async function startFakeRedis(port, mode = 'hang') {
+  const kv = new Map();
+  const sockets = new Set();
+  const fake = { port, mode, commands: new Map(), connections: 0 };
+  const answer = (sock, args) => {
+    const name = args[0].toUpperCase();
+    fake.commands.set(name, (fake.commands.get(name) ?? 0) + 1);
+    if (fake.mode === 'hang') return;
+    switch (name) {
+      case 'PING': return sock.write('+PONG\r\n');
+      case 'SCRIPT': return sock.write(bulk(createHash('sha1').update(args[2] ?? '').digest('hex')));
+      case 'SET':
+        if (args.includes('NX') && kv.has(args[1])) return sock.write('$-1\r\n');
+        kv.set(args[1], args[2]);
+        return sock.write('+OK\r\n');
+      case 'GET': return sock.write(bulk(kv.get(args[1]) ?? null));
+      case 'HSET': case 'HDEL': return sock.write(':1\r\n');
+      case 'HGETALL': return sock.write('*0\r\n');
+      case 'TIME': {
+        const us = BigInt(Date.now()) * 1000n;
+        return sock.write(arr([bulk(String(us / 1000000n)), bulk(String(us % 1000000n))]));
+      }
+      case 'SUBSCRIBE': case 'UNSUBSCRIBE':
+        return sock.write(arr([bulk(name.toLowerCase()), bulk(args[1]), ':1\r\n']));
+      case 'EVALSHA':
+        if (fake.mode === 'wrongtype') return sock.write(':42\r\n');
+        if (fake.mode === 'garbage') return sock.write('?garbage \x01\x02 not RESP\r\n');
+        if (fake.mode === 'hugebulk') {
+          sock.write('$1073741824\r\n');
+          return sock.write(nineMib ??= Buffer.alloc(9 << 20, 0x78));
+        }
+        return sock.write('-ERR fake redis: no scripts here\r\n');
+      default: return sock.write(`-ERR fake redis: unknown command '${name}'\r\n`);
+    }
+  };
+  const server = net.createServer((sock) => {
+    fake.connections++;
+    sockets.add(sock);
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const { cmds, rest } = parseCommands(buf);
+      buf = Buffer.from(rest);
+      for (const c of cmds) answer(sock, c);
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => sockets.delete(sock));
+  });
+  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', resolve); });
+  fake.setMode = (m) => { fake.mode = m; for (const s of sockets) s.destroy(); };
+  fake.close = () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); });
+  return fake;
 }
 
 /** haproxy on the shipped config in front of the given daemon ports (n1, n2, n3 in order);

@@ -47,11 +47,12 @@ export async function modernTarget(s, extraArgs = [], { config } = {}) {
  * Connects an SDK v2 client. opts.mode: the versionNegotiation mode (default: pinned to
  * 2026-07-28). Every HTTP exchange is recorded in `m.http` ({method, headers, body, status,
  * contentType}); `m.loseNextWait()` makes the next wait_for_message answer arrive at the
- * client in full and then be thrown away (the fetch fails as if the connection dropped).
+ * client in full and then be thrown away (the fetch fails as if the connection dropped);
+ * `m.loseNext(tool)` does the same to the next call of any tool.
  */
 export async function connectModern(url, { name = 'modern', mode = { pin: MODERN_VERSION }, timeoutMs = 5000 } = {}) {
   const http = [];
-  let loseNext = false;
+  let loseNext = null; // the tool whose next answer is thrown away
   const lost = [];
   const fetchFn = async (input, init = {}) => {
     const headers = Object.fromEntries(new Headers(init.headers).entries());
@@ -63,8 +64,8 @@ export async function connectModern(url, { name = 'modern', mode = { pin: MODERN
     rec.status = res.status;
     rec.contentType = res.headers.get('content-type');
     rec.sessionId = res.headers.get('mcp-session-id');
-    if (loseNext && body?.method === 'tools/call' && body.params?.name === 'wait_for_message') {
-      loseNext = false;
+    if (loseNext && body?.method === 'tools/call' && body.params?.name === loseNext) {
+      loseNext = null;
       const text = await res.text(); // the whole answer reached the client...
       lost.push({ status: res.status, text });
       throw new TypeError('fetch failed (test: the answer was lost on the way)'); // ...and was lost
@@ -83,7 +84,8 @@ export async function connectModern(url, { name = 'modern', mode = { pin: MODERN
     call: (tool, args = {}, opts = {}) => client.callTool({ name: tool, arguments: args }, { timeout: 15_000, ...opts }),
     ok: async (tool, args = {}, opts) => assertOk(await m.call(tool, args, opts), `${name}: ${tool}(${JSON.stringify(args).slice(0, 200)})`),
     err: async (tool, args, code, opts) => assertToolError(await m.call(tool, args, opts), code, `${name}: ${tool}(${JSON.stringify(args).slice(0, 200)})`),
-    loseNextWait() { loseNext = true; },
+    loseNextWait() { loseNext = 'wait_for_message'; },
+    loseNext(tool) { loseNext = tool; },
     async close() {
       if (closed) return;
       closed = true;

@@ -160,6 +160,30 @@ static void test_build_send_binary(void)
 	CU_ASSERT_EQUAL(cluster_call_send(&a, P, ID1, "lobby", "", text, 3, &cfg), -EINVAL);
 }
 
+static void test_strip_seq(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "{\"a\":1,\"seq\":5}", "{\"a\":1}" },
+		{ "{\"seq\":12}", "{}" },
+		{ "{\"m\":\"\\\"seq\\\":1\",\"seq\":7}", "{\"m\":\"\\\"seq\\\":1\"}" },
+		{ "{\"a\":1}", "{\"a\":1}" },           /* no seq: unchanged */
+		{ "{\"a\":\"seq\":}", "{\"a\":\"seq\":}" }, /* no digits: unchanged */
+		{ "{\"xseq\":3}", "{\"xseq\":3}" },     /* another key */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = cluster_call_strip_seq(cases[i].in, strlen(cases[i].in));
+		char got[64];
+
+		snprintf(got, sizeof(got), "%.*s}", (int)n, cases[i].in);
+		CHECKF(strcmp(got, cases[i].out) == 0, "%s -> %s", cases[i].in, got);
+	}
+	CU_ASSERT_EQUAL(cluster_call_strip_seq("", 0), 0);
+	CU_ASSERT_EQUAL(cluster_call_strip_seq("x", 1), 0);
+}
+
 static void test_build_read_and_timers(void)
 {
 	struct cluster_call_args a;
@@ -173,6 +197,17 @@ static void test_build_read_and_timers(void)
 		       argv_is(&a, 4, "512"));
 	CU_ASSERT_EQUAL(cluster_call_read(&a, P, ID1, true, 5, CLUSTER_ACK_AFTER, 0), 0);
 	CU_ASSERT_TRUE(argv_is(&a, 2, "5") && argv_is(&a, 3, "1") && argv_is(&a, 4, "1"));
+
+	CU_ASSERT_EQUAL(cluster_call_pull(&a, P, ID1, 7, 5, 0), 0);
+	CU_ASSERT_TRUE(a.script == CLUSTER_SCRIPT_READ && a.argc == 6 && argv_is(&a, 2, "7") &&
+		       argv_is(&a, 3, "3") && argv_is(&a, 4, "0") && argv_is(&a, 5, "5"));
+	CU_ASSERT_EQUAL(cluster_call_pull(&a, P, ID1, 0, 0, 100000), 0);
+	CU_ASSERT_TRUE(argv_is(&a, 4, "512"));
+	CU_ASSERT_EQUAL(cluster_call_pull(&a, P, "short", 0, 0, 1), -EINVAL);
+	CU_ASSERT_EQUAL(cluster_call_chat_base(&a, 3), -EINVAL); /* not a chat_new */
+	CU_ASSERT_EQUAL(cluster_call_chat_new(&a, P, ID1, 1000, "n1", false, "", "x"), 0);
+	CU_ASSERT_EQUAL(cluster_call_chat_base(&a, 9), 0);
+	CU_ASSERT_TRUE(a.argc == 8 && argv_is(&a, 7, "9"));
 
 	for (size_t i = 0; i <= CLUSTER_CALL_TOUCH_MAX; i++)
 		ids[i] = i % 2 ? ID1 : ID2;
@@ -231,6 +266,7 @@ int main(void)
 		{ "builders: chat, queue, rooms, leave, status, end", test_build_chat },
 		{ "builders: send is binary-safe", test_build_send_binary },
 		{ "builders: read, touch, sweep, fallback", test_build_read_and_timers },
+		{ "strip_seq: an event without the chat's seq", test_strip_seq },
 		{ "checks: the single node's", test_checks },
 		{ NULL, NULL },
 	};

@@ -1,12 +1,15 @@
--- read chat_id after ack max
+-- read chat_id after ack max [upto]
 --   -> {"ok", next, last, unread, seq1, method1, params1, seq2, ...} | err chat_expired
 -- The events after `after` ("" = the next of the last answer), at most max of them; next
 -- is the seq of the last one returned (after when none). ack: 0 acknowledges nothing; 1
 -- acknowledges every event up to after (MCP 2026-07-28: after is the acknowledgement); 2
--- also acknowledges what this answer returns (a 2025 session: returned = delivered).
+-- also acknowledges what this answer returns; 3 acknowledges every event up to `upto` (a
+-- 2025 session on a cluster node: what its client was delivered from the node's copy) and
+-- returns the events after `after` (the node's copy ends there). max 0 returns none.
 -- Acknowledged events leave the stream (XTRIM MINID), which frees the mailbox bound. last
 -- is the chat's newest seq and unread what is left unacknowledged after this call.
 local id, after, ack, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local upto = tonumber(ARGV[5] or '0')
 local now = now_ms()
 
 local c = begin(id, now)
@@ -22,8 +25,12 @@ local function acknowledge(upto)
 	end
 end
 
-if ack >= 1 then acknowledge(after) end
-local entries = redis.call('XRANGE', mb_key(id), int(after + 1), '+', 'COUNT', max)
+if ack == 1 or ack == 2 then acknowledge(after) end
+if ack == 3 then acknowledge(upto) end
+local entries = {}
+if max > 0 then
+	entries = redis.call('XRANGE', mb_key(id), int(after + 1), '+', 'COUNT', max)
+end
 local out = { 'ok', after, last, 0 }
 for _, e in ipairs(entries) do
 	local seq = tonumber(string.match(e[1], '^(%d+)'))
@@ -34,7 +41,7 @@ for _, e in ipairs(entries) do
 	out[#out + 1] = f.p
 	out[2] = seq
 end
-set(c, 'cursor', int(out[2]))
+if ack ~= 3 then set(c, 'cursor', int(out[2])) end
 if ack == 2 then acknowledge(out[2]) end
 out[4] = last - num(c, 'acked')
 return out
