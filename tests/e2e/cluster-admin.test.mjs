@@ -203,8 +203,26 @@ test('three nodes: counts, cluster listings, kick across nodes, metrics', { skip
   await fay.m.err('get_status', { chat_id: fay.chatId }, 'chat_expired');
   await gina.m.err('get_status', { chat_id: gina.chatId }, 'chat_expired');
   const left = await ctlJson(byName.n3.sock, ['sessions', '--cluster']);
-  assert.deepEqual(left.sessions.map((s) => s.display_name).sort(), ['Alice', 'Bob', 'Carol', 'Dave']);
+  assert.deepEqual(left.sessions.map((x) => x.display_name).sort(), ['Alice', 'Bob', 'Carol', 'Dave']);
   assert.deepEqual((await ctlJson(byName.n3.sock, ['rooms', '--cluster'])).rooms, []);
+  // A 2025 session on n2 (its chat is of era legacy), kicked from n3 through Redis: its
+  // partner on n1 hears kicked, and n2 ends the session on hearing the chat's end.
+  const hal = await cs.client(byName.n2.url, { name: 'v1-hal' });
+  const ivy = await cs.client(byName.n1.url, { name: 'v1-ivy' });
+  const v1room = roomName('legacy');
+  await hal.ok('join_room', { room_id: v1room, display_name: 'Hal' });
+  await ivy.ok('join_room', { room_id: v1room, display_name: 'Ivy' });
+  await hal.waitEvent('chatroom.found');
+  const lj = await ctlJson(byName.n3.sock, ['sessions', '--cluster']);
+  const halRow = lj.sessions.find((x) => x.display_name === 'Hal');
+  assert.deepEqual([halRow.era, halRow.node, halRow.state, halRow.room_id], ['legacy', 'n2', 'in_room', v1room]);
+  const localHandles = async (d) => (await ctlJson(d.sock, ['sessions'])).sessions.map((x) => x.handle);
+  assert.ok((await localHandles(byName.n2)).includes(halRow.handle), 'the cluster handle is the session handle');
+  assert.deepEqual((await ctlJson(byName.n3.sock, ['kick', halRow.handle])).kicked, [halRow.handle]);
+  const v1gone = await ivy.waitEvent('partner.disconnected', () => true, 5000);
+  assert.equal(v1gone.params.reason, 'kicked');
+  await waitFor(async () => !(await localHandles(byName.n2)).includes(halRow.handle), 5000, 'the session ended on its node');
+
   // Unknown target in the cluster: not_found, naming --cluster.
   const none = await ctl(['kick', 'nobody'], { sock: byName.n3.sock });
   assert.equal(none.code, 1, show(none));
