@@ -11,7 +11,7 @@ enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
 struct opts {
 	const char *socket; /* NULL: the default path */
-	bool json, help, all;
+	bool json, help, all, cluster;
 	double timeout_s;
 	const char *reason;
 	const char *command;

@@ -22,9 +22,6 @@ static const char *const cmd_names[CTL_CMD_COUNT] = {
 
 static const char *const no_args_msg[CTL_CMD_COUNT] = {
 	[CTL_STATUS] = "status takes no arguments",
-	[CTL_QUEUES] = "queues takes no arguments",
-	[CTL_ROOMS] = "rooms takes no arguments",
-	[CTL_SESSIONS] = "sessions takes no arguments",
 	[CTL_STATS] = "stats takes no arguments",
 	[CTL_RELOAD] = "reload takes no arguments",
 	[CTL_NODES] = "nodes takes no arguments",
@@ -309,9 +306,29 @@ static int check_notify(const cJSON *args, struct derr *e)
 	return 0;
 }
 
+/* rooms, queues, sessions: {"cluster": bool} at most (true: the whole cluster's, from Redis). */
+static int check_list(enum ctl_cmd cmd, const cJSON *args, struct derr *e)
+{
+	static const char *const allowed[] = { "cluster", NULL };
+	static const char *const msgs[CTL_CMD_COUNT] = {
+		[CTL_QUEUES] = "queues takes only \"cluster\" (true or false)",
+		[CTL_ROOMS] = "rooms takes only \"cluster\" (true or false)",
+		[CTL_SESSIONS] = "sessions takes only \"cluster\" (true or false)",
+	};
+	const cJSON *cluster = cJSON_GetObjectItemCaseSensitive(args, "cluster");
+
+	if (!only_members(args, allowed) || (cluster && !cJSON_IsBool(cluster)))
+		return bad_args(e, msgs[cmd]);
+	return 0;
+}
+
 static int check_args(enum ctl_cmd cmd, const cJSON *args, struct derr *e)
 {
 	switch (cmd) {
+	case CTL_QUEUES:
+	case CTL_ROOMS:
+	case CTL_SESSIONS:
+		return check_list(cmd, args, e);
 	case CTL_KICK:
 		return check_kick(args, e);
 	case CTL_NOTIFY:

@@ -38,6 +38,16 @@ static int build_none(const struct opts *o, cJSON *args)
 	return 0;
 }
 
+/* queues, rooms, sessions: --cluster asks for the whole cluster's. */
+static int build_list(const struct opts *o, cJSON *args)
+{
+	int rc = build_none(o, args);
+
+	if (!rc && o->cluster && !cJSON_AddTrueToObject(args, "cluster"))
+		cli_oom();
+	return rc;
+}
+
 static int build_kick(const struct opts *o, cJSON *args)
 {
 	if (o->npos != 1)
@@ -74,6 +84,10 @@ static int build_notify(const struct opts *o, cJSON *args)
 	return 0;
 }
 
+#define CLUSTER_NOTE \
+	"At most 1000 rows (the answer says when there were more). A single node refuses\n" \
+	"--cluster (exit status 1), as does a node whose Redis is down.\n"
+
 static const char usage_line[] =
 	"Usage: " PROG " [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS]\n";
 
@@ -82,22 +96,31 @@ static const struct command commands[] = {
 	  "Shows the version, uptime, pid and listen addresses of mcp-chatd, how many sessions,\n"
 	  "waiting sessions, rooms, push streams and connections it has, and its memory use.\n",
 	  build_none, print_status },
-	{ "queues", CTL_QUEUES, "queues", "sessions waiting for a partner or a named room",
+	{ "queues", CTL_QUEUES, "queues [--cluster]", "sessions waiting for a partner or a named room",
 	  "Lists waiting sessions: handle, display name, how long they waited, whether they wait\n"
-	  "in the queue or for a named room (with its id), and their interests.\n",
-	  build_none, print_queues },
-	{ "rooms", CTL_ROOMS, "rooms", "open rooms: kind, age, message count, members",
+	  "in the queue or for a named room (with its id), and their interests.\n"
+	  "--cluster (a cluster node): every node's waiters from Redis, the queue in order and\n"
+	  "then the named rooms' waiters, with the node each chat began on.\n" CLUSTER_NOTE,
+	  build_list, print_queues },
+	{ "rooms", CTL_ROOMS, "rooms [--cluster]", "open rooms: kind, age, message count, members",
 	  "Lists open rooms: id, kind (queue or named), age, messages relayed so far and the\n"
-	  "display names of the members. Message text is never shown.\n",
-	  build_none, print_rooms },
-	{ "sessions", CTL_SESSIONS, "sessions", "sessions by handle: state, room, idle time, stream",
+	  "display names of the members. Message text is never shown.\n"
+	  "--cluster (a cluster node): every room in the cluster from Redis, with the members'\n"
+	  "handles.\n" CLUSTER_NOTE,
+	  build_list, print_rooms },
+	{ "sessions", CTL_SESSIONS, "sessions [--cluster]", "sessions by handle: state, room, idle time, stream",
 	  "Lists sessions by handle (a short public id, never the session id): state (idle,\n"
 	  "waiting or in_room), room, time since the last request, whether a push stream is open,\n"
-	  "and how many events wait in the mailbox.\n",
-	  build_none, print_sessions },
+	  "and how many events wait in the mailbox.\n"
+	  "--cluster (a cluster node): every chat in the cluster from Redis: handle, display name,\n"
+	  "node (where it began, or the node holding its 2025 session), era (modern or legacy),\n"
+	  "state, room and idle time.\n" CLUSTER_NOTE,
+	  build_list, print_sessions },
 	{ "kick", CTL_KICK, "kick HANDLE|ROOM [--reason TEXT]", "end a session, or all in a room",
 	  "Ends the session with this handle, or every session in the room with this id. Partners\n"
 	  "are told the usual way. --reason TEXT (at most 200 characters) goes with it.\n"
+	  "On a cluster node a handle or room that is not on this node is looked up in Redis:\n"
+	  "a chat of any node is ended (its partner hears partner.disconnected, reason kicked).\n"
 	  "Prints the handles that were kicked.\n",
 	  build_kick, print_kick },
 	{ "notify", CTL_NOTIFY, "notify HANDLE|--all METHOD [JSON]", "send an MCP notification",
@@ -117,11 +140,14 @@ static const struct command commands[] = {
 	  "does not load is refused with its FILE:LINE error (exit status 1) and the running\n"
 	  "configuration is kept; so is a daemon started without -c. The unit's ExecReload=.\n",
 	  build_none, print_reload },
-	{ "nodes", CTL_NODES, "nodes", "cluster members: address, heartbeat age, state",
+	{ "nodes", CTL_NODES, "nodes", "cluster members: address, heartbeat age, state, counts",
 	  "On a cluster node ([cluster] redis set), lists the cluster's members from their\n"
 	  "heartbeats in Redis, sorted by name: name, address, age of the last heartbeat, state\n"
-	  "(running, draining, starting, or stale when no heartbeat came for 6 seconds), version\n"
-	  "and pid. A node stopped cleanly leaves the list at once; one that crashed shows stale.\n"
+	  "(running, draining, starting, or stale when no heartbeat came for 6 seconds), version,\n"
+	  "pid, and the chats, waiting chats and open rooms of each node (counted in Redis by the\n"
+	  "node each chat began on, or that holds its 2025 session; a room with members on two\n"
+	  "nodes counts for both). A node stopped cleanly leaves the list at once; one that\n"
+	  "crashed shows stale.\n"
 	  "A single node refuses (exit status 1), as does a node whose Redis is down or does not\n"
 	  "answer within its command timeout.\n",
 	  build_none, print_nodes },
@@ -225,13 +251,14 @@ static int parse_options(int argc, char **argv, struct opts *o)
 		{ "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },       { "reason", required_argument, NULL, 'r' },
-		{ "all", no_argument, NULL, 'a' },           { NULL, 0, NULL, 0 },
+		{ "all", no_argument, NULL, 'a' },           { "cluster", no_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
 	};
 	bool version = false;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:jt:hVr:a", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:jt:hVr:ac", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (!*optarg)
@@ -257,6 +284,9 @@ static int parse_options(int argc, char **argv, struct opts *o)
 		case 'a':
 			o->all = true;
 			break;
+		case 'c':
+			o->cluster = true;
+			break;
 		default:
 			return bad_option(c, argv);
 		}
@@ -278,6 +308,9 @@ static int check_command_options(const struct opts *o)
 		return cli_usage(NULL, "--reason is only for kick");
 	if (o->all && strcmp(o->command, "notify") != 0)
 		return cli_usage(NULL, "--all is only for notify");
+	if (o->cluster && strcmp(o->command, "queues") != 0 && strcmp(o->command, "rooms") != 0 &&
+	    strcmp(o->command, "sessions") != 0)
+		return cli_usage(NULL, "--cluster is only for queues, rooms and sessions");
 	return 0;
 }
 

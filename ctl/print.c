@@ -101,7 +101,79 @@ void print_stats(const cJSON *d)
 	print_kv(d, order);
 }
 
+static void print_local_queues(const cJSON *d);
+static void print_local_sessions(const cJSON *d);
+
+/* A cluster listing (--cluster) has cluster:true; it says when rows were left out. */
+static bool is_cluster(const cJSON *d)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "cluster"));
+}
+
+static void truncation_note(const cJSON *d, const char *what)
+{
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "truncated")))
+		printf("(truncated: the cluster has more %s than one answer shows)\n", what);
+}
+
+/* --cluster: the queue in order, then the named rooms' waiters; the node each began on. */
+static void print_cluster_queues(const cJSON *d)
+{
+	static const char *const head[] = { "HANDLE", "NAME", "NODE", "WAITED", "KIND", "ROOM", "INTERESTS" };
+	const cJSON *it;
+	struct table t;
+	char buf[32];
+
+	table_init(&t, 7);
+	table_headers(&t, head);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "waiting")) {
+		table_add(&t, fmt_field(it, "handle"));
+		table_add(&t, fmt_field(it, "display_name"));
+		table_add(&t, fmt_field(it, "node"));
+		fmt_duration(cJSON_GetObjectItemCaseSensitive(it, "waited_s"), buf, sizeof(buf));
+		table_add(&t, buf);
+		table_add(&t, fmt_field(it, "kind"));
+		table_add(&t, fmt_field(it, "room_id"));
+		table_add_owned(&t, fmt_join(cJSON_GetObjectItemCaseSensitive(it, "interests"), ","));
+	}
+	table_print_free(&t);
+	truncation_note(d, "waiters");
+}
+
+/* --cluster: every chat in Redis; no stream or mailbox columns (a node's own). */
+static void print_cluster_sessions(const cJSON *d)
+{
+	static const char *const head[] = { "HANDLE", "NAME", "NODE", "ERA", "STATE", "ROOM", "IDLE" };
+	const cJSON *it;
+	struct table t;
+	char buf[32];
+
+	table_init(&t, 7);
+	table_headers(&t, head);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "sessions")) {
+		table_add(&t, fmt_field(it, "handle"));
+		table_add(&t, fmt_field(it, "display_name"));
+		table_add(&t, fmt_field(it, "node"));
+		table_add(&t, fmt_field(it, "era"));
+		table_add(&t, fmt_field(it, "state"));
+		table_add(&t, fmt_field(it, "room_id"));
+		fmt_duration(cJSON_GetObjectItemCaseSensitive(it, "idle_s"), buf, sizeof(buf));
+		table_add(&t, buf);
+	}
+	table_print_free(&t);
+	truncation_note(d, "chats");
+}
+
 void print_queues(const cJSON *d)
+{
+	if (is_cluster(d)) {
+		print_cluster_queues(d);
+		return;
+	}
+	print_local_queues(d);
+}
+
+static void print_local_queues(const cJSON *d)
 {
 	static const char *const head[] = { "HANDLE", "NAME", "WAITED", "KIND", "ROOM", "INTERESTS" };
 	const cJSON *it;
@@ -124,12 +196,14 @@ void print_queues(const cJSON *d)
 
 void print_rooms(const cJSON *d)
 {
-	static const char *const head[] = { "ROOM", "KIND", "AGE", "MESSAGES", "MEMBERS" };
+	static const char *const head[] = { "ROOM", "KIND", "AGE", "MESSAGES", "MEMBERS", "HANDLES" };
 	const cJSON *it;
 	struct table t;
 	char buf[32];
+	bool cluster = is_cluster(d);
 
-	table_init(&t, 5);
+	/* --cluster adds the members' handles (the column kick takes). */
+	table_init(&t, cluster ? 6 : 5);
 	table_headers(&t, head);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "rooms")) {
 		table_add(&t, fmt_field(it, "room_id"));
@@ -139,11 +213,23 @@ void print_rooms(const cJSON *d)
 		fmt_number(cJSON_GetObjectItemCaseSensitive(it, "messages"), buf, sizeof(buf));
 		table_add(&t, buf);
 		table_add_owned(&t, fmt_join(cJSON_GetObjectItemCaseSensitive(it, "members"), ", "));
+		if (cluster)
+			table_add_owned(&t, fmt_join(cJSON_GetObjectItemCaseSensitive(it, "handles"), ", "));
 	}
 	table_print_free(&t);
+	truncation_note(d, "rooms");
 }
 
 void print_sessions(const cJSON *d)
+{
+	if (is_cluster(d)) {
+		print_cluster_sessions(d);
+		return;
+	}
+	print_local_sessions(d);
+}
+
+static void print_local_sessions(const cJSON *d)
 {
 	static const char *const head[] = { "HANDLE", "PROTOCOL", "STATE", "ROOM", "IDLE", "STREAM", "MAILBOX" };
 	const cJSON *it, *stream;
@@ -217,12 +303,13 @@ void print_reload(const cJSON *d)
 /* The cluster's members, as the daemon sorted them (by name). */
 void print_nodes(const cJSON *d)
 {
-	static const char *const head[] = { "NAME", "ADDRESS", "AGE", "STATE", "VERSION", "PID" };
+	static const char *const head[] = { "NAME", "ADDRESS", "AGE", "STATE", "CHATS", "WAITING",
+					    "ROOMS", "VERSION", "PID" };
 	const cJSON *it;
 	struct table t;
 	char buf[32];
 
-	table_init(&t, 6);
+	table_init(&t, 9);
 	table_headers(&t, head);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "nodes")) {
 		table_add(&t, fmt_field(it, "name"));
@@ -230,9 +317,15 @@ void print_nodes(const cJSON *d)
 		fmt_duration(cJSON_GetObjectItemCaseSensitive(it, "heartbeat_age_s"), buf, sizeof(buf));
 		table_add(&t, buf);
 		table_add(&t, fmt_field(it, "state"));
+		for (int k = 0; k < 3; k++) {
+			fmt_number(cJSON_GetObjectItemCaseSensitive(it, (const char *[]){ "chats", "waiting", "rooms" }[k]),
+				   buf, sizeof(buf));
+			table_add(&t, buf);
+		}
 		table_add(&t, fmt_field(it, "version"));
 		fmt_number(cJSON_GetObjectItemCaseSensitive(it, "pid"), buf, sizeof(buf));
 		table_add(&t, buf);
 	}
 	table_print_free(&t);
+	truncation_note(d, "chats to count");
 }

@@ -16,6 +16,7 @@
 #include "chat/tools.h"
 #include "client.h"
 #include "cluster/engine.h"
+#include "cluster/node.h"
 #include "mcp/mcp.h"
 #include "net/listener.h"
 #include "net/ring.h"
@@ -165,12 +166,23 @@ static void on_service_tick(struct timer *t)
 	struct server *srv = container_of(t, struct server, service_tick);
 	struct mcp_stats ms;
 	struct chat_stats cs;
-	char status[160];
+	char status[200];
 
 	mcp_server_stats(srv->mcp, &ms);
 	chat_get_stats(srv->chat, &cs);
-	snprintf(status, sizeof(status), "%u sessions, %u waiting, %u rooms, %u streams, %u connections",
-		 ms.sessions, cs.waiting, cs.rooms, ms.streams, srv->clients.conns.n);
+	if (srv->engine) {
+		/* The chat state is the cluster's: waiting and rooms are too, labelled so. */
+		struct cluster_node_stats ns;
+
+		cluster_node_stats(cluster_engine_node(srv->engine), &ns);
+		snprintf(status, sizeof(status), "%u sessions, %u streams, %u connections; cluster: "
+			 "%llu chats, %llu waiting, %llu rooms", ms.sessions, ms.streams,
+			 srv->clients.conns.n, (unsigned long long)ns.figures.chats,
+			 (unsigned long long)ns.figures.waiting, (unsigned long long)ns.figures.rooms);
+	} else {
+		snprintf(status, sizeof(status), "%u sessions, %u waiting, %u rooms, %u streams, %u connections",
+			 ms.sessions, cs.waiting, cs.rooms, ms.streams, srv->clients.conns.n);
+	}
 	service_status(status);
 	service_watchdog();
 	if (!srv->stopping)

@@ -176,8 +176,10 @@ static cJSON *cmd_stats(struct ctl_env *env)
 	return d;
 }
 
-/* kick: a handle ends that session; a room id ends everyone in the room. */
-static cJSON *cmd_kick(struct ctl_env *env, const cJSON *args, const char **code, const char **msg)
+/* kick: a handle ends that session; a room id ends everyone in the room. On a cluster node
+ * a target that is neither here is looked for in Redis (a chat of any node). */
+static cJSON *cmd_kick(struct ctl_env *env, const cJSON *args, struct ctl_later **later,
+		       const char **code, const char **msg)
 {
 	const char *target = cJSON_GetObjectItemCaseSensitive(args, "target")->valuestring;
 	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(args, "reason");
@@ -190,6 +192,11 @@ static cJSON *cmd_kick(struct ctl_env *env, const cJSON *args, const char **code
 		n = chat_room_members(env->chat, target, members);
 		for (size_t i = 0; i < n; i++)
 			victims[i] = chat_user_owner(members[i]);
+	}
+	if (!n && env->engine) {
+		ctl_cluster_kick(env, target, cJSON_IsString(reason) ? reason->valuestring : NULL,
+				 later, code, msg);
+		return NULL;
 	}
 	if (!n) {
 		*code = "not_found";
@@ -314,13 +321,16 @@ static cJSON *run(struct ctl_env *env, const struct ctl_request *req, struct ctl
 	case CTL_STATUS:
 		return cmd_status(env);
 	case CTL_QUEUES:
-		return cmd_queues(env);
 	case CTL_ROOMS:
-		return cmd_rooms(env);
 	case CTL_SESSIONS:
-		return cmd_sessions(env);
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req->args, "cluster"))) {
+			ctl_cluster_list(env, req->cmd, later, code, msg);
+			return NULL;
+		}
+		return req->cmd == CTL_QUEUES ? cmd_queues(env)
+		       : req->cmd == CTL_ROOMS ? cmd_rooms(env) : cmd_sessions(env);
 	case CTL_KICK:
-		return cmd_kick(env, req->args, code, msg);
+		return cmd_kick(env, req->args, later, code, msg);
 	case CTL_NOTIFY:
 		return cmd_notify(env, req->args, code, msg);
 	case CTL_STATS:

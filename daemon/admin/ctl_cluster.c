@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/admin.h"
 #include "cluster/engine.h"
 #include "cluster/node.h"
 #include "net/timer.h"
@@ -48,10 +49,35 @@ void ctl_cluster_status(const struct ctl_env *env, cJSON *d)
 					? (double)(now - st.last_heartbeat_local_ms) / 1000.0 : 0);
 	cJSON_AddNumberToObject(c, "sweeps", (double)st.sweeps);
 	cJSON_AddNumberToObject(c, "wakeups", (double)st.wakeups);
+	ctl_cluster_figures(env, d, c);
+}
+
+static double age_s(uint64_t then_ms)
+{
+	uint64_t now = timer_now_ms();
+
+	return !then_ms ? -1 : now > then_ms ? (double)(now - then_ms) / 1000.0 : 0;
+}
+
+void ctl_cluster_figures(const struct ctl_env *env, cJSON *d, cJSON *c)
+{
+	struct cluster_node_stats ns;
+
+	cluster_node_stats(cluster_engine_node(env->engine), &ns);
+	/* The cluster's figures, from Redis with the heartbeat; the top-level waiting and rooms
+	 * (this node's in-memory chat: always 0 here) say the same, as /metrics does. */
+	cJSON_AddNumberToObject(c, "chats", (double)ns.figures.chats);
+	cJSON_AddNumberToObject(c, "waiting", (double)ns.figures.waiting);
+	cJSON_AddNumberToObject(c, "rooms", (double)ns.figures.rooms);
+	cJSON_AddNumberToObject(c, "figures_age_s", age_s(ns.figures.read_local_ms));
+	cJSON_ReplaceItemInObjectCaseSensitive(d, "waiting", cJSON_CreateNumber((double)ns.figures.waiting));
+	cJSON_ReplaceItemInObjectCaseSensitive(d, "rooms", cJSON_CreateNumber((double)ns.figures.rooms));
+	cJSON_AddNumberToObject(c, "wakeup_lag_ms", ns.lag.count ? ns.lag.ewma_ms : -1);
+	cJSON_AddNumberToObject(c, "wakeup_lag_max_ms", ns.lag.count ? (double)ns.lag.max_ms : -1);
 }
 
 /* Why Redis gave no answer, for an operator. */
-static const char *nodes_failure(int err)
+const char *ctl_cluster_failure(int err)
 {
 	switch (err) {
 	case -ENOTCONN:
@@ -62,7 +88,9 @@ static const char *nodes_failure(int err)
 	case -ECANCELED:
 		return "the node is stopping";
 	case -EPROTO:
-		return "Redis answered P:nodes in an unexpected shape";
+		return "Redis answered in an unexpected shape";
+	case -EIO:
+		return "a cluster script failed in Redis (see the daemon's log)";
 	case -ENOBUFS:
 		return "too many Redis commands are waiting; try again";
 	default:
@@ -72,6 +100,8 @@ static const char *nodes_failure(int err)
 
 struct nodes_ask {
 	struct ctl_later later; /* first: ctlsock holds this pointer */
+	struct ctl_env *env;
+	cJSON *d; /* the members, waiting for their counts */
 };
 
 cJSON *ctl_cluster_nodes_json(const struct cluster_member *v, size_t n)
@@ -92,21 +122,65 @@ cJSON *ctl_cluster_nodes_json(const struct cluster_member *v, size_t n)
 	return d;
 }
 
+void ctl_cluster_nodes_counts(cJSON *d, const cJSON *counts)
+{
+	const cJSON *rows = cJSON_GetObjectItemCaseSensitive(counts, "nodes"), *c;
+	cJSON *m;
+	static const char *const keys[] = { "chats", "waiting", "rooms" };
+
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(d, "nodes")) {
+		const char *name = cJSON_GetObjectItemCaseSensitive(m, "name")->valuestring;
+		const cJSON *row = NULL;
+
+		cJSON_ArrayForEach(c, rows) {
+			const cJSON *cn = cJSON_GetObjectItemCaseSensitive(c, "name");
+
+			if (cJSON_IsString(cn) && strcmp(cn->valuestring, name) == 0)
+				row = c;
+		}
+		/* A node without chats has no row: zeros. */
+		for (size_t k = 0; k < 3; k++) {
+			const cJSON *v = row ? cJSON_GetObjectItemCaseSensitive(row, keys[k]) : NULL;
+
+			cJSON_AddNumberToObject(m, keys[k], cJSON_IsNumber(v) ? v->valuedouble : 0);
+		}
+	}
+	cJSON_AddBoolToObject(d, "truncated",
+			      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(counts, "truncated")));
+}
+
+static void on_counts(void *ctx, int err, cJSON *counts)
+{
+	struct nodes_ask *q = ctx;
+
+	if (err < 0) {
+		ctl_later_answer(&q->later, ctl_response_error("unavailable", ctl_cluster_failure(err)));
+	} else {
+		ctl_cluster_nodes_counts(q->d, counts);
+		ctl_later_answer(&q->later, ctl_response_ok(q->d));
+	}
+	cJSON_Delete(counts);
+	cJSON_Delete(q->d);
+	free(q);
+}
+
 static void on_nodes(void *ctx, int err, const struct cluster_member *v, size_t n,
 		     size_t malformed)
 {
 	struct nodes_ask *q = ctx;
-	cJSON *d;
 
 	if (malformed)
 		log_warn("control: nodes: %zu heartbeat fields of an unexpected shape skipped", malformed);
-	if (err < 0) {
-		ctl_later_answer(&q->later, ctl_response_error("unavailable", nodes_failure(err)));
-	} else {
-		d = ctl_cluster_nodes_json(v, n);
-		ctl_later_answer(&q->later, ctl_response_ok(d));
-		cJSON_Delete(d);
+	if (err == 0) {
+		/* Then the counts, from the chats themselves: the second round trip. */
+		q->d = ctl_cluster_nodes_json(v, n);
+		err = cluster_admin_list(cluster_engine_node(q->env->engine), CLUSTER_LIST_NODES,
+					 on_counts, q);
+		if (err == 0)
+			return;
+		cJSON_Delete(q->d);
 	}
+	ctl_later_answer(&q->later, ctl_response_error("unavailable", ctl_cluster_failure(err)));
 	free(q);
 }
 
@@ -122,11 +196,12 @@ int ctl_cluster_nodes(struct ctl_env *env, struct ctl_later **later, const char 
 		return -1;
 	}
 	q = xcalloc(1, sizeof(*q));
+	q->env = env;
 	err = cluster_node_nodes(cluster_engine_node(env->engine), on_nodes, q);
 	if (err < 0) {
 		free(q);
 		*code = "unavailable";
-		*msg = nodes_failure(err);
+		*msg = ctl_cluster_failure(err);
 		return -1;
 	}
 	*later = &q->later;

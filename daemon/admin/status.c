@@ -5,6 +5,8 @@
 #include "admin/stats.h"
 #include "chat/chat.h"
 #include "cluster/engine.h"
+#include "cluster/node.h"
+#include "net/timer.h"
 #include "mcp/mcp.h"
 
 bool status_is_path(const char *path)
@@ -27,8 +29,43 @@ static void refusals(struct buf *out)
 			   chat_error_code((enum chat_error)e), (unsigned long long)stats.refusals[e]);
 }
 
+/* The wake-up lag histogram (cluster/node.h), in seconds. */
+static void lag_histogram(const struct cluster_lag *l, struct buf *out)
+{
+	uint64_t cum = 0;
+
+	buf_puts(out, "# HELP mcpchat_cluster_wakeup_lag_seconds From a script's publish to this node "
+		      "receiving the wake-up (Redis clock, estimated here).\n"
+		      "# TYPE mcpchat_cluster_wakeup_lag_seconds histogram\n");
+	for (size_t i = 0; i < CLUSTER_LAG_BUCKETS; i++) {
+		cum += l->buckets[i];
+		if (i < CLUSTER_LAG_BUCKETS - 1)
+			buf_printf(out, "mcpchat_cluster_wakeup_lag_seconds_bucket{le=\"%g\"} %llu\n",
+				   cluster_lag_bounds_ms[i] / 1000.0, (unsigned long long)cum);
+		else
+			buf_printf(out, "mcpchat_cluster_wakeup_lag_seconds_bucket{le=\"+Inf\"} %llu\n",
+				   (unsigned long long)cum);
+	}
+	buf_printf(out, "mcpchat_cluster_wakeup_lag_seconds_sum %.17g\n", l->sum_ms / 1000.0);
+	buf_printf(out, "mcpchat_cluster_wakeup_lag_seconds_count %llu\n", (unsigned long long)l->count);
+}
+
+/* The cluster's figures (Redis, read with the heartbeat) and this node's wake-up lag. */
+static void cluster_figures(struct cluster_engine *e, struct buf *out)
+{
+	struct cluster_node_stats ns;
+
+	cluster_node_stats(cluster_engine_node(e), &ns);
+	metric(out, "mcpchat_cluster_chats", "gauge", "Chats in the whole cluster (Redis P:stats, read every 2 s).", (double)ns.figures.chats);
+	metric(out, "mcpchat_cluster_figures_age_seconds", "gauge", "Age of the cluster figures (-1: not read yet).",
+	       ns.figures.read_local_ms ? (double)(timer_now_ms() - ns.figures.read_local_ms) / 1000.0 : -1);
+	metric(out, "mcpchat_cluster_wakeup_lag_ewma_seconds", "gauge", "Wake-up lag, moving average.", ns.lag.ewma_ms / 1000.0);
+	metric(out, "mcpchat_cluster_wakeup_lag_max_seconds", "gauge", "Largest wake-up lag since start.", (double)ns.lag.max_ms / 1000.0);
+	lag_histogram(&ns.lag, out);
+}
+
 /* A cluster node's Redis side (issue 15). */
-static void cluster_metrics(const struct cluster_engine *e, struct buf *out)
+static void cluster_metrics(struct cluster_engine *e, struct buf *out)
 {
 	struct cluster_engine_stats st;
 
@@ -49,6 +86,7 @@ static void cluster_metrics(const struct cluster_engine *e, struct buf *out)
 	metric(out, "mcpchat_cluster_heartbeat_failures_total", "counter", "Heartbeats not stored.", (double)st.heartbeat_failures);
 	metric(out, "mcpchat_cluster_sweeps_total", "counter", "Expiry sweeps run.", (double)st.sweeps);
 	metric(out, "mcpchat_cluster_sweep_ended_total", "counter", "Chats ended by this node's sweeps.", (double)st.sweep_ended);
+	cluster_figures(e, out);
 }
 
 static void metrics(const struct status_env *env, struct buf *out)
@@ -60,9 +98,18 @@ static void metrics(const struct status_env *env, struct buf *out)
 	chat_get_stats(env->chat, &cs);
 	if (env->engine)
 		cluster_engine_add_counts(env->engine, &cs);
-	metric(out, "mcpchat_sessions", "gauge", "Open MCP sessions.", ms.sessions);
-	metric(out, "mcpchat_waiting", "gauge", "Sessions waiting for a partner.", cs.waiting);
-	metric(out, "mcpchat_rooms", "gauge", "Rooms with two people.", cs.rooms);
+	metric(out, "mcpchat_sessions", "gauge", "Open MCP sessions (this node's).", ms.sessions);
+	if (env->engine) {
+		/* The chat state is the cluster's: so are these (the in-memory chat is empty). */
+		struct cluster_node_stats ns;
+
+		cluster_node_stats(cluster_engine_node(env->engine), &ns);
+		metric(out, "mcpchat_waiting", "gauge", "Chats waiting for a partner, in the whole cluster (Redis, every 2 s).", (double)ns.figures.waiting);
+		metric(out, "mcpchat_rooms", "gauge", "Rooms with two people, in the whole cluster (Redis, every 2 s).", (double)ns.figures.rooms);
+	} else {
+		metric(out, "mcpchat_waiting", "gauge", "Sessions waiting for a partner.", cs.waiting);
+		metric(out, "mcpchat_rooms", "gauge", "Rooms with two people.", cs.rooms);
+	}
 	metric(out, "mcpchat_push_streams", "gauge", "Open SSE push streams.", ms.streams);
 	metric(out, "mcpchat_waiting_calls", "gauge", "wait_for_message calls waiting.", ms.calls_waiting);
 	metric(out, "mcpchat_connections", "gauge", "Open client connections.", env->conns ? *env->conns : 0);

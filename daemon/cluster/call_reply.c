@@ -371,6 +371,8 @@ static int parse_ok(struct parse *p, char *area)
 		if (p->r->elements != 3)
 			return -EPROTO;
 		return parse_timers(p, &o->matched);
+	case CLUSTER_SCRIPT_ADMIN_LIST: /* cluster/admin.c parses these */
+	case CLUSTER_SCRIPT_KICK:
 	case CLUSTER_SCRIPT_COUNT: break;
 	}
 	return -EPROTO;

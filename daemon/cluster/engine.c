@@ -7,6 +7,7 @@
 
 #include "chat/chat.h"
 #include "chat/tools.h"
+#include "cluster/admin.h"
 #include "cluster/call.h"
 #include "cluster/engine_int.h"
 #include "cluster/node.h"
@@ -280,12 +281,13 @@ static enum mcp_tool_status start_match(struct cluster_engine *e, struct eng_op 
 					struct cluster_call_args *a)
 {
 	struct cluster_call_args n;
-	char nonce[23];
+	char nonce[23], handle[CLUSTER_HANDLE_LEN + 1];
 
 	if (op->minted) {
-		if (cluster_engine_random_id(nonce, 22) < 0 ||
+		/* The handle: admins see and kick the chat by it (cluster/admin.h). */
+		if (cluster_engine_random_id(nonce, 22) < 0 || cluster_admin_new_handle(handle) < 0 ||
 		    cluster_call_chat_new(&n, e->prefix, op->chat_id, e->cfg->chat_idle_ms,
-					  e->cfg->cluster_node, false, "", nonce) < 0) {
+					  e->cfg->cluster_node, false, handle, nonce) < 0) {
 			eng_answer_unavailable(op);
 			return MCP_TOOL_PENDING;
 		}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "chat/tools.h"
+#include "cluster/admin.h"
 #include "cluster/engine_int.h"
 #include "cluster/node.h"
 #include "redis/client.h"
@@ -319,15 +320,17 @@ static void ignore_reply(void *ctx, int err, const redisReply *reply)
 static void reassert_waits(struct cluster_engine *e)
 {
 	struct list_link *l;
-	char nonce[23];
+	char nonce[23], handle[CLUSTER_HANDLE_LEN + 1];
 
 	for (l = e->ops.next; l != &e->ops; l = l->next) {
 		struct eng_op *op = container_of(l, struct eng_op, link);
 		struct cluster_call_args a;
 
+		/* A fresh handle: the old one went with Redis' state (admins see the new one). */
 		if (!op->is_wait || !op->p || cluster_engine_random_id(nonce, 22) < 0 ||
+		    cluster_admin_new_handle(handle) < 0 ||
 		    cluster_call_chat_new(&a, e->prefix, op->chat_id, e->cfg->chat_idle_ms,
-					  e->cfg->cluster_node, false, "", nonce) < 0 ||
+					  e->cfg->cluster_node, false, handle, nonce) < 0 ||
 		    (op->has_after && cluster_call_chat_base(&a, op->after) < 0))
 			continue;
 		eng_evalsha(e, &a, ignore_reply, e);

@@ -18,7 +18,7 @@ struct cluster_node {
 	struct cluster_node_hooks hooks;
 	struct redis_client *cmd, *sub;
 	struct resp_script *scripts[CLUSTER_SCRIPT_COUNT];
-	char prefix[48], key_epoch[64], key_nodes[64];
+	char prefix[48], key_epoch[64], key_nodes[64], key_stats[64], key_q[64];
 	char name[CONFIG_NODE_MAX + 1], addr[64];
 	char epoch[CLUSTER_CHAT_ID_MAX + 1];
 	char candidate[CLUSTER_NODE_EPOCH_LEN + 1];
@@ -26,8 +26,14 @@ struct cluster_node {
 	enum cluster_node_state state;
 	struct timer hb_timer, sweep_timer;
 	/* One of each in flight at a time: a slow Redis gets no pile of them. */
-	bool hb_busy, epoch_busy, sweep_busy, hdel_pending, stopping, freeing;
+	bool hb_busy, epoch_busy, sweep_busy, hdel_pending, stopping, freeing, fig_busy;
 	bool reconnected; /* the command connection came up; its epoch not read yet */
+	/* Redis' clock minus the local monotonic one (ms), from the heartbeats' TIME. */
+	bool have_offset;
+	int64_t offset_ms;
+	uint64_t time_sent_ms; /* mono_ms() when the heartbeat's TIME went */
+	uint64_t fig_stats[3]; /* chats, rooms, named_waiting: until ZCARD P:q answers */
+	bool fig_stats_ok;
 	struct cluster_node_stats st;
 };
 
@@ -36,6 +42,14 @@ static uint64_t wall_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -127,6 +141,49 @@ static void on_hb_set(void *ctx, int err, const redisReply *r)
 	n->st.last_heartbeat_local_ms = timer_now_ms();
 }
 
+/* The cluster's figures: HMGET P:stats, then ZCARD P:q (Redis answers in order). */
+static void on_fig_stats(void *ctx, int err, const redisReply *r)
+{
+	struct cluster_node *n = ctx;
+
+	n->fig_stats_ok = err == 0 && cluster_stats_parse(r, n->fig_stats) == 0;
+	if (err == 0 && !n->fig_stats_ok && r->type != REDIS_REPLY_ERROR)
+		n->st.malformed++;
+}
+
+static void on_fig_queue(void *ctx, int err, const redisReply *r)
+{
+	struct cluster_node *n = ctx;
+
+	n->fig_busy = false;
+	if (err < 0 || !n->fig_stats_ok || r->type != REDIS_REPLY_INTEGER || r->integer < 0)
+		return;
+	n->st.figures = (struct cluster_figures){
+		.chats = n->fig_stats[0], .rooms = n->fig_stats[1],
+		.waiting = (uint64_t)r->integer + n->fig_stats[2], .read_local_ms = timer_now_ms(),
+	};
+}
+
+static void read_figures(struct cluster_node *n)
+{
+	const char *hmget[] = { "HMGET", n->key_stats, "chats", "rooms", "named_waiting" };
+	const char *zcard[] = { "ZCARD", n->key_q };
+
+	if (n->fig_busy || redis_command(n->cmd, 5, hmget, NULL, on_fig_stats, n) < 0)
+		return;
+	n->fig_stats_ok = false;
+	n->fig_busy = redis_command(n->cmd, 2, zcard, NULL, on_fig_queue, n) == 0;
+}
+
+/* The wake-up lag needs Redis' clock here: TIME was read about half its round trip ago. */
+static void clock_offset(struct cluster_node *n, uint64_t redis_ms)
+{
+	uint64_t now = mono_ms();
+
+	n->offset_ms = (int64_t)(redis_ms + (now - n->time_sent_ms) / 2) - (int64_t)now;
+	n->have_offset = true;
+}
+
 static void on_hb_time(void *ctx, int err, const redisReply *r)
 {
 	struct cluster_node *n = ctx;
@@ -146,6 +203,8 @@ static void on_hb_time(void *ctx, int err, const redisReply *r)
 		goto fail;
 	/* Stored, unless the HSET fails: then on_hb_set counts it and this is never read. */
 	n->st.last_heartbeat_ok_ms = hb.heartbeat_ms;
+	clock_offset(n, hb.heartbeat_ms);
+	read_figures(n);
 	return;
 fail:
 	n->hb_busy = false;
@@ -163,6 +222,7 @@ static void heartbeat(struct cluster_node *n)
 	if (n->hb_busy)
 		return;
 	/* TIME first: heartbeat_ms on Redis' clock, the one every reader compares with. */
+	n->time_sent_ms = mono_ms();
 	if (redis_command(n->cmd, 1, argv, NULL, on_hb_time, n) == 0)
 		n->hb_busy = true;
 	else
@@ -297,6 +357,21 @@ static void on_sub_state(void *ctx, enum redis_state st)
 		n->hooks.resubscribe(n->hooks.ctx);
 }
 
+/* Wake-ups: their lag is measured here, then they go to the engine unchanged. */
+static void on_sub_message(void *ctx, const struct resp_message *m)
+{
+	struct cluster_node *n = ctx;
+	uint64_t pub_ms;
+	int64_t lag;
+
+	if (n->have_offset && cluster_wake_payload_ms(m->payload, m->payload_len, &pub_ms) == 0) {
+		lag = (int64_t)mono_ms() + n->offset_ms - (int64_t)pub_ms;
+		cluster_lag_add(&n->st.lag, lag > 0 ? (uint64_t)lag : 0);
+	}
+	if (n->hooks.on_message)
+		n->hooks.on_message(n->hooks.ctx, m);
+}
+
 /* Life */
 
 /* Both clients; the password is copied by each (and wiped by the caller). */
@@ -317,8 +392,8 @@ static int make_clients(struct cluster_node *n, const struct config *cfg, const 
 		return err;
 	o.name = "redis-sub";
 	o.subscriber = true;
-	o.on_message = n->hooks.on_message;
-	o.message_ctx = n->hooks.ctx;
+	o.on_message = on_sub_message;
+	o.message_ctx = n;
 	o.on_state = on_sub_state;
 	n->sub = redis_client_new(n->ring, n->timers, &o, &err);
 	return n->sub ? 0 : err;
@@ -329,6 +404,8 @@ static void set_names(struct cluster_node *n, const struct config *cfg)
 	snprintf(n->prefix, sizeof(n->prefix), "{%s}", cfg->cluster_key_prefix);
 	snprintf(n->key_epoch, sizeof(n->key_epoch), "%s:epoch", n->prefix);
 	snprintf(n->key_nodes, sizeof(n->key_nodes), "%s:nodes", n->prefix);
+	snprintf(n->key_stats, sizeof(n->key_stats), "%s:stats", n->prefix);
+	snprintf(n->key_q, sizeof(n->key_q), "%s:q", n->prefix);
 	snprintf(n->name, sizeof(n->name), "%s", cfg->cluster_node);
 	snprintf(n->addr, sizeof(n->addr), "%s", cfg->n_listen > 0 ? cfg->listen[0] : "");
 }

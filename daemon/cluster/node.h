@@ -109,6 +109,26 @@ typedef void (*cluster_nodes_fn)(void *ctx, int err, const struct cluster_member
  * -ENOBUFS, -ENOMEM: it is not. */
 int cluster_node_nodes(struct cluster_node *n, cluster_nodes_fn fn, void *ctx);
 
+/* Wake-up lag: from a script's PUBLISH (its Redis TIME, in the payload "seq:ms") to the
+ * wake-up's arrival here, on Redis' clock as this node estimates it from its heartbeats'
+ * TIME (offset = Redis ms + half the round trip - local monotonic ms). A histogram in ms
+ * (bucket i counts lags <= cluster_lag_bounds_ms[i]; the last is +Inf), a moving average and
+ * the largest seen. */
+#define CLUSTER_LAG_BUCKETS 12
+extern const uint32_t cluster_lag_bounds_ms[CLUSTER_LAG_BUCKETS - 1];
+struct cluster_lag {
+	uint64_t count, sum_ms, max_ms;
+	double ewma_ms;
+	uint64_t buckets[CLUSTER_LAG_BUCKETS]; /* not cumulative */
+};
+void cluster_lag_add(struct cluster_lag *l, uint64_t lag_ms);
+
+/* The cluster's own figures, read from P:stats and P:q with every heartbeat. */
+struct cluster_figures {
+	uint64_t chats, rooms, waiting; /* waiting: the random queue + named rooms' waiters */
+	uint64_t read_local_ms;         /* timer_now_ms() when read; 0: never */
+};
+
 struct cluster_node_stats {
 	struct redis_stats redis, subscriber;
 	uint64_t epoch_changes;
@@ -118,6 +138,8 @@ struct cluster_node_stats {
 	uint64_t sweeps, sweep_ended, sweep_failures; /* failures: no answer or an error reply */
 	uint64_t fallbacks, fallback_matched, fallback_failures;
 	uint64_t malformed; /* replies that failed their shape checks (ignored) */
+	struct cluster_figures figures;
+	struct cluster_lag lag;
 };
 void cluster_node_stats(const struct cluster_node *n, struct cluster_node_stats *st);
 
@@ -160,6 +182,13 @@ struct cluster_sweep {
 int cluster_sweep_parse(const redisReply *r, struct cluster_sweep *out);
 /* fallback's reply {"ok", matched, more}; 0 or -EPROTO. */
 int cluster_fallback_parse(const redisReply *r, long long *matched, bool *more);
+
+/* HMGET P:stats chats rooms named_waiting: three counts (nil = 0; a negative one, which
+ * only a bug would leave, reads 0). 0 or -EPROTO. */
+int cluster_stats_parse(const redisReply *r, uint64_t out[3]);
+/* The publish time of a wake-up payload "seq:ms"; -ENOENT for "seq" or "end" (none), -EPROTO
+ * for anything else. */
+int cluster_wake_payload_ms(const char *p, size_t len, uint64_t *ms);
 
 /* What an epoch read (GET's reply) means against the known one. */
 enum cluster_epoch_verdict {

@@ -267,3 +267,63 @@ int cluster_epoch_new(char *out)
 	b64url_encode(raw, sizeof(raw), out);
 	return 0;
 }
+
+/* The cluster's figures and the wake-up lag (issue 15: what operators see). */
+
+static bool signed_dec(const char *s, size_t len, uint64_t *out)
+{
+	if (len > 1 && s[0] == '-' && dec(s + 1, len - 1, out)) {
+		*out = 0;
+		return true;
+	}
+	return dec(s, len, out);
+}
+
+int cluster_stats_parse(const redisReply *r, uint64_t out[3])
+{
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+		return -EPROTO;
+	for (size_t i = 0; i < 3; i++) {
+		const redisReply *e = r->element[i];
+
+		out[i] = 0;
+		if (e->type == REDIS_REPLY_NIL)
+			continue;
+		if (e->type != REDIS_REPLY_STRING || !signed_dec(e->str, e->len, &out[i]))
+			return -EPROTO;
+	}
+	return 0;
+}
+
+int cluster_wake_payload_ms(const char *p, size_t len, uint64_t *ms)
+{
+	const char *colon = p ? memchr(p, ':', len) : NULL;
+	uint64_t seq;
+
+	if (!p)
+		return -EPROTO;
+	if (!colon)
+		return (len == 3 && memcmp(p, "end", 3) == 0) || (dec(p, len, &seq) && p[0] != '0')
+			       ? -ENOENT : -EPROTO;
+	if (!dec(p, (size_t)(colon - p), &seq) || p[0] == '0' ||
+	    !dec(colon + 1, len - (size_t)(colon + 1 - p), ms))
+		return -EPROTO;
+	return 0;
+}
+
+const uint32_t cluster_lag_bounds_ms[CLUSTER_LAG_BUCKETS - 1] = { 1,   2,   5,   10,   25,  50,
+								   100, 250, 500, 1000, 2500 };
+
+void cluster_lag_add(struct cluster_lag *l, uint64_t lag_ms)
+{
+	size_t i = 0;
+
+	while (i < CLUSTER_LAG_BUCKETS - 1 && lag_ms > cluster_lag_bounds_ms[i])
+		i++;
+	l->buckets[i]++;
+	l->ewma_ms = l->count ? l->ewma_ms * 0.9 + (double)lag_ms * 0.1 : (double)lag_ms;
+	l->count++;
+	l->sum_ms += lag_ms;
+	if (lag_ms > l->max_ms)
+		l->max_ms = lag_ms;
+}

@@ -222,7 +222,8 @@ int cluster_wake_deliver(struct cluster_wake *wk, const char *channel, size_t ch
 {
 	size_t head = wk->prefix_len + sizeof(WAKE_INFIX) - 1;
 	char id[CHAT_ID_LEN + 1];
-	uint64_t seq = 0;
+	uint64_t seq = 0, ms = 0;
+	const char *colon;
 	bool end;
 
 	if (!channel || channel_len != head + CHAT_ID_LEN ||
@@ -231,7 +232,10 @@ int cluster_wake_deliver(struct cluster_wake *wk, const char *channel, size_t ch
 	    !id_valid(channel + head, CHAT_ID_LEN) || !payload)
 		return -EPROTO;
 	end = payload_len == 3 && memcmp(payload, "end", 3) == 0;
-	if (!end && !parse_seq(payload, payload_len, &seq))
+	/* "seq" or "seq:ms" (ms: the publish time, read by the node for its lag metric). */
+	colon = end ? NULL : memchr(payload, ':', payload_len);
+	if (!end && (!parse_seq(payload, colon ? (size_t)(colon - payload) : payload_len, &seq) ||
+		     (colon && !parse_seq(colon + 1, payload_len - (size_t)(colon + 1 - payload), &ms))))
 		return -EPROTO;
 	memcpy(id, channel + head, CHAT_ID_LEN);
 	id[CHAT_ID_LEN] = '\0';

@@ -19,13 +19,22 @@
  *   status    {version, uptime_s, pid, listeners:[addr], sessions, waiting, rooms, streams,
  *              connections, memory:{rss_bytes}, cluster?:{node, redis:"up"|"connecting"|"down",
  *              rtt_ms, commands_failed, epoch_changes, heartbeat_age_s (-1: none yet),
- *              sweeps, wakeups}} (cluster: on a cluster node only)
+ *              sweeps, wakeups, chats, waiting, rooms, figures_age_s (-1: none yet),
+ *              wakeup_lag_ms, wakeup_lag_max_ms (-1: none measured)}} (cluster: on a cluster
+ *              node only; there waiting and rooms are the cluster's, as cluster.waiting/rooms,
+ *              read from Redis with the heartbeat; sessions and streams stay this node's)
  *   queues    {waiting:[{handle, display_name, interests:[tag], waited_s, kind:"queue"|"named",
  *              room_id?}]}
  *   rooms     {rooms:[{room_id, kind:"queue"|"named", age_s, messages, members:[display_name]}]}
  *   sessions  {sessions:[{handle, state:"idle"|"waiting"|"in_room", room_id?, idle_s,
  *              stream:bool, mailbox:N}]}
- *   kick      args {target:"HANDLE"|"ROOM_ID", reason?:"text"} → {kicked:[handle]}
+ *             queues, rooms and sessions take args {cluster?:bool}: true lists the whole
+ *             cluster's from Redis (a cluster node only; else "not_cluster"), answered after
+ *             the round trip, at most 1000 rows, with cluster:true and truncated:bool; rows
+ *             gain node (queues, sessions), handles:[handle] (rooms), display_name and era
+ *             (sessions; no stream or mailbox). Never a chat id: chats by handle.
+ *   kick      args {target:"HANDLE"|"ROOM_ID", reason?:"text"} → {kicked:[handle]}; on a
+ *             cluster node a target that is not local is looked up in Redis (answered later)
  *   notify    args {target:"HANDLE"} or {all:true}, method:"name", params?:{...}
  *              → {delivered:N}
  *   stats     {sessions_started, sessions_ended, matches, messages_relayed,
@@ -37,7 +46,8 @@
  *              is kept) or "no_config" (the daemon runs without -c).
  *   nodes     the cluster's members from their heartbeats in Redis, sorted by name:
  *              {nodes:[{name, address, heartbeat_age_s, state:"running"|"draining"|"starting"
- *              |"stale", version, pid}]} (stale: no heartbeat for 6 s). Answered after a Redis
+ *              |"stale", version, pid, chats, waiting, rooms}], truncated} (stale: no
+ *              heartbeat for 6 s; chats, waiting, rooms: counted in Redis by the chats' node). Answered after a Redis
  *              round trip (bounded by its command timeout). Refused with "not_cluster" on a
  *              single node, "unavailable" when Redis is down or does not answer.
  * Error codes: "bad_request" (not a JSON object of the shape above), "unknown_command",
@@ -82,7 +92,7 @@ char *ctl_request_encode(enum ctl_cmd cmd, const cJSON *args);
  * ("bad_request", "unknown_command", "bad_arguments", "too_large"). Argument checks per
  * command: kick needs a string target (1..64 chars) and an optional string reason
  * (≤ 200 chars); notify needs a string method (1..128 chars), target xor all:true, and
- * optional object params. */
+ * optional object params; queues, rooms and sessions an optional bool cluster. */
 int ctl_request_decode(const char *line, size_t len, struct ctl_request *req, const char **code,
 		       const char **message);
 void ctl_request_free(struct ctl_request *req);

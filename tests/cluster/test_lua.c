@@ -11,6 +11,7 @@
 extern const struct unit_test lua_chat_tests[];
 extern const struct unit_test lua_life_tests[];
 extern const struct unit_test lua_call_tests[];
+extern const struct unit_test lua_admin_tests[];
 void lua_call_setup(void);
 void lua_call_teardown(void);
 
@@ -312,6 +313,7 @@ int main(int argc, char **argv)
 		{ "lua chat", lua_chat_tests, NULL, NULL, test_setup, test_teardown },
 		{ "lua life", lua_life_tests, NULL, NULL, test_setup, test_teardown },
 		{ "lua call", lua_call_tests, NULL, NULL, lua_call_setup, lua_call_teardown },
+		{ "lua admin", lua_admin_tests, NULL, NULL, test_setup, test_teardown },
 		{ NULL, NULL, NULL, NULL, NULL, NULL },
 	};
 	struct lh_server server;

@@ -91,9 +91,11 @@ test('nodes and status on three cluster nodes; a stopped node leaves; Redis gone
       assert.equal(m.state, 'running', JSON.stringify(m));
       assert.equal(m.pid, own.pid);
       assert.ok(m.heartbeat_age_s >= 0 && m.heartbeat_age_s < 6, JSON.stringify(m));
-      assert.deepEqual(Object.keys(m).sort(), ['address', 'heartbeat_age_s', 'name', 'pid', 'state', 'version']);
+      assert.deepEqual(Object.keys(m).sort(), ['address', 'chats', 'heartbeat_age_s', 'name', 'pid', 'rooms', 'state', 'version', 'waiting']);
     }
-    const rows = parseTable((await ctlOk(d.sock, ['nodes'])).stdout, ['NAME', 'ADDRESS', 'AGE', 'STATE', 'VERSION', 'PID'], 'nodes');
+    assert.equal(j.truncated, false);
+    const rows = parseTable((await ctlOk(d.sock, ['nodes'])).stdout,
+      ['NAME', 'ADDRESS', 'AGE', 'STATE', 'CHATS', 'WAITING', 'ROOMS', 'VERSION', 'PID'], 'nodes');
     assert.deepEqual(rows.map((r) => [r[0], r[3]]), names().map((n) => [n, 'running']));
   }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin/ctl_cluster.h"
+#include "cluster/admin.h"
 #include "cluster/node.h"
 #include "unit.h"
 
@@ -274,6 +275,133 @@ static void test_nodes_json(void)
 	cJSON_Delete(d);
 }
 
+/* HMGET P:stats chats rooms named_waiting. */
+static void test_stats(void)
+{
+	uint64_t v[3];
+	redisReply *r = reply("*3\r\n$1\r\n7\r\n$-1\r\n$2\r\n-1\r\n");
+	static const char *bad[] = { "*2\r\n$1\r\n1\r\n$1\r\n1\r\n", "*3\r\n$1\r\n1\r\n$1\r\nx\r\n$1\r\n1\r\n",
+				     "*3\r\n:1\r\n:1\r\n:1\r\n", "$1\r\n1\r\n" };
+
+	CU_ASSERT_EQUAL(cluster_stats_parse(r, v), 0);
+	CU_ASSERT_TRUE(v[0] == 7 && v[1] == 0 && v[2] == 0); /* nil 0; negative (a bug) 0 */
+	freeReplyObject(r);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = reply(bad[i]);
+		CHECKF(cluster_stats_parse(r, v) == -EPROTO, "%zu", i);
+		freeReplyObject(r);
+	}
+}
+
+static void test_wake_payload_lag(void)
+{
+	uint64_t ms = 0;
+	struct cluster_lag l = { 0 };
+
+	CU_ASSERT_EQUAL(cluster_wake_payload_ms("12:1760000000123", 16, &ms), 0);
+	CU_ASSERT_EQUAL(ms, 1760000000123ull);
+	CU_ASSERT_EQUAL(cluster_wake_payload_ms("12", 2, &ms), -ENOENT);
+	CU_ASSERT_EQUAL(cluster_wake_payload_ms("end", 3, &ms), -ENOENT);
+	CU_ASSERT_EQUAL(cluster_wake_payload_ms("12:", 3, &ms), -EPROTO);
+	CU_ASSERT_EQUAL(cluster_wake_payload_ms("x:1", 3, &ms), -EPROTO);
+	CU_ASSERT_EQUAL(cluster_wake_payload_ms("0:1", 3, &ms), -EPROTO);
+	CU_ASSERT_EQUAL(cluster_wake_payload_ms(NULL, 0, &ms), -EPROTO);
+	cluster_lag_add(&l, 0);
+	cluster_lag_add(&l, 3);
+	cluster_lag_add(&l, 1000);
+	cluster_lag_add(&l, 99999);
+	CU_ASSERT_EQUAL(l.count, 4);
+	CU_ASSERT_EQUAL(l.max_ms, 99999);
+	CU_ASSERT_EQUAL(l.sum_ms, 101002);
+	CU_ASSERT_EQUAL(l.buckets[0], 1);                       /* <= 1 ms */
+	CU_ASSERT_EQUAL(l.buckets[2], 1);                       /* <= 5 ms */
+	CU_ASSERT_EQUAL(l.buckets[9], 1);                       /* <= 1 s */
+	CU_ASSERT_EQUAL(l.buckets[CLUSTER_LAG_BUCKETS - 1], 1); /* +Inf */
+	CU_ASSERT_DOUBLE_EQUAL(l.ewma_ms, ((0 * 0.9 + 0.3) * 0.9 + 100) * 0.9 + 9999.9, 1e-6);
+}
+
+/* admin_list's reply as control data: fields copied by type, ms ages as whole seconds, an
+ * empty Lua table ({}) as an empty list, anything unexpected refused. */
+static void test_admin_list_parse(void)
+{
+	static const char ok_rooms[] =
+		"{\"rows\":[{\"room_id\":\"r1\",\"kind\":\"named\",\"age_ms\":2500,\"messages\":3,"
+		"\"members\":[\"Ann\"],\"handles\":{},\"chat\":\"SECRET\"}],\"truncated\":false}";
+	char buf[512];
+	redisReply *r;
+	cJSON *d;
+	char *text;
+	int err;
+
+	snprintf(buf, sizeof(buf), "*2\r\n$2\r\nok\r\n$%zu\r\n%s\r\n", strlen(ok_rooms), ok_rooms);
+	r = reply(buf);
+	d = cluster_admin_list_parse(CLUSTER_LIST_ROOMS, r, &err);
+	CU_ASSERT_EQUAL(err, 0);
+	text = cJSON_PrintUnformatted(d);
+	CU_ASSERT_STRING_EQUAL(text, "{\"rooms\":[{\"room_id\":\"r1\",\"kind\":\"named\",\"age_s\":2,"
+			       "\"messages\":3,\"members\":[\"Ann\"],\"handles\":[]}],\"cluster\":true,"
+			       "\"truncated\":false}");
+	free(text);
+	cJSON_Delete(d);
+	/* The same rows are no sessions (fields missing). */
+	CU_ASSERT_PTR_NULL(cluster_admin_list_parse(CLUSTER_LIST_SESSIONS, r, &err));
+	CU_ASSERT_EQUAL(err, -EPROTO);
+	freeReplyObject(r);
+	r = reply("*2\r\n$2\r\nok\r\n$28\r\n{\"rows\":{},\"truncated\":true}\r\n");
+	d = cluster_admin_list_parse(CLUSTER_LIST_QUEUES, r, &err);
+	text = cJSON_PrintUnformatted(d);
+	CU_ASSERT_STRING_EQUAL(text, "{\"waiting\":[],\"cluster\":true,\"truncated\":true}");
+	free(text);
+	cJSON_Delete(d);
+	freeReplyObject(r);
+	r = reply("-ERR boom\r\n");
+	CU_ASSERT_PTR_NULL(cluster_admin_list_parse(CLUSTER_LIST_NODES, r, &err));
+	CU_ASSERT_EQUAL(err, -EIO);
+	freeReplyObject(r);
+	r = reply("*2\r\n$2\r\nok\r\n$27\r\n{\"rows\":[{\"name\":1}],\"x\":1}\r\n");
+	CU_ASSERT_PTR_NULL(cluster_admin_list_parse(CLUSTER_LIST_NODES, r, &err));
+	CU_ASSERT_EQUAL(err, -EPROTO);
+	freeReplyObject(r);
+}
+
+static void test_admin_kick_parse(void)
+{
+	const char *v[2];
+	redisReply *r = reply("*3\r\n$2\r\nok\r\n$2\r\nh1\r\n$2\r\nh2\r\n");
+
+	CU_ASSERT_EQUAL(cluster_admin_kick_parse(r, v, 2), 2);
+	CU_ASSERT_STRING_EQUAL(v[1], "h2");
+	CU_ASSERT_EQUAL(cluster_admin_kick_parse(r, v, 1), -EPROTO);
+	freeReplyObject(r);
+	r = reply("*1\r\n$2\r\nok\r\n");
+	CU_ASSERT_EQUAL(cluster_admin_kick_parse(r, v, 2), 0);
+	freeReplyObject(r);
+	r = reply("*2\r\n$2\r\nok\r\n:1\r\n");
+	CU_ASSERT_EQUAL(cluster_admin_kick_parse(r, v, 2), -EPROTO);
+	freeReplyObject(r);
+}
+
+/* nodes: each member gets its counts (0 without a row), and truncated. */
+static void test_nodes_counts(void)
+{
+	struct cluster_member v[2] = { { .name = "a", .alive = true }, { .name = "b", .alive = true } };
+	cJSON *d = ctl_cluster_nodes_json(v, 2);
+	cJSON *counts = cJSON_Parse("{\"nodes\":[{\"name\":\"a\",\"chats\":5,\"waiting\":1,\"rooms\":2},"
+				    "{\"name\":\"gone\",\"chats\":9,\"waiting\":0,\"rooms\":0}],"
+				    "\"truncated\":true}");
+	cJSON *m;
+
+	ctl_cluster_nodes_counts(d, counts);
+	m = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(d, "nodes"), 0);
+	CU_ASSERT_EQUAL(cJSON_GetObjectItemCaseSensitive(m, "chats")->valueint, 5);
+	CU_ASSERT_EQUAL(cJSON_GetObjectItemCaseSensitive(m, "rooms")->valueint, 2);
+	m = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(d, "nodes"), 1);
+	CU_ASSERT_EQUAL(cJSON_GetObjectItemCaseSensitive(m, "chats")->valueint, 0);
+	CU_ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "truncated")));
+	cJSON_Delete(counts);
+	cJSON_Delete(d);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -285,6 +413,11 @@ int main(void)
 		{ "fallback reply shape checks", test_fallback },
 		{ "epoch verdicts", test_epoch },
 		{ "nodes: the control command's data", test_nodes_json },
+		{ "P:stats figures", test_stats },
+		{ "wake-up payload time and the lag histogram", test_wake_payload_lag },
+		{ "admin_list replies as control data", test_admin_list_parse },
+		{ "kick replies", test_admin_kick_parse },
+		{ "nodes: per-node counts merged", test_nodes_counts },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {

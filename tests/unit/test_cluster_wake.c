@@ -110,6 +110,9 @@ static void test_deliver(void)
 	CU_ASSERT_TRUE(cluster_wake_registered(&c.w)); /* the waiter decides when to go */
 	CU_ASSERT_EQUAL(cluster_wake_deliver(wk, CH1, strlen(CH1), "18446744073709551615", 20), 2);
 	CU_ASSERT_EQUAL(a.seq, UINT64_MAX);
+	/* seq:ms (the publish time, for the node's lag metric) is a seq too. */
+	CU_ASSERT_EQUAL(cluster_wake_deliver(wk, CH1, strlen(CH1), "43:1760000000123", 16), 2);
+	CU_ASSERT_EQUAL(a.seq, 43);
 	/* nobody listens: 0, not an error */
 	CU_ASSERT_EQUAL(cluster_wake_deliver(wk, "{mcpchat}:wake:CCCCCCCCCCCCCCCCCCCCC3", 37, "1", 1), 0);
 }
@@ -118,7 +121,8 @@ static void test_deliver_malformed(void)
 {
 	struct tw a = { 0 };
 	static const char *const bad_payloads[] = { "", "0", "01", "-1", "+1", "1x", "End", "end ",
-						    "18446744073709551616", "99999999999999999999" };
+						    "18446744073709551616", "99999999999999999999",
+						    "1:", ":1", "1:x", "1:2:3", "0:1", "1:01", "end:1" };
 
 	add(ID1, &a);
 	for (size_t i = 0; i < sizeof(bad_payloads) / sizeof(bad_payloads[0]); i++)

@@ -224,13 +224,43 @@ static void test_unknown_command(void)
 	expect_refused(long_name, "unknown_command", "00000000...\"");
 }
 
+/* queues, rooms, sessions: an optional bool "cluster", nothing else, once. */
+static void test_cluster_listings(void)
+{
+	static const char *const cmds[] = { "queues", "rooms", "sessions" };
+	static const enum ctl_cmd want[] = { CTL_QUEUES, CTL_ROOMS, CTL_SESSIONS };
+	char line[160], msg[80];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(msg, sizeof(msg), "%s takes only \"cluster\" (true or false)", cmds[i]);
+		snprintf(line, sizeof(line), "{\"cmd\":\"%s\",\"args\":{\"cluster\":true}}", cmds[i]);
+		expect_accepted(line, want[i]);
+		snprintf(line, sizeof(line), "{\"cmd\":\"%s\",\"args\":{\"cluster\":false}}", cmds[i]);
+		expect_accepted(line, want[i]);
+		snprintf(line, sizeof(line), "{\"cmd\":\"%s\",\"args\":{}}", cmds[i]);
+		expect_accepted(line, want[i]);
+		snprintf(line, sizeof(line), "{\"cmd\":\"%s\",\"args\":{\"cluster\":1}}", cmds[i]);
+		expect_refused(line, "bad_arguments", msg);
+		snprintf(line, sizeof(line), "{\"cmd\":\"%s\",\"args\":{\"cluster\":\"yes\"}}", cmds[i]);
+		expect_refused(line, "bad_arguments", msg);
+		snprintf(line, sizeof(line), "{\"cmd\":\"%s\",\"args\":{\"cluster\":true,\"cluster\":true}}", cmds[i]);
+		expect_refused(line, "bad_arguments", msg);
+		snprintf(line, sizeof(line), "{\"cmd\":\"%s\",\"args\":{\"cluster\":true,\"all\":true}}", cmds[i]);
+		expect_refused(line, "bad_arguments", msg);
+	}
+	expect_refused("{\"cmd\":\"status\",\"args\":{\"cluster\":true}}", "bad_arguments",
+		       "status takes no arguments");
+}
+
 static void test_no_args_commands(void)
 {
 	expect_refused("{\"cmd\":\"status\",\"args\":{\"x\":1}}", "bad_arguments", "status takes no arguments");
-	expect_refused("{\"cmd\":\"queues\",\"args\":{\"x\":1}}", "bad_arguments", "queues takes no arguments");
-	expect_refused("{\"cmd\":\"rooms\",\"args\":{\"x\":1}}", "bad_arguments", "rooms takes no arguments");
+	expect_refused("{\"cmd\":\"queues\",\"args\":{\"x\":1}}", "bad_arguments",
+		       "queues takes only \"cluster\" (true or false)");
+	expect_refused("{\"cmd\":\"rooms\",\"args\":{\"x\":1}}", "bad_arguments",
+		       "rooms takes only \"cluster\" (true or false)");
 	expect_refused("{\"cmd\":\"sessions\",\"args\":{\"x\":1}}", "bad_arguments",
-		       "sessions takes no arguments");
+		       "sessions takes only \"cluster\" (true or false)");
 	expect_refused("{\"cmd\":\"stats\",\"args\":{\"x\":1}}", "bad_arguments", "stats takes no arguments");
 	expect_refused("{\"cmd\":\"reload\",\"args\":{\"file\":\"/etc/passwd\"}}", "bad_arguments",
 		       "reload takes no arguments");
@@ -574,6 +604,7 @@ static const struct unit_test malformed_tests[] = {
 	{ "embedded NUL", test_embedded_nul },
 	{ "unknown command", test_unknown_command },
 	{ "arguments to commands without any", test_no_args_commands },
+	{ "queues, rooms, sessions: the cluster argument", test_cluster_listings },
 	{ "kick arguments", test_bad_kick },
 	{ "kick counts characters, not bytes", test_kick_counts_characters },
 	{ "notify arguments", test_bad_notify },

@@ -19,5 +19,7 @@ redis.call('HSET', chat_key(id), 'state', 'idle', 'seq', int(base), 'acked', int
 	'cursor', int(base),
 	'idle_ms', int(idle_ms), 'node', node, 'era', era, 'handle', handle, 'created', int(now))
 redis.call('HINCRBY', K_STATS, 'chats', 1)
+-- The admin index (kick by handle on any node); a clash replaces the older entry.
+if handle ~= '' then redis.call('HSET', K_HANDLES, handle, id) end
 touch_chat(load(id), now)
 return { 'ok', 'created' }

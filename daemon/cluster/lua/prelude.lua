@@ -22,6 +22,7 @@ local K_TICKET = P .. ':ticket'
 local K_ROOMCTR = P .. ':roomctr'
 local K_SECRET = P .. ':secret'
 local K_STATS = P .. ':stats'
+local K_HANDLES = P .. ':handles' -- admin handle -> chat id (mcpchatctl kick on any node)
 
 local function chat_key(id) return P .. ':chat:' .. id end
 local function mb_key(id) return P .. ':mb:' .. id end
@@ -141,7 +142,8 @@ local function emit(to, method, inner, refusable, cap)
 	redis.call('XADD', mb_key(to.id), int(seq) .. '-0', 'm', method,
 		'p', '{' .. inner .. ',"seq":' .. int(seq) .. '}')
 	redis.call('PEXPIRE', mb_key(to.id), ttl(to))
-	redis.call('PUBLISH', P .. ':wake:' .. to.id, int(seq))
+	-- seq:ms, the publish time on Redis' clock: nodes measure their wake-up lag with it
+	redis.call('PUBLISH', P .. ':wake:' .. to.id, int(seq) .. ':' .. int(now_ms()))
 	return seq
 end
 
@@ -391,6 +393,9 @@ local function end_chat(c, reason)
 	end
 	redis.call('DEL', chat_key(c.id), mb_key(c.id), sent_key(c.id))
 	redis.call('ZREM', K_EXPIRY, c.id)
+	if c.handle and c.handle ~= '' and redis.call('HGET', K_HANDLES, c.handle) == c.id then
+		redis.call('HDEL', K_HANDLES, c.handle)
+	end
 	redis.call('HINCRBY', K_STATS, 'chats', -1)
 	redis.call('PUBLISH', P .. ':wake:' .. c.id, 'end')
 	cache[c.id] = nil
