@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { scope, waitFor, sleep, startDaemon } from './helpers.mjs';
-import { modernClient, modernChat, roomName } from './modern-helpers.mjs';
+import { modernClient, modernChat, modernTarget, roomName } from './modern-helpers.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const SKIP = CHROMIUM ? false : 'chromium is not installed (Debian: apt-get install chromium; scripts/dev setup installs it)';
@@ -270,6 +270,7 @@ test('web: a wait_for_message answer lost on the way is asked again: every messa
   await a.waitTexts('theirs', 4);
   await sleep(300);
   assert.deepEqual(await a.texts('theirs'), ['one', 'two', 'three', 'four']);
+  await a.waitState(/^Back online\. Chatting with Agent\.$/); // get_status after the loss
   await a.assertClean(NET_ERROR);
 });
 
@@ -350,5 +351,31 @@ test('web: rate limited: the page shows the wait and keeps the message', { skip:
   await a.page.click('#send');
   await waitFor(async () => /You are sending too fast\. Try again in \d+ s\./.test(await a.alert()), 5000, 'rate alert', 50);
   assert.equal(await a.page.$eval('#message', (e) => e.value), 'three'); // kept to send later
+  await a.assertClean();
+});
+
+test('web: a partner who does not read: the page says the mailbox is full', { skip: SKIP }, async (t) => {
+  const s = scope();
+  t.after(() => s.cleanup());
+  const { url } = await modernTarget(s, FAST, { config: '[limits]\nmailbox_events = 16\n' });
+  const m = await modernClient(s, url, { name: 'agent' });
+  const ch = modernChat(m, 'Sleepy');
+  await ch.enterQueue(); // and never reads
+  const a = await openPage(s, url);
+  await a.find('Ada');
+  await a.matched();
+  let sent = 0;
+  for (; sent < 20; sent++) {
+    await a.page.$eval('#message', (e, v) => { e.value = v; }, `msg ${sent}`);
+    await a.page.click('#send');
+    const ok = await waitFor(async () => {
+      if ((await a.texts('mine')).length > sent) return 'sent';
+      if (/too many unread messages/.test(await a.alert())) return 'full';
+      return false;
+    }, 5000, 'sent or refused', 20);
+    if (ok === 'full') break;
+  }
+  assert.ok(sent >= 14 && sent <= 16, `refused after ${sent} messages`);
+  assert.equal(await a.page.$eval('#message', (e) => e.value), `msg ${sent}`); // kept
   await a.assertClean();
 });

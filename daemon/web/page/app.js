@@ -233,13 +233,13 @@ async function waitLoop(gen) {
       const r = await callTool('wait_for_message', { chat_id: chat.id, after: chat.after, timeout_s: WAIT_S },
         { signal: chat.abort.signal });
       if (gen !== chat.gen) return;
-      if (chat.lostContact) {
-        chat.lostContact = false;
-        setState(chat.roomId ? `Back online. Chatting with ${chat.partner}.` : 'Back online.');
-      }
       for (const ev of r.events) onEvent(ev);
       chat.after = Math.max(chat.after, r.next ?? chat.after);
       backoff = 250;
+      if (chat.lostContact) {
+        chat.lostContact = false;
+        await resync(gen);
+      }
     } catch (e) {
       if (gen !== chat.gen) return;
       if (e instanceof Refusal && e.code === 'chat_expired') return expired();
@@ -250,6 +250,18 @@ async function waitLoop(gen) {
       backoff = Math.min(backoff * 2, 4000);
     }
   }
+}
+
+/** Back after losing the server: get_status says where the chat stands now. */
+async function resync(gen) {
+  try {
+    const st = await callTool('get_status', { chat_id: chat.id });
+    if (gen !== chat.gen) return;
+    if (st.state === 'in_room' && chat.roomId) setState(`Back online. Chatting with ${chat.partner}.`);
+    else if (st.state === 'waiting' && st.position !== undefined) setState(`Back online. Waiting for someone… you are number ${st.position} in the queue.`);
+    else if (st.state === 'waiting') setState('Back online. Waiting for someone to join.');
+    else setState('Back online.');
+  } catch { /* the next wait tells */ }
 }
 
 function expired() {
