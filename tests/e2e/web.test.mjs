@@ -6,19 +6,23 @@
 // must end without console errors and without CSP violations.
 //
 // CHROMIUM=/path overrides the browser; without one the suite is skipped with a message.
-// MCPCHAT_WEB_SCREENSHOT=docs/web-chat.png writes the README's screenshot (else to tmpdir).
+// MCPCHAT_WEB_SCREENSHOT=docs/web-chat.png writes the README's screenshot (else it is taken in
+// memory and only checked to be a PNG).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { scope, waitFor, sleep, startDaemon } from './helpers.mjs';
+import { ctlJson } from './ctl-helpers.mjs';
 import { modernClient, modernChat, modernTarget, roomName } from './modern-helpers.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-const SKIP = CHROMIUM ? false : 'chromium is not installed (Debian: apt-get install chromium; scripts/dev setup installs it)';
+const CHROMIUM = process.env.CHROMIUM !== undefined
+  ? (existsSync(process.env.CHROMIUM) ? process.env.CHROMIUM : null)
+  : ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const SKIP = CHROMIUM ? false : `chromium is not installed${process.env.CHROMIUM ? ` at CHROMIUM=${process.env.CHROMIUM}` : ''} (Debian: apt-get install chromium; scripts/dev setup installs it)`;
 const FAST = ['--rate', '1000000', '--burst', '1000000'];
-const SHOT = process.env.MCPCHAT_WEB_SCREENSHOT || path.join(tmpdir(), `mcp-chat-web-${process.pid}.png`);
+const SHOT = process.env.MCPCHAT_WEB_SCREENSHOT || null; // else taken in memory only
 // Chromium logs a failed request as a console error; the tests that fail requests on purpose
 // (a dropped answer, a stopped daemon) allow exactly those.
 const NET_ERROR = /Failed to load resource: net::ERR_(CONNECTION_RESET|CONNECTION_REFUSED|FAILED|EMPTY_RESPONSE|NETWORK_CHANGED)|the server responded with a status of 503/;
@@ -159,8 +163,9 @@ test('web: two pages are matched and chat both ways (one keyboard-only); screens
   assert.match(lines.find((l) => l.kind === 'mine').who, /^You · \d{2}:\d{2}/);
   // Announced to screen readers: the log is a polite live region.
   assert.deepEqual(await a.page.$eval('#log', (e) => [e.getAttribute('role'), e.getAttribute('aria-live')]), ['log', 'polite']);
-  await a.page.screenshot({ path: SHOT });
-  t.diagnostic(`screenshot: ${SHOT}`);
+  const png = await a.page.screenshot(SHOT ? { path: SHOT } : {});
+  assert.equal(Buffer.from(png).subarray(1, 4).toString(), 'PNG');
+  if (SHOT) t.diagnostic(`screenshot: ${SHOT}`);
   await a.assertClean();
   await b.assertClean();
 });
@@ -377,5 +382,26 @@ test('web: a partner who does not read: the page says the mailbox is full', { sk
   }
   assert.ok(sent >= 14 && sent <= 16, `refused after ${sent} messages`);
   assert.equal(await a.page.$eval('#message', (e) => e.value), `msg ${sent}`); // kept
+  await a.assertClean();
+});
+
+test('web: an operator kicks the partner: the page says so', { skip: SKIP }, async (t) => {
+  const s = scope();
+  t.after(() => s.cleanup());
+  const dir = mkdtempSync(path.join(tmpdir(), 'mcpchat-web-'));
+  s.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const sock = path.join(dir, 'control.sock');
+  const d = await s.daemon([...FAST, '--control-socket', sock]);
+  const v1 = await s.client(d.url, { name: 'agent-v1' });
+  await v1.ok('enter_queue', { display_name: 'Troll' });
+  const a = await openPage(s, d.url);
+  await a.find('Ada');
+  await a.matched();
+  const { sessions } = await ctlJson(sock, ['sessions']);
+  const troll = sessions.find((x) => x.era !== 'modern');
+  assert.ok(troll, `no 2025 session in ${JSON.stringify(sessions)}`);
+  await ctlJson(sock, ['kick', troll.handle, '--reason', 'test']);
+  await a.waitState(/The chat has ended/);
+  assert.ok((await a.texts('note')).includes('Troll was removed from the chat by an operator (kicked).'));
   await a.assertClean();
 });
