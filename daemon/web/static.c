@@ -45,8 +45,8 @@ bool web_etag_matches(const char *inm, const char *etag)
 	size_t elen = strlen(etag);
 	const char *p = skip_ows(inm);
 
-	if (strcmp(p, "*") == 0 || (p[0] == '*' && skip_ows(p + 1)[0] == '\0'))
-		return true;
+	if (p[0] == '*') /* any current representation: "*" alone, or nothing matches */
+		return skip_ows(p + 1)[0] == '\0';
 	/* 1#entity-tag: [W/]"opaque", separated by commas and optional whitespace. */
 	while (*p) {
 		const char *q;
