@@ -15,8 +15,9 @@
 #include "web/static.h"
 
 /* The HTTP client connections: bytes in through net/conn, requests assembled by http/request,
- * answered by mcp (through this connection's sink) or by the status endpoints; keep-alive,
- * pipelining behind a held request, head and keep-alive timeouts, and the lingering close. */
+ * answered by mcp (through this connection's sink), the status endpoints or the chat page
+ * (web/); keep-alive, pipelining behind a held request, head and keep-alive timeouts, and the
+ * lingering close. */
 
 /* A client connection. It lives until its socket is closed and no operation on it is still in
  * the ring (the multishot recv has ended and no send is in flight). */
