@@ -237,6 +237,18 @@ test('web: a named room by #room=NAME, shared by link; the partner leaves and th
   await e.page.close();
   await c.waitState(/The chat has ended/);
   assert.ok((await c.texts('note')).some((n) => /^Di (left the chat|disconnected)\.$/.test(n)));
+  // Alone in a named room, Leave leaves it: the next one in waits rather than meets a ghost.
+  const room2 = roomName('web-alone');
+  const f = await openPage(s, d.url, { hash: `#room=${room2}` });
+  await f.join('Fay');
+  await f.waitState(new RegExp(`Waiting in room ${room2}`));
+  await f.page.click('#leave');
+  await f.waitState(/You left the chat/);
+  const g = await openPage(s, d.url, { hash: `#room=${room2}` });
+  await g.join('Gus');
+  await g.waitState(new RegExp(`Waiting in room ${room2}`));
+  await f.assertClean();
+  await g.assertClean();
   await a.assertClean();
   await b.assertClean();
   await c.assertClean();

@@ -174,6 +174,7 @@ const chat = {
   after: 0,         // the last event seq shown: every wait_for_message acknowledges it
   roomId: null,     // the open room, or null
   waiting: false,   // in the queue or alone in a named room
+  waitingIn: null,  // that room's id, or null for the queue
   partner: null,
   gen: 0,           // bumped to stop a wait loop
   abort: null,
@@ -218,6 +219,7 @@ function found(roomId, partner) {
   if (chat.roomId === roomId) return; // told twice (the call's answer and the event)
   chat.roomId = roomId;
   chat.waiting = false;
+  chat.waitingIn = null;
   chat.partner = partner || 'Stranger';
   addLine('note', '', `You are chatting with ${chat.partner}.`);
   setState(`Chatting with ${chat.partner}.`);
@@ -283,6 +285,7 @@ function stop() {
   chat.id = null;
   chat.roomId = null;
   chat.waiting = false;
+  chat.waitingIn = null;
 }
 
 function begin(r) {
@@ -297,6 +300,7 @@ function begin(r) {
   ui.chat.hidden = false;
   if (r.status === 'matched') return found(r.room_id, r.partner?.display_name);
   chat.waiting = true;
+  chat.waitingIn = r.room_id ?? null;
   setComposer(false);
   if (r.position !== undefined) setState(`Waiting for someone… you are number ${r.position} in the queue.`);
   else setState(`Waiting in room ${r.room_id} for someone to join.`);
@@ -324,10 +328,16 @@ async function joinRoom(room) {
   ui.share.hidden = false;
 }
 
+/** The room_id leave_chat needs: the open room, the named room waited in, or for the queue
+ * (which has no room id yet) any valid id. */
+function leaveId() {
+  return chat.roomId || chat.waitingIn || 'queue';
+}
+
 /** Leaves the room or queue this chat is in; quiet when there is none any more. */
 async function leaveRoom() {
   if (!chat.id || (!chat.roomId && !chat.waiting)) return;
-  const room = chat.roomId || 'queue'; // the queue has no room id: any id leaves it
+  const room = leaveId();
   chat.roomId = null;
   chat.waiting = false;
   try { await callTool('leave_chat', { chat_id: chat.id, room_id: room }); } catch { /* ended already */ }
@@ -423,7 +433,7 @@ ui.next.addEventListener('click', () => act(async () => {
 // Closing the page leaves the chat; keepalive lets the request outlive the page.
 addEventListener('pagehide', () => {
   if (!chat.id || (!chat.roomId && !chat.waiting)) return;
-  rpc('tools/call', { name: 'leave_chat', arguments: { chat_id: chat.id, room_id: chat.roomId || 'queue' } },
+  rpc('tools/call', { name: 'leave_chat', arguments: { chat_id: chat.id, room_id: leaveId() } },
     { name: 'leave_chat', keepalive: true }).catch(() => {});
   stop();
 });
