@@ -126,6 +126,8 @@ test('web: GET / serves the page with its security headers; the page reaches /mc
   assert.equal(await a.page.title(), 'mcp-chat');
   await sleep(300); // server/discover answered
   assert.equal(await a.alert(), '');
+  assert.ok(await a.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+    'the start page scrolls sideways on a phone-sized screen');
   await a.assertClean();
 });
 
@@ -340,6 +342,9 @@ test('web: hostile text is shown as inert text, intact both ways (markup, </scri
   assert.equal(await a.page.evaluate(() => window.__pwned), undefined);
   assert.equal(await a.page.$$eval('#log img, #log script, #log style, #log a', (e) => e.length), 0);
   assert.ok(await a.page.$eval('body', (e) => getComputedStyle(e).display !== 'none'));
+  // A phone-sized screen: 4096 bytes without a space still wrap, nothing scrolls sideways.
+  assert.ok(await a.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+    'the page scrolls sideways');
   // And the other way: what the page sends arrives byte for byte.
   for (const h of [hostile[0], hostile[3], hostile[5]]) await a.send(h);
   const mine = await a.texts('mine');
