@@ -422,3 +422,13 @@ test('web: an operator kicks the partner: the page says so', { skip: SKIP }, asy
   assert.ok((await a.texts('note')).includes('Troll was removed from the chat by an operator (kicked).'));
   await a.assertClean();
 });
+
+test('web: opened by a host name /mcp does not allow, the page says why', { skip: SKIP }, async (t) => {
+  const s = scope();
+  t.after(() => s.cleanup());
+  const { url } = await modernTarget(s, FAST, { config: '[server]\nallowed_hosts = 127.0.0.1\n' });
+  // The page itself is public; its requests to /mcp carry Host and Origin localhost.
+  const a = await openPage(s, url.replace('127.0.0.1', 'localhost'));
+  await waitFor(async () => /Host is not allowed/.test(await a.alert()), 5000, 'the 403 explained', 50);
+  await a.assertClean(/the server responded with a status of 403/);
+});

@@ -452,4 +452,4 @@ fromHash();
 // server/discover: is this a server of our revision?
 rpc('server/discover', {}).then((r) => {
   if (!r.supportedVersions?.includes(VERSION)) showAlert(`This server does not speak MCP ${VERSION}.`);
-}).catch(() => showAlert('Cannot reach the server. Reload the page to try again.'));
+}).catch(report); // e.g. 403: this host name is not in the server's [server] allowed_hosts
