@@ -12,10 +12,12 @@
 #include "net/linger.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+#include "web/static.h"
 
 /* The HTTP client connections: bytes in through net/conn, requests assembled by http/request,
- * answered by mcp (through this connection's sink) or by the status endpoints; keep-alive,
- * pipelining behind a held request, head and keep-alive timeouts, and the lingering close. */
+ * answered by mcp (through this connection's sink), the status endpoints or the chat page
+ * (web/); keep-alive, pipelining behind a held request, head and keep-alive timeouts, and the
+ * lingering close. */
 
 /* A client connection. It lives until its socket is closed and no operation on it is still in
  * the ring (the multishot recv has ended and no send is in flight). */
@@ -226,6 +228,18 @@ static enum mcp_disposition serve_status(struct client *c, const struct http_req
 	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 }
 
+/* / and /web/: the chat page, to any peer (it holds nothing; /mcp checks Host and Origin). */
+static enum mcp_disposition serve_web(struct client *c, const struct http_request *req)
+{
+	struct web_answer a;
+
+	web_answer(c->cs->cfg->web, req, &a);
+	http_response(&c->net.q.out, a.status, a.type, a.extra, a.body, a.len, req->keep_alive,
+		      a.head_only);
+	conn_flush(c);
+	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
+}
+
 /* Parses and answers requests in data until one is held open or the input runs out.
  * Returns how many bytes were used. */
 static size_t conn_parse(struct client *c, const char *data, size_t len)
@@ -254,6 +268,8 @@ static size_t conn_parse(struct client *c, const char *data, size_t len)
 		stats.requests++;
 		if (status_is_path(http_conn_request(c->http)->path))
 			d = serve_status(c, http_conn_request(c->http));
+		else if (web_is_path(http_conn_request(c->http)->path))
+			d = serve_web(c, http_conn_request(c->http));
 		else
 			d = mcp_handle(c->cs->mcp, http_conn_request(c->http), &c->sink);
 		http_conn_next(c->http);

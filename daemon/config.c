@@ -28,6 +28,7 @@ void config_defaults(struct config *cfg)
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->healthz = true;
 	cfg->metrics = true;
+	cfg->web = true;
 	cfg->status_allow[0] = (struct config_net){ AF_INET, { 127 }, 8 };
 	cfg->status_allow[1] = (struct config_net){ AF_INET6, { [15] = 1 }, 128 };
 	cfg->n_status_allow = 2;
@@ -258,6 +259,7 @@ static const struct key keys[] = {
 	{ "status", "healthz", K_BOOL, F(healthz), 0, 0, true },
 	{ "status", "metrics", K_BOOL, F(metrics), 0, 0, true },
 	{ "status", "allow", K_NETS, F(status_allow), 0, 0, true },
+	{ "web", "enabled", K_BOOL, F(web), 0, 0, true },
 	{ "cluster", "redis", K_REDIS, F(cluster_redis), 0, 0, false },
 	{ "cluster", "node", K_NODE, F(cluster_node), 0, 0, false },
 	{ "cluster", "redis_user", K_STRING, F(cluster_redis_user), 0, sizeof(((struct config *)0)->cluster_redis_user), false },

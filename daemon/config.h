@@ -33,6 +33,9 @@ struct config {
 	} status_allow[CONFIG_MAX_ALLOWED];
 	int n_status_allow;
 
+	/* [web]: the chat page at / and its assets under /web/ (off: 404). */
+	bool web;
+
 	size_t max_head_bytes;
 	size_t max_body_bytes;
 	size_t max_send_queue;

@@ -6,8 +6,8 @@
 # list with packaging/rpm-files.txt, installs the .deb with apt-get, checks and starts the
 # installed daemon on the installed configuration as the mcp-chat user (no systemd as PID 1
 # here: it is started by hand, with the unit's user), talks MCP to it with curl and to its
-# control socket with the installed mcpchatctl, reads /healthz and /metrics, reloads it with
-# mcpchatctl reload and SIGHUP, stops it with SIGTERM, verifies the systemd unit and its
+# control socket with the installed mcpchatctl, reads /healthz, /metrics and the chat page at /,
+# reloads it with mcpchatctl reload and SIGHUP, stops it with SIGTERM, verifies the systemd unit and its
 # security exposure, purges the package and checks that nothing is left behind. The system
 # user mcp-chat stays, as Debian does for every package's system user. tests/systemd.sh runs
 # the same .deb under a real systemd.
@@ -207,6 +207,14 @@ for m in mcpchat_sessions mcpchat_sessions_started_total mcpchat_requests_total 
 done
 grep -q '^mcpchat_sessions_started_total 1$' "$TMP/metrics" || fail "/metrics: sessions_started_total is not 1"
 say "/healthz ok, /metrics has the expected series"
+
+# The chat page is compiled into the installed binary (nothing under /usr/share to read).
+curl -sS -m 5 -D "$TMP/page.head" -o "$TMP/page.body" "$URL/" || fail "GET /: no answer"
+grep -qi '^HTTP/1.1 200' "$TMP/page.head" || { cat "$TMP/page.head"; fail "GET /: not 200"; }
+grep -qi "^Content-Security-Policy: default-src 'self'" "$TMP/page.head" || fail "GET /: no CSP"
+grep -q '<script type="module" src="/web/app.js">' "$TMP/page.body" || fail "GET /: not the page"
+curl -sS -m 5 "$URL/web/app.js" | grep -q "server/discover" || fail "GET /web/app.js: not the script"
+say "the chat page is served at / (and its script at /web/app.js)"
 
 # What `systemctl reload mcp-chat` does (ExecReload=mcpchatctl reload, as the unit's user), then
 # SIGHUP, which still works.

@@ -22,6 +22,7 @@ enum tracked {
 	H_ACCEPT,
 	H_MCP_METHOD,
 	H_MCP_NAME,
+	H_IF_NONE_MATCH,
 	H_COUNT,
 	H_NONE = H_COUNT,
 };
@@ -36,6 +37,7 @@ static const char *const tracked_names[H_COUNT] = {
 	[H_ACCEPT] = "accept",
 	[H_MCP_METHOD] = "mcp-method",
 	[H_MCP_NAME] = "mcp-name",
+	[H_IF_NONE_MATCH] = "if-none-match",
 };
 
 /* Header values and the path are kept in one growing arena, addressed by offsets (the arena
@@ -175,7 +177,10 @@ static int on_header_field_complete(llhttp_t *p)
 		case 10: cur = H_MCP_METHOD; break;
 		case 6: cur = c->field[0] == 'a' || c->field[0] == 'A' ? H_ACCEPT : H_ORIGIN; break;
 		case 12: cur = H_CONTENT_TYPE; break;
-		case 13: cur = H_LAST_EVENT_ID; break;
+		case 13:
+			cur = c->field[0] == 'i' || c->field[0] == 'I' ? H_IF_NONE_MATCH
+								       : H_LAST_EVENT_ID;
+			break;
 		case 14: cur = H_SESSION_ID; break;
 		case 20: cur = H_PROTOCOL_VERSION; break;
 		}
@@ -313,6 +318,7 @@ static int on_message_complete(llhttp_t *p)
 	r->last_event_id = c->seen[H_LAST_EVENT_ID] ? c->arena + c->off[H_LAST_EVENT_ID] : NULL;
 	r->mcp_method = c->seen[H_MCP_METHOD] ? c->arena + c->off[H_MCP_METHOD] : NULL;
 	r->mcp_name = c->seen[H_MCP_NAME] ? c->arena + c->off[H_MCP_NAME] : NULL;
+	r->if_none_match = c->seen[H_IF_NONE_MATCH] ? c->arena + c->off[H_IF_NONE_MATCH] : NULL;
 	r->keep_alive = llhttp_should_keep_alive(p);
 	if (c->body)
 		c->body[c->body_len] = '\0';

@@ -24,6 +24,7 @@ struct http_request {
 	const char *last_event_id;
 	const char *mcp_method; /* MCP 2026-07-28 mirrors of the body's method and name */
 	const char *mcp_name;
+	const char *if_none_match; /* the page's revalidation (web/static) */
 	bool has_accept;
 	bool accept_json; /* Accept admits application/json */
 	bool accept_sse;  /* Accept admits text/event-stream */

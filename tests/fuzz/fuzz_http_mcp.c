@@ -17,7 +17,9 @@
 #include "fuzz_common.h"
 #include "fuzz_entry.h"
 #include "http/request.h"
+#include "http/response.h"
 #include "mcp/jsonrpc.h"
+#include "web/static.h"
 
 #define MAX_CONNS 8
 #define SLOTS 4
@@ -209,11 +211,33 @@ static size_t chunk_len(size_t left)
 	}
 }
 
+/* The page's routes (/ and /web/), as client.c routes them: every answer a known status
+ * with a head that fits, no body on HEAD or 304. */
+static void answer_web(const struct http_request *req)
+{
+	struct web_answer a;
+	char head[1024];
+
+	web_answer(!(G.flags & F_TIGHT), req, &a); /* [web] off with the tight limits */
+	FZ_CHECK(a.status == 200 || a.status == 304 || a.status == 404 || a.status == 405,
+		 "web: status %d", a.status);
+	FZ_CHECK(a.status != 304 || a.head_only, "web: a 304 with a body");
+	FZ_CHECK(req->method != HTTP_M_HEAD || a.head_only, "web: a body for HEAD");
+	FZ_CHECK(a.body && a.len > 0, "web: no body");
+	FZ_CHECK(http_format_head(head, sizeof(head), a.status, a.type, (long)a.len, a.extra,
+				  req->keep_alive) > 0, "web: the head does not fit");
+}
+
 static void answer(struct conn *c)
 {
 	const struct http_request *req = http_conn_request(c->http);
 	enum mcp_disposition d;
 
+	if (web_is_path(req->path)) {
+		answer_web(req);
+		http_conn_next(c->http);
+		return;
+	}
 	fz_sink_expect(&c->sink, req->method == HTTP_M_HEAD ? FZ_REQ_HEAD : FZ_REQ_BODY);
 	d = mcp_handle(G.w.srv, req, &c->sink.sink);
 	http_conn_next(c->http);

@@ -79,6 +79,7 @@ static void test_defaults_limits(void)
 	CHECK_U(c.log_level, LOG_LVL_INFO);
 	CU_ASSERT_TRUE(c.healthz);
 	CU_ASSERT_TRUE(c.metrics);
+	CU_ASSERT_TRUE(c.web);
 	/* Service account and control socket: empty (own user, own group, default path). */
 	CHECK_S(c.user, "");
 	CHECK_S(c.control_group, "");
@@ -209,9 +210,10 @@ static void test_load_bools(void)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		/* Start from the opposite so each load must write the field. */
-		snprintf(text, sizeof(text), "[status]\nhealthz = %s\nmetrics = %s\n", cases[i].v, cases[i].v);
+		snprintf(text, sizeof(text), "[status]\nhealthz = %s\nmetrics = %s\n[web]\nenabled = %s\n",
+			 cases[i].v, cases[i].v, cases[i].v);
 		config_defaults(&c);
-		c.healthz = c.metrics = !cases[i].want;
+		c.healthz = c.metrics = c.web = !cases[i].want;
 		{
 			char path[256], err[512];
 			int rc = load_text(&c, text, path, sizeof(path), err, sizeof(err));
@@ -220,6 +222,7 @@ static void test_load_bools(void)
 		}
 		CHECK(c.healthz == cases[i].want, "healthz = %s gave %d", cases[i].v, c.healthz);
 		CHECK(c.metrics == cases[i].want, "metrics = %s gave %d", cases[i].v, c.metrics);
+		CHECK(c.web == cases[i].want, "[web] enabled = %s gave %d", cases[i].v, c.web);
 	}
 }
 

@@ -134,6 +134,8 @@ static void test_bad_bools_levels(void)
 		LOAD_BAD_EXACT(text, 2, "bad value for healthz in [status]: expected on or off");
 		snprintf(text, sizeof(text), "[status]\nmetrics = %s\n", bad_bools[i]);
 		LOAD_BAD_EXACT(text, 2, "bad value for metrics in [status]: expected on or off");
+		snprintf(text, sizeof(text), "[web]\nenabled = %s\n", bad_bools[i]);
+		LOAD_BAD_EXACT(text, 2, "bad value for enabled in [web]: expected on or off");
 	}
 	for (size_t i = 0; i < sizeof(bad_levels) / sizeof(bad_levels[0]); i++) {
 		snprintf(text, sizeof(text), "[log]\nlevel = %s\n", bad_levels[i]);

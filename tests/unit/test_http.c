@@ -325,11 +325,13 @@ static void test_tracked_headers_case_insensitive(void)
 						    "mcp-session-id: S\r\n"
 						    "mcp-protocol-version: P\r\n"
 						    "last-event-id: 7\r\n"
+						    "iF-nOnE-mAtCh: \"e\"\r\n"
 						    "Mcp-Session-Id-But-Longer-Than-Tracked: X\r\n"
 						    "X-Host: Y\r\n"
 						    /* Same lengths, one letter off: no match, so no duplicate. */
 						    "Hosz: D\r\nOrigim: D\r\nAcceps: D\r\nContent-Typf: D\r\n"
 						    "Last-Event-Iq: D\r\nMcp-Session-Ix: D\r\n"
+						    "If-None-Matcx: D\r\nIast-Event-ID: D\r\n"
 						    "Mcp-Protocol-Versiom: D\r\n\r\n");
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -339,6 +341,7 @@ static void test_tracked_headers_case_insensitive(void)
 	CU_ASSERT_STRING_EQUAL(r->session_id, "S");
 	CU_ASSERT_STRING_EQUAL(r->protocol_version, "P");
 	CU_ASSERT_STRING_EQUAL(r->last_event_id, "7");
+	CU_ASSERT_STRING_EQUAL(r->if_none_match, "\"e\"");
 	CU_ASSERT_FALSE(r->has_accept);
 	http_conn_free(c);
 }
