@@ -101,7 +101,6 @@ void print_stats(const cJSON *d)
 	print_kv(d, order);
 }
 
-static void print_local_queues(const cJSON *d);
 static void print_local_sessions(const cJSON *d);
 
 /* A cluster listing (--cluster) has cluster:true; it says when rows were left out. */
@@ -116,20 +115,22 @@ static void truncation_note(const cJSON *d, const char *what)
 		printf("(truncated: the cluster has more %s than one answer shows)\n", what);
 }
 
-/* --cluster: the queue in order, then the named rooms' waiters; the node each began on. */
-static void print_cluster_queues(const cJSON *d)
+/* The queue in order, then the named rooms' waiters; with --cluster the node each began on. */
+static void print_waiters(const cJSON *d, bool cluster)
 {
-	static const char *const head[] = { "HANDLE", "NAME", "NODE", "WAITED", "KIND", "ROOM", "INTERESTS" };
+	static const char *const local[] = { "HANDLE", "NAME", "WAITED", "KIND", "ROOM", "INTERESTS" };
+	static const char *const all[] = { "HANDLE", "NAME", "NODE", "WAITED", "KIND", "ROOM", "INTERESTS" };
 	const cJSON *it;
 	struct table t;
 	char buf[32];
 
-	table_init(&t, 7);
-	table_headers(&t, head);
+	table_init(&t, cluster ? 7 : 6);
+	table_headers(&t, cluster ? all : local);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "waiting")) {
 		table_add(&t, fmt_field(it, "handle"));
 		table_add(&t, fmt_field(it, "display_name"));
-		table_add(&t, fmt_field(it, "node"));
+		if (cluster)
+			table_add(&t, fmt_field(it, "node"));
 		fmt_duration(cJSON_GetObjectItemCaseSensitive(it, "waited_s"), buf, sizeof(buf));
 		table_add(&t, buf);
 		table_add(&t, fmt_field(it, "kind"));
@@ -137,7 +138,8 @@ static void print_cluster_queues(const cJSON *d)
 		table_add_owned(&t, fmt_join(cJSON_GetObjectItemCaseSensitive(it, "interests"), ","));
 	}
 	table_print_free(&t);
-	truncation_note(d, "waiters");
+	if (cluster)
+		truncation_note(d, "waiters");
 }
 
 /* --cluster: every chat in Redis; no stream or mailbox columns (a node's own). */
@@ -166,32 +168,7 @@ static void print_cluster_sessions(const cJSON *d)
 
 void print_queues(const cJSON *d)
 {
-	if (is_cluster(d)) {
-		print_cluster_queues(d);
-		return;
-	}
-	print_local_queues(d);
-}
-
-static void print_local_queues(const cJSON *d)
-{
-	static const char *const head[] = { "HANDLE", "NAME", "WAITED", "KIND", "ROOM", "INTERESTS" };
-	const cJSON *it;
-	struct table t;
-	char buf[32];
-
-	table_init(&t, 6);
-	table_headers(&t, head);
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(d, "waiting")) {
-		table_add(&t, fmt_field(it, "handle"));
-		table_add(&t, fmt_field(it, "display_name"));
-		fmt_duration(cJSON_GetObjectItemCaseSensitive(it, "waited_s"), buf, sizeof(buf));
-		table_add(&t, buf);
-		table_add(&t, fmt_field(it, "kind"));
-		table_add(&t, fmt_field(it, "room_id"));
-		table_add_owned(&t, fmt_join(cJSON_GetObjectItemCaseSensitive(it, "interests"), ","));
-	}
-	table_print_free(&t);
+	print_waiters(d, is_cluster(d));
 }
 
 void print_rooms(const cJSON *d)
