@@ -201,6 +201,9 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 	out = sink->ops->out(sink);
 	http_response_head(out, 200, "text/event-stream", -1,
 			   "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", keep_alive);
+	if (a->tool.notes.len) /* sent by the tool before it waited */
+		buf_append(out, a->tool.notes.p, a->tool.notes.len);
+	buf_free(&a->tool.notes);
 	sink->ops->commit(sink);
 	return MCP_PENDING;
 }
@@ -330,11 +333,17 @@ enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_si
 	if (call->done_early) { /* the owner answered within the call: a plain JSON answer */
 		struct buf msg = BUF_INIT;
 
+		enum mcp_disposition d = keep_alive ? MCP_DONE : MCP_CLOSE;
+
 		mcp_answer_append(&msg, id, &call->early);
-		mcp_reply_json(sink, 200, NULL, msg.p, msg.len, keep_alive);
+		if (a->tool.notes.len)
+			d = mcp_reply_streamed(sink, &a->tool.notes, msg.p, msg.len, keep_alive);
+		else
+			mcp_reply_json(sink, 200, NULL, msg.p, msg.len, keep_alive);
+		buf_free(&a->tool.notes);
 		buf_free(&msg);
 		free_deferred(call);
-		return keep_alive ? MCP_DONE : MCP_CLOSE;
+		return d;
 	}
 	call->id = cJSON_Duplicate(id, 1);
 	call->sink = sink;
@@ -345,6 +354,9 @@ enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_si
 	sink->call = call;
 	http_response_head(sink->ops->out(sink), 200, "text/event-stream", -1,
 			   "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", keep_alive);
+	if (a->tool.notes.len)
+		buf_append(sink->ops->out(sink), a->tool.notes.p, a->tool.notes.len);
+	buf_free(&a->tool.notes);
 	sink->ops->commit(sink);
 	timer_arm(srv->timers, &call->ping, timer_now_ms() + srv->cfg->sse_keepalive_ms);
 	return MCP_PENDING;

@@ -69,6 +69,8 @@ struct mcp_session {
 	char undo_id[48];
 	uint64_t undo_cursor, undo_to;
 	uint32_t busy; /* requests being answered right now */
+	char **subs;   /* resources/subscribe: the URIs (catalog.c) */
+	uint32_t n_subs;
 	void *app;     /* the layer above's state */
 };
 
@@ -111,6 +113,7 @@ struct mcp_server {
 	size_t n_resources;
 	const struct mcp_prompt *prompts;
 	size_t n_prompts;
+	const struct mcp_catalog *catalog; /* offered next to the main set, or NULL */
 	const char *instructions;
 	struct mcp_hooks hooks;
 	bool shutting_down;
@@ -197,6 +200,27 @@ void mcp_call_notification(struct mcp_session *s, const struct jsonrpc_fields *f
  * a->modern set: the tool binds the session it acts for). */
 void mcp_methods_dispatch(struct mcp_server *srv, struct mcp_session *s, const char *method,
 			  const cJSON *params, bool may_wait, struct mcp_answer *a);
+
+/* catalog.c: resources, templates, subscriptions, prompts, completion over both sets. */
+/* The i-th tool across both sets, or NULL past the end. */
+const struct mcp_tool *mcp_catalog_tool(const struct mcp_server *srv, size_t i);
+/* The capabilities object (logging: a 2025 session's, which has logging/setLevel). */
+void mcp_catalog_capabilities(const struct mcp_server *srv, struct buf *b, bool logging);
+void mcp_catalog_list_resources(const struct mcp_server *srv, struct buf *out);
+void mcp_catalog_list_templates(const struct mcp_server *srv, struct buf *out);
+void mcp_catalog_read(const struct mcp_server *srv, const cJSON *params, struct mcp_answer *a);
+void mcp_catalog_subscribe(const struct mcp_server *srv, struct mcp_session *s,
+			   const cJSON *params, bool on, struct mcp_answer *a);
+void mcp_catalog_subs_free(struct mcp_session *s);
+void mcp_catalog_list_prompts(const struct mcp_server *srv, struct buf *out);
+void mcp_catalog_get_prompt(const struct mcp_server *srv, const cJSON *params,
+			    struct mcp_answer *a);
+void mcp_catalog_complete(const struct mcp_server *srv, const cJSON *params, struct mcp_answer *a);
+/* The completion result for the values starting with prefix (at most 100, total, hasMore). */
+void mcp_complete_values(const char *const *values, const char *prefix, struct buf *out);
+/* The SSE answer of a tool that sent notifications: head, notes, the message, the end. */
+enum mcp_disposition mcp_reply_streamed(struct mcp_sink *sink, struct buf *notes,
+					const char *msg, size_t len, bool keep_alive);
 
 /* modern.c: a POST of the stateless revision (msg parsed; the caller releases it). */
 enum mcp_disposition mcp_modern_post(struct mcp_server *srv, const struct http_request *req,

@@ -126,11 +126,10 @@ static enum mcp_disposition initialize(struct mcp_server *srv, const struct http
 	 * that does (2026-07-28 has no initialize). */
 	v = mcp_version_index(pv->valuestring);
 	s->version = (uint8_t)(v < MCP_VERSION_LEGACY ? MCP_VERSION_LEGACY : v);
-	buf_printf(&result,
-		   "{\"protocolVersion\":\"%s\",\"capabilities\":{\"tools\":{\"listChanged\":false},"
-		   "\"logging\":{},\"resources\":{\"listChanged\":false},\"prompts\":{\"listChanged\":false}},"
-		   "\"serverInfo\":{\"name\":\"" MCPCHAT_NAME "\",\"title\":\"mcp-chat\",\"version\":\"" MCPCHAT_VERSION "\"}",
-		   mcp_versions[s->version]);
+	buf_printf(&result, "{\"protocolVersion\":\"%s\",\"capabilities\":", mcp_versions[s->version]);
+	mcp_catalog_capabilities(srv, &result, true);
+	buf_puts(&result, ",\"serverInfo\":{\"name\":\"" MCPCHAT_NAME "\",\"title\":\"mcp-chat\","
+		 "\"version\":\"" MCPCHAT_VERSION "\"}");
 	if (srv->instructions) {
 		buf_puts(&result, ",\"instructions\":");
 		buf_json_string(&result, srv->instructions, strlen(srv->instructions));
@@ -156,6 +155,7 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 	struct mcp_answer a = { 0 };
 	struct buf body;
 	uint64_t cursor;
+	enum mcp_disposition d;
 
 	mcp_scratch_take(srv, &a.result, &body);
 	if (kind == JSONRPC_INVALID || kind != JSONRPC_REQUEST) {
@@ -182,11 +182,15 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 		return mcp_call_park_pending(srv, sink, id, &a, req->keep_alive);
 	}
 	mcp_answer_append(&body, id, &a);
+	d = req->keep_alive ? MCP_DONE : MCP_CLOSE;
+	if (a.tool.notes.len) /* notifications first, then the result: an SSE answer */
+		d = mcp_reply_streamed(sink, &a.tool.notes, body.p, body.len, req->keep_alive);
+	else
+		mcp_reply_json(sink, 200, NULL, body.p, body.len, req->keep_alive);
 	mcp_answer_clear(&a);
-	mcp_reply_json(sink, 200, NULL, body.p, body.len, req->keep_alive);
 	mcp_scratch_give(srv, &a.result, &body);
 	mcp_session_arm_idle(srv, s);
-	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
+	return d;
 }
 
 /* JSON-RPC batches exist only in protocol 2025-03-26; nothing in a batch waits. */
