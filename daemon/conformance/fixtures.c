@@ -76,7 +76,157 @@ static enum mcp_tool_status schema_2020_12(struct mcp_tool_ctx *ctx)
 	return content(ctx, "[" TEXT_BLOCK("JSON Schema 2020-12 tool called") "]");
 }
 
+/* Server-to-client requests: ask on the first run, answer with the reply on the second. */
+#define ASK_MS 30000
+
+static enum mcp_tool_status ask_or_fail(struct mcp_tool_ctx *ctx, const char *method,
+					const char *params)
+{
+	int err = mcp_tool_ask(ctx, method, params, ASK_MS);
+
+	if (err == 0)
+		return MCP_TOOL_ASK;
+	ctx->is_error = true;
+	return content(ctx, err == -EOPNOTSUPP
+			    ? "[" TEXT_BLOCK("The client did not declare the capability this tool needs") "]"
+			    : "[" TEXT_BLOCK("This tool needs a 2025 session and a POST it can answer on") "]");
+}
+
+/* [{"type":"text","text":prefix + json}] as content. */
+static enum mcp_tool_status reply_text(struct mcp_tool_ctx *ctx, const char *prefix,
+				       const char *text)
+{
+	struct buf b = BUF_INIT, t = BUF_INIT;
+
+	if (!ctx->reply) {
+		ctx->is_error = true;
+		return content(ctx, "[" TEXT_BLOCK("The client gave no answer") "]");
+	}
+	buf_printf(&t, "%s%s", prefix, text);
+	buf_puts(&b, "[{\"type\":\"text\",\"text\":");
+	buf_json_string(&b, t.p, t.len);
+	buf_puts(&b, "}]");
+	ctx->content = buf_take(&b);
+	buf_free(&t);
+	return MCP_TOOL_DONE;
+}
+
+static enum mcp_tool_status elicited(struct mcp_tool_ctx *ctx, const char *prefix)
+{
+	const cJSON *action = cJSON_GetObjectItemCaseSensitive(ctx->reply, "action");
+	char *json = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ctx->reply, "content"));
+	struct buf t = BUF_INIT;
+	enum mcp_tool_status st;
+
+	buf_printf(&t, "action=%s, content=%s", cJSON_IsString(action) ? action->valuestring : "?",
+		   json ? json : "{}");
+	st = reply_text(ctx, prefix, t.p);
+	cJSON_free(json);
+	buf_free(&t);
+	return st;
+}
+
+static enum mcp_tool_status sampling(struct mcp_tool_ctx *ctx)
+{
+	const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(ctx->args, "prompt");
+	const cJSON *text;
+	struct buf p = BUF_INIT;
+	enum mcp_tool_status st;
+
+	if (ctx->asked) {
+		text = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(ctx->reply, "content"), "text");
+		return reply_text(ctx, "LLM response: ", cJSON_IsString(text) ? text->valuestring : "");
+	}
+	buf_puts(&p, "{\"messages\":[{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":");
+	if (cJSON_IsString(prompt))
+		buf_json_string(&p, prompt->valuestring, strlen(prompt->valuestring));
+	else
+		buf_puts(&p, "\"\"");
+	buf_puts(&p, "}}],\"maxTokens\":100}");
+	st = ask_or_fail(ctx, "sampling/createMessage", p.p);
+	buf_free(&p);
+	return st;
+}
+
+static enum mcp_tool_status elicitation(struct mcp_tool_ctx *ctx)
+{
+	const cJSON *message = cJSON_GetObjectItemCaseSensitive(ctx->args, "message");
+	struct buf p = BUF_INIT;
+	enum mcp_tool_status st;
+
+	if (ctx->asked)
+		return elicited(ctx, "User response: ");
+	buf_puts(&p, "{\"message\":");
+	if (cJSON_IsString(message))
+		buf_json_string(&p, message->valuestring, strlen(message->valuestring));
+	else
+		buf_puts(&p, "\"Please provide your information\"");
+	buf_puts(&p, ",\"requestedSchema\":{\"type\":\"object\",\"properties\":{"
+		      "\"username\":{\"type\":\"string\",\"description\":\"User's response\"},"
+		      "\"email\":{\"type\":\"string\",\"description\":\"User's email address\"}},"
+		      "\"required\":[\"username\",\"email\"]}}");
+	st = ask_or_fail(ctx, "elicitation/create", p.p);
+	buf_free(&p);
+	return st;
+}
+
+static enum mcp_tool_status elicit_defaults(struct mcp_tool_ctx *ctx)
+{
+	if (ctx->asked)
+		return elicited(ctx, "Elicitation completed: ");
+	return ask_or_fail(ctx, "elicitation/create",
+		"{\"message\":\"Please review and update the form fields with defaults\","
+		"\"requestedSchema\":{\"type\":\"object\",\"properties\":{"
+		"\"name\":{\"type\":\"string\",\"description\":\"User name\",\"default\":\"John Doe\"},"
+		"\"age\":{\"type\":\"integer\",\"description\":\"User age\",\"default\":30},"
+		"\"score\":{\"type\":\"number\",\"description\":\"User score\",\"default\":95.5},"
+		"\"status\":{\"type\":\"string\",\"description\":\"User status\","
+		"\"enum\":[\"active\",\"inactive\",\"pending\"],\"default\":\"active\"},"
+		"\"verified\":{\"type\":\"boolean\",\"description\":\"Verification status\",\"default\":true}},"
+		"\"required\":[]}}");
+}
+
+static enum mcp_tool_status elicit_enums(struct mcp_tool_ctx *ctx)
+{
+	if (ctx->asked)
+		return elicited(ctx, "Elicitation completed: ");
+	return ask_or_fail(ctx, "elicitation/create",
+		"{\"message\":\"Please select options from the enum fields\","
+		"\"requestedSchema\":{\"type\":\"object\",\"properties\":{"
+		"\"untitledSingle\":{\"type\":\"string\",\"description\":\"Select one option\","
+		"\"enum\":[\"option1\",\"option2\",\"option3\"]},"
+		"\"titledSingle\":{\"type\":\"string\",\"description\":\"Select one option with titles\","
+		"\"oneOf\":[{\"const\":\"value1\",\"title\":\"First Option\"},"
+		"{\"const\":\"value2\",\"title\":\"Second Option\"},"
+		"{\"const\":\"value3\",\"title\":\"Third Option\"}]},"
+		"\"legacyEnum\":{\"type\":\"string\",\"description\":\"Select one option (legacy)\","
+		"\"enum\":[\"opt1\",\"opt2\",\"opt3\"],"
+		"\"enumNames\":[\"Option One\",\"Option Two\",\"Option Three\"]},"
+		"\"untitledMulti\":{\"type\":\"array\",\"description\":\"Select multiple options\","
+		"\"minItems\":1,\"maxItems\":3,\"items\":{\"type\":\"string\","
+		"\"enum\":[\"option1\",\"option2\",\"option3\"]}},"
+		"\"titledMulti\":{\"type\":\"array\",\"description\":\"Select multiple options with titles\","
+		"\"minItems\":1,\"maxItems\":3,\"items\":{\"anyOf\":["
+		"{\"const\":\"value1\",\"title\":\"First Choice\"},"
+		"{\"const\":\"value2\",\"title\":\"Second Choice\"},"
+		"{\"const\":\"value3\",\"title\":\"Third Choice\"}]}}},"
+		"\"required\":[]}}");
+}
+
+#define STRING_ARG(n, d)                                                                       \
+	"{\"type\":\"object\",\"properties\":{\"" n "\":{\"type\":\"string\",\"description\":\"" d \
+	"\"}},\"required\":[\"" n "\"]}"
+
 static const struct mcp_tool tools[] = {
+	{ "test_sampling", NULL, "Asks the client's LLM (sampling/createMessage)",
+	  STRING_ARG("prompt", "The prompt to send to the LLM"), NULL, sampling },
+	{ "test_elicitation", NULL, "Asks the user (elicitation/create)",
+	  STRING_ARG("message", "The message to show the user"), NULL, elicitation },
+	{ "test_elicitation_sep1034_defaults", NULL, "Elicits with a default for every primitive type",
+	  NO_ARGS, NULL, elicit_defaults },
+	{ "test_elicitation_sep1330_enums", NULL, "Elicits with the five enum schema variants",
+	  NO_ARGS, NULL, elicit_enums },
 	{ "test_simple_text", NULL, "Returns simple text content", NO_ARGS, NULL, simple_text },
 	{ "test_image_content", NULL, "Returns image content", NO_ARGS, NULL, image },
 	{ "test_audio_content", NULL, "Returns audio content", NO_ARGS, NULL, audio },

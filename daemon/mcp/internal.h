@@ -38,6 +38,10 @@ char *mcp_version_error_data(const char *requested);
 #define MCP_NODE_MAX 16
 #define MCP_SESSION_ID_MAX (MCP_NODE_MAX + 1 + MCP_SESSION_ID_LEN)
 
+#define MCP_CAP_SAMPLING 1u
+#define MCP_CAP_ELICITATION 2u
+#define MCP_CAP_ROOTS 4u
+
 struct mcp_session {
 	uint8_t raw[MCP_SESSION_RAW_LEN];
 	char id[MCP_SESSION_ID_MAX + 1];
@@ -47,6 +51,7 @@ struct mcp_session {
 
 	uint8_t version;   /* index of the negotiated protocol version */
 	uint8_t log_level; /* logging/setLevel, as an RFC 5424 severity */
+	uint8_t client_caps; /* MCP_CAP_*: what initialize said the client can be asked */
 	bool ended;
 	/* Made by a 2026-07-28 request (mcp_tool_mint): no session id is ever sent or accepted
 	 * for it; the layer above names it (chat_id), and it ends after chat_idle_s unused. */
@@ -118,6 +123,7 @@ struct mcp_server {
 	struct mcp_hooks hooks;
 	bool shutting_down;
 	uint32_t streams, calls;
+	uint64_t ask_seq; /* ids of server-to-client requests */
 	/* Reused by post_single (never nested) so a request allocates no answer buffers. */
 	struct buf scratch_result, scratch_body;
 };
@@ -137,6 +143,9 @@ struct mcp_answer {
 	 * (lists, discover, reads) ttlMs and cacheScope. */
 	bool modern, cacheable;
 	const cJSON *progress_token; /* params._meta.progressToken of a tools/call */
+	bool ask;           /* the tool asks the client (a->tool.ask); park with mcp_call_park */
+	bool asked;         /* running again with the client's answer: */
+	const cJSON *reply; /* its result, or NULL */
 	struct mcp_tool_ctx tool; /* for tools/call */
 	const struct mcp_tool *t;
 	bool wait;
@@ -189,6 +198,9 @@ enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_si
 					   const cJSON *id, struct mcp_answer *a, bool keep_alive);
 /* A tool took a handle but answered now after all: the handle goes. */
 void mcp_call_drop_pending(struct mcp_pending *p);
+/* A JSON-RPC response from the client: the answer to a call's mcp_tool_ask, which then
+ * finishes. False when no call asked it (late, cancelled, or never asked: ignored). */
+bool mcp_call_response(struct mcp_session *s, const struct jsonrpc_fields *f);
 /* Wakes s's calls waiting for an event before seq. */
 void mcp_call_wake(struct mcp_session *s, uint64_t seq);
 /* Notes an answer that moved the wait_for_message cursor (for cancellation). */

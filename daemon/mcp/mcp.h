@@ -82,11 +82,21 @@ struct mcp_tool_ctx {
 	struct buf notes;
 	double progress_sent; /* the last progress value sent (progress only grows) */
 	bool progress_any;
+	/* A request to the client (mcp_tool_ask): its JSON-RPC text without the id (malloc'd),
+	 * and how long to wait for the answer. */
+	char *ask;
+	uint32_t ask_ms;
+	/* Run again after mcp_tool_ask: asked is set, and reply is the client's result (NULL when
+	 * it answered an error, or not within ask_ms). */
+	bool asked;
+	const cJSON *reply;
 };
 
 /* DONE: the result is in ctx. WAIT: wait for an event (wait_after, wait_ms), then run again.
- * PENDING: the answer comes later from the tool's owner (mcp_tool_defer). */
-enum mcp_tool_status { MCP_TOOL_DONE, MCP_TOOL_WAIT, MCP_TOOL_UNKNOWN_ERROR, MCP_TOOL_PENDING };
+ * PENDING: the answer comes later from the tool's owner (mcp_tool_defer). ASK: a request to
+ * the client goes out (mcp_tool_ask); the tool runs again with its answer (ctx->reply). */
+enum mcp_tool_status { MCP_TOOL_DONE, MCP_TOOL_WAIT, MCP_TOOL_UNKNOWN_ERROR, MCP_TOOL_PENDING,
+		       MCP_TOOL_ASK };
 
 struct mcp_tool {
 	const char *name;
@@ -195,6 +205,15 @@ int mcp_tool_progress(struct mcp_tool_ctx *ctx, double progress, double total,
  * (a 2026-07-28 request has no level: nothing is sent). */
 int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char *logger,
 		 const char *data);
+/* A server-to-client request (sampling/createMessage, elicitation/create, roots/list; params:
+ * JSON text of an object) sent on the call's own SSE answer with an id of the server's; the
+ * client's POSTed response (answered 202) runs the tool again with ctx->reply. The tool then
+ * returns MCP_TOOL_ASK. Returns 0, -EOPNOTSUPP (the client did not declare the capability the
+ * method needs) or -EAGAIN (this call cannot wait for a client: a batch, a 2026-07-28 request,
+ * or it asked once already). */
+int mcp_tool_ask(struct mcp_tool_ctx *ctx, const char *method, const char *params,
+		 uint32_t timeout_ms);
+
 /* RFC 6570 level 1 matching: the template's variables in uri, as an object of strings
  * (caller frees), or NULL when uri does not match. A variable matches 1+ chars but '/'. */
 cJSON *mcp_uri_template_match(const char *tmpl, const char *uri);

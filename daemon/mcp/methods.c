@@ -67,6 +67,8 @@ void mcp_answer_clear(struct mcp_answer *a)
 	free(a->error_data);
 	a->error_data = NULL;
 	buf_free(&a->tool.notes);
+	free(a->tool.ask);
+	a->tool.ask = NULL;
 }
 
 void mcp_methods_build_tools_list(struct mcp_server *srv)
@@ -104,6 +106,8 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 	buf_free(&ctx->notes);
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->progress_token = a->progress_token;
+	ctx->asked = a->asked;
+	ctx->reply = a->reply;
 	ctx->srv = srv;
 	ctx->session = s;
 	ctx->args = args;
@@ -119,6 +123,12 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 		a->pending = true;
 		return;
 	}
+	if (st == MCP_TOOL_ASK && ctx->ask) {
+		a->ask = true;
+		return;
+	}
+	free(ctx->ask);
+	ctx->ask = NULL;
 	if (ctx->pending) {
 		mcp_call_drop_pending(ctx->pending);
 		ctx->pending = NULL;

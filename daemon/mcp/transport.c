@@ -101,6 +101,20 @@ static const char *check_origin(const struct config *cfg, const struct http_requ
 	return NULL;
 }
 
+/* What the client can be asked (client/sampling, client/elicitation, client/roots). */
+static uint8_t client_caps(const cJSON *caps)
+{
+	uint8_t c = 0;
+
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "sampling")))
+		c |= MCP_CAP_SAMPLING;
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "elicitation")))
+		c |= MCP_CAP_ELICITATION;
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "roots")))
+		c |= MCP_CAP_ROOTS;
+	return c;
+}
+
 static enum mcp_disposition initialize(struct mcp_server *srv, const struct http_request *req,
 				       struct mcp_sink *sink, const cJSON *msg)
 {
@@ -124,6 +138,7 @@ static enum mcp_disposition initialize(struct mcp_server *srv, const struct http
 			      "Cannot start a session right now; try again");
 	/* Answer with the client's version when we speak it through initialize, else our newest
 	 * that does (2026-07-28 has no initialize). */
+	s->client_caps = client_caps(cJSON_GetObjectItemCaseSensitive(params, "capabilities"));
 	v = mcp_version_index(pv->valuestring);
 	s->version = (uint8_t)(v < MCP_VERSION_LEGACY ? MCP_VERSION_LEGACY : v);
 	buf_printf(&result, "{\"protocolVersion\":\"%s\",\"capabilities\":", mcp_versions[s->version]);
@@ -164,6 +179,8 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 			return mcp_refuse(sink, req, 400, JSONRPC_INVALID_REQUEST, NULL, why);
 		if (kind == JSONRPC_NOTIFICATION)
 			mcp_call_notification(s, &f);
+		else /* the answer to a call's request to the client, if one asked it */
+			mcp_call_response(s, &f);
 		mcp_reply_accepted(sink, req->keep_alive);
 		return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 	}
@@ -172,7 +189,7 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 	mcp_methods_dispatch(srv, s, f.method->valuestring, f.params, true, &a);
 	s->busy--;
 	mcp_call_note_answer(s, id, cursor);
-	if (a.wait) {
+	if (a.wait || a.ask) {
 		mcp_scratch_give(srv, &a.result, &body);
 		return mcp_call_park(srv, s, sink, id, &a, req->keep_alive);
 	}
@@ -218,6 +235,8 @@ static enum mcp_disposition post_batch(struct mcp_server *srv, const struct http
 
 		if (kind == JSONRPC_NOTIFICATION)
 			mcp_call_notification(s, &f);
+		else if (kind == JSONRPC_RESPONSE)
+			mcp_call_response(s, &f);
 		if (kind == JSONRPC_NOTIFICATION || kind == JSONRPC_RESPONSE)
 			continue;
 		if (kind == JSONRPC_INVALID) {
