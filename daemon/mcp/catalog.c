@@ -44,12 +44,13 @@ const struct mcp_tool *mcp_catalog_tool(const struct mcp_server *srv, size_t i)
 	return srv->catalog && i < srv->catalog->n_tools ? &srv->catalog->tools[i] : NULL;
 }
 
-void mcp_catalog_capabilities(const struct mcp_server *srv, struct buf *b, bool logging)
+void mcp_catalog_capabilities(const struct mcp_server *srv, struct buf *b, bool session)
 {
-	bool sub = srv->catalog && srv->catalog->subscribe;
+	/* 2026-07-28 has neither logging/setLevel nor resources/subscribe. */
+	bool sub = session && srv->catalog && srv->catalog->subscribe;
 
 	buf_puts(b, "{\"tools\":{\"listChanged\":false},");
-	if (logging)
+	if (session)
 		buf_puts(b, "\"logging\":{},");
 	if (srv->catalog && srv->catalog->completions)
 		buf_puts(b, "\"completions\":{},");

@@ -216,8 +216,8 @@ void mcp_methods_dispatch(struct mcp_server *srv, struct mcp_session *s, const c
 /* catalog.c: resources, templates, subscriptions, prompts, completion over both sets. */
 /* The i-th tool across both sets, or NULL past the end. */
 const struct mcp_tool *mcp_catalog_tool(const struct mcp_server *srv, size_t i);
-/* The capabilities object (logging: a 2025 session's, which has logging/setLevel). */
-void mcp_catalog_capabilities(const struct mcp_server *srv, struct buf *b, bool logging);
+/* The capabilities object; session: a 2025 session's (logging, resources.subscribe). */
+void mcp_catalog_capabilities(const struct mcp_server *srv, struct buf *b, bool session);
 void mcp_catalog_list_resources(const struct mcp_server *srv, struct buf *out);
 void mcp_catalog_list_templates(const struct mcp_server *srv, struct buf *out);
 void mcp_catalog_read(const struct mcp_server *srv, const cJSON *params, struct mcp_answer *a);

@@ -408,6 +408,29 @@ static void test_prompts_and_completion(void)
 	cJSON_Delete(j);
 }
 
+/* 2026-07-28: completions yes; no logging, no subscriptions (subscriptions/listen instead);
+ * the catalog's templated read and completion work without a session. */
+static void test_modern(void)
+{
+	struct reply rp;
+
+	mrpc("server/discover", NULL, NULL, &rp);
+	CU_ASSERT_PTR_NOT_NULL(jget(rp.json, "result.capabilities.completions"));
+	CU_ASSERT_PTR_NULL(jget(rp.json, "result.capabilities.resources.subscribe"));
+	CU_ASSERT_PTR_NULL(jget(rp.json, "result.capabilities.logging"));
+	reply_free(&rp);
+	mrpc("resources/subscribe", "\"uri\":\"x://text\"", "x://text", &rp);
+	expect_merror(&rp, 404, JSONRPC_METHOD_NOT_FOUND, 7);
+	reply_free(&rp);
+	mrpc("resources/read", "\"uri\":\"x://item/5/data\"", "x://item/5/data", &rp);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.contents.0.text"), "item 5");
+	reply_free(&rp);
+	mrpc("completion/complete", "\"ref\":{\"type\":\"ref/prompt\",\"name\":\"x_args\"},"
+	     "\"argument\":{\"name\":\"a\",\"value\":\"z\"}", NULL, &rp);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.completion.values.0"), "zoo");
+	reply_free(&rp);
+}
+
 int main(void)
 {
 	static const struct unit_test pure[] = {
@@ -423,6 +446,7 @@ int main(void)
 		{ "resources: blob, template", test_resources_read },
 		{ "subscribe, unsubscribe", test_subscribe },
 		{ "prompts with arguments, completion", test_prompts_and_completion },
+		{ "2026-07-28: discover, no subscribe, read, complete", test_modern },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {
