@@ -9,9 +9,12 @@
 #   fixtures-2025 suite 0.1.16, 2025 wire, against mcp-chatd-fixtures --conformance-fixtures
 #                 (the suite's own fixture tools, resources and prompts next to the chat's)
 #                 conformance-baseline-fixtures.yml: only what still fails there
+#   fixtures-next-2025, fixtures-next-2026  the same daemon, the newest suite on the 2025
+#                 wire (same baseline) and --requirements 2026-07-28
+#                 (conformance-baseline-fixtures-2026.yml)
 #                 The binary comes from $CONFORMANCE_FIXTURES_DAEMON (tests/CMakeLists.txt sets
-#                 it when configured with -DMCPCHAT_CONFORMANCE_FIXTURES=ON); without it the leg
-#                 is skipped, unless named on the command line (then it fails).
+#                 it when configured with -DMCPCHAT_CONFORMANCE_FIXTURES=ON); without it these
+#                 legs are skipped, unless named on the command line (then they fail).
 # Every scenario that needs no fixture of the suite must pass; a baseline lists only the
 # scenarios (or, as scenario:check-id, the checks) that need the suite's own fixture tools,
 # resources and prompts. With --expected-failures a WARNING counts as a failure, and so does
@@ -92,18 +95,25 @@ for s in http-header-validation http-custom-header-server-validation; do
 		--spec-version 2026-07-28 --expected-failures "$B-2026.yml"
 done
 # The suite's fixtures built in: every scenario but those the baseline names must pass.
-if want fixtures-2025; then
+fixtures_leg() {
+	local name=$1
+	shift
+	want "$name" || return 0
 	if [ -n "$FIXTURES" ] && [ -x "$FIXTURES" ]; then
 		DAEMON_CMD=("$FIXTURES" --conformance-fixtures)
-		leg fixtures-2025 @URL@ --expected-failures "$B-fixtures.yml"
+		leg "$name" "$@"
 		DAEMON_CMD=("$DAEMON")
 	elif [ ${#LEGS[@]} -gt 0 ]; then
-		SUMMARY+=("fixtures-2025: FAIL (CONFORMANCE_FIXTURES_DAEMON is not an mcp-chatd-fixtures)")
+		SUMMARY+=("$name: FAIL (CONFORMANCE_FIXTURES_DAEMON is not an mcp-chatd-fixtures)")
 		FAILED=1
 	else
-		SUMMARY+=("fixtures-2025: skipped (configure with -DMCPCHAT_CONFORMANCE_FIXTURES=ON)")
+		SUMMARY+=("$name: skipped (configure with -DMCPCHAT_CONFORMANCE_FIXTURES=ON)")
 	fi
-fi
+}
+fixtures_leg fixtures-2025 @URL@ --expected-failures "$B-fixtures.yml"
+fixtures_leg fixtures-next-2025 --next @URL@ --expected-failures "$B-fixtures.yml"
+fixtures_leg fixtures-next-2026 --next @URL@ --requirements 2026-07-28 \
+	--expected-failures "$B-fixtures-2026.yml"
 
 echo
 echo "=== conformance summary"
