@@ -162,7 +162,8 @@ static void on_call_ping(struct timer *t)
 	struct mcp_sink *sink = call->sink;
 
 	call->pings++;
-	if (call->progress) {
+	/* A call that asked the client may have sent progress of its own: only comments then. */
+	if (call->progress && !call->asked) {
 		struct buf ev = BUF_INIT;
 		char *token = cJSON_PrintUnformatted(call->progress);
 
