@@ -197,7 +197,7 @@ enum mcp_log_level {
 };
 /* notifications/progress for the request's progressToken, sent before the result on the
  * POST's SSE answer. total <= 0: none. Returns 0, -ENOENT (the request gave no token) or
- * -ERANGE (progress would go down; nothing sent). */
+ * -ERANGE (progress must increase with each notification; nothing sent). */
 int mcp_tool_progress(struct mcp_tool_ctx *ctx, double progress, double total,
 		      const char *message);
 /* notifications/message at level (data: JSON text; logger may be NULL), sent before the

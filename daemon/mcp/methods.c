@@ -197,8 +197,8 @@ int mcp_tool_progress(struct mcp_tool_ctx *ctx, double progress, double total,
 
 	if (!ctx->progress_token)
 		return -ENOENT;
-	if (ctx->progress_any && progress < ctx->progress_sent)
-		return -ERANGE; /* basic/utilities/progress: the value must increase */
+	if (ctx->progress_any && progress <= ctx->progress_sent)
+		return -ERANGE; /* basic/utilities/progress: it MUST increase with each one */
 	token = cJSON_PrintUnformatted(ctx->progress_token);
 	buf_printf(&ev, "{\"progressToken\":%s,\"progress\":%.17g", token, progress);
 	if (total > 0)

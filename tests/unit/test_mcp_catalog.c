@@ -25,7 +25,7 @@ static enum mcp_tool_status t_fail(struct mcp_tool_ctx *ctx)
 	return MCP_TOOL_DONE;
 }
 
-static int progress_rc[4];
+static int progress_rc[5];
 
 static enum mcp_tool_status t_stream(struct mcp_tool_ctx *ctx)
 {
@@ -33,6 +33,7 @@ static enum mcp_tool_status t_stream(struct mcp_tool_ctx *ctx)
 	progress_rc[1] = mcp_tool_progress(ctx, 50, 100, NULL);
 	progress_rc[2] = mcp_tool_progress(ctx, 40, 100, NULL); /* going down: refused */
 	progress_rc[3] = mcp_tool_progress(ctx, 100, 100, NULL);
+	progress_rc[4] = mcp_tool_progress(ctx, 100, 100, NULL); /* the same again: refused */
 	mcp_tool_log(ctx, MCP_LOG_INFO, "unit", "\"info line\"");
 	mcp_tool_log(ctx, MCP_LOG_DEBUG, "unit", "{\"k\":1}");
 	mcp_tool_log(ctx, MCP_LOG_ERROR, NULL, "\"error line\"");
@@ -277,6 +278,7 @@ static void test_tool_streams(void)
 	CU_ASSERT_STRING_EQUAL(jstr(j, "result.content.0.text"), "done");
 	CU_ASSERT_EQUAL(progress_rc[2], -ERANGE);
 	CU_ASSERT_EQUAL(progress_rc[3], 0);
+	CU_ASSERT_EQUAL(progress_rc[4], -ERANGE);
 	for (int i = 0; i < e.n - 1; i++) {
 		if (strcmp(method_of(e.msg[i]), "notifications/progress") == 0) {
 			CU_ASSERT_STRING_EQUAL(jstr(e.msg[i], "params.progressToken"), "tok-1");
