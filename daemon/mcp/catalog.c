@@ -265,6 +265,29 @@ void mcp_catalog_subscribe(const struct mcp_server *srv, struct mcp_session *s,
 	buf_puts(&a->result, "{}");
 }
 
+int mcp_resource_updated(struct mcp_server *srv, const char *uri)
+{
+	struct buf params = BUF_INIT;
+	int n = 0;
+
+	buf_puts(&params, "{\"uri\":");
+	buf_json_string(&params, uri, strlen(uri));
+	buf_puts(&params, "}");
+	for (struct mcp_session *s = srv->sessions.all; s; s = s->next_all) {
+		for (uint32_t i = 0; !s->ended && i < s->n_subs; i++) {
+			if (strcmp(s->subs[i], uri) != 0)
+				continue;
+			/* Refusable: a full mailbox drops it (the client re-reads when it catches up). */
+			if (mcp_session_event(srv, s, "notifications/resources/updated", params.p,
+					      params.len, true) > 0)
+				n++;
+			break;
+		}
+	}
+	buf_free(&params);
+	return n;
+}
+
 void mcp_catalog_subs_free(struct mcp_session *s)
 {
 	for (size_t i = 0; i < s->n_subs; i++)

@@ -205,6 +205,10 @@ int mcp_tool_progress(struct mcp_tool_ctx *ctx, double progress, double total,
  * (a 2026-07-28 request has no level: nothing is sent). */
 int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char *logger,
 		 const char *data);
+/* uri changed: notifications/resources/updated to every session subscribed to it, on its
+ * push stream (as the session's events). Returns how many were told. */
+int mcp_resource_updated(struct mcp_server *srv, const char *uri);
+
 /* A server-to-client request (sampling/createMessage, elicitation/create, roots/list; params:
  * JSON text of an object) sent on the call's own SSE answer with an id of the server's; the
  * client's POSTed response (answered 202) runs the tool again with ctx->reply. The tool then

@@ -337,6 +337,24 @@ static void test_resources_read(void)
 	cJSON_Delete(j);
 }
 
+/* Only what the session subscribed to comes on its push stream. */
+static void updated_on_stream(const char *id)
+{
+	struct fake_sink *f = open_stream(id);
+	struct sse e;
+	bool ended;
+
+	CU_ASSERT_EQUAL(mcp_resource_updated(W.srv, "x://text"), 0);
+	CU_ASSERT_EQUAL(mcp_resource_updated(W.srv, "x://item/9/data"), 1);
+	stream_events(f, &e, &ended);
+	CU_ASSERT_FALSE(ended);
+	CU_ASSERT_EQUAL_FATAL(e.n, 1);
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "method"), "notifications/resources/updated");
+	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.uri"), "x://item/9/data");
+	sse_free(&e);
+	sink_close(f);
+}
+
 static void test_subscribe(void)
 {
 	char id[MCP_SESSION_ID_LEN + 1];
@@ -367,6 +385,7 @@ static void test_subscribe(void)
 	cJSON_Delete(j);
 	CU_ASSERT_EQUAL(s->n_subs, 1);
 	CU_ASSERT_STRING_EQUAL(s->subs[0], "x://item/9/data");
+	updated_on_stream(id);
 	/* the session's end frees them (ASan would say) */
 }
 
