@@ -398,7 +398,6 @@ enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_si
 
 	if (call->done_early) { /* the owner answered within the call: a plain JSON answer */
 		struct buf msg = BUF_INIT;
-
 		enum mcp_disposition d = keep_alive ? MCP_DONE : MCP_CLOSE;
 
 		mcp_answer_append(&msg, id, &call->early);

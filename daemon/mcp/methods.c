@@ -74,7 +74,6 @@ void mcp_answer_clear(struct mcp_answer *a)
 void mcp_methods_build_tools_list(struct mcp_server *srv)
 {
 	struct buf b = BUF_INIT;
-
 	const struct mcp_tool *t;
 
 	buf_puts(&b, "{\"tools\":[");

@@ -136,9 +136,9 @@ static enum mcp_disposition initialize(struct mcp_server *srv, const struct http
 	if (err < 0)
 		return mcp_refuse(sink, req, 503, JSONRPC_INTERNAL_ERROR, "Retry-After: 1\r\n",
 			      "Cannot start a session right now; try again");
+	s->client_caps = client_caps(cJSON_GetObjectItemCaseSensitive(params, "capabilities"));
 	/* Answer with the client's version when we speak it through initialize, else our newest
 	 * that does (2026-07-28 has no initialize). */
-	s->client_caps = client_caps(cJSON_GetObjectItemCaseSensitive(params, "capabilities"));
 	v = mcp_version_index(pv->valuestring);
 	s->version = (uint8_t)(v < MCP_VERSION_LEGACY ? MCP_VERSION_LEGACY : v);
 	buf_printf(&result, "{\"protocolVersion\":\"%s\",\"capabilities\":", mcp_versions[s->version]);
