@@ -11,6 +11,9 @@
 #include "server.h"
 #include "service.h"
 #include "util/log.h"
+#ifdef MCPCHAT_CONFORMANCE_FIXTURES
+#include "conformance/fixtures.h"
+#endif
 
 static void usage(FILE *f)
 {
@@ -41,6 +44,10 @@ static void usage(FILE *f)
 		"      --rate N                  messages per second per session, sustained (default 5)\n"
 		"      --burst N                 messages per session in a burst (default 20)\n"
 		"      --log-level LEVEL         error, warning, notice, info or debug (default info)\n"
+#ifdef MCPCHAT_CONFORMANCE_FIXTURES
+		"      --conformance-fixtures    also offer the MCP conformance suite's fixture tools,\n"
+		"                                resources and prompts (a test build only)\n"
+#endif
 		"  -h, --help                    show this help\n"
 		"  -V, --version                 show the version\n"
 		"\n"
@@ -63,7 +70,7 @@ static int parse_number(const char *opt, const char *arg, double min, double max
 	return 0;
 }
 
-enum { OPT_MAX_SESSIONS = 256, OPT_IDLE, OPT_CHAT_IDLE, OPT_NODE, OPT_REDIS, OPT_RATE, OPT_BURST, OPT_LOG_LEVEL, OPT_CHECK };
+enum { OPT_MAX_SESSIONS = 256, OPT_IDLE, OPT_CHAT_IDLE, OPT_NODE, OPT_REDIS, OPT_RATE, OPT_BURST, OPT_LOG_LEVEL, OPT_CHECK, OPT_FIXTURES };
 
 static const struct option opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -78,6 +85,9 @@ static const struct option opts[] = {
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "burst", required_argument, NULL, OPT_BURST },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+#ifdef MCPCHAT_CONFORMANCE_FIXTURES
+	{ "conformance-fixtures", no_argument, NULL, OPT_FIXTURES },
+#endif
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -87,6 +97,7 @@ static const struct option opts[] = {
 struct args {
 	const char *config;
 	bool check;
+	bool fixtures; /* --conformance-fixtures (mcp-chatd-fixtures only) */
 };
 
 /* First pass: the config file comes first, so the other options can override it. */
@@ -100,6 +111,8 @@ static int pre_scan(int argc, char **argv, struct args *a)
 			a->config = optarg;
 		else if (c == OPT_CHECK)
 			a->check = true;
+		else if (c == OPT_FIXTURES)
+			a->fixtures = true;
 	}
 	opterr = 1;
 	optind = 0;
@@ -117,6 +130,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		switch (c) {
 		case 'c':
 		case OPT_CHECK:
+		case OPT_FIXTURES:
 			break;
 		case 'l':
 			if (!listen_given)
@@ -221,7 +235,7 @@ static int reload_config(struct config *next, char *err, size_t errlen)
 
 int main(int argc, char **argv)
 {
-	struct args a = { NULL, false };
+	struct args a = { NULL, false, false };
 	struct config cfg;
 	struct server *srv;
 	char err_text[512];
@@ -249,6 +263,10 @@ int main(int argc, char **argv)
 	srv = server_new(&cfg, &err);
 	if (!srv)
 		return 1;
+#ifdef MCPCHAT_CONFORMANCE_FIXTURES
+	if (a.fixtures)
+		conformance_fixtures_register(server_mcp(srv));
+#endif
 	if (a.config) {
 		saved.argc = argc;
 		saved.argv = argv;

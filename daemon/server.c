@@ -422,6 +422,11 @@ fail:
 	return NULL;
 }
 
+struct mcp_server *server_mcp(struct server *srv)
+{
+	return srv->mcp;
+}
+
 int server_listener_count(const struct server *srv)
 {
 	return srv->n_listeners;

@@ -10,6 +10,7 @@
  * handed to mcp, timers run between waits. */
 
 struct server;
+struct mcp_server;
 
 /* Binds every configured listener. Returns NULL with *err set (-errno) on failure; the
  * message for a person has been logged. */
@@ -21,6 +22,8 @@ typedef int (*server_reload_fn)(struct config *next, char *err, size_t errlen);
 void server_set_reload(struct server *srv, server_reload_fn fn, const char *path);
 /* The bound address of listener i ("127.0.0.1:43211"), for the ready line. */
 int server_listener_count(const struct server *srv);
+/* The MCP layer (to add a catalog next to the chat's). */
+struct mcp_server *server_mcp(struct server *srv);
 const char *server_listener_name(const struct server *srv, int i);
 /* The control socket's path, or NULL when running without one. */
 const char *server_control_path(const struct server *srv);

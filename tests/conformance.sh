@@ -6,6 +6,15 @@
 #   next-2026     --next --requirements 2026-07-28 (the scored set)  conformance-baseline-2026.yml
 #   next-2026-headers  the two pending (not scored) SEP-2243 header scenarios, at the 2026-07-28
 #                 wire, against the same 2026 baseline
+#   fixtures-2025 suite 0.1.16, 2025 wire, against mcp-chatd-fixtures --conformance-fixtures
+#                 (the suite's own fixture tools, resources and prompts next to the chat's)
+#                 conformance-baseline-fixtures.yml: only what still fails there
+#   fixtures-next-2025, fixtures-next-2026  the same daemon, the newest suite on the 2025
+#                 wire (same baseline) and --requirements 2026-07-28
+#                 (conformance-baseline-fixtures-2026.yml)
+#                 The binary comes from $CONFORMANCE_FIXTURES_DAEMON (tests/CMakeLists.txt sets
+#                 it when configured with -DMCPCHAT_CONFORMANCE_FIXTURES=ON); without it these
+#                 legs are skipped, unless named on the command line (then they fail).
 # Every scenario that needs no fixture of the suite must pass; a baseline lists only the
 # scenarios (or, as scenario:check-id, the checks) that need the suite's own fixture tools,
 # resources and prompts. With --expected-failures a WARNING counts as a failure, and so does
@@ -34,7 +43,7 @@ trap 'stop_daemon; rm -rf "$TMP"' EXIT
 # Starts a daemon; sets PID and URL.
 start_daemon() {
 	: >"$TMP/out"
-	"$DAEMON" --listen 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+	"${DAEMON_CMD[@]}" --listen 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 	PID=$!
 	for _ in $(seq 100); do grep -q 'listening on' "$TMP/out" && break; sleep 0.05; done
 	URL=$(sed -n 's/.*listening on //p' "$TMP/out" | head -n 1)
@@ -43,6 +52,8 @@ start_daemon() {
 
 SUMMARY=()
 FAILED=0
+DAEMON_CMD=("$DAEMON")
+FIXTURES=${CONFORMANCE_FIXTURES_DAEMON:-}
 
 # leg NAME RUNNER-ARGS...: one daemon, one run of the suite (bounded), its summary line.
 # @URL@ in the arguments stands for the daemon's URL.
@@ -83,6 +94,26 @@ for s in http-header-validation http-custom-header-server-validation; do
 	want next-2026-headers && leg "next-2026-$s" --next @URL@ --scenario "$s" \
 		--spec-version 2026-07-28 --expected-failures "$B-2026.yml"
 done
+# The suite's fixtures built in: every scenario but those the baseline names must pass.
+fixtures_leg() {
+	local name=$1
+	shift
+	want "$name" || return 0
+	if [ -n "$FIXTURES" ] && [ -x "$FIXTURES" ]; then
+		DAEMON_CMD=("$FIXTURES" --conformance-fixtures)
+		leg "$name" "$@"
+		DAEMON_CMD=("$DAEMON")
+	elif [ ${#LEGS[@]} -gt 0 ]; then
+		SUMMARY+=("$name: FAIL (CONFORMANCE_FIXTURES_DAEMON is not an mcp-chatd-fixtures)")
+		FAILED=1
+	else
+		SUMMARY+=("$name: skipped (configure with -DMCPCHAT_CONFORMANCE_FIXTURES=ON)")
+	fi
+}
+fixtures_leg fixtures-2025 @URL@ --expected-failures "$B-fixtures.yml"
+fixtures_leg fixtures-next-2025 --next @URL@ --expected-failures "$B-fixtures.yml"
+fixtures_leg fixtures-next-2026 --next @URL@ --requirements 2026-07-28 \
+	--expected-failures "$B-fixtures-2026.yml"
 
 echo
 echo "=== conformance summary"

@@ -591,9 +591,9 @@ static void build_texts(const struct config *cfg, struct tool_texts *t)
 }
 
 static const struct mcp_prompt prompts[] = {
-	{ "chat_with_stranger", "Chat with a stranger",
-	  "Meet a random stranger and hold a friendly conversation",
-	  "Use the mcp-chat tools to meet a stranger: call enter_queue, wait for chatroom.found "
+	{ .name = "chat_with_stranger", .title = "Chat with a stranger",
+	  .description = "Meet a random stranger and hold a friendly conversation",
+	  .text = "Use the mcp-chat tools to meet a stranger: call enter_queue, wait for chatroom.found "
 	  "(or call wait_for_message), then exchange messages with send_message. Be friendly and "
 	  "never share personal information. Call leave_chat when the conversation is over." },
 };
@@ -609,9 +609,10 @@ static void publish(const struct config *cfg)
 		world.table[i].description = next.description[i];
 		world.table[i].input_schema = next.schema[i];
 	}
-	world.resource = (struct mcp_resource){ "mcp-chat://guide", "guide", "How to chat",
-						"How to meet a stranger and chat here",
-						"text/markdown", next.guide };
+	world.resource = (struct mcp_resource){ .uri = "mcp-chat://guide", .name = "guide",
+						.title = "How to chat",
+						.description = "How to meet a stranger and chat here",
+						.mime_type = "text/markdown", .text = next.guide };
 	mcp_server_set_tools(world.srv, world.table, N_TOOLS);
 	mcp_server_set_documents(world.srv, &world.resource, 1, prompts, 1);
 	texts_free(&world.texts);

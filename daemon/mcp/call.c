@@ -1,5 +1,6 @@
 #include "mcp/internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,10 @@ struct mcp_call {
 	bool keep_alive;
 	bool modern;       /* a 2026-07-28 request: its result says so (resultType, _meta) */
 	cJSON *progress;   /* the request's progressToken, or NULL */
+	/* Asked the client something (mcp_tool_ask): the id of that request, and its answer. */
+	bool asked;
+	uint64_t ask_id;
+	cJSON *reply;
 	uint32_t pings;
 	struct timer deadline;
 	struct timer ping;
@@ -65,6 +70,7 @@ static void free_call(struct mcp_call *call)
 	cJSON_Delete(call->id);
 	cJSON_Delete(call->args);
 	cJSON_Delete(call->progress);
+	cJSON_Delete(call->reply);
 	srv->calls--;
 	s->busy--;
 	/* Answered or cancelled on a live connection: the client is there. A connection that
@@ -100,25 +106,31 @@ static void cancel_answered(struct mcp_session *s, const char *id)
 void mcp_call_finish(struct mcp_call *call)
 {
 	struct mcp_sink *sink = call->sink;
-	struct mcp_answer a = { .result = BUF_INIT, .modern = call->modern };
-	struct buf msg = BUF_INIT;
+	struct mcp_answer a = { .result = BUF_INIT, .modern = call->modern, .asked = call->asked,
+				.reply = call->reply, .progress_token = call->progress };
+	struct buf msg = BUF_INIT, notes;
 	bool keep = call->keep_alive;
 	uint64_t cursor = call->session->mbox.cursor;
 
 	mcp_methods_run_tool(call->srv, call->session, call->tool, call->args, false, &a);
 	mcp_call_note_answer(call->session, call->id, cursor);
 	mcp_answer_append(&msg, call->id, &a);
+	notes = a.tool.notes; /* what the tool sent on this run goes before its result */
+	a.tool.notes = (struct buf)BUF_INIT;
 	buf_free(&a.result);
 	mcp_answer_clear(&a);
 	free_call(call);
 	if (!sink)
 		goto out;
+	if (notes.len)
+		buf_append(sink->ops->out(sink), notes.p, notes.len);
 	sse_append_event(sink->ops->out(sink), 0, msg.p, msg.len);
 	sse_append_end(sink->ops->out(sink));
 	if (sink->ops->commit(sink) < 0)
 		keep = false;
 	sink->ops->resume(sink, keep);
 out:
+	buf_free(&notes);
 	buf_free(&msg);
 }
 
@@ -150,7 +162,8 @@ static void on_call_ping(struct timer *t)
 	struct mcp_sink *sink = call->sink;
 
 	call->pings++;
-	if (call->progress) {
+	/* A call that asked the client may have sent progress of its own: only comments then. */
+	if (call->progress && !call->asked) {
 		struct buf ev = BUF_INIT;
 		char *token = cJSON_PrintUnformatted(call->progress);
 
@@ -165,6 +178,57 @@ static void on_call_ping(struct timer *t)
 	}
 	sink->ops->commit(sink);
 	timer_arm(call->srv->timers, t, timer_now_ms() + call->srv->cfg->sse_keepalive_ms);
+}
+
+/* The tool's request to the client, with an id of the server's, on the call's stream. */
+static void send_ask(struct mcp_call *call, struct mcp_answer *a, struct buf *out)
+{
+	struct buf ev = BUF_INIT;
+
+	call->asked = true;
+	call->ask_id = ++call->srv->ask_seq;
+	buf_printf(&ev, "{\"jsonrpc\":\"2.0\",\"id\":%llu,%s}",
+		   (unsigned long long)call->ask_id, a->tool.ask);
+	sse_append_event(out, 0, ev.p, ev.len);
+	buf_free(&ev);
+	free(a->tool.ask);
+	a->tool.ask = NULL;
+}
+
+int mcp_tool_ask(struct mcp_tool_ctx *ctx, const char *method, const char *params,
+		 uint32_t timeout_ms)
+{
+	static const struct {
+		const char *method;
+		uint8_t cap;
+	} needs[] = { { "sampling/createMessage", MCP_CAP_SAMPLING },
+		      { "elicitation/create", MCP_CAP_ELICITATION },
+		      { "roots/list", MCP_CAP_ROOTS } };
+	struct buf b = BUF_INIT;
+
+	if (!ctx->may_wait || ctx->modern || !ctx->session || ctx->asked || ctx->ask)
+		return -EAGAIN;
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+		if (strcmp(method, needs[i].method) == 0 && !(ctx->session->client_caps & needs[i].cap))
+			return -EOPNOTSUPP; /* client/sampling, client/elicitation: declared first */
+	buf_puts(&b, "\"method\":");
+	buf_json_string(&b, method, strlen(method));
+	buf_printf(&b, ",\"params\":%s", params);
+	ctx->ask = buf_take(&b);
+	ctx->ask_ms = timeout_ms;
+	return 0;
+}
+
+bool mcp_call_response(struct mcp_session *s, const struct jsonrpc_fields *f)
+{
+	for (struct mcp_call *call = s->calls; call; call = call->next) {
+		if (!call->asked || !cJSON_IsNumber(f->id) || f->id->valuedouble != (double)call->ask_id)
+			continue;
+		call->reply = cJSON_IsObject(f->result) ? cJSON_Duplicate(f->result, 1) : NULL;
+		mcp_call_finish(call);
+		return true;
+	}
+	return false;
 }
 
 /* Parks a tools/call until an event or its deadline; answers with an SSE stream at once so
@@ -184,14 +248,14 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 	call->session = s;
 	call->sink = sink;
 	call->tool = a->t;
-	call->after = a->tool.wait_after;
+	call->after = a->ask ? UINT64_MAX : a->tool.wait_after; /* asking: no event wakes it */
 	call->keep_alive = keep_alive;
 	call->modern = a->modern;
 	if (cJSON_IsString(a->progress_token) || cJSON_IsNumber(a->progress_token))
 		call->progress = cJSON_Duplicate(a->progress_token, 0);
 	timer_init(&call->deadline, on_call_deadline);
 	timer_init(&call->ping, on_call_ping);
-	timer_arm(srv->timers, &call->deadline, now + a->tool.wait_ms);
+	timer_arm(srv->timers, &call->deadline, now + (a->ask ? a->tool.ask_ms : a->tool.wait_ms));
 	timer_arm(srv->timers, &call->ping, now + srv->cfg->sse_keepalive_ms);
 	call->next = s->calls;
 	s->calls = call;
@@ -201,6 +265,11 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 	out = sink->ops->out(sink);
 	http_response_head(out, 200, "text/event-stream", -1,
 			   "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", keep_alive);
+	if (a->tool.notes.len) /* sent by the tool before it waited */
+		buf_append(out, a->tool.notes.p, a->tool.notes.len);
+	buf_free(&a->tool.notes);
+	if (a->ask)
+		send_ask(call, a, out);
 	sink->ops->commit(sink);
 	return MCP_PENDING;
 }
@@ -329,12 +398,17 @@ enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_si
 
 	if (call->done_early) { /* the owner answered within the call: a plain JSON answer */
 		struct buf msg = BUF_INIT;
+		enum mcp_disposition d = keep_alive ? MCP_DONE : MCP_CLOSE;
 
 		mcp_answer_append(&msg, id, &call->early);
-		mcp_reply_json(sink, 200, NULL, msg.p, msg.len, keep_alive);
+		if (a->tool.notes.len)
+			d = mcp_reply_streamed(sink, &a->tool.notes, msg.p, msg.len, keep_alive);
+		else
+			mcp_reply_json(sink, 200, NULL, msg.p, msg.len, keep_alive);
+		buf_free(&a->tool.notes);
 		buf_free(&msg);
 		free_deferred(call);
-		return keep_alive ? MCP_DONE : MCP_CLOSE;
+		return d;
 	}
 	call->id = cJSON_Duplicate(id, 1);
 	call->sink = sink;
@@ -345,6 +419,9 @@ enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_si
 	sink->call = call;
 	http_response_head(sink->ops->out(sink), 200, "text/event-stream", -1,
 			   "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", keep_alive);
+	if (a->tool.notes.len)
+		buf_append(sink->ops->out(sink), a->tool.notes.p, a->tool.notes.len);
+	buf_free(&a->tool.notes);
 	sink->ops->commit(sink);
 	timer_arm(srv->timers, &call->ping, timer_now_ms() + srv->cfg->sse_keepalive_ms);
 	return MCP_PENDING;

@@ -38,6 +38,10 @@ char *mcp_version_error_data(const char *requested);
 #define MCP_NODE_MAX 16
 #define MCP_SESSION_ID_MAX (MCP_NODE_MAX + 1 + MCP_SESSION_ID_LEN)
 
+#define MCP_CAP_SAMPLING 1u
+#define MCP_CAP_ELICITATION 2u
+#define MCP_CAP_ROOTS 4u
+
 struct mcp_session {
 	uint8_t raw[MCP_SESSION_RAW_LEN];
 	char id[MCP_SESSION_ID_MAX + 1];
@@ -47,6 +51,7 @@ struct mcp_session {
 
 	uint8_t version;   /* index of the negotiated protocol version */
 	uint8_t log_level; /* logging/setLevel, as an RFC 5424 severity */
+	uint8_t client_caps; /* MCP_CAP_*: what initialize said the client can be asked */
 	bool ended;
 	/* Made by a 2026-07-28 request (mcp_tool_mint): no session id is ever sent or accepted
 	 * for it; the layer above names it (chat_id), and it ends after chat_idle_s unused. */
@@ -69,6 +74,8 @@ struct mcp_session {
 	char undo_id[48];
 	uint64_t undo_cursor, undo_to;
 	uint32_t busy; /* requests being answered right now */
+	char **subs;   /* resources/subscribe: the URIs (catalog.c) */
+	uint32_t n_subs;
 	void *app;     /* the layer above's state */
 };
 
@@ -111,10 +118,12 @@ struct mcp_server {
 	size_t n_resources;
 	const struct mcp_prompt *prompts;
 	size_t n_prompts;
+	const struct mcp_catalog *catalog; /* offered next to the main set, or NULL */
 	const char *instructions;
 	struct mcp_hooks hooks;
 	bool shutting_down;
 	uint32_t streams, calls;
+	uint64_t ask_seq; /* ids of server-to-client requests */
 	/* Reused by post_single (never nested) so a request allocates no answer buffers. */
 	struct buf scratch_result, scratch_body;
 };
@@ -134,6 +143,9 @@ struct mcp_answer {
 	 * (lists, discover, reads) ttlMs and cacheScope. */
 	bool modern, cacheable;
 	const cJSON *progress_token; /* params._meta.progressToken of a tools/call */
+	bool ask;           /* the tool asks the client (a->tool.ask); park with mcp_call_park */
+	bool asked;         /* running again with the client's answer: */
+	const cJSON *reply; /* its result, or NULL */
 	struct mcp_tool_ctx tool; /* for tools/call */
 	const struct mcp_tool *t;
 	bool wait;
@@ -186,6 +198,9 @@ enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_si
 					   const cJSON *id, struct mcp_answer *a, bool keep_alive);
 /* A tool took a handle but answered now after all: the handle goes. */
 void mcp_call_drop_pending(struct mcp_pending *p);
+/* A JSON-RPC response from the client: the answer to a call's mcp_tool_ask, which then
+ * finishes. False when no call asked it (late, cancelled, or never asked: ignored). */
+bool mcp_call_response(struct mcp_session *s, const struct jsonrpc_fields *f);
 /* Wakes s's calls waiting for an event before seq. */
 void mcp_call_wake(struct mcp_session *s, uint64_t seq);
 /* Notes an answer that moved the wait_for_message cursor (for cancellation). */
@@ -197,6 +212,27 @@ void mcp_call_notification(struct mcp_session *s, const struct jsonrpc_fields *f
  * a->modern set: the tool binds the session it acts for). */
 void mcp_methods_dispatch(struct mcp_server *srv, struct mcp_session *s, const char *method,
 			  const cJSON *params, bool may_wait, struct mcp_answer *a);
+
+/* catalog.c: resources, templates, subscriptions, prompts, completion over both sets. */
+/* The i-th tool across both sets, or NULL past the end. */
+const struct mcp_tool *mcp_catalog_tool(const struct mcp_server *srv, size_t i);
+/* The capabilities object; session: a 2025 session's (logging, resources.subscribe). */
+void mcp_catalog_capabilities(const struct mcp_server *srv, struct buf *b, bool session);
+void mcp_catalog_list_resources(const struct mcp_server *srv, struct buf *out);
+void mcp_catalog_list_templates(const struct mcp_server *srv, struct buf *out);
+void mcp_catalog_read(const struct mcp_server *srv, const cJSON *params, struct mcp_answer *a);
+void mcp_catalog_subscribe(const struct mcp_server *srv, struct mcp_session *s,
+			   const cJSON *params, bool on, struct mcp_answer *a);
+void mcp_catalog_subs_free(struct mcp_session *s);
+void mcp_catalog_list_prompts(const struct mcp_server *srv, struct buf *out);
+void mcp_catalog_get_prompt(const struct mcp_server *srv, const cJSON *params,
+			    struct mcp_answer *a);
+void mcp_catalog_complete(const struct mcp_server *srv, const cJSON *params, struct mcp_answer *a);
+/* The completion result for the values starting with prefix (at most 100, total, hasMore). */
+void mcp_complete_values(const char *const *values, const char *prefix, struct buf *out);
+/* The SSE answer of a tool that sent notifications: head, notes, the message, the end. */
+enum mcp_disposition mcp_reply_streamed(struct mcp_sink *sink, struct buf *notes,
+					const char *msg, size_t len, bool keep_alive);
 
 /* modern.c: a POST of the stateless revision (msg parsed; the caller releases it). */
 enum mcp_disposition mcp_modern_post(struct mcp_server *srv, const struct http_request *req,

@@ -73,11 +73,30 @@ struct mcp_tool_ctx {
 	char *structured_text; /* or the same as JSON text (malloc'd; owned by mcp once set) */
 	bool is_error;
 	const char *error_text; /* with is_error: the sentence for the text content */
+	/* Or content blocks of the tool's own (text, image, audio, resource, mixed): the JSON
+	 * text of the content array (malloc'd; owned by mcp once set). structured may come too. */
+	char *content;
+	/* The request's params._meta.progressToken (NULL: none), for mcp_tool_progress(). */
+	const cJSON *progress_token;
+	/* Notifications sent before the result, on the POST's own SSE answer (SSE events). */
+	struct buf notes;
+	double progress_sent; /* the last progress value sent (progress only grows) */
+	bool progress_any;
+	/* A request to the client (mcp_tool_ask): its JSON-RPC text without the id (malloc'd),
+	 * and how long to wait for the answer. */
+	char *ask;
+	uint32_t ask_ms;
+	/* Run again after mcp_tool_ask: asked is set, and reply is the client's result (NULL when
+	 * it answered an error, or not within ask_ms). */
+	bool asked;
+	const cJSON *reply;
 };
 
 /* DONE: the result is in ctx. WAIT: wait for an event (wait_after, wait_ms), then run again.
- * PENDING: the answer comes later from the tool's owner (mcp_tool_defer). */
-enum mcp_tool_status { MCP_TOOL_DONE, MCP_TOOL_WAIT, MCP_TOOL_UNKNOWN_ERROR, MCP_TOOL_PENDING };
+ * PENDING: the answer comes later from the tool's owner (mcp_tool_defer). ASK: a request to
+ * the client goes out (mcp_tool_ask); the tool runs again with its answer (ctx->reply). */
+enum mcp_tool_status { MCP_TOOL_DONE, MCP_TOOL_WAIT, MCP_TOOL_UNKNOWN_ERROR, MCP_TOOL_PENDING,
+		       MCP_TOOL_ASK };
 
 struct mcp_tool {
 	const char *name;
@@ -88,12 +107,47 @@ struct mcp_tool {
 	enum mcp_tool_status (*call)(struct mcp_tool_ctx *ctx);
 };
 
-/* Static documents offered as MCP resources and prompts. */
+/* Static documents offered as MCP resources and prompts. A resource has text, or blob
+ * (base64) for binary content. */
 struct mcp_resource {
 	const char *uri, *name, *title, *description, *mime_type, *text;
+	const char *blob;
 };
+/* A resource template (RFC 6570 level 1: "{name}" matches one path segment). read appends
+ * the members of the contents array for uri (vars: an object of the variables' values);
+ * returns 0 or -ENOENT (no such resource). */
+struct mcp_resource_template {
+	const char *uri_template, *name, *title, *description, *mime_type;
+	int (*read)(const cJSON *vars, const char *uri, struct buf *contents);
+};
+/* A prompt argument; values (NULL-terminated, or NULL) are what completion/complete offers. */
+struct mcp_prompt_arg {
+	const char *name, *description;
+	bool required;
+	const char *const *values;
+};
+/* A prompt: one user text message of text, or what get appends (the members of the messages
+ * array, for args: an object whose required arguments are checked to be strings); get
+ * returns 0 or a negative errno. */
 struct mcp_prompt {
 	const char *name, *title, *description, *text;
+	const struct mcp_prompt_arg *args;
+	size_t n_args;
+	int (*get)(const cJSON *args, struct buf *messages);
+};
+
+/* A second set of tools and documents offered next to the main one (test fixtures), listed
+ * after it. subscribe declares resources.subscribe; completions declares completions. */
+struct mcp_catalog {
+	const struct mcp_tool *tools;
+	size_t n_tools;
+	const struct mcp_resource *resources;
+	size_t n_resources;
+	const struct mcp_resource_template *templates;
+	size_t n_templates;
+	const struct mcp_prompt *prompts;
+	size_t n_prompts;
+	bool subscribe, completions;
 };
 
 /* Why a session ended; the layer above maps it onto what its users are told. */
@@ -136,6 +190,38 @@ void mcp_pending_done(struct mcp_pending *p, struct mcp_tool_ctx *result);
 /* Has the client gone (its connection closed)? Work for it may stop; done is still due. */
 bool mcp_pending_abandoned(const struct mcp_pending *p);
 
+/* Severities of notifications/message, as logging/setLevel names them (RFC 5424). */
+enum mcp_log_level {
+	MCP_LOG_EMERGENCY, MCP_LOG_ALERT, MCP_LOG_CRITICAL, MCP_LOG_ERROR,
+	MCP_LOG_WARNING, MCP_LOG_NOTICE, MCP_LOG_INFO, MCP_LOG_DEBUG,
+};
+/* notifications/progress for the request's progressToken, sent before the result on the
+ * POST's SSE answer. total <= 0: none. Returns 0, -ENOENT (the request gave no token) or
+ * -ERANGE (progress must increase with each notification; nothing sent). */
+int mcp_tool_progress(struct mcp_tool_ctx *ctx, double progress, double total,
+		      const char *message);
+/* notifications/message at level (data: JSON text; logger may be NULL), sent before the
+ * result when the session's logging/setLevel lets it through. Returns 1 sent, 0 filtered
+ * (a 2026-07-28 request has no level: nothing is sent). */
+int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char *logger,
+		 const char *data);
+/* uri changed: notifications/resources/updated to every session subscribed to it, on its
+ * push stream (as the session's events). Returns how many were told. */
+int mcp_resource_updated(struct mcp_server *srv, const char *uri);
+
+/* A server-to-client request (sampling/createMessage, elicitation/create, roots/list; params:
+ * JSON text of an object) sent on the call's own SSE answer with an id of the server's; the
+ * client's POSTed response (answered 202) runs the tool again with ctx->reply. The tool then
+ * returns MCP_TOOL_ASK. Returns 0, -EOPNOTSUPP (the client did not declare the capability the
+ * method needs) or -EAGAIN (this call cannot wait for a client: a batch, a 2026-07-28 request,
+ * or it asked once already). */
+int mcp_tool_ask(struct mcp_tool_ctx *ctx, const char *method, const char *params,
+		 uint32_t timeout_ms);
+
+/* RFC 6570 level 1 matching: the template's variables in uri, as an object of strings
+ * (caller frees), or NULL when uri does not match. A variable matches 1+ chars but '/'. */
+cJSON *mcp_uri_template_match(const char *tmpl, const char *uri);
+
 /* Was s made by a 2026-07-28 request (no session id; expires after chat_idle_s)? */
 bool mcp_session_modern(const struct mcp_session *s);
 
@@ -148,6 +234,8 @@ void mcp_server_reconfigure(struct mcp_server *srv);
 void mcp_server_set_tools(struct mcp_server *srv, const struct mcp_tool *tools, size_t n);
 void mcp_server_set_documents(struct mcp_server *srv, const struct mcp_resource *res, size_t n_res,
 			      const struct mcp_prompt *prompts, size_t n_prompts);
+/* Adds cat next to the main tools and documents (kept by pointer; static). */
+void mcp_server_add_catalog(struct mcp_server *srv, const struct mcp_catalog *cat);
 void mcp_server_set_hooks(struct mcp_server *srv, const struct mcp_hooks *hooks);
 /* The initialize result's instructions (static text, kept by pointer). */
 void mcp_server_set_instructions(struct mcp_server *srv, const char *text);

@@ -1,11 +1,14 @@
 #include "mcp/internal.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <mcpchat/version.h>
+
+#include "http/sse.h"
 
 /* The JSON-RPC methods of an initialized session (tools, resources, prompts, logging), and of
  * the stateless revision (the same but logging and ping, plus server/discover). */
@@ -63,16 +66,18 @@ void mcp_answer_clear(struct mcp_answer *a)
 {
 	free(a->error_data);
 	a->error_data = NULL;
+	buf_free(&a->tool.notes);
+	free(a->tool.ask);
+	a->tool.ask = NULL;
 }
 
 void mcp_methods_build_tools_list(struct mcp_server *srv)
 {
 	struct buf b = BUF_INIT;
+	const struct mcp_tool *t;
 
 	buf_puts(&b, "{\"tools\":[");
-	for (size_t i = 0; i < srv->n_tools; i++) {
-		const struct mcp_tool *t = &srv->tools[i];
-
+	for (size_t i = 0; (t = mcp_catalog_tool(srv, i)); i++) {
 		buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
 		buf_json_string(&b, t->name, strlen(t->name));
 		if (t->title) {
@@ -97,7 +102,11 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 	struct mcp_tool_ctx *ctx = &a->tool;
 	enum mcp_tool_status st;
 
+	buf_free(&ctx->notes);
 	memset(ctx, 0, sizeof(*ctx));
+	ctx->progress_token = a->progress_token;
+	ctx->asked = a->asked;
+	ctx->reply = a->reply;
 	ctx->srv = srv;
 	ctx->session = s;
 	ctx->args = args;
@@ -113,6 +122,12 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 		a->pending = true;
 		return;
 	}
+	if (st == MCP_TOOL_ASK && ctx->ask) {
+		a->ask = true;
+		return;
+	}
+	free(ctx->ask);
+	ctx->ask = NULL;
 	if (ctx->pending) {
 		mcp_call_drop_pending(ctx->pending);
 		ctx->pending = NULL;
@@ -120,11 +135,36 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 	mcp_methods_tool_result(ctx, t, a);
 }
 
+/* A tool's own content blocks, with its structured content when it gave one. */
+static void tool_content_result(struct mcp_tool_ctx *ctx, struct mcp_answer *a)
+{
+	char *text = ctx->structured_text;
+
+	if (!text && ctx->structured)
+		text = cJSON_PrintUnformatted(ctx->structured);
+	buf_puts(&a->result, "{\"content\":");
+	buf_puts(&a->result, ctx->content);
+	if (text)
+		buf_printf(&a->result, ",\"structuredContent\":%s", text);
+	buf_puts(&a->result, ctx->is_error ? ",\"isError\":true}" : "}");
+	if (text != ctx->structured_text)
+		cJSON_free(text);
+	free(ctx->structured_text);
+	free(ctx->content);
+	cJSON_Delete(ctx->structured);
+	ctx->structured_text = ctx->content = NULL;
+	ctx->structured = NULL;
+}
+
 void mcp_methods_tool_result(struct mcp_tool_ctx *ctx, const struct mcp_tool *t,
 			     struct mcp_answer *a)
 {
 	char *text;
 
+	if (ctx->content) {
+		tool_content_result(ctx, a);
+		return;
+	}
 	if (!ctx->structured && !ctx->structured_text) {
 		mcp_answer_error(a, JSONRPC_INTERNAL_ERROR, "Internal error in tool %s",
 				 t ? t->name : "(deferred)");
@@ -148,12 +188,61 @@ void mcp_methods_tool_result(struct mcp_tool_ctx *ctx, const struct mcp_tool *t,
 	ctx->structured = NULL;
 }
 
+int mcp_tool_progress(struct mcp_tool_ctx *ctx, double progress, double total,
+		      const char *message)
+{
+	struct buf ev = BUF_INIT;
+	char *token;
+
+	if (!ctx->progress_token)
+		return -ENOENT;
+	if (ctx->progress_any && progress <= ctx->progress_sent)
+		return -ERANGE; /* basic/utilities/progress: it MUST increase with each one */
+	token = cJSON_PrintUnformatted(ctx->progress_token);
+	buf_printf(&ev, "{\"progressToken\":%s,\"progress\":%.17g", token, progress);
+	if (total > 0)
+		buf_printf(&ev, ",\"total\":%.17g", total);
+	if (message) {
+		buf_puts(&ev, ",\"message\":");
+		buf_json_string(&ev, message, strlen(message));
+	}
+	buf_puts(&ev, "}");
+	sse_append_notification(&ctx->notes, 0, "notifications/progress", ev.p, ev.len);
+	cJSON_free(token);
+	buf_free(&ev);
+	ctx->progress_sent = progress;
+	ctx->progress_any = true;
+	return 0;
+}
+
+int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char *logger,
+		 const char *data)
+{
+	static const char *const names[] = { "emergency", "alert",  "critical", "error",
+					     "warning",   "notice", "info",     "debug" };
+	struct buf ev = BUF_INIT;
+
+	/* Only what logging/setLevel lets through; a 2026-07-28 request set no level. */
+	if (ctx->modern || !ctx->session || (unsigned)level > ctx->session->log_level)
+		return 0;
+	buf_printf(&ev, "{\"level\":\"%s\"", names[level]);
+	if (logger) {
+		buf_puts(&ev, ",\"logger\":");
+		buf_json_string(&ev, logger, strlen(logger));
+	}
+	buf_printf(&ev, ",\"data\":%s}", data);
+	sse_append_notification(&ctx->notes, 0, "notifications/message", ev.p, ev.len);
+	buf_free(&ev);
+	return 1;
+}
+
 static void call_tool(struct mcp_server *srv, struct mcp_session *s, const cJSON *params,
 		      bool may_wait, struct mcp_answer *a)
 {
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
 	static cJSON empty = { .type = cJSON_Object };
+	const struct mcp_tool *t;
 
 	if (!cJSON_IsString(name)) {
 		mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "params.name must be the name of a tool");
@@ -166,9 +255,9 @@ static void call_tool(struct mcp_server *srv, struct mcp_session *s, const cJSON
 	/* A waiting call reports progress to a client that asked for it (basic/utilities). */
 	a->progress_token = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(params, "_meta"), "progressToken");
-	for (size_t i = 0; i < srv->n_tools; i++) {
-		if (strcmp(srv->tools[i].name, name->valuestring) == 0) {
-			mcp_methods_run_tool(srv, s, &srv->tools[i], args ? args : &empty, may_wait, a);
+	for (size_t i = 0; (t = mcp_catalog_tool(srv, i)); i++) {
+		if (strcmp(t->name, name->valuestring) == 0) {
+			mcp_methods_run_tool(srv, s, t, args ? args : &empty, may_wait, a);
 			return;
 		}
 	}
@@ -193,102 +282,14 @@ static void set_log_level(struct mcp_session *s, const cJSON *params, struct mcp
 		     "params.level must be one of debug, info, notice, warning, error, critical, alert, emergency");
 }
 
-static void list_resources(struct mcp_server *srv, struct mcp_answer *a)
-{
-	buf_puts(&a->result, "{\"resources\":[");
-	for (size_t i = 0; i < srv->n_resources; i++) {
-		const struct mcp_resource *r = &srv->resources[i];
-
-		buf_puts(&a->result, i ? ",{\"uri\":" : "{\"uri\":");
-		buf_json_string(&a->result, r->uri, strlen(r->uri));
-		buf_puts(&a->result, ",\"name\":");
-		buf_json_string(&a->result, r->name, strlen(r->name));
-		buf_puts(&a->result, ",\"title\":");
-		buf_json_string(&a->result, r->title, strlen(r->title));
-		buf_puts(&a->result, ",\"description\":");
-		buf_json_string(&a->result, r->description, strlen(r->description));
-		buf_puts(&a->result, ",\"mimeType\":");
-		buf_json_string(&a->result, r->mime_type, strlen(r->mime_type));
-		buf_puts(&a->result, "}");
-	}
-	buf_puts(&a->result, "]}");
-}
-
-static void read_resource(struct mcp_server *srv, const cJSON *params, struct mcp_answer *a)
-{
-	const cJSON *uri = cJSON_GetObjectItemCaseSensitive(params, "uri");
-
-	for (size_t i = 0; cJSON_IsString(uri) && i < srv->n_resources; i++) {
-		const struct mcp_resource *r = &srv->resources[i];
-
-		if (strcmp(r->uri, uri->valuestring) != 0)
-			continue;
-		buf_puts(&a->result, "{\"contents\":[{\"uri\":");
-		buf_json_string(&a->result, r->uri, strlen(r->uri));
-		buf_puts(&a->result, ",\"mimeType\":");
-		buf_json_string(&a->result, r->mime_type, strlen(r->mime_type));
-		buf_puts(&a->result, ",\"text\":");
-		buf_json_string(&a->result, r->text, strlen(r->text));
-		buf_puts(&a->result, "}]}");
-		return;
-	}
-	/* "Resource not found": -32002 until 2025-11-25, -32602 with the uri since 2026-07-28. */
-	mcp_answer_error(a, a->modern ? JSONRPC_INVALID_PARAMS : -32002,
-			 "Resource not found: params.uri must be one that resources/list names");
-	if (a->modern && cJSON_IsString(uri)) {
-		struct buf d = BUF_INIT;
-
-		buf_puts(&d, "{\"uri\":");
-		buf_json_string(&d, uri->valuestring, strlen(uri->valuestring));
-		buf_puts(&d, "}");
-		a->error_data = buf_take(&d);
-	}
-}
-
-static void list_prompts(struct mcp_server *srv, struct mcp_answer *a)
-{
-	buf_puts(&a->result, "{\"prompts\":[");
-	for (size_t i = 0; i < srv->n_prompts; i++) {
-		const struct mcp_prompt *p = &srv->prompts[i];
-
-		buf_puts(&a->result, i ? ",{\"name\":" : "{\"name\":");
-		buf_json_string(&a->result, p->name, strlen(p->name));
-		buf_puts(&a->result, ",\"title\":");
-		buf_json_string(&a->result, p->title, strlen(p->title));
-		buf_puts(&a->result, ",\"description\":");
-		buf_json_string(&a->result, p->description, strlen(p->description));
-		buf_puts(&a->result, ",\"arguments\":[]}");
-	}
-	buf_puts(&a->result, "]}");
-}
-
-static void get_prompt(struct mcp_server *srv, const cJSON *params, struct mcp_answer *a)
-{
-	const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
-
-	for (size_t i = 0; cJSON_IsString(name) && i < srv->n_prompts; i++) {
-		const struct mcp_prompt *p = &srv->prompts[i];
-
-		if (strcmp(p->name, name->valuestring) != 0)
-			continue;
-		buf_puts(&a->result, "{\"description\":");
-		buf_json_string(&a->result, p->description, strlen(p->description));
-		buf_puts(&a->result, ",\"messages\":[{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":");
-		buf_json_string(&a->result, p->text, strlen(p->text));
-		buf_puts(&a->result, "}}]}");
-		return;
-	}
-	mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "Unknown prompt: params.name must be one that prompts/list names");
-}
-
 /* server/discover (2026-07-28): what the initialize result said, for every request. */
 static void discover(struct mcp_server *srv, struct mcp_answer *a)
 {
 	buf_puts(&a->result, "{\"supportedVersions\":[");
 	for (int i = 0; i < MCP_N_VERSIONS; i++)
 		buf_printf(&a->result, "%s\"%s\"", i ? "," : "", mcp_versions[i]);
-	buf_puts(&a->result, "],\"capabilities\":{\"tools\":{\"listChanged\":false},"
-		 "\"resources\":{\"listChanged\":false},\"prompts\":{\"listChanged\":false}}");
+	buf_puts(&a->result, "],\"capabilities\":");
+	mcp_catalog_capabilities(srv, &a->result, false);
 	if (srv->instructions) {
 		buf_puts(&a->result, ",\"instructions\":");
 		buf_json_string(&a->result, srv->instructions, strlen(srv->instructions));
@@ -342,15 +343,21 @@ void mcp_methods_dispatch(struct mcp_server *srv, struct mcp_session *s, const c
 	else if (strcmp(method, "logging/setLevel") == 0)
 		set_log_level(s, params, a);
 	else if (strcmp(method, "resources/list") == 0)
-		list_resources(srv, a);
+		mcp_catalog_list_resources(srv, &a->result);
 	else if (strcmp(method, "resources/read") == 0)
-		read_resource(srv, params, a);
+		mcp_catalog_read(srv, params, a);
 	else if (strcmp(method, "resources/templates/list") == 0)
-		buf_puts(&a->result, "{\"resourceTemplates\":[]}");
+		mcp_catalog_list_templates(srv, &a->result);
+	else if (strcmp(method, "resources/subscribe") == 0)
+		mcp_catalog_subscribe(srv, a->modern ? NULL : s, params, true, a);
+	else if (strcmp(method, "resources/unsubscribe") == 0)
+		mcp_catalog_subscribe(srv, a->modern ? NULL : s, params, false, a);
 	else if (strcmp(method, "prompts/list") == 0)
-		list_prompts(srv, a);
+		mcp_catalog_list_prompts(srv, &a->result);
 	else if (strcmp(method, "prompts/get") == 0)
-		get_prompt(srv, params, a);
+		mcp_catalog_get_prompt(srv, params, a);
+	else if (strcmp(method, "completion/complete") == 0)
+		mcp_catalog_complete(srv, params, a);
 	else if (strcmp(method, "initialize") == 0)
 		mcp_answer_error(a, JSONRPC_INVALID_REQUEST,
 			     "This session is already initialized; send initialize without Mcp-Session-Id to start a new one");

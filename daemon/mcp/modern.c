@@ -232,8 +232,11 @@ static enum mcp_disposition answer(struct mcp_server *srv, const struct http_req
 	if (a.wait) /* a tool that waits without naming its state: a bug, answered as such */
 		mcp_answer_error(&a, JSONRPC_INTERNAL_ERROR, "Internal error in tool %s", a.t->name);
 	mcp_answer_append(&body, f->id, &a);
-	mcp_reply_status(sink, req, status_of(a.code), NULL, &body);
 	d = req->keep_alive ? MCP_DONE : MCP_CLOSE;
+	if (a.tool.notes.len && !a.code) /* notifications first: an SSE answer */
+		d = mcp_reply_streamed(sink, &a.tool.notes, body.p, body.len, req->keep_alive);
+	else
+		mcp_reply_status(sink, req, status_of(a.code), NULL, &body);
 out:
 	mcp_scratch_give(srv, &a.result, &body);
 	mcp_answer_clear(&a);

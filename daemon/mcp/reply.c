@@ -5,6 +5,7 @@
 #include "admin/stats.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "http/sse.h"
 
 /* The HTTP answers of /mcp: heads, JSON bodies, 202s and refusals. */
 
@@ -70,4 +71,20 @@ void mcp_reply_accepted(struct mcp_sink *sink, bool keep_alive)
 {
 	http_response_head(sink->ops->out(sink), 202, NULL, 0, NULL, keep_alive);
 	sink->ops->commit(sink);
+}
+
+enum mcp_disposition mcp_reply_streamed(struct mcp_sink *sink, struct buf *notes,
+					const char *msg, size_t len, bool keep_alive)
+{
+	struct buf *out = sink->ops->out(sink);
+
+	http_response_head(out, 200, "text/event-stream", -1,
+			   "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", keep_alive);
+	if (notes->len)
+		buf_append(out, notes->p, notes->len);
+	sse_append_event(out, 0, msg, len);
+	sse_append_end(out);
+	if (sink->ops->commit(sink) < 0)
+		keep_alive = false;
+	return keep_alive ? MCP_DONE : MCP_CLOSE;
 }

@@ -43,6 +43,12 @@ void mcp_server_set_documents(struct mcp_server *srv, const struct mcp_resource 
 	srv->n_prompts = n_prompts;
 }
 
+void mcp_server_add_catalog(struct mcp_server *srv, const struct mcp_catalog *cat)
+{
+	srv->catalog = cat;
+	mcp_methods_build_tools_list(srv);
+}
+
 void mcp_server_set_hooks(struct mcp_server *srv, const struct mcp_hooks *hooks)
 {
 	srv->hooks = *hooks;

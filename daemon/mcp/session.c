@@ -176,6 +176,7 @@ void mcp_sessions_remove(struct mcp_sessions *t, struct mcp_session *s)
 	if (s->next_all)
 		s->next_all->prev_all = s->prev_all;
 	t->count--;
+	mcp_catalog_subs_free(s);
 	mailbox_free(&s->mbox);
 	free(s);
 }

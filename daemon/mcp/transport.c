@@ -101,6 +101,20 @@ static const char *check_origin(const struct config *cfg, const struct http_requ
 	return NULL;
 }
 
+/* What the client can be asked (client/sampling, client/elicitation, client/roots). */
+static uint8_t client_caps(const cJSON *caps)
+{
+	uint8_t c = 0;
+
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "sampling")))
+		c |= MCP_CAP_SAMPLING;
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "elicitation")))
+		c |= MCP_CAP_ELICITATION;
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(caps, "roots")))
+		c |= MCP_CAP_ROOTS;
+	return c;
+}
+
 static enum mcp_disposition initialize(struct mcp_server *srv, const struct http_request *req,
 				       struct mcp_sink *sink, const cJSON *msg)
 {
@@ -122,15 +136,15 @@ static enum mcp_disposition initialize(struct mcp_server *srv, const struct http
 	if (err < 0)
 		return mcp_refuse(sink, req, 503, JSONRPC_INTERNAL_ERROR, "Retry-After: 1\r\n",
 			      "Cannot start a session right now; try again");
+	s->client_caps = client_caps(cJSON_GetObjectItemCaseSensitive(params, "capabilities"));
 	/* Answer with the client's version when we speak it through initialize, else our newest
 	 * that does (2026-07-28 has no initialize). */
 	v = mcp_version_index(pv->valuestring);
 	s->version = (uint8_t)(v < MCP_VERSION_LEGACY ? MCP_VERSION_LEGACY : v);
-	buf_printf(&result,
-		   "{\"protocolVersion\":\"%s\",\"capabilities\":{\"tools\":{\"listChanged\":false},"
-		   "\"logging\":{},\"resources\":{\"listChanged\":false},\"prompts\":{\"listChanged\":false}},"
-		   "\"serverInfo\":{\"name\":\"" MCPCHAT_NAME "\",\"title\":\"mcp-chat\",\"version\":\"" MCPCHAT_VERSION "\"}",
-		   mcp_versions[s->version]);
+	buf_printf(&result, "{\"protocolVersion\":\"%s\",\"capabilities\":", mcp_versions[s->version]);
+	mcp_catalog_capabilities(srv, &result, true);
+	buf_puts(&result, ",\"serverInfo\":{\"name\":\"" MCPCHAT_NAME "\",\"title\":\"mcp-chat\","
+		 "\"version\":\"" MCPCHAT_VERSION "\"}");
 	if (srv->instructions) {
 		buf_puts(&result, ",\"instructions\":");
 		buf_json_string(&result, srv->instructions, strlen(srv->instructions));
@@ -156,6 +170,7 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 	struct mcp_answer a = { 0 };
 	struct buf body;
 	uint64_t cursor;
+	enum mcp_disposition d;
 
 	mcp_scratch_take(srv, &a.result, &body);
 	if (kind == JSONRPC_INVALID || kind != JSONRPC_REQUEST) {
@@ -164,6 +179,8 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 			return mcp_refuse(sink, req, 400, JSONRPC_INVALID_REQUEST, NULL, why);
 		if (kind == JSONRPC_NOTIFICATION)
 			mcp_call_notification(s, &f);
+		else /* the answer to a call's request to the client, if one asked it */
+			mcp_call_response(s, &f);
 		mcp_reply_accepted(sink, req->keep_alive);
 		return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 	}
@@ -172,7 +189,7 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 	mcp_methods_dispatch(srv, s, f.method->valuestring, f.params, true, &a);
 	s->busy--;
 	mcp_call_note_answer(s, id, cursor);
-	if (a.wait) {
+	if (a.wait || a.ask) {
 		mcp_scratch_give(srv, &a.result, &body);
 		return mcp_call_park(srv, s, sink, id, &a, req->keep_alive);
 	}
@@ -182,11 +199,15 @@ static enum mcp_disposition post_single(struct mcp_server *srv, const struct htt
 		return mcp_call_park_pending(srv, sink, id, &a, req->keep_alive);
 	}
 	mcp_answer_append(&body, id, &a);
+	d = req->keep_alive ? MCP_DONE : MCP_CLOSE;
+	if (a.tool.notes.len) /* notifications first, then the result: an SSE answer */
+		d = mcp_reply_streamed(sink, &a.tool.notes, body.p, body.len, req->keep_alive);
+	else
+		mcp_reply_json(sink, 200, NULL, body.p, body.len, req->keep_alive);
 	mcp_answer_clear(&a);
-	mcp_reply_json(sink, 200, NULL, body.p, body.len, req->keep_alive);
 	mcp_scratch_give(srv, &a.result, &body);
 	mcp_session_arm_idle(srv, s);
-	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
+	return d;
 }
 
 /* JSON-RPC batches exist only in protocol 2025-03-26; nothing in a batch waits. */
@@ -214,6 +235,8 @@ static enum mcp_disposition post_batch(struct mcp_server *srv, const struct http
 
 		if (kind == JSONRPC_NOTIFICATION)
 			mcp_call_notification(s, &f);
+		else if (kind == JSONRPC_RESPONSE)
+			mcp_call_response(s, &f);
 		if (kind == JSONRPC_NOTIFICATION || kind == JSONRPC_RESPONSE)
 			continue;
 		if (kind == JSONRPC_INVALID) {

@@ -9,8 +9,10 @@
 #include <strings.h>
 
 #include "chat/tools.h"
+#include "conformance/fixtures.h"
 #include "mcp/jsonrpc.h"
 #include "util/log.h"
+
 
 #define LOG_CAP (16u << 20)
 
@@ -67,6 +69,9 @@ void fz_world_up(struct fz_world *w)
 	FZ_CHECK(w->srv, "mcp_server_new failed");
 	w->chat = chat_tools_register(w->srv, &w->cfg, &w->heap);
 	FZ_CHECK(w->chat, "tools_register failed");
+	/* The conformance fixtures too: templates, blobs, prompt arguments, completion,
+	 * subscriptions, streamed notifications and requests to the client get fuzzed. */
+	conformance_fixtures_register(w->srv);
 }
 
 void fz_world_down(struct fz_world *w)

@@ -163,6 +163,34 @@ def http_mcp_modern():
         + post(rpc("tools/list", id=3), "@S0@", version=V26)).encode())
 
 
+INIT_ASKABLE = rpc("initialize", '{"protocolVersion":"2025-11-25","capabilities":{"sampling":{},'
+                  '"elicitation":{}},"clientInfo":{"name":"seed","version":"1"}}')
+
+
+def http_mcp_fixtures():
+    """The conformance fixtures (registered in the fuzz world): the catalog and asking."""
+    f = lambda flags, seed=7: bytes([flags, seed])
+    put("fuzz_http_mcp", "fixtures-catalog", f(1) + (
+        post(rpc("resources/templates/list"), "@S1@")
+        + post(rpc("resources/read", '{"uri":"test://template/123/data"}', 2), "@S1@")
+        + post(rpc("resources/read", '{"uri":"test://static-binary"}', 3), "@S1@")
+        + post(rpc("resources/subscribe", '{"uri":"test://watched-resource"}', 4), "@S1@")
+        + post(rpc("resources/unsubscribe", '{"uri":"test://watched-resource"}', 5), "@S1@")
+        + post(rpc("completion/complete", '{"ref":{"type":"ref/prompt","name":"test_prompt_with_arguments"},'
+                   '"argument":{"name":"arg1","value":"pa"}}', 6), "@S1@")
+        + post(rpc("prompts/get", '{"name":"test_prompt_with_arguments","arguments":{"arg1":"a","arg2":"b"}}', 7), "@S1@")
+        + post(rpc("logging/setLevel", '{"level":"debug"}', 8), "@S1@")
+        + post(tool("test_tool_with_logging", "{}", 9), "@S1@")
+        + post(rpc("tools/call", '{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":"p"}}', 10), "@S1@")
+        + post(tool("test_multiple_content_types", "{}", 11), "@S1@")).encode())
+    put("fuzz_http_mcp", "fixtures-ask", f(0) + (
+        post(INIT_ASKABLE) + "@C@"
+        + post(tool("test_elicitation", '{"message":"who?"}', 5), "@N@") + "@C@"
+        + post('{"jsonrpc":"2.0","id":1,"result":{"action":"accept","content":{"username":"u"}}}', "@N@")
+        + "@C@" + post(tool("test_sampling", '{"prompt":"hi"}', 6), "@N@") + "@C@"
+        + post('{"jsonrpc":"2.0","id":2,"error":{"code":-1,"message":"no"}}', "@N@")).encode())
+
+
 def sse_resume():
     # byte 0: capacity, byte 1: send queue, then ops until 0xff, then the Last-Event-ID text
     put("fuzz_sse_resume", "simple", bytes([0, 0, 1, 1, 1, 1, 0xff]) + b"2")
@@ -203,6 +231,7 @@ def config():
 if __name__ == "__main__":
     http_mcp()
     http_mcp_modern()
+    http_mcp_fixtures()
     sse_resume()
     ctl()
     config()
