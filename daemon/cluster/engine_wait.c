@@ -283,6 +283,10 @@ void eng_on_touch(struct timer *t)
 
 	eng_linger_expire(e, false);
 	reap_abandoned(e);
+	/* Not settled (just reconnected, epoch unread): a touch could report chats gone that are
+	 * about to be re-asserted; the next tick touches them. */
+	if (!cluster_node_settled(e->node))
+		goto rearm;
 	listened(e, &l, NULL);
 	for (size_t i = 0; i < l.n; i += CLUSTER_CALL_TOUCH_MAX) {
 		const char *batch[CLUSTER_CALL_TOUCH_MAX];
@@ -295,6 +299,7 @@ void eng_on_touch(struct timer *t)
 			eng_evalsha(e, &a, on_touched, e);
 	}
 	free(l.ids);
+rearm:
 	if (!e->stopping)
 		timer_arm(e->timers, t, timer_now_ms() + eng_touch_ms(e->cfg));
 }
@@ -377,7 +382,13 @@ static void on_resubscribe(void *ctx)
 	if (e->stopping)
 		return;
 	listened(e, &l, cluster_node_subscriber(e->node));
-	wake_listed(e, &l, false);
+	/* Read again now only if the command connection has settled; else its `connected`
+	 * comes later and wakes everyone then, after any re-assertion (a read before it could
+	 * find an emptied Redis and take a chat about to be re-made for gone). */
+	if (cluster_node_settled(e->node))
+		wake_listed(e, &l, false);
+	else
+		free(l.ids);
 }
 
 static void on_chats_ended(void *ctx, const char *const *ids, size_t n)

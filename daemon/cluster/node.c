@@ -477,6 +477,11 @@ const char *cluster_node_prefix(const struct cluster_node *n)
 	return n->prefix;
 }
 
+bool cluster_node_settled(const struct cluster_node *n)
+{
+	return up(n) && !n->reconnected && n->epoch[0];
+}
+
 const char *cluster_node_epoch(const struct cluster_node *n)
 {
 	return n->epoch;

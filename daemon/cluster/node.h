@@ -80,6 +80,9 @@ struct redis_client *cluster_node_subscriber(struct cluster_node *n);
 struct resp_script *cluster_node_script(struct cluster_node *n, int script /* enum cluster_script */);
 /* "{key_prefix}", the hash tag every key starts with (KEYS[1] of the scripts). */
 const char *cluster_node_prefix(const struct cluster_node *n);
+/* The command connection is up and its epoch was read since it came up (a lost state then
+ * re-asserted first): a chat found missing now is gone, not lost with Redis' state. */
+bool cluster_node_settled(const struct cluster_node *n);
 /* The epoch this node last saw ("" before the first). */
 const char *cluster_node_epoch(const struct cluster_node *n);
 
