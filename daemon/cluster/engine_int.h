@@ -122,12 +122,17 @@ uint32_t eng_touch_ms(const struct config *cfg);
  * seconds (false: it cannot, UNSUBSCRIBE now). take: a wait registers on chat_id after a
  * read that saw up to seq seen; -1 no linger was there, 0 nothing rang since (park), 1 read
  * again. expire: placeholders past their time go (all: every one, the engine stops). */
-bool eng_linger_keep(struct cluster_engine *e, const char *chat_id);
+bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base);
+/* Redis lost its state: every lingering chat is made again (its client is between two waits),
+ * its events going on after the last answer's next. */
+void eng_linger_reassert(struct cluster_engine *e);
 int eng_linger_take(struct cluster_engine *e, const char *chat_id, uint64_t seen);
 void eng_linger_expire(struct cluster_engine *e, bool all);
 size_t eng_linger_count(const struct cluster_engine *e);
 
 /* engine_wait.c */
+/* chat_new for a 2026-07-28 chat an emptied Redis lost, its events going on after base. */
+void eng_reassert_modern(struct cluster_engine *e, const char *chat_id, uint64_t base);
 void eng_wait_init(struct eng_op *op);
 void eng_wait_start(struct eng_op *op, bool has_after, uint64_t after, uint32_t timeout_ms);
 /* The engine stops: a waiting call answers with what it has. */

@@ -23,6 +23,7 @@ struct eng_linger {
 	char chat_id[CHAT_ID_LEN + 1];
 	uint64_t rung;  /* newest seq a doorbell announced; UINT64_MAX: unknown (read again) */
 	uint64_t until; /* timer_now_ms() after which it goes */
+	uint64_t base;  /* the seq the last wait answered up to: its client's next `after` */
 };
 
 static void on_rung(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end)
@@ -44,7 +45,7 @@ static struct eng_linger *find(struct cluster_engine *e, const char *chat_id)
 	return h ? container_of(h, struct eng_linger, entry) : NULL;
 }
 
-bool eng_linger_keep(struct cluster_engine *e, const char *chat_id)
+bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base)
 {
 	char channel[CLUSTER_WAKE_CHANNEL_MAX];
 	struct eng_linger *lg;
@@ -60,6 +61,7 @@ bool eng_linger_keep(struct cluster_engine *e, const char *chat_id)
 		return false;
 	}
 	lg->until = timer_now_ms() + ENG_LINGER_MS;
+	lg->base = base;
 	htab_add(&e->lingers, &lg->entry, lg->chat_id, strlen(lg->chat_id),
 		 htab_hash(&e->lingers, lg->chat_id, strlen(lg->chat_id)));
 	return true;
@@ -103,6 +105,17 @@ void eng_linger_expire(struct cluster_engine *e, bool all)
 			/* The walk goes on from next: deleting h does not move the others. */
 			drop(e, lg);
 		}
+	}
+}
+
+void eng_linger_reassert(struct cluster_engine *e)
+{
+	struct htab_entry *h;
+
+	for (h = htab_next(&e->lingers, NULL); h; h = htab_next(&e->lingers, h)) {
+		struct eng_linger *lg = container_of(h, struct eng_linger, entry);
+
+		eng_reassert_modern(e, lg->chat_id, lg->base);
 	}
 }
 

@@ -26,7 +26,7 @@ static void unlisten(struct eng_op *op)
 	timer_cancel(e->timers, &op->deadline);
 	/* The last waiter: the subscription lingers for the client's next wait (engine_linger.c). */
 	if (cluster_wake_remove(e->wake, &op->w, channel) == 1 && !e->stopping &&
-	    !eng_linger_keep(e, op->chat_id))
+	    !eng_linger_keep(e, op->chat_id, op->has_after ? op->after : 0))
 		redis_subscribe(cluster_node_subscriber(e->node), REDIS_UNSUBSCRIBE, channel,
 				strlen(channel), NULL, NULL);
 }
@@ -38,6 +38,8 @@ static void answer_events(struct eng_op *op, const struct cluster_call_reply *r)
 	struct buf b = BUF_INIT;
 	size_t n = r ? r->n_events : 0;
 
+	if (n) /* the client's next wait comes with this as its after (a lingering chat's base) */
+		op->after = r->events[n - 1].seq;
 	unlisten(op);
 	buf_puts(&b, "{\"events\":[");
 	for (size_t i = 0; i < n; i++) {
@@ -49,8 +51,7 @@ static void answer_events(struct eng_op *op, const struct cluster_call_reply *r)
 		buf_puts(&b, ev->params);
 		buf_puts(&b, "}");
 	}
-	buf_printf(&b, "],\"next\":%llu}",
-		   (unsigned long long)(n ? r->events[n - 1].seq : op->after));
+	buf_printf(&b, "],\"next\":%llu}", (unsigned long long)op->after);
 	res.structured_text = buf_take(&b);
 	eng_answer(op, &res);
 }
@@ -322,24 +323,32 @@ static void ignore_reply(void *ctx, int err, const redisReply *reply)
 
 /* Every chat a call waits on is made again, its events going on after the wait's `after`,
  * so what the client acknowledged still means what it meant. */
+void eng_reassert_modern(struct cluster_engine *e, const char *chat_id, uint64_t base)
+{
+	char nonce[23], handle[CLUSTER_HANDLE_LEN + 1];
+	struct cluster_call_args a;
+
+	/* A fresh handle: the old one went with Redis' state (admins see the new one). */
+	if (cluster_engine_random_id(nonce, 22) < 0 || cluster_admin_new_handle(handle) < 0 ||
+	    cluster_call_chat_new(&a, e->prefix, chat_id, e->cfg->chat_idle_ms,
+				  e->cfg->cluster_node, false, handle, nonce) < 0 ||
+	    (base && cluster_call_chat_base(&a, base) < 0))
+		return;
+	eng_evalsha(e, &a, ignore_reply, e);
+}
+
 static void reassert_waits(struct cluster_engine *e)
 {
 	struct list_link *l;
-	char nonce[23], handle[CLUSTER_HANDLE_LEN + 1];
 
 	for (l = e->ops.next; l != &e->ops; l = l->next) {
 		struct eng_op *op = container_of(l, struct eng_op, link);
-		struct cluster_call_args a;
 
-		/* A fresh handle: the old one went with Redis' state (admins see the new one). */
-		if (!op->is_wait || !op->p || cluster_engine_random_id(nonce, 22) < 0 ||
-		    cluster_admin_new_handle(handle) < 0 ||
-		    cluster_call_chat_new(&a, e->prefix, op->chat_id, e->cfg->chat_idle_ms,
-					  e->cfg->cluster_node, false, handle, nonce) < 0 ||
-		    (op->has_after && cluster_call_chat_base(&a, op->after) < 0))
-			continue;
-		eng_evalsha(e, &a, ignore_reply, e);
+		if (op->is_wait && op->p)
+			eng_reassert_modern(e, op->chat_id, op->has_after ? op->after : 0);
 	}
+	/* A client between two waits holds its chat open too. */
+	eng_linger_reassert(e);
 }
 
 /* Redis lost its state (it restarted without persistence): the chats this node holds open

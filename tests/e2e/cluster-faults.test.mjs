@@ -377,6 +377,16 @@ test('redis-server without persistence restarted empty: new chats work at once; 
   await pairInRoom(a, b);
   await a.send('before');
   await b.readUntil('message.received', (p) => p.message === 'before');
+  // Quinn waits alone in a named room and never reads: no node holds that chat open.
+  const q = roaming([await c.client(n2.url, 'q@n2'), await c.client(n1.url, 'q@n1')], 'Quinn');
+  assert.equal((await q.joinRoom(roomName('quiet'))).status, 'waiting');
+  // Cleo's wait on n2 ended with nothing just before: between two waits, her chat's
+  // subscription lingers on n2, which holds it open.
+  const cleo = modernChat(await c.client(n2.url, 'cleo@n2'), 'Cleo');
+  assert.equal((await cleo.joinRoom(roomName('between'))).status, 'waiting');
+  await cleo.read(0); // nothing yet; acknowledges nothing
+  const cleoNext = cleo.next;
+  assert.deepEqual((await cleo.wait(cleoNext, 1)).events, []);
   // Bob waits on n1 across the restart.
   const bOn1 = await c.client(n1.url, 'bw@n1');
   const waiting = bOn1.call('wait_for_message', b.args({ after: b.next, timeout_s: 6 }), { timeout: 30_000 });
@@ -428,8 +438,12 @@ test('redis-server without persistence restarted empty: new chats work at once; 
   assert.equal((await z.joinRoom(room2)).status, 'matched');
   const found = await b.readUntil('chatroom.found', (p) => p.room_id === room2);
   assert.equal(found.params.seq, bNext + 1, 'the re-asserted chat\'s seqs go on after the client\'s');
-  // Alice's chat had nothing waiting: gone, on either node, for every tool.
-  for (const ch of [a]) {
+  // Cleo's chat was re-asserted (idle: its room went with Redis), her seqs going on.
+  assert.equal((await cleo.status()).state, 'idle');
+  assert.deepEqual((await cleo.wait(cleoNext, 0)).events, []);
+  // Alice's and Quinn's chats had nothing waiting or lingering: gone, on either node, for
+  // every tool.
+  for (const ch of [a, q]) {
     await ch.m.err('get_status', ch.args(), OLD_CHAT_AFTER_EMPTY_RESTART);
     await ch.m.err('get_status', ch.args(), OLD_CHAT_AFTER_EMPTY_RESTART); // the other node
     await ch.m.err('send_message', ch.args({ room_id: ch.roomId, message: 'into the old room' }), OLD_CHAT_AFTER_EMPTY_RESTART);
@@ -437,7 +451,7 @@ test('redis-server without persistence restarted empty: new chats work at once; 
     await ch.m.err('leave_chat', ch.args({ room_id: ch.roomId }), OLD_CHAT_AFTER_EMPTY_RESTART);
   }
   // An old chat id cannot rejoin anything either (its state is gone): a fresh call without it can.
-  await a.m.err('join_room', a.args({ room_id: roomName('again'), display_name: 'Alice' }), OLD_CHAT_AFTER_EMPTY_RESTART);
+  await q.m.err('join_room', q.args({ room_id: roomName('again'), display_name: 'Quinn' }), OLD_CHAT_AFTER_EMPTY_RESTART);
   t.diagnostic(`new chats ${ready} ms after Redis came back (${tries} tries)`);
 });
 
