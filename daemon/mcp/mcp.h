@@ -90,6 +90,14 @@ struct mcp_tool_ctx {
 	 * it answered an error, or not within ask_ms). */
 	bool asked;
 	const cJSON *reply;
+	/* Input in either era (mcp_tool_input_*): on a 2026-07-28 retry, params.inputResponses
+	 * and the data of its verified requestState (NULL: the first round, or none sealed); the
+	 * requests of this round ("key":{...} members) and the state to seal for the next. */
+	const cJSON *input_responses;
+	char *input_state;
+	struct buf inputs;
+	char *input_keep;
+	uint8_t input_caps; /* 2026-07-28: what params._meta's clientCapabilities declare */
 };
 
 /* DONE: the result is in ctx. WAIT: wait for an event (wait_after, wait_ms), then run again.
@@ -217,6 +225,22 @@ int mcp_resource_updated(struct mcp_server *srv, const char *uri);
  * or it asked once already). */
 int mcp_tool_ask(struct mcp_tool_ctx *ctx, const char *method, const char *params,
 		 uint32_t timeout_ms);
+
+/* Input from the client, one API for both eras. A tool asks under a key of its choosing
+ * (method: elicitation/create, sampling/createMessage or roots/list; params: JSON text of an
+ * object) and returns MCP_TOOL_ASK. On a 2026-07-28 request the requests of one run become an
+ * input_required result (inputRequests, and a sealed requestState carrying mcp_tool_input_keep's
+ * text); the client retries the call with inputResponses and the tool runs again. On a 2025
+ * session it is mcp_tool_ask: one request per call, its reply then answers any key.
+ * Returns 0, -EOPNOTSUPP (the client did not declare the capability), -EAGAIN (this call
+ * cannot ask: a batch, or a 2025 call that asked already) or -EINVAL (bad key or params). */
+int mcp_tool_input_request(struct mcp_tool_ctx *ctx, const char *key, const char *method,
+			   const char *params, uint32_t timeout_ms);
+/* The client's answer to the request under key (an object), or NULL when none came. */
+const cJSON *mcp_tool_input_response(const struct mcp_tool_ctx *ctx, const char *key);
+/* Text the next round finds in ctx->input_state (2026-07-28; sealed, so the client can read
+ * but not change it). Returns 0 or -E2BIG. */
+int mcp_tool_input_keep(struct mcp_tool_ctx *ctx, const char *state);
 
 /* RFC 6570 level 1 matching: the template's variables in uri, as an object of strings
  * (caller frees), or NULL when uri does not match. A variable matches 1+ chars but '/'. */
