@@ -376,6 +376,9 @@ static const struct mcp_prompt prompts[] = {
 	  .n_args = 1, .get = prompt_embedded },
 	{ .name = "test_prompt_with_image", .description = "A prompt that includes image content",
 	  .get = prompt_image },
+	{ .name = "test_input_required_result_prompt",
+	  .description = "A prompt that asks the user for its context first (input_required)",
+	  .get_input = conf_ir_prompt },
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))

@@ -191,3 +191,24 @@ enum mcp_tool_status conf_ir_capabilities(struct mcp_tool_ctx *ctx)
 		return text(ctx, "The client declared neither sampling nor elicitation: nothing to ask");
 	return asked(ctx, es);
 }
+
+/* prompts/get may ask too (mrtr, Supported Requests): the context goes into the message. */
+enum mcp_tool_status conf_ir_prompt(struct mcp_tool_ctx *ctx, struct buf *messages)
+{
+	const cJSON *r = mcp_tool_input_response(ctx, "user_context");
+	struct buf t = BUF_INIT;
+
+	if (!r && mcp_tool_input_request(ctx, "user_context", "elicitation/create",
+					 "{\"message\":\"What context should the prompt use?\","
+					 "\"requestedSchema\":{\"type\":\"object\",\"properties\":"
+					 "{\"context\":{\"type\":\"string\"}},\"required\":[\"context\"]}}",
+					 ASK_MS) == 0)
+		return MCP_TOOL_ASK;
+	buf_printf(&t, "Answer using this context: %s",
+		   r ? elicited(r, "context", "(none given)") : "(the client could not be asked)");
+	buf_puts(messages, "{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":");
+	buf_json_string(messages, t.p, t.len);
+	buf_puts(messages, "}}");
+	buf_free(&t);
+	return MCP_TOOL_DONE;
+}

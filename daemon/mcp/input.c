@@ -96,7 +96,7 @@ static const char *state_refusal(int err)
 	}
 }
 
-bool mcp_input_begin(struct mcp_server *srv, const char *name, const cJSON *args,
+bool mcp_input_begin(const struct mcp_server *srv, const char *name, const cJSON *args,
 		     struct mcp_answer *a)
 {
 	struct mcp_tool_ctx *ctx = &a->tool;
@@ -133,7 +133,7 @@ bool mcp_input_begin(struct mcp_server *srv, const char *name, const cJSON *args
 	return true;
 }
 
-void mcp_input_result(struct mcp_server *srv, const char *name, const cJSON *args,
+void mcp_input_result(const struct mcp_server *srv, const char *name, const cJSON *args,
 		      struct mcp_answer *a)
 {
 	struct mcp_tool_ctx *ctx = &a->tool;

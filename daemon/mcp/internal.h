@@ -255,10 +255,10 @@ void mcp_methods_tool_result(struct mcp_tool_ctx *ctx, const struct mcp_tool *t,
 			     struct mcp_answer *a);
 /* input.c: input_required (2026-07-28). Before a tool runs: checks params.inputResponses
  * and params.requestState into a->tool; false with a->code set when they are refused. */
-bool mcp_input_begin(struct mcp_server *srv, const char *name, const cJSON *args,
+bool mcp_input_begin(const struct mcp_server *srv, const char *name, const cJSON *args,
 		     struct mcp_answer *a);
 /* After it asked (a->tool.inputs): the input_required result in a->result. */
-void mcp_input_result(struct mcp_server *srv, const char *name, const cJSON *args,
+void mcp_input_result(const struct mcp_server *srv, const char *name, const cJSON *args,
 		      struct mcp_answer *a);
 /* transport.c: what a capabilities object says the client can be asked (MCP_CAP_*). */
 uint8_t mcp_client_caps(const cJSON *caps);

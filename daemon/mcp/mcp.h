@@ -142,6 +142,11 @@ struct mcp_prompt {
 	const struct mcp_prompt_arg *args;
 	size_t n_args;
 	int (*get)(const cJSON *args, struct buf *messages);
+	/* Or a prompt that may ask for input first (mcp_tool_input_*; ctx->args are its
+	 * arguments, ctx->srv is NULL): appends the messages and returns MCP_TOOL_DONE, or
+	 * returns MCP_TOOL_ASK. Only a 2026-07-28 request can ask (input_required); on a 2025
+	 * session prompts/get cannot wait, so the request fails and the prompt answers without. */
+	enum mcp_tool_status (*get_input)(struct mcp_tool_ctx *ctx, struct buf *messages);
 };
 
 /* A second set of tools and documents offered next to the main one (test fixtures), listed

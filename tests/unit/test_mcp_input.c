@@ -117,7 +117,24 @@ static enum mcp_tool_status t_in(struct mcp_tool_ctx *ctx)
 static const struct mcp_tool tools[] = {
 	{ "x_in", NULL, "asks", "{\"type\":\"object\"}", NULL, t_in },
 };
-static const struct mcp_catalog catalog = { .tools = tools, .n_tools = 1 };
+/* A prompt that asks for "ctx" first; one message "ctx=<answer>" ("none": could not ask). */
+static enum mcp_tool_status p_in(struct mcp_tool_ctx *ctx, struct buf *messages)
+{
+	const cJSON *r = mcp_tool_input_response(ctx, "ctx");
+
+	if (!r && mcp_tool_input_request(ctx, "ctx", "elicitation/create", "{\"message\":\"c?\"}",
+					 1000) == 0)
+		return MCP_TOOL_ASK;
+	buf_printf(messages, "{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":"
+		   "\"ctx=%s\"}}", r ? "given" : "none");
+	return MCP_TOOL_DONE;
+}
+
+static const struct mcp_prompt prompts[] = {
+	{ .name = "x_p", .description = "asks", .get_input = p_in },
+};
+static const struct mcp_catalog catalog = { .tools = tools, .n_tools = 1, .prompts = prompts,
+					    .n_prompts = 1 };
 
 static void setup_in(void)
 {
@@ -261,6 +278,59 @@ static void test_session_asks(void)
 	sink_close(f);
 }
 
+/* A 2025 session's prompts/get cannot wait for the client: the prompt answers without. */
+static void rpc_session_prompt(void)
+{
+	char id[MCP_SESSION_ID_LEN + 1];
+	struct reply rp;
+
+	init_version(NEWEST, id, &rp);
+	reply_free(&rp);
+	rpc(id, "prompts/get", "{\"name\":\"x_p\"}", 3, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.messages.0.content.text"), "ctx=none");
+	reply_free(&rp);
+}
+
+/* prompts/get asks too (at 2026-07-28); on a 2025 session it answers without. */
+static void test_prompt(void)
+{
+	char extra[1024], *st;
+	struct mreq m;
+	struct reply rp;
+
+	mreq_init(&m, "7", "prompts/get", NULL, "\"name\":\"x_p\"", "x_p");
+	do_req(&m.req, &rp);
+	CU_ASSERT_PTR_NULL_FATAL(jget(rp.json, "error")); /* caps {}: no elicitation declared */
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.messages.0.content.text"), "ctx=none");
+	reply_free(&rp);
+	snprintf(extra, sizeof(extra), "\"name\":\"x_p\"");
+	mreq_raw(&m, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"prompts/get\",\"params\":{\"_meta\":"
+		 "{\"" META_VERSION "\":\"" MODERN "\",\"" META_CAPS "\":{\"elicitation\":{}}},"
+		 "\"name\":\"x_p\"}}", "prompts/get", "x_p");
+	do_req(&m.req, &rp);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.resultType"), "input_required");
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.inputRequests.ctx.method"), "elicitation/create");
+	CU_ASSERT_PTR_NULL(jget(rp.json, "result.messages"));
+	st = strdup(jstr(rp.json, "result.requestState"));
+	reply_free(&rp);
+	snprintf(extra, sizeof(extra), "\"name\":\"x_p\",\"inputResponses\":{\"ctx\":{\"action\":"
+		 "\"accept\"}},\"requestState\":\"%s\"", st);
+	mreq_init(&m, "7", "prompts/get", NULL, extra, "x_p");
+	do_req(&m.req, &rp);
+	expect_modern_result(rp.json);
+	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.messages.0.content.text"), "ctx=given");
+	reply_free(&rp);
+	/* The state of a prompt is no tool's. */
+	snprintf(extra, sizeof(extra), "\"name\":\"x_in\",\"arguments\":{},\"requestState\":\"%s\"", st);
+	mreq_init(&m, "7", "tools/call", NULL, extra, "x_in");
+	do_req(&m.req, &rp);
+	expect_merror(&rp, 200, JSONRPC_INVALID_PARAMS, 7);
+	reply_free(&rp);
+	free(st);
+	rpc_session_prompt();
+}
+
 int main(void)
 {
 	static const struct unit_test state_tests[] = {
@@ -273,6 +343,7 @@ int main(void)
 		{ "tampered, foreign, malformed retries", test_refused },
 		{ "only declared capabilities", test_capabilities },
 		{ "2025 session: a request to the client", test_session_asks },
+		{ "prompts/get asks too", test_prompt },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {
