@@ -212,3 +212,30 @@ enum mcp_tool_status conf_ir_prompt(struct mcp_tool_ctx *ctx, struct buf *messag
 	buf_free(&t);
 	return MCP_TOOL_DONE;
 }
+
+/* server-stateless's diagnostics (SEP-2575). test_missing_capability needs sampling: a
+ * client that did not declare it gets -32021 rather than a tool result. */
+enum mcp_tool_status conf_missing_capability(struct mcp_tool_ctx *ctx)
+{
+	const cJSON *r = mcp_tool_input_response(ctx, "llm");
+	int err;
+
+	if (r || ctx->asked)
+		return text(ctx, "Sampled with the client's declared capability");
+	err = mcp_tool_input_request(ctx, "llm", "sampling/createMessage", SAMPLE("Say hello", 20),
+				     ASK_MS);
+	if (err == -EOPNOTSUPP) {
+		mcp_tool_missing_capability(ctx, "sampling");
+		return MCP_TOOL_DONE;
+	}
+	return asked(ctx, err);
+}
+
+/* test_streaming_elicitation: at 2026-07-28 the question travels in the result
+ * (input_required), never as a request of the server's on the response stream. */
+enum mcp_tool_status conf_streaming_elicitation(struct mcp_tool_ctx *ctx)
+{
+	if (mcp_tool_input_response(ctx, "confirm") || ctx->asked)
+		return text(ctx, "Elicited through input_required");
+	return ask(ctx, "confirm", "elicitation/create", ELICIT_OK);
+}

@@ -12,6 +12,8 @@ enum mcp_tool_status conf_ir_request_state(struct mcp_tool_ctx *ctx);
 enum mcp_tool_status conf_ir_multiple(struct mcp_tool_ctx *ctx);
 enum mcp_tool_status conf_ir_multi_round(struct mcp_tool_ctx *ctx);
 enum mcp_tool_status conf_ir_capabilities(struct mcp_tool_ctx *ctx);
+enum mcp_tool_status conf_missing_capability(struct mcp_tool_ctx *ctx);
+enum mcp_tool_status conf_streaming_elicitation(struct mcp_tool_ctx *ctx);
 /* The prompt test_input_required_result_prompt (struct mcp_prompt's get_input). */
 enum mcp_tool_status conf_ir_prompt(struct mcp_tool_ctx *ctx, struct buf *messages);
 

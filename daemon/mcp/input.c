@@ -55,6 +55,27 @@ const cJSON *mcp_tool_input_response(const struct mcp_tool_ctx *ctx, const char 
 	return cJSON_GetObjectItemCaseSensitive(ctx->input_responses, key);
 }
 
+void mcp_tool_missing_capability(struct mcp_tool_ctx *ctx, const char *capability)
+{
+	ctx->missing_cap = capability;
+}
+
+/* The -32021 answer of a tool that called mcp_tool_missing_capability(). */
+void mcp_input_missing(struct mcp_answer *a)
+{
+	const char *cap = a->tool.missing_cap;
+	struct buf d = BUF_INIT;
+
+	mcp_answer_error(a, MCP_MISSING_CAPABILITY,
+			 "Missing required client capability: this call needs %.*s; declare it in "
+			 "params._meta." META_CAPS, (int)buf_utf8_prefix(cap, 32), cap);
+	buf_puts(&d, "{\"requiredCapabilities\":{");
+	buf_json_string(&d, cap, strlen(cap));
+	buf_puts(&d, ":{}}}");
+	free(a->error_data);
+	a->error_data = buf_take(&d);
+}
+
 int mcp_tool_input_keep(struct mcp_tool_ctx *ctx, const char *state)
 {
 	if (strlen(state) > MCP_STATE_MAX_DATA)

@@ -260,6 +260,8 @@ bool mcp_input_begin(const struct mcp_server *srv, const char *name, const cJSON
 /* After it asked (a->tool.inputs): the input_required result in a->result. */
 void mcp_input_result(const struct mcp_server *srv, const char *name, const cJSON *args,
 		      struct mcp_answer *a);
+/* The -32021 answer of a tool that called mcp_tool_missing_capability(). */
+void mcp_input_missing(struct mcp_answer *a);
 /* transport.c: what a capabilities object says the client can be asked (MCP_CAP_*). */
 uint8_t mcp_client_caps(const cJSON *caps);
 /* Builds the tools/list result for the tools set now (srv->tools_list). */

@@ -98,6 +98,8 @@ struct mcp_tool_ctx {
 	struct buf inputs;
 	char *input_keep;
 	uint8_t input_caps; /* 2026-07-28: what params._meta's clientCapabilities declare */
+	/* Set by mcp_tool_missing_capability(): the call fails with -32021. */
+	const char *missing_cap;
 };
 
 /* DONE: the result is in ctx. WAIT: wait for an event (wait_after, wait_ms), then run again.
@@ -241,6 +243,11 @@ int mcp_tool_ask(struct mcp_tool_ctx *ctx, const char *method, const char *param
  * cannot ask: a batch, or a 2025 call that asked already) or -EINVAL (bad key or params). */
 int mcp_tool_input_request(struct mcp_tool_ctx *ctx, const char *key, const char *method,
 			   const char *params, uint32_t timeout_ms);
+/* The call cannot go on without a capability the client did not declare ("sampling",
+ * "elicitation", "roots"; static): the tool returns MCP_TOOL_DONE and the answer is
+ * MissingRequiredClientCapabilityError (-32021, HTTP 400 at 2026-07-28) with
+ * data.requiredCapabilities naming it (basic/index, Capabilities). */
+void mcp_tool_missing_capability(struct mcp_tool_ctx *ctx, const char *capability);
 /* The client's answer to the request under key (an object), or NULL when none came. */
 const cJSON *mcp_tool_input_response(const struct mcp_tool_ctx *ctx, const char *key);
 /* Text the next round finds in ctx->input_state (2026-07-28; sealed, so the client can read

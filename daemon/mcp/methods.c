@@ -148,6 +148,15 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 		mcp_call_drop_pending(ctx->pending);
 		ctx->pending = NULL;
 	}
+	if (ctx->missing_cap) { /* an error: whatever result the tool set goes */
+		free(ctx->content);
+		free(ctx->structured_text);
+		cJSON_Delete(ctx->structured);
+		ctx->content = ctx->structured_text = NULL;
+		ctx->structured = NULL;
+		mcp_input_missing(a);
+		return;
+	}
 	mcp_methods_tool_result(ctx, t, a);
 }
 

@@ -114,8 +114,18 @@ static enum mcp_tool_status t_in(struct mcp_tool_ctx *ctx)
 	return MCP_TOOL_DONE;
 }
 
+/* Needs sampling: -32021 without it (its content is dropped), a text with it. */
+static enum mcp_tool_status t_need(struct mcp_tool_ctx *ctx)
+{
+	ctx->content = xstrdup("[{\"type\":\"text\",\"text\":\"partial\"}]");
+	if (!(ctx->input_caps & 1u))
+		mcp_tool_missing_capability(ctx, "sampling");
+	return MCP_TOOL_DONE;
+}
+
 static const struct mcp_tool tools[] = {
 	{ "x_in", NULL, "asks", "{\"type\":\"object\"}", NULL, t_in },
+	{ "x_need", NULL, "needs sampling", "{\"type\":\"object\"}", NULL, t_need },
 };
 /* A prompt that asks for "ctx" first; one message "ctx=<answer>" ("none": could not ask). */
 static enum mcp_tool_status p_in(struct mcp_tool_ctx *ctx, struct buf *messages)
@@ -133,7 +143,7 @@ static enum mcp_tool_status p_in(struct mcp_tool_ctx *ctx, struct buf *messages)
 static const struct mcp_prompt prompts[] = {
 	{ .name = "x_p", .description = "asks", .get_input = p_in },
 };
-static const struct mcp_catalog catalog = { .tools = tools, .n_tools = 1, .prompts = prompts,
+static const struct mcp_catalog catalog = { .tools = tools, .n_tools = 2, .prompts = prompts,
 					    .n_prompts = 1 };
 
 static void setup_in(void)
@@ -278,6 +288,19 @@ static void test_session_asks(void)
 	sink_close(f);
 }
 
+/* MissingRequiredClientCapabilityError: 400, -32021, data.requiredCapabilities. */
+static void test_missing_capability(void)
+{
+	struct reply rp;
+	struct mreq m;
+
+	mreq_init(&m, "7", "tools/call", NULL, "\"name\":\"x_need\",\"arguments\":{}", "x_need");
+	do_req(&m.req, &rp);
+	expect_merror(&rp, 400, -32021, 7);
+	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "error.data.requiredCapabilities.sampling")));
+	reply_free(&rp);
+}
+
 /* A 2025 session's prompts/get cannot wait for the client: the prompt answers without. */
 static void rpc_session_prompt(void)
 {
@@ -344,6 +367,7 @@ int main(void)
 		{ "only declared capabilities", test_capabilities },
 		{ "2025 session: a request to the client", test_session_asks },
 		{ "prompts/get asks too", test_prompt },
+		{ "missing capability: -32021", test_missing_capability },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {
