@@ -1,4 +1,5 @@
 #include "conformance/fixtures.h"
+#include "conformance/input.h"
 
 #include <errno.h>
 #include <string.h>
@@ -76,20 +77,28 @@ static enum mcp_tool_status schema_2020_12(struct mcp_tool_ctx *ctx)
 	return content(ctx, "[" TEXT_BLOCK("JSON Schema 2020-12 tool called") "]");
 }
 
-/* Server-to-client requests: ask on the first run, answer with the reply on the second. */
+/* Input from the client (mcp_tool_input_*, either era): ask on the first run, answer with
+ * the response on the next (a 2025 session's reply, or a 2026-07-28 retry's inputResponses). */
 #define ASK_MS 30000
+#define KEY "input"
+
+/* Answered, or a 2025 ask that got no reply: either way this run answers. */
+static bool answered(const struct mcp_tool_ctx *ctx)
+{
+	return ctx->asked || mcp_tool_input_response(ctx, KEY);
+}
 
 static enum mcp_tool_status ask_or_fail(struct mcp_tool_ctx *ctx, const char *method,
 					const char *params)
 {
-	int err = mcp_tool_ask(ctx, method, params, ASK_MS);
+	int err = mcp_tool_input_request(ctx, KEY, method, params, ASK_MS);
 
 	if (err == 0)
 		return MCP_TOOL_ASK;
 	ctx->is_error = true;
 	return content(ctx, err == -EOPNOTSUPP
 			    ? "[" TEXT_BLOCK("The client did not declare the capability this tool needs") "]"
-			    : "[" TEXT_BLOCK("This tool needs a 2025 session and a POST it can answer on") "]");
+			    : "[" TEXT_BLOCK("This call cannot ask the client (a batch, or it asked already)") "]");
 }
 
 /* [{"type":"text","text":prefix + json}] as content. */
@@ -98,7 +107,7 @@ static enum mcp_tool_status reply_text(struct mcp_tool_ctx *ctx, const char *pre
 {
 	struct buf b = BUF_INIT, t = BUF_INIT;
 
-	if (!ctx->reply) {
+	if (!mcp_tool_input_response(ctx, KEY)) {
 		ctx->is_error = true;
 		return content(ctx, "[" TEXT_BLOCK("The client gave no answer") "]");
 	}
@@ -113,8 +122,9 @@ static enum mcp_tool_status reply_text(struct mcp_tool_ctx *ctx, const char *pre
 
 static enum mcp_tool_status elicited(struct mcp_tool_ctx *ctx, const char *prefix)
 {
-	const cJSON *action = cJSON_GetObjectItemCaseSensitive(ctx->reply, "action");
-	char *json = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ctx->reply, "content"));
+	const cJSON *reply = mcp_tool_input_response(ctx, KEY);
+	const cJSON *action = cJSON_GetObjectItemCaseSensitive(reply, "action");
+	char *json = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(reply, "content"));
 	struct buf t = BUF_INIT;
 	enum mcp_tool_status st;
 
@@ -133,9 +143,10 @@ static enum mcp_tool_status sampling(struct mcp_tool_ctx *ctx)
 	struct buf p = BUF_INIT;
 	enum mcp_tool_status st;
 
-	if (ctx->asked) {
+	if (answered(ctx)) {
 		text = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(ctx->reply, "content"), "text");
+			cJSON_GetObjectItemCaseSensitive(mcp_tool_input_response(ctx, KEY), "content"),
+			"text");
 		return reply_text(ctx, "LLM response: ", cJSON_IsString(text) ? text->valuestring : "");
 	}
 	buf_puts(&p, "{\"messages\":[{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":");
@@ -155,7 +166,7 @@ static enum mcp_tool_status elicitation(struct mcp_tool_ctx *ctx)
 	struct buf p = BUF_INIT;
 	enum mcp_tool_status st;
 
-	if (ctx->asked)
+	if (answered(ctx))
 		return elicited(ctx, "User response: ");
 	buf_puts(&p, "{\"message\":");
 	if (cJSON_IsString(message))
@@ -173,7 +184,7 @@ static enum mcp_tool_status elicitation(struct mcp_tool_ctx *ctx)
 
 static enum mcp_tool_status elicit_defaults(struct mcp_tool_ctx *ctx)
 {
-	if (ctx->asked)
+	if (answered(ctx))
 		return elicited(ctx, "Elicitation completed: ");
 	return ask_or_fail(ctx, "elicitation/create",
 		"{\"message\":\"Please review and update the form fields with defaults\","
@@ -189,7 +200,7 @@ static enum mcp_tool_status elicit_defaults(struct mcp_tool_ctx *ctx)
 
 static enum mcp_tool_status elicit_enums(struct mcp_tool_ctx *ctx)
 {
-	if (ctx->asked)
+	if (answered(ctx))
 		return elicited(ctx, "Elicitation completed: ");
 	return ask_or_fail(ctx, "elicitation/create",
 		"{\"message\":\"Please select options from the enum fields\","
@@ -227,6 +238,28 @@ static const struct mcp_tool tools[] = {
 	  NO_ARGS, NULL, elicit_defaults },
 	{ "test_elicitation_sep1330_enums", NULL, "Elicits with the five enum schema variants",
 	  NO_ARGS, NULL, elicit_enums },
+	{ "test_input_required_result_elicitation", NULL, "Asks the user's name (input_required)",
+	  NO_ARGS, NULL, conf_ir_elicitation },
+	{ "test_input_required_result_sampling", NULL, "Asks the client's LLM (input_required)",
+	  NO_ARGS, NULL, conf_ir_sampling },
+	{ "test_input_required_result_list_roots", NULL, "Asks the client's roots (input_required)",
+	  NO_ARGS, NULL, conf_ir_list_roots },
+	{ "test_input_required_result_request_state", NULL,
+	  "Checks that its requestState comes back", NO_ARGS, NULL, conf_ir_request_state },
+	{ "test_input_required_result_tampered_state", NULL,
+	  "Refuses a requestState that was altered", NO_ARGS, NULL, conf_ir_request_state },
+	{ "test_input_required_result_multiple_inputs", NULL,
+	  "Asks for a name, a greeting and the roots at once", NO_ARGS, NULL, conf_ir_multiple },
+	{ "test_input_required_result_multi_round", NULL, "Asks in two rounds, then answers",
+	  NO_ARGS, NULL, conf_ir_multi_round },
+	{ "test_input_required_result_capabilities", NULL,
+	  "Asks only for what the client declared", NO_ARGS, NULL, conf_ir_capabilities },
+	{ "test_missing_capability", NULL, "Needs sampling: -32021 when it is not declared",
+	  NO_ARGS, NULL, conf_missing_capability },
+	{ "test_streaming_elicitation", NULL, "Elicits through input_required, not the stream",
+	  NO_ARGS, NULL, conf_streaming_elicitation },
+	{ "test_logging_tool", NULL, "Logs only at a level the request asked for", NO_ARGS, NULL,
+	  with_logging },
 	{ "test_simple_text", NULL, "Returns simple text content", NO_ARGS, NULL, simple_text },
 	{ "test_image_content", NULL, "Returns image content", NO_ARGS, NULL, image },
 	{ "test_audio_content", NULL, "Returns audio content", NO_ARGS, NULL, audio },
@@ -349,6 +382,9 @@ static const struct mcp_prompt prompts[] = {
 	  .n_args = 1, .get = prompt_embedded },
 	{ .name = "test_prompt_with_image", .description = "A prompt that includes image content",
 	  .get = prompt_image },
+	{ .name = "test_input_required_result_prompt",
+	  .description = "A prompt that asks the user for its context first (input_required)",
+	  .get_input = conf_ir_prompt },
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))

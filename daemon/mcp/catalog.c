@@ -363,13 +363,25 @@ void mcp_catalog_get_prompt(const struct mcp_server *srv, const cJSON *params,
 				 "(prompts/list names the prompt's arguments)", missing);
 		return;
 	}
+	a->method = "prompts/get";
+	a->params = params;
+	a->tool.args = args ? args : &empty;
+	a->tool.modern = a->modern;
+	if (a->modern && p->get_input && !mcp_input_begin(srv, p->name, a->tool.args, a))
+		return;
 	buf_puts(&a->result, "{\"description\":");
 	buf_json_string(&a->result, p->description, strlen(p->description));
 	buf_puts(&a->result, ",\"messages\":[");
-	if (!p->get) {
+	if (!p->get && !p->get_input) {
 		buf_puts(&a->result, "{\"role\":\"user\",\"content\":{\"type\":\"text\",\"text\":");
 		buf_json_string(&a->result, p->text, strlen(p->text));
 		buf_puts(&a->result, "}}");
+	} else if (p->get_input) {
+		if (p->get_input(&a->tool, &a->result) == MCP_TOOL_ASK && a->tool.inputs.len) {
+			a->result.len = 0;
+			mcp_input_result(srv, p->name, a->tool.args, a);
+			return;
+		}
 	} else if (p->get(args ? args : &empty, &a->result) < 0) {
 		a->result.len = 0;
 		mcp_answer_error(a, JSONRPC_INTERNAL_ERROR, "Internal error in prompt %s", p->name);

@@ -12,6 +12,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/mailbox.h"
 #include "mcp/mcp.h"
+#include "mcp/state.h"
 #include "net/timer.h"
 #include "util/xalloc.h"
 
@@ -124,6 +125,8 @@ struct mcp_server {
 	bool shutting_down;
 	uint32_t streams, calls;
 	uint64_t ask_seq; /* ids of server-to-client requests */
+	uint8_t state_key[MCP_STATE_KEY_LEN]; /* seals requestState (getrandom at start) */
+	bool state_keyed;
 	/* Reused by post_single (never nested) so a request allocates no answer buffers. */
 	struct buf scratch_result, scratch_body;
 };
@@ -147,6 +150,11 @@ struct mcp_answer {
 	bool asked;         /* running again with the client's answer: */
 	const cJSON *reply; /* its result, or NULL */
 	struct mcp_tool_ctx tool; /* for tools/call */
+	/* The request (a 2026-07-28 tools/call: its inputResponses, requestState and _meta), and
+	 * whether the result is input_required rather than complete. */
+	const char *method;
+	const cJSON *params;
+	bool input_required;
 	const struct mcp_tool *t;
 	bool wait;
 	bool pending; /* the tool answers later (a->tool.pending, mcp_pending_done) */
@@ -245,6 +253,17 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s,
 /* The CallToolResult of what a tool put in ctx (takes ctx->structured and its text). */
 void mcp_methods_tool_result(struct mcp_tool_ctx *ctx, const struct mcp_tool *t,
 			     struct mcp_answer *a);
+/* input.c: input_required (2026-07-28). Before a tool runs: checks params.inputResponses
+ * and params.requestState into a->tool; false with a->code set when they are refused. */
+bool mcp_input_begin(const struct mcp_server *srv, const char *name, const cJSON *args,
+		     struct mcp_answer *a);
+/* After it asked (a->tool.inputs): the input_required result in a->result. */
+void mcp_input_result(const struct mcp_server *srv, const char *name, const cJSON *args,
+		      struct mcp_answer *a);
+/* The -32021 answer of a tool that called mcp_tool_missing_capability(). */
+void mcp_input_missing(struct mcp_answer *a);
+/* transport.c: what a capabilities object says the client can be asked (MCP_CAP_*). */
+uint8_t mcp_client_caps(const cJSON *caps);
 /* Builds the tools/list result for the tools set now (srv->tools_list). */
 void mcp_methods_build_tools_list(struct mcp_server *srv);
 

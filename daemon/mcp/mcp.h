@@ -90,6 +90,16 @@ struct mcp_tool_ctx {
 	 * it answered an error, or not within ask_ms). */
 	bool asked;
 	const cJSON *reply;
+	/* Input in either era (mcp_tool_input_*): on a 2026-07-28 retry, params.inputResponses
+	 * and the data of its verified requestState (NULL: the first round, or none sealed); the
+	 * requests of this round ("key":{...} members) and the state to seal for the next. */
+	const cJSON *input_responses;
+	char *input_state;
+	struct buf inputs;
+	char *input_keep;
+	uint8_t input_caps; /* 2026-07-28: what params._meta's clientCapabilities declare */
+	/* Set by mcp_tool_missing_capability(): the call fails with -32021. */
+	const char *missing_cap;
 };
 
 /* DONE: the result is in ctx. WAIT: wait for an event (wait_after, wait_ms), then run again.
@@ -134,6 +144,11 @@ struct mcp_prompt {
 	const struct mcp_prompt_arg *args;
 	size_t n_args;
 	int (*get)(const cJSON *args, struct buf *messages);
+	/* Or a prompt that may ask for input first (mcp_tool_input_*; ctx->args are its
+	 * arguments, ctx->srv is NULL): appends the messages and returns MCP_TOOL_DONE, or
+	 * returns MCP_TOOL_ASK. Only a 2026-07-28 request can ask (input_required); on a 2025
+	 * session prompts/get cannot wait, so the request fails and the prompt answers without. */
+	enum mcp_tool_status (*get_input)(struct mcp_tool_ctx *ctx, struct buf *messages);
 };
 
 /* A second set of tools and documents offered next to the main one (test fixtures), listed
@@ -217,6 +232,27 @@ int mcp_resource_updated(struct mcp_server *srv, const char *uri);
  * or it asked once already). */
 int mcp_tool_ask(struct mcp_tool_ctx *ctx, const char *method, const char *params,
 		 uint32_t timeout_ms);
+
+/* Input from the client, one API for both eras. A tool asks under a key of its choosing
+ * (method: elicitation/create, sampling/createMessage or roots/list; params: JSON text of an
+ * object) and returns MCP_TOOL_ASK. On a 2026-07-28 request the requests of one run become an
+ * input_required result (inputRequests, and a sealed requestState carrying mcp_tool_input_keep's
+ * text); the client retries the call with inputResponses and the tool runs again. On a 2025
+ * session it is mcp_tool_ask: one request per call, its reply then answers any key.
+ * Returns 0, -EOPNOTSUPP (the client did not declare the capability), -EAGAIN (this call
+ * cannot ask: a batch, or a 2025 call that asked already) or -EINVAL (bad key or params). */
+int mcp_tool_input_request(struct mcp_tool_ctx *ctx, const char *key, const char *method,
+			   const char *params, uint32_t timeout_ms);
+/* The call cannot go on without a capability the client did not declare ("sampling",
+ * "elicitation", "roots"; static): the tool returns MCP_TOOL_DONE and the answer is
+ * MissingRequiredClientCapabilityError (-32021, HTTP 400 at 2026-07-28) with
+ * data.requiredCapabilities naming it (basic/index, Capabilities). */
+void mcp_tool_missing_capability(struct mcp_tool_ctx *ctx, const char *capability);
+/* The client's answer to the request under key (an object), or NULL when none came. */
+const cJSON *mcp_tool_input_response(const struct mcp_tool_ctx *ctx, const char *key);
+/* Text the next round finds in ctx->input_state (2026-07-28; sealed, so the client can read
+ * but not change it). Returns 0 or -E2BIG. */
+int mcp_tool_input_keep(struct mcp_tool_ctx *ctx, const char *state);
 
 /* RFC 6570 level 1 matching: the template's variables in uri, as an object of strings
  * (caller frees), or NULL when uri does not match. A variable matches 1+ chars but '/'. */

@@ -45,7 +45,9 @@ static void append_modern_result(struct buf *out, const cJSON *id, const struct 
 	buf_append(out, r, len - 1);
 	if (len > 2)
 		buf_puts(out, ",");
-	buf_puts(out, "\"resultType\":\"complete\",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":"
+	buf_puts(out, a->input_required ? "\"resultType\":\"input_required\""
+				       : "\"resultType\":\"complete\"");
+	buf_puts(out, ",\"_meta\":{\"io.modelcontextprotocol/serverInfo\":"
 		      "{\"name\":\"" MCPCHAT_NAME "\",\"version\":\"" MCPCHAT_VERSION "\"}}");
 	if (a->cacheable)
 		buf_printf(out, ",\"ttlMs\":%d,\"cacheScope\":\"public\"", MCP_TTL_MS);
@@ -69,6 +71,11 @@ void mcp_answer_clear(struct mcp_answer *a)
 	buf_free(&a->tool.notes);
 	free(a->tool.ask);
 	a->tool.ask = NULL;
+	buf_free(&a->tool.inputs);
+	free(a->tool.input_keep);
+	a->tool.input_keep = NULL;
+	free(a->tool.input_state);
+	a->tool.input_state = NULL;
 }
 
 void mcp_methods_build_tools_list(struct mcp_server *srv)
@@ -103,6 +110,9 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 	enum mcp_tool_status st;
 
 	buf_free(&ctx->notes);
+	buf_free(&ctx->inputs);
+	free(ctx->input_keep);
+	free(ctx->input_state);
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->progress_token = a->progress_token;
 	ctx->asked = a->asked;
@@ -113,6 +123,8 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 	ctx->may_wait = may_wait;
 	ctx->modern = a->modern;
 	a->t = t;
+	if (a->modern && a->params && !mcp_input_begin(srv, t->name, args, a))
+		return;
 	st = t->call(ctx);
 	if (st == MCP_TOOL_WAIT && may_wait) {
 		a->wait = true;
@@ -126,11 +138,24 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 		a->ask = true;
 		return;
 	}
+	if (st == MCP_TOOL_ASK && ctx->inputs.len) { /* 2026-07-28: input_required */
+		mcp_input_result(srv, t->name, args, a);
+		return;
+	}
 	free(ctx->ask);
 	ctx->ask = NULL;
 	if (ctx->pending) {
 		mcp_call_drop_pending(ctx->pending);
 		ctx->pending = NULL;
+	}
+	if (ctx->missing_cap) { /* an error: whatever result the tool set goes */
+		free(ctx->content);
+		free(ctx->structured_text);
+		cJSON_Delete(ctx->structured);
+		ctx->content = ctx->structured_text = NULL;
+		ctx->structured = NULL;
+		mcp_input_missing(a);
+		return;
 	}
 	mcp_methods_tool_result(ctx, t, a);
 }
@@ -253,6 +278,8 @@ static void call_tool(struct mcp_server *srv, struct mcp_session *s, const cJSON
 		return;
 	}
 	/* A waiting call reports progress to a client that asked for it (basic/utilities). */
+	a->method = "tools/call";
+	a->params = params;
 	a->progress_token = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(params, "_meta"), "progressToken");
 	for (size_t i = 0; (t = mcp_catalog_tool(srv, i)); i++) {

@@ -1,8 +1,10 @@
 #include "mcp/internal.h"
 
 #include <stdlib.h>
+#include <sys/random.h>
 
 #include "mcp/jsonrpc.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 /* The server: configuration, what it offers (tools, documents, instructions), hooks,
@@ -19,6 +21,11 @@ struct mcp_server *mcp_server_new(const struct config *cfg, struct timer_heap *t
 	mcp_sessions_init(&srv->sessions, cfg->max_sessions);
 	mcp_sessions_set_node(&srv->sessions, cfg->cluster_node);
 	mcp_methods_build_tools_list(srv);
+	/* No key, no input_required: such a tool then answers an internal error. */
+	srv->state_keyed = getrandom(srv->state_key, sizeof(srv->state_key), 0) ==
+			   (ssize_t)sizeof(srv->state_key);
+	if (!srv->state_keyed)
+		log_err("cannot key requestState: getrandom failed");
 	return srv;
 }
 

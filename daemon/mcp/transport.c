@@ -102,7 +102,7 @@ static const char *check_origin(const struct config *cfg, const struct http_requ
 }
 
 /* What the client can be asked (client/sampling, client/elicitation, client/roots). */
-static uint8_t client_caps(const cJSON *caps)
+uint8_t mcp_client_caps(const cJSON *caps)
 {
 	uint8_t c = 0;
 
@@ -136,7 +136,7 @@ static enum mcp_disposition initialize(struct mcp_server *srv, const struct http
 	if (err < 0)
 		return mcp_refuse(sink, req, 503, JSONRPC_INTERNAL_ERROR, "Retry-After: 1\r\n",
 			      "Cannot start a session right now; try again");
-	s->client_caps = client_caps(cJSON_GetObjectItemCaseSensitive(params, "capabilities"));
+	s->client_caps = mcp_client_caps(cJSON_GetObjectItemCaseSensitive(params, "capabilities"));
 	/* Answer with the client's version when we speak it through initialize, else our newest
 	 * that does (2026-07-28 has no initialize). */
 	v = mcp_version_index(pv->valuestring);

@@ -191,6 +191,48 @@ def http_mcp_fixtures():
         + post('{"jsonrpc":"2.0","id":2,"error":{"code":-1,"message":"no"}}', "@N@")).encode())
 
 
+META_ASK = META.replace('"io.modelcontextprotocol/clientCapabilities":{}',
+                        '"io.modelcontextprotocol/clientCapabilities":{"elicitation":{},"sampling":{},"roots":{}}')
+ANSWER = '"inputResponses":{"user_name":{"action":"accept","content":{"name":"A"}}}'
+
+
+def mask(method, name, extra, id=1, meta=META_ASK):
+    """A 2026-07-28 tools/call or prompts/get of name with every input capability declared."""
+    args = '"arguments":{},' if method == "tools/call" else ""
+    body = f'{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{{"name":"{name}",{args}{extra}{meta}}}}}'
+    return post(body, extra=f"Mcp-Method: {method}\r\nMcp-Name: {name}\r\n", version=V26)
+
+
+def http_mcp_input():
+    """input_required (2026-07-28): first rounds, retries with answers, forged requestState."""
+    f = lambda flags, seed=7: bytes([flags, seed])
+    el = "test_input_required_result_elicitation"
+    forged = ["AQAAAAAAAAAA", "", "not base64!", "A" * 120, "AQ" + "_" * 100,
+              "x" * 9000, "AQAAAAAAAAPo" + "A" * 86]
+    put("fuzz_http_mcp", "modern-input-required", f(0) + (
+        mask("tools/call", el, "", 1)
+        + mask("tools/call", el, ANSWER + ",", 2)
+        + mask("tools/call", "test_input_required_result_multi_round", "", 3)
+        + mask("tools/call", "test_input_required_result_multi_round",
+               '"inputResponses":{"step1":{"action":"accept","content":{"name":"A"}}},', 4)
+        + mask("tools/call", "test_input_required_result_multiple_inputs", "", 5)
+        + mask("tools/call", "test_input_required_result_capabilities", "", 6,
+               META.replace('"clientCapabilities":{}', '"clientCapabilities":{"sampling":{}}'))
+        + mask("prompts/get", "test_input_required_result_prompt", "", 7)
+        + mask("prompts/get", "test_input_required_result_prompt",
+               '"inputResponses":{"user_context":{"action":"accept","content":{"context":"c"}}},', 8)
+        + mask("tools/call", "test_missing_capability", "", 9, META)).encode())
+    put("fuzz_http_mcp", "modern-forged-state", f(0) + "".join(
+        mask("tools/call", el, ANSWER + f',"requestState":"{st}",', i + 1)
+        for i, st in enumerate(forged)).encode() + (
+        mask("tools/call", el, ANSWER + ',"requestState":5,', 20)
+        + mask("tools/call", el, '"inputResponses":null,', 21)
+        + mask("tools/call", el, '"inputResponses":{"user_name":12345},', 22)
+        + mask("tools/call", "test_input_required_result_tampered_state",
+               '"inputResponses":{"confirm":{"action":"accept","content":{"ok":true}}},'
+               '"requestState":"AQAAAAAAAAAA-TAMPERED",', 23)).encode())
+
+
 def sse_resume():
     # byte 0: capacity, byte 1: send queue, then ops until 0xff, then the Last-Event-ID text
     put("fuzz_sse_resume", "simple", bytes([0, 0, 1, 1, 1, 1, 0xff]) + b"2")
@@ -232,6 +274,7 @@ if __name__ == "__main__":
     http_mcp()
     http_mcp_modern()
     http_mcp_fixtures()
+    http_mcp_input()
     sse_resume()
     ctl()
     config()

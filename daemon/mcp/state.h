@@ -1,0 +1,27 @@
+#ifndef MCPCHAT_MCP_STATE_H
+#define MCPCHAT_MCP_STATE_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* The requestState of an input_required result (MCP 2026-07-28, basic/patterns/mrtr): the
+ * client echoes it on its retry and may have changed it, so it is sealed with HMAC-SHA256
+ * under a per-daemon key. It binds the method, the name (tool or prompt), a digest of the
+ * arguments and an expiry, so it is refused on any other call and after it lapses. Pure. */
+
+#define MCP_STATE_KEY_LEN 32
+#define MCP_STATE_TTL_MS (10u * 60 * 1000)
+#define MCP_STATE_MAX_DATA 4096 /* the tool's own state text, at most */
+
+/* A token carrying data (NUL-terminated, may be "") for a retry of method/name with args
+ * (NULL: none), valid until now_ms + MCP_STATE_TTL_MS. Malloc'd; NULL when data is too long. */
+char *mcp_state_seal(const uint8_t key[MCP_STATE_KEY_LEN], const char *method, const char *name,
+		     const cJSON *args, const char *data, uint64_t now_ms);
+/* Checks token: 0 and *data (malloc'd, NUL-terminated); -EBADMSG when it is malformed or its
+ * tag does not verify (tampered, or another daemon's), -EXDEV when it belongs to another call
+ * (method, name or arguments differ), -ETIMEDOUT when it has expired. */
+int mcp_state_open(const uint8_t key[MCP_STATE_KEY_LEN], const char *method, const char *name,
+		   const cJSON *args, const char *token, uint64_t now_ms, char **data);
+
+#endif
