@@ -429,7 +429,7 @@ static void test_prompts_and_completion(void)
 	cJSON_Delete(j);
 }
 
-/* 2026-07-28: completions yes; no logging, no subscriptions (subscriptions/listen instead);
+/* 2026-07-28: completions and logging (per request) yes; no subscriptions (subscriptions/listen instead);
  * the catalog's templated read and completion work without a session. */
 static void test_modern(void)
 {
@@ -438,7 +438,7 @@ static void test_modern(void)
 	mrpc("server/discover", NULL, NULL, &rp);
 	CU_ASSERT_PTR_NOT_NULL(jget(rp.json, "result.capabilities.completions"));
 	CU_ASSERT_PTR_NULL(jget(rp.json, "result.capabilities.resources.subscribe"));
-	CU_ASSERT_PTR_NULL(jget(rp.json, "result.capabilities.logging"));
+	CU_ASSERT_PTR_NOT_NULL(jget(rp.json, "result.capabilities.logging"));
 	reply_free(&rp);
 	mrpc("resources/subscribe", "\"uri\":\"x://text\"", "x://text", &rp);
 	expect_merror(&rp, 404, JSONRPC_METHOD_NOT_FOUND, 7);
