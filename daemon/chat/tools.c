@@ -9,6 +9,7 @@
 
 #include "admin/stats.h"
 #include "chat/chat.h"
+#include "chat/notes.h"
 #include "cluster/engine.h"
 #include "mcp/jsonrpc.h"
 #include "util/buf.h"
@@ -252,6 +253,8 @@ static enum mcp_tool_status enter_queue(struct mcp_tool_ctx *ctx)
 	if (world.engine)
 		return cluster_engine_enter(world.engine, ctx, id, name, list, n);
 	chat_enter_queue(world.chat, u, name, list, n, &r);
+	if (r.error == CHAT_OK)
+		chat_notes_matched(ctx, &r, false);
 	return chat_tools_matched(ctx, chat_user_id(u), &r, false);
 }
 
@@ -267,6 +270,8 @@ static enum mcp_tool_status join_room(struct mcp_tool_ctx *ctx)
 	if (world.engine)
 		return cluster_engine_join(world.engine, ctx, id, room, name);
 	chat_join_room(world.chat, u, room, name, &r);
+	if (r.error == CHAT_OK)
+		chat_notes_matched(ctx, &r, true);
 	return chat_tools_matched(ctx, chat_user_id(u), &r, true);
 }
 
@@ -302,6 +307,7 @@ static enum mcp_tool_status send_message(struct mcp_tool_ctx *ctx)
 	chat_send(world.chat, u, room, text, len, &r);
 	if (r.error != CHAT_OK)
 		return chat_tools_refusal(ctx, &r);
+	chat_notes_sent(ctx);
 	return chat_tools_sent(ctx, r.message_id, r.timestamp);
 }
 
@@ -390,6 +396,7 @@ static enum mcp_tool_status wait_for_message(struct mcp_tool_ctx *ctx)
 		next = seq;
 	}
 	cJSON_AddNumberToObject(o, "next", (double)next);
+	chat_notes_events(ctx, events);
 	mb->cursor = next;
 	if (!ctx->modern)
 		acknowledge(ctx->session, next);
@@ -417,6 +424,7 @@ static enum mcp_tool_status leave_chat(struct mcp_tool_ctx *ctx)
 	chat_leave(world.chat, u, room, &r);
 	if (r.error != CHAT_OK)
 		return chat_tools_refusal(ctx, &r);
+	chat_notes_left(ctx);
 	return chat_tools_left(ctx);
 }
 

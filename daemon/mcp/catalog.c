@@ -46,12 +46,11 @@ const struct mcp_tool *mcp_catalog_tool(const struct mcp_server *srv, size_t i)
 
 void mcp_catalog_capabilities(const struct mcp_server *srv, struct buf *b, bool session)
 {
-	/* 2026-07-28 has neither logging/setLevel nor resources/subscribe. */
+	/* 2026-07-28 has no resources/subscribe. It has logging, per request (_meta logLevel),
+	 * and a server that emits log notifications MUST declare it (server/utilities/logging). */
 	bool sub = session && srv->catalog && srv->catalog->subscribe;
 
-	buf_puts(b, "{\"tools\":{\"listChanged\":false},");
-	if (session)
-		buf_puts(b, "\"logging\":{},");
+	buf_puts(b, "{\"tools\":{\"listChanged\":false},\"logging\":{},");
 	if (srv->catalog && srv->catalog->completions)
 		buf_puts(b, "\"completions\":{},");
 	buf_printf(b, "\"resources\":{%s\"listChanged\":false},\"prompts\":{\"listChanged\":false}}",

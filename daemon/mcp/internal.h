@@ -52,6 +52,7 @@ struct mcp_session {
 
 	uint8_t version;   /* index of the negotiated protocol version */
 	uint8_t log_level; /* logging/setLevel, as an RFC 5424 severity */
+	bool log_asked;    /* the client sent logging/setLevel (mcp_tool_log_asked) */
 	uint8_t client_caps; /* MCP_CAP_*: what initialize said the client can be asked */
 	bool ended;
 	/* Made by a 2026-07-28 request (mcp_tool_mint): no session id is ever sent or accepted
@@ -146,6 +147,7 @@ struct mcp_answer {
 	 * (lists, discover, reads) ttlMs and cacheScope. */
 	bool modern, cacheable;
 	const cJSON *progress_token; /* params._meta.progressToken of a tools/call */
+	uint8_t log_meta;   /* 2026-07-28: 1 + the _meta logLevel of a tools/call (0: none) */
 	bool ask;           /* the tool asks the client (a->tool.ask); park with mcp_call_park */
 	bool asked;         /* running again with the client's answer: */
 	const cJSON *reply; /* its result, or NULL */

@@ -82,6 +82,8 @@ struct mcp_tool_ctx {
 	struct buf notes;
 	double progress_sent; /* the last progress value sent (progress only grows) */
 	bool progress_any;
+	/* A 2026-07-28 request: 1 + the severity its _meta logLevel named (0: none given). */
+	uint8_t log_meta;
 	/* A request to the client (mcp_tool_ask): its JSON-RPC text without the id (malloc'd),
 	 * and how long to wait for the answer. */
 	char *ask;
@@ -217,9 +219,14 @@ int mcp_tool_progress(struct mcp_tool_ctx *ctx, double progress, double total,
 		      const char *message);
 /* notifications/message at level (data: JSON text; logger may be NULL), sent before the
  * result when the session's logging/setLevel lets it through. Returns 1 sent, 0 filtered
- * (a 2026-07-28 request has no level: nothing is sent). */
+ * (a 2026-07-28 request: only with an io.modelcontextprotocol/logLevel in its _meta that
+ * lets it through; a call run again after a wait has none). */
 int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char *logger,
 		 const char *data);
+/* Did the client ask for log messages at level for this call: logging/setLevel sent on the
+ * session (2025), or the request's _meta logLevel (2026-07-28)? mcp_tool_log sends at the
+ * session's default level without it; a tool that logs only on request checks this. */
+bool mcp_tool_log_asked(const struct mcp_tool_ctx *ctx, enum mcp_log_level level);
 /* uri changed: notifications/resources/updated to every session subscribed to it, on its
  * push stream (as the session's events). Returns how many were told. */
 int mcp_resource_updated(struct mcp_server *srv, const char *uri);

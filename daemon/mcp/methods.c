@@ -115,6 +115,7 @@ void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const s
 	free(ctx->input_state);
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->progress_token = a->progress_token;
+	ctx->log_meta = a->log_meta;
 	ctx->asked = a->asked;
 	ctx->reply = a->reply;
 	ctx->srv = srv;
@@ -240,17 +241,21 @@ int mcp_tool_progress(struct mcp_tool_ctx *ctx, double progress, double total,
 	return 0;
 }
 
+/* The severities as logging/setLevel names them (RFC 5424), by enum mcp_log_level. */
+static const char *const log_names[] = { "emergency", "alert",  "critical", "error",
+					  "warning",   "notice", "info",     "debug" };
+
 int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char *logger,
 		 const char *data)
 {
-	static const char *const names[] = { "emergency", "alert",  "critical", "error",
-					     "warning",   "notice", "info",     "debug" };
 	struct buf ev = BUF_INIT;
 
-	/* Only what logging/setLevel lets through; a 2026-07-28 request set no level. */
-	if (ctx->modern || !ctx->session || (unsigned)level > ctx->session->log_level)
+	/* Only what logging/setLevel lets through; a 2026-07-28 request only what its _meta
+	 * logLevel does (changelog: none for a request without one). */
+	if (ctx->modern ? (unsigned)level + 1 > ctx->log_meta
+			: !ctx->session || (unsigned)level > ctx->session->log_level)
 		return 0;
-	buf_printf(&ev, "{\"level\":\"%s\"", names[level]);
+	buf_printf(&ev, "{\"level\":\"%s\"", log_names[level]);
 	if (logger) {
 		buf_puts(&ev, ",\"logger\":");
 		buf_json_string(&ev, logger, strlen(logger));
@@ -259,6 +264,26 @@ int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char 
 	sse_append_notification(&ctx->notes, 0, "notifications/message", ev.p, ev.len);
 	buf_free(&ev);
 	return 1;
+}
+
+bool mcp_tool_log_asked(const struct mcp_tool_ctx *ctx, enum mcp_log_level level)
+{
+	if (ctx->modern)
+		return (unsigned)level + 1 <= ctx->log_meta;
+	return ctx->session && ctx->session->log_asked && (unsigned)level <= ctx->session->log_level;
+}
+
+/* 1 + the severity of params._meta["io.modelcontextprotocol/logLevel"], 0 when absent or
+ * not a level (2026-07-28: logging is per request, opted into there). */
+static uint8_t meta_log_level(const cJSON *params)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(params, "_meta"), "io.modelcontextprotocol/logLevel");
+
+	for (uint8_t i = 0; cJSON_IsString(v) && i < 8; i++)
+		if (strcmp(v->valuestring, log_names[i]) == 0)
+			return i + 1;
+	return 0;
 }
 
 static void call_tool(struct mcp_server *srv, struct mcp_session *s, const cJSON *params,
@@ -282,6 +307,7 @@ static void call_tool(struct mcp_server *srv, struct mcp_session *s, const cJSON
 	a->params = params;
 	a->progress_token = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(params, "_meta"), "progressToken");
+	a->log_meta = a->modern ? meta_log_level(params) : 0;
 	for (size_t i = 0; (t = mcp_catalog_tool(srv, i)); i++) {
 		if (strcmp(t->name, name->valuestring) == 0) {
 			mcp_methods_run_tool(srv, s, t, args ? args : &empty, may_wait, a);
@@ -294,13 +320,12 @@ static void call_tool(struct mcp_server *srv, struct mcp_session *s, const cJSON
 
 static void set_log_level(struct mcp_session *s, const cJSON *params, struct mcp_answer *a)
 {
-	static const char *const levels[] = { "emergency", "alert",  "critical", "error",
-					      "warning",   "notice", "info",     "debug" };
 	const cJSON *level = cJSON_GetObjectItemCaseSensitive(params, "level");
 
 	for (uint8_t i = 0; cJSON_IsString(level) && i < 8; i++) {
-		if (strcmp(level->valuestring, levels[i]) == 0) {
+		if (strcmp(level->valuestring, log_names[i]) == 0) {
 			s->log_level = i;
+			s->log_asked = true;
 			buf_puts(&a->result, "{}");
 			return;
 		}

@@ -47,7 +47,7 @@ test('modern: tools/list has the six chat tools; server/discover offers 2026-07-
   assert.ok(d.capabilities?.tools, `server/discover capabilities: ${JSON.stringify(d.capabilities)}`);
   if (!PEER2_URL) {
     assert.deepEqual(d.supportedVersions, ALL_VERSIONS);
-    assert.deepEqual(Object.keys(d.capabilities).sort(), ['prompts', 'resources', 'tools']);
+    assert.deepEqual(Object.keys(d.capabilities).sort(), ['logging', 'prompts', 'resources', 'tools']);
     assert.equal(typeof d.instructions, 'string');
     assert.equal(m.client.getServerVersion()?.name, 'mcp-chatd');
   }

@@ -26,6 +26,8 @@ static enum mcp_tool_status t_fail(struct mcp_tool_ctx *ctx)
 }
 
 static int progress_rc[5];
+static int logs_sent;   /* what mcp_tool_log let through on x_stream's last run */
+static bool log_asked;  /* mcp_tool_log_asked(info) there */
 
 static enum mcp_tool_status t_stream(struct mcp_tool_ctx *ctx)
 {
@@ -34,9 +36,10 @@ static enum mcp_tool_status t_stream(struct mcp_tool_ctx *ctx)
 	progress_rc[2] = mcp_tool_progress(ctx, 40, 100, NULL); /* going down: refused */
 	progress_rc[3] = mcp_tool_progress(ctx, 100, 100, NULL);
 	progress_rc[4] = mcp_tool_progress(ctx, 100, 100, NULL); /* the same again: refused */
-	mcp_tool_log(ctx, MCP_LOG_INFO, "unit", "\"info line\"");
-	mcp_tool_log(ctx, MCP_LOG_DEBUG, "unit", "{\"k\":1}");
-	mcp_tool_log(ctx, MCP_LOG_ERROR, NULL, "\"error line\"");
+	log_asked = mcp_tool_log_asked(ctx, MCP_LOG_INFO);
+	logs_sent = mcp_tool_log(ctx, MCP_LOG_INFO, "unit", "\"info line\"");
+	logs_sent += mcp_tool_log(ctx, MCP_LOG_DEBUG, "unit", "{\"k\":1}");
+	logs_sent += mcp_tool_log(ctx, MCP_LOG_ERROR, NULL, "\"error line\"");
 	ctx->content = xstrdup("[{\"type\":\"text\",\"text\":\"done\"}]");
 	return MCP_TOOL_DONE;
 }
@@ -271,10 +274,17 @@ static void test_tool_streams(void)
 	int logs = 0, progress = 0;
 
 	init_session(id);
+	/* Before logging/setLevel: the default level lets info through, but nobody asked. */
+	j = ask(id, "tools/call", "{\"name\":\"x_stream\",\"arguments\":{}}", &e);
+	CU_ASSERT_EQUAL(logs_sent, 2);
+	CU_ASSERT_FALSE(log_asked);
+	sse_free(&e);
+	cJSON_Delete(j);
 	j = ask(id, "logging/setLevel", "{\"level\":\"debug\"}", &e);
 	cJSON_Delete(j);
 	j = ask(id, "tools/call", "{\"name\":\"x_stream\",\"arguments\":{},"
 		"\"_meta\":{\"progressToken\":\"tok-1\"}}", &e);
+	CU_ASSERT_TRUE(log_asked);
 	CU_ASSERT_STRING_EQUAL(jstr(j, "result.content.0.text"), "done");
 	CU_ASSERT_EQUAL(progress_rc[2], -ERANGE);
 	CU_ASSERT_EQUAL(progress_rc[3], 0);
@@ -303,6 +313,7 @@ static void test_tool_streams(void)
 	j = ask(id, "tools/call", "{\"name\":\"x_stream\",\"arguments\":{}}", &e);
 	CU_ASSERT_EQUAL(progress_rc[0], -ENOENT);
 	CU_ASSERT_EQUAL(e.n, 2);
+	CU_ASSERT_FALSE(log_asked); /* asked, but for error and above */
 	CU_ASSERT_STRING_EQUAL(jstr(e.msg[0], "params.level"), "error");
 	CU_ASSERT_PTR_NULL(jget(e.msg[0], "params.logger"));
 	CU_ASSERT_STRING_EQUAL(jstr(j, "result.content.0.text"), "done");
@@ -429,7 +440,7 @@ static void test_prompts_and_completion(void)
 	cJSON_Delete(j);
 }
 
-/* 2026-07-28: completions yes; no logging, no subscriptions (subscriptions/listen instead);
+/* 2026-07-28: completions and logging (per request) yes; no subscriptions (subscriptions/listen instead);
  * the catalog's templated read and completion work without a session. */
 static void test_modern(void)
 {
@@ -438,7 +449,7 @@ static void test_modern(void)
 	mrpc("server/discover", NULL, NULL, &rp);
 	CU_ASSERT_PTR_NOT_NULL(jget(rp.json, "result.capabilities.completions"));
 	CU_ASSERT_PTR_NULL(jget(rp.json, "result.capabilities.resources.subscribe"));
-	CU_ASSERT_PTR_NULL(jget(rp.json, "result.capabilities.logging"));
+	CU_ASSERT_PTR_NOT_NULL(jget(rp.json, "result.capabilities.logging"));
 	reply_free(&rp);
 	mrpc("resources/subscribe", "\"uri\":\"x://text\"", "x://text", &rp);
 	expect_merror(&rp, 404, JSONRPC_METHOD_NOT_FOUND, 7);
@@ -450,6 +461,29 @@ static void test_modern(void)
 	     "\"argument\":{\"name\":\"a\",\"value\":\"z\"}", NULL, &rp);
 	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.completion.values.0"), "zoo");
 	reply_free(&rp);
+}
+
+/* 2026-07-28: logs only for a request whose _meta names a level, filtered by it. */
+static void modern_stream(const char *meta, int want_sent, bool want_asked)
+{
+	struct mreq m;
+	struct reply rp;
+
+	mreq_init(&m, "7", "tools/call", meta, "\"name\":\"x_stream\",\"arguments\":{}", "x_stream");
+	do_req(&m.req, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_EQUAL(logs_sent, want_sent);
+	CU_ASSERT_EQUAL(log_asked, want_asked);
+	reply_free(&rp);
+}
+
+static void test_modern_log_level(void)
+{
+	modern_stream(NULL, 0, false);
+	modern_stream("\"io.modelcontextprotocol/logLevel\":\"info\"", 2, true);
+	modern_stream("\"io.modelcontextprotocol/logLevel\":\"debug\"", 3, true);
+	modern_stream("\"io.modelcontextprotocol/logLevel\":\"error\"", 1, false);
+	modern_stream("\"io.modelcontextprotocol/logLevel\":\"loud\"", 0, false);
 }
 
 int main(void)
@@ -468,6 +502,7 @@ int main(void)
 		{ "subscribe, unsubscribe", test_subscribe },
 		{ "prompts with arguments, completion", test_prompts_and_completion },
 		{ "2026-07-28: discover, no subscribe, read, complete", test_modern },
+		{ "2026-07-28: log notifications per request (_meta logLevel)", test_modern_log_level },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {

@@ -543,7 +543,8 @@ static void test_server_discover(void)
 	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result.capabilities.tools")));
 	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result.capabilities.resources")));
 	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result.capabilities.prompts")));
-	CU_ASSERT_PTR_NULL(jget(rp.json, "result.capabilities.logging")); /* gone in 2026 */
+	/* logging/setLevel is gone in 2026, logging per request (_meta logLevel) is not */
+	CU_ASSERT_TRUE(cJSON_IsObject(jget(rp.json, "result.capabilities.logging")));
 	CU_ASSERT_PTR_NOT_NULL(strstr(jstr(rp.json, "result.instructions"), "enter_queue"));
 	expect_modern_result(rp.json);
 	CU_ASSERT_EQUAL(jnum(rp.json, "result.ttlMs"), 60000);
