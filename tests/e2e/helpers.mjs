@@ -43,12 +43,13 @@ function stderrDigest(stderr) {
 }
 
 /**
- * Starts the daemon on 127.0.0.1:0 with extra args; resolves once it printed its ready line.
+ * Starts the daemon (opts.binary, default MCPCHATD) on 127.0.0.1:0 with extra args; resolves once
+ * it printed its ready line.
  * Returns { proc, url, pid, stderr(), stop() }. stop() sends SIGTERM and asserts exit code 0
  * within 5 s (SIGKILL fallback, then the assertion fails).
  */
-export async function startDaemon(extraArgs = [], { readyTimeoutMs = 10_000, env = {} } = {}) {
-  const proc = spawn(MCPCHATD, ['--listen', '127.0.0.1:0', ...extraArgs], {
+export async function startDaemon(extraArgs = [], { readyTimeoutMs = 10_000, env = {}, binary = MCPCHATD } = {}) {
+  const proc = spawn(binary, ['--listen', '127.0.0.1:0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? 'detect_leaks=1', ...env },
   });
