@@ -487,6 +487,17 @@ static void on_simple_reply(void *ctx, int err, const redisReply *reply)
 	eng_unref(op);
 }
 
+/* A send, leave or status whose script arguments were built (built: the builder's return):
+ * the chat made first for a 2025 session that lacks it, then the script. */
+static enum mcp_tool_status run_simple(struct eng_op *op, int built, struct cluster_call_args *a)
+{
+	if (built < 0)
+		eng_answer_unavailable(op);
+	else if (eng_legacy_ensure(op) == 0)
+		eng_send(op, a, on_simple_reply);
+	return MCP_TOOL_PENDING;
+}
+
 enum mcp_tool_status cluster_engine_send(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
 					 const char *chat_id, const char *room_id,
 					 const char *text, size_t len)
@@ -513,11 +524,7 @@ enum mcp_tool_status cluster_engine_send(struct cluster_engine *e, struct mcp_to
 	memcpy(op->resend->text, text, len);
 	op->resend->len = len;
 	timer_init(&op->resend->timer, on_resend);
-	if (cluster_call_send(&a, e->prefix, chat_id, room_id, mid, text, len, e->cfg) < 0)
-		eng_answer_unavailable(op);
-	else if (eng_legacy_ensure(op) == 0)
-		eng_send(op, &a, on_simple_reply);
-	return MCP_TOOL_PENDING;
+	return run_simple(op, cluster_call_send(&a, e->prefix, chat_id, room_id, mid, text, len, e->cfg), &a);
 }
 
 enum mcp_tool_status cluster_engine_leave(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
@@ -538,11 +545,7 @@ enum mcp_tool_status cluster_engine_leave(struct cluster_engine *e, struct mcp_t
 	op = op_new(e, ctx, CLUSTER_SCRIPT_LEAVE, chat_id, leg);
 	if (!op)
 		return MCP_TOOL_DONE;
-	if (cluster_call_leave(&a, e->prefix, chat_id, req, room_id) < 0)
-		eng_answer_unavailable(op);
-	else if (eng_legacy_ensure(op) == 0)
-		eng_send(op, &a, on_simple_reply);
-	return MCP_TOOL_PENDING;
+	return run_simple(op, cluster_call_leave(&a, e->prefix, chat_id, req, room_id), &a);
 }
 
 enum mcp_tool_status cluster_engine_status(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
@@ -557,11 +560,7 @@ enum mcp_tool_status cluster_engine_status(struct cluster_engine *e, struct mcp_
 	op = op_new(e, ctx, CLUSTER_SCRIPT_STATUS, chat_id, leg);
 	if (!op)
 		return MCP_TOOL_DONE;
-	if (cluster_call_status(&a, e->prefix, chat_id) < 0)
-		eng_answer_unavailable(op);
-	else if (eng_legacy_ensure(op) == 0)
-		eng_send(op, &a, on_simple_reply);
-	return MCP_TOOL_PENDING;
+	return run_simple(op, cluster_call_status(&a, e->prefix, chat_id), &a);
 }
 
 enum mcp_tool_status cluster_engine_wait(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
