@@ -180,6 +180,22 @@ int cluster_call_pull(struct cluster_call_args *a, const char *prefix, const cha
 	return 0;
 }
 
+int cluster_call_ack(struct cluster_call_args *a, const char *prefix, const char *chat_id,
+		     bool has_upto, uint64_t upto, bool has_cursor, uint64_t cursor)
+{
+	if (begin(a, CLUSTER_SCRIPT_ACK, prefix, chat_id) < 0 || !chat_id)
+		return -EINVAL;
+	if (has_upto)
+		push_u64(a, 0, upto);
+	else
+		push(a, "");
+	if (has_cursor)
+		push_u64(a, 1, cursor);
+	else
+		push(a, "");
+	return 0;
+}
+
 int cluster_call_leave(struct cluster_call_args *a, const char *prefix, const char *chat_id,
 		       const char *req, const char *room_id)
 {

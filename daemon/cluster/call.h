@@ -91,6 +91,10 @@ int cluster_call_read(struct cluster_call_args *a, const char *prefix, const cha
  * cursor alone. */
 int cluster_call_pull(struct cluster_call_args *a, const char *prefix, const char *chat_id,
 		      uint64_t after, uint64_t upto, uint32_t max);
+/* wait_for_message without a read (the node knows what is new): acknowledges up to upto
+ * (has_upto) and moves the chat's cursor to cursor (has_cursor). */
+int cluster_call_ack(struct cluster_call_args *a, const char *prefix, const char *chat_id,
+		     bool has_upto, uint64_t upto, bool has_cursor, uint64_t cursor);
 int cluster_call_leave(struct cluster_call_args *a, const char *prefix, const char *chat_id,
 		       const char *req, const char *room_id);
 int cluster_call_status(struct cluster_call_args *a, const char *prefix, const char *chat_id);
@@ -134,6 +138,7 @@ struct cluster_call_reply {
 	uint32_t unread;           /* status, read: events not yet acknowledged */
 	bool created;              /* chat_new: made now (false: it existed, refreshed) */
 	bool ended;                /* end: ended now (false: it was gone already) */
+	bool gone;                 /* ack: the chat is gone (nothing done) */
 	uint64_t next, last;       /* read: the last seq returned (after when none), the newest */
 	struct cluster_call_event *events; /* read, in seq order */
 	size_t n_events;

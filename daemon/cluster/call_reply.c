@@ -365,6 +365,7 @@ static int parse_ok(struct parse *p, char *area)
 	case CLUSTER_SCRIPT_STATUS: return parse_status(p);
 	case CLUSTER_SCRIPT_TOUCH: return parse_ids(p, 1, area);
 	case CLUSTER_SCRIPT_END: return parse_word(p, "ended", "gone", &o->ended);
+	case CLUSTER_SCRIPT_ACK: return parse_word(p, "gone", "acked", &o->gone);
 	case CLUSTER_SCRIPT_SWEEP:
 		return parse_timers(p, &o->fired) < 0 ? -EPROTO : parse_ids(p, 3, area);
 	case CLUSTER_SCRIPT_FALLBACK:

@@ -117,6 +117,7 @@ void eng_unref(struct eng_op *op)
 	if (--op->refs > 0)
 		return;
 	eng_wait_forget(op);
+	free(op->held);
 	list_del(&op->link);
 	if (op->leg)
 		eng_legacy_unref(op->leg);

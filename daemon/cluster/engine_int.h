@@ -69,6 +69,12 @@ struct eng_op {
 	bool is_wait, has_after, reading, again, expired;
 	bool read_failed; /* the last read failed (Redis away): the deadline answers unavailable */
 	uint64_t after;
+	uint64_t rung; /* the newest seq a doorbell announced to it or a read saw */
+	/* Unknown wake-ups (a subscription made, a reconnect, an end) counted; the last one a
+	 * successful read started after. They differ: something may be new beyond rung. */
+	uint32_t gen, read_gen, known_gen;
+	char *held;    /* a doorbell's event ("method\0params"), answered once its ack is in */
+	uint64_t held_seq;
 	uint32_t timeout_ms;
 	struct cluster_wake_waiter w;
 	struct timer deadline;
@@ -121,8 +127,12 @@ uint32_t eng_touch_ms(const struct config *cfg);
 /* engine_linger.c. keep: the last waiter of chat_id answered; the subscription stays a few
  * seconds (false: it cannot, UNSUBSCRIBE now). take: a wait registers on chat_id after a
  * read that saw up to seq seen; -1 no linger was there, 0 nothing rang since (park), 1 read
- * again. expire: placeholders past their time go (all: every one, the engine stops). */
-bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base);
+ * again (rung: the newest seq announced to the last waiter, UINT64_MAX unknown). expire: placeholders past their time go (all: every one, the engine stops). */
+bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base,
+		     uint64_t rung);
+/* A wait with `after` may skip its read: a lingering subscription of chat_id heard of nothing
+ * newer than after, and after is not behind what the last wait answered. */
+bool eng_linger_fresh(struct cluster_engine *e, const char *chat_id, uint64_t after);
 /* Redis lost its state: every lingering chat is made again (its client is between two waits),
  * its events going on after the last answer's next. */
 void eng_linger_reassert(struct cluster_engine *e);

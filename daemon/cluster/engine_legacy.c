@@ -179,9 +179,11 @@ static void pull(struct eng_legacy *leg)
 	leg->refs++;
 }
 
-static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end)
+static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end,
+		    const struct cluster_wake_event *ev)
 {
 	(void)chat_id;
+	(void)ev; /* a 2025 session pulls into its own mailbox: ack and copy in one call */
 	(void)seq;
 	(void)end; /* an ended chat's pull answers chat_expired */
 	pull(w->ctx);

@@ -26,11 +26,13 @@ struct eng_linger {
 	uint64_t base;  /* the seq the last wait answered up to: its client's next `after` */
 };
 
-static void on_rung(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end)
+static void on_rung(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end,
+		    const struct cluster_wake_event *ev)
 {
 	struct eng_linger *lg = w->ctx;
 
 	(void)chat_id;
+	(void)ev;
 	/* seq 0 is "something may have happened" (a reconnect, a subscription, an end). */
 	if (end || seq == 0)
 		lg->rung = UINT64_MAX;
@@ -45,7 +47,8 @@ static struct eng_linger *find(struct cluster_engine *e, const char *chat_id)
 	return h ? container_of(h, struct eng_linger, entry) : NULL;
 }
 
-bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base)
+bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base,
+		     uint64_t rung)
 {
 	char channel[CLUSTER_WAKE_CHANNEL_MAX];
 	struct eng_linger *lg;
@@ -62,6 +65,7 @@ bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t bas
 	}
 	lg->until = timer_now_ms() + ENG_LINGER_MS;
 	lg->base = base;
+	lg->rung = rung; /* what the last waiter heard beyond what it answered */
 	htab_add(&e->lingers, &lg->entry, lg->chat_id, strlen(lg->chat_id),
 		 htab_hash(&e->lingers, lg->chat_id, strlen(lg->chat_id)));
 	return true;
@@ -77,6 +81,15 @@ static void drop(struct cluster_engine *e, struct eng_linger *lg)
 		redis_subscribe(cluster_node_subscriber(e->node), REDIS_UNSUBSCRIBE, channel,
 				strlen(channel), NULL, NULL);
 	free(lg);
+}
+
+bool eng_linger_fresh(struct cluster_engine *e, const char *chat_id, uint64_t after)
+{
+	struct eng_linger *lg = find(e, chat_id);
+
+	/* The subscription was there all along (a lost one rings seq 0: unknown), so every
+	 * event after base rang on it: none rang past after, and after covers base. */
+	return lg && lg->rung != UINT64_MAX && lg->rung <= after && after >= lg->base;
 }
 
 int eng_linger_take(struct cluster_engine *e, const char *chat_id, uint64_t seen)

@@ -26,7 +26,8 @@ static void unlisten(struct eng_op *op)
 	timer_cancel(e->timers, &op->deadline);
 	/* The last waiter: the subscription lingers for the client's next wait (engine_linger.c). */
 	if (cluster_wake_remove(e->wake, &op->w, channel) == 1 && !e->stopping &&
-	    !eng_linger_keep(e, op->chat_id, op->has_after ? op->after : 0))
+	    !eng_linger_keep(e, op->chat_id, op->has_after ? op->after : 0,
+			     op->gen == op->known_gen ? op->rung : UINT64_MAX))
 		redis_subscribe(cluster_node_subscriber(e->node), REDIS_UNSUBSCRIBE, channel,
 				strlen(channel), NULL, NULL);
 }
@@ -75,17 +76,88 @@ static void on_subscribed(void *ctx, int err, const redisReply *reply)
 	eng_unref(op);
 }
 
-static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end)
+/* The doorbell's event, now that its ack moved the chat's cursor past it: the answer. */
+static void on_held_acked(void *ctx, int err, const redisReply *reply)
+{
+	struct eng_op *op = ctx;
+	struct cluster_call_reply r;
+	struct cluster_call_event ev;
+
+	err = eng_parse(op->e, CLUSTER_SCRIPT_ACK, err, reply, &r);
+	if (op->p && op->held) {
+		if (err < 0 || r.gone) {
+			/* the read says why (chat_expired), or fails as a read would */
+			free(op->held);
+			op->held = NULL;
+			wait_read(op);
+		} else {
+			ev.seq = op->held_seq;
+			ev.method = op->held;
+			ev.params = op->held + strlen(op->held) + 1;
+			ev.params_len = strlen(ev.params);
+			r.events = &ev;
+			r.n_events = 1;
+			answer_events(op, &r);
+			r.events = NULL;
+			r.n_events = 0;
+		}
+	}
+	cluster_call_reply_free(&r);
+	eng_unref(op);
+}
+
+/* The doorbell carried the very event the call waits for (seq = after + 1): it is the
+ * answer, without reading the stream, once an `ack` moved the chat's cursor past it (a later
+ * wait without `after` goes on from there). 0, or -1 to read instead. */
+static int take_event(struct eng_op *op, uint64_t seq, const struct cluster_wake_event *ev)
+{
+	struct cluster_engine *e = op->e;
+	struct cluster_call_args a;
+	char *held = malloc(ev->method_len + ev->params_len + 2);
+
+	if (!held)
+		return -1;
+	memcpy(held, ev->method, ev->method_len);
+	held[ev->method_len] = '\0';
+	memcpy(held + ev->method_len + 1, ev->params, ev->params_len);
+	held[ev->method_len + 1 + ev->params_len] = '\0';
+	if (memchr(held, '\0', ev->method_len) ||
+	    memchr(held + ev->method_len + 1, '\0', ev->params_len) ||
+	    cluster_call_ack(&a, e->prefix, op->chat_id, false, 0, true, seq) < 0 ||
+	    eng_evalsha(e, &a, on_held_acked, op) < 0) {
+		free(held);
+		return -1;
+	}
+	op->held = held;
+	op->held_seq = seq;
+	op->refs++;
+	e->st.doorbell_answers++;
+	return 0;
+}
+
+static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end,
+		    const struct cluster_wake_event *ev)
 {
 	struct eng_op *op = w->ctx;
 
-	(void)chat_id;
-	(void)seq;
-	(void)end; /* an ended chat's read answers chat_expired */
-	if (op->p && mcp_pending_abandoned(op->p))
+	(void)chat_id; /* an ended chat's read answers chat_expired */
+	if (end || seq == 0)
+		op->gen++;
+	else if (seq > op->rung)
+		op->rung = seq;
+	if (!op->p || op->held)
+		return; /* answered, or about to be: what rang goes to the next wait (rung) */
+	if (mcp_pending_abandoned(op->p)) {
 		answer_events(op, NULL);
-	else if (op->p)
-		wait_read(op);
+		return;
+	}
+	if (!end && seq && op->has_after && !op->reading && !op->read_failed) {
+		if (seq <= op->after)
+			return; /* a late doorbell of what this call's client has */
+		if (ev && seq == op->after + 1 && take_event(op, seq, ev) == 0)
+			return;
+	}
+	wait_read(op);
 }
 
 /* Nothing new up to seq seen: wait on the chat's channel (and read once more once listening,
@@ -147,6 +219,11 @@ static void on_read(void *ctx, int err, const redisReply *reply)
 		eng_answer(op, &res);
 	} else {
 		op->read_failed = false;
+		/* What this read saw is known (the next wait reads again if this answer stops
+		 * short of it), and so is every unknown wake-up that came before it started. */
+		if (r.last > op->rung)
+			op->rung = r.last;
+		op->known_gen = op->read_gen;
 		if (!op->has_after) { /* from the cursor: later reads start where this one did */
 			op->has_after = true;
 			op->after = r.n_events ? r.events[0].seq - 1 : r.next;
@@ -172,6 +249,7 @@ static void wait_read(struct eng_op *op)
 		return;
 	}
 	op->again = false;
+	op->read_gen = op->gen;
 	if (cluster_call_read(&a, e->prefix, op->chat_id, op->has_after, op->after,
 			      op->has_after ? CLUSTER_ACK_AFTER : CLUSTER_ACK_NONE,
 			      CLUSTER_CALL_READ_MAX) < 0 ||
@@ -181,6 +259,51 @@ static void wait_read(struct eng_op *op)
 	}
 	op->reading = true;
 	op->refs++;
+}
+
+static void on_wait_acked(void *ctx, int err, const redisReply *reply)
+{
+	struct eng_op *op = ctx;
+	struct cluster_call_reply r;
+
+	err = eng_parse(op->e, CLUSTER_SCRIPT_ACK, err, reply, &r);
+	if (!op->p) {
+		/* answered meanwhile */
+	} else if (err < 0) {
+		read_failed(op); /* as a failed read: the deadline answers unavailable */
+	} else if (r.gone) {
+		wait_read(op); /* answers chat_expired */
+	}
+	cluster_call_reply_free(&r);
+	eng_unref(op);
+}
+
+/* The client's `after` is the newest event a lingering subscription of its chat heard of:
+ * nothing to read. The call takes the subscription over, acknowledges with `ack` (no read,
+ * no timers: a fraction of read's cost) and waits. 0, or -1 to read as usual. */
+static int skip_read(struct eng_op *op)
+{
+	struct cluster_engine *e = op->e;
+	char channel[CLUSTER_WAKE_CHANNEL_MAX];
+	struct cluster_call_args a;
+
+	if (!eng_linger_fresh(e, op->chat_id, op->after) ||
+	    cluster_call_ack(&a, e->prefix, op->chat_id, true, op->after, true, op->after) < 0)
+		return -1;
+	/* Registered next to the placeholder, which then goes: the subscription never lapses. */
+	if (cluster_wake_add(e->wake, op->chat_id, &op->w, on_wake, op, channel) != 0) {
+		cluster_wake_remove(e->wake, &op->w, channel);
+		return -1;
+	}
+	op->rung = op->after;
+	if (eng_linger_take(e, op->chat_id, op->after) != 0 ||
+	    eng_evalsha(e, &a, on_wait_acked, op) < 0) {
+		wait_read(op);
+		return 0;
+	}
+	op->refs++;
+	e->st.reads_skipped++;
+	return 0;
 }
 
 static void on_deadline(struct timer *t)
@@ -207,7 +330,8 @@ void eng_wait_start(struct eng_op *op, bool has_after, uint64_t after, uint32_t 
 	op->timeout_ms = timeout_ms;
 	if (timeout_ms)
 		timer_arm(op->e->timers, &op->deadline, timer_now_ms() + timeout_ms);
-	wait_read(op);
+	if (!(has_after && skip_read(op) == 0))
+		wait_read(op);
 }
 
 void eng_wait_stop(struct eng_op *op)

@@ -297,7 +297,7 @@ int cluster_stats_parse(const redisReply *r, uint64_t out[3])
 
 int cluster_wake_payload_ms(const char *p, size_t len, uint64_t *ms)
 {
-	const char *colon = p ? memchr(p, ':', len) : NULL;
+	const char *colon = p ? memchr(p, ':', len) : NULL, *end;
 	uint64_t seq;
 
 	if (!p)
@@ -305,8 +305,12 @@ int cluster_wake_payload_ms(const char *p, size_t len, uint64_t *ms)
 	if (!colon)
 		return (len == 3 && memcmp(p, "end", 3) == 0) || (dec(p, len, &seq) && p[0] != '0')
 			       ? -ENOENT : -EPROTO;
+	/* "seq:ms" or "seq:ms:event" (the event is wake.c's to check) */
+	end = memchr(colon + 1, ':', len - (size_t)(colon + 1 - p));
+	if (!end)
+		end = p + len;
 	if (!dec(p, (size_t)(colon - p), &seq) || p[0] == '0' ||
-	    !dec(colon + 1, len - (size_t)(colon + 1 - p), ms))
+	    !dec(colon + 1, (size_t)(end - colon - 1), ms))
 		return -EPROTO;
 	return 0;
 }

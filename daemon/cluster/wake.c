@@ -165,7 +165,8 @@ bool cluster_wake_registered(const struct cluster_wake_waiter *w)
 	return w->chat != NULL;
 }
 
-int cluster_wake_chat(struct cluster_wake *wk, const char *chat_id, uint64_t seq, bool end)
+static int wake(struct cluster_wake *wk, const char *chat_id, uint64_t seq, bool end,
+		const struct cluster_wake_event *ev)
 {
 	struct wake_chat *c = chat_id ? find(wk, chat_id, strlen(chat_id)) : NULL;
 	struct list_link batch;
@@ -194,9 +195,20 @@ int cluster_wake_chat(struct cluster_wake *wk, const char *chat_id, uint64_t seq
 		list_del(&w->link);
 		list_append(&w->chat->waiters, &w->link);
 		woken++;
-		w->fn(w, id, end ? 0 : seq, end);
+		w->fn(w, id, end ? 0 : seq, end, end ? NULL : ev);
 	}
 	return woken;
+}
+
+int cluster_wake_chat(struct cluster_wake *wk, const char *chat_id, uint64_t seq, bool end)
+{
+	return wake(wk, chat_id, seq, end, NULL);
+}
+
+int cluster_wake_chat_event(struct cluster_wake *wk, const char *chat_id, uint64_t seq,
+			    const struct cluster_wake_event *ev)
+{
+	return wake(wk, chat_id, seq, false, ev);
 }
 
 /* A seq: 1 to 20 decimal digits without a sign or leading zero, within uint64_t. */
@@ -217,13 +229,29 @@ static bool parse_seq(const char *s, size_t len, uint64_t *out)
 	return true;
 }
 
+/* "method\nparams" after the second colon: the event itself (a method of letters and dots,
+ * params a JSON object; the stream holds the same bytes). */
+static bool parse_event(const char *s, size_t len, struct cluster_wake_event *ev)
+{
+	const char *nl = memchr(s, '\n', len);
+
+	if (!nl || nl == s || (size_t)(nl - s) > 64)
+		return false;
+	ev->method = s;
+	ev->method_len = (size_t)(nl - s);
+	ev->params = nl + 1;
+	ev->params_len = len - ev->method_len - 1;
+	return ev->params_len >= 2 && ev->params[0] == '{' && ev->params[ev->params_len - 1] == '}';
+}
+
 int cluster_wake_deliver(struct cluster_wake *wk, const char *channel, size_t channel_len,
 			 const char *payload, size_t payload_len)
 {
 	size_t head = wk->prefix_len + sizeof(WAKE_INFIX) - 1;
+	struct cluster_wake_event ev;
 	char id[CHAT_ID_LEN + 1];
 	uint64_t seq = 0, ms = 0;
-	const char *colon;
+	const char *colon, *colon2 = NULL, *end_of_ms;
 	bool end;
 
 	if (!channel || channel_len != head + CHAT_ID_LEN ||
@@ -232,14 +260,21 @@ int cluster_wake_deliver(struct cluster_wake *wk, const char *channel, size_t ch
 	    !id_valid(channel + head, CHAT_ID_LEN) || !payload)
 		return -EPROTO;
 	end = payload_len == 3 && memcmp(payload, "end", 3) == 0;
-	/* "seq" or "seq:ms" (ms: the publish time, read by the node for its lag metric). */
+	/* "seq", "seq:ms" (ms: the publish time, read by the node for its lag metric) or
+	 * "seq:ms:method\nparams". */
 	colon = end ? NULL : memchr(payload, ':', payload_len);
+	if (colon)
+		colon2 = memchr(colon + 1, ':', payload_len - (size_t)(colon + 1 - payload));
+	end_of_ms = colon2 ? colon2 : payload + payload_len;
 	if (!end && (!parse_seq(payload, colon ? (size_t)(colon - payload) : payload_len, &seq) ||
-		     (colon && !parse_seq(colon + 1, payload_len - (size_t)(colon + 1 - payload), &ms))))
+		     (colon && !parse_seq(colon + 1, (size_t)(end_of_ms - colon - 1), &ms))))
+		return -EPROTO;
+	if (colon2 && !parse_event(colon2 + 1, payload_len - (size_t)(colon2 + 1 - payload), &ev))
 		return -EPROTO;
 	memcpy(id, channel + head, CHAT_ID_LEN);
 	id[CHAT_ID_LEN] = '\0';
-	return cluster_wake_chat(wk, id, seq, end);
+	return end ? cluster_wake_chat(wk, id, 0, true)
+		   : cluster_wake_chat_event(wk, id, seq, colon2 ? &ev : NULL);
 }
 
 size_t cluster_wake_each(const struct cluster_wake *wk, cluster_wake_each_fn fn, void *ctx)

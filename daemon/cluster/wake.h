@@ -23,9 +23,18 @@
 struct cluster_wake;
 struct cluster_wake_waiter;
 
-/* A wake-up: seq is the chat's new newest event (0 with end: the chat ended). */
+/* The event a doorbell carries (the `send`, room and end scripts publish the event they
+ * appended: "seq:ms:method\nparams"), so a call waiting for exactly that seq is answered
+ * without reading the stream. Borrowed for the callback only; not NUL-terminated. */
+struct cluster_wake_event {
+	const char *method, *params;
+	size_t method_len, params_len;
+};
+
+/* A wake-up: seq is the chat's new newest event (0 with end: the chat ended); ev that event
+ * when the doorbell carried it, else NULL (a reconnect, a subscription, an end). */
 typedef void (*cluster_wake_fn)(struct cluster_wake_waiter *w, const char *chat_id,
-				uint64_t seq, bool end);
+				uint64_t seq, bool end, const struct cluster_wake_event *ev);
 
 /* The fields are the registry's; set them with cluster_wake_add. */
 struct cluster_wake_waiter {
@@ -57,8 +66,11 @@ bool cluster_wake_registered(const struct cluster_wake_waiter *w);
  * itself or any other waiter, or add waiters (those wait for the next wake-up); it must not
  * free the registry. Returns how many were woken (0: nobody listens to that chat). */
 int cluster_wake_chat(struct cluster_wake *wk, const char *chat_id, uint64_t seq, bool end);
-/* A pub/sub message: channel must be this prefix's P:wake:<chat_id> and payload a seq
- * (decimal, 1 or more) or "end". Returns how many were woken, or -EPROTO for anything else
+/* The same with the event the doorbell carried (ev may be NULL). */
+int cluster_wake_chat_event(struct cluster_wake *wk, const char *chat_id, uint64_t seq,
+			    const struct cluster_wake_event *ev);
+/* A pub/sub message: channel must be this prefix's P:wake:<chat_id> and payload "end", a
+ * seq (decimal, 1 or more), "seq:ms", or "seq:ms:method\nparams" (the event itself). Returns how many were woken, or -EPROTO for anything else
  * (the I/O layer counts it; nobody is woken). Lengths explicit: the bytes are not
  * NUL-terminated. */
 int cluster_wake_deliver(struct cluster_wake *wk, const char *channel, size_t channel_len,

@@ -266,6 +266,69 @@ static void test_read_after(void)
 	CU_ASSERT_EQUAL(lh_int(r, 3), 0);
 }
 
+/* ack: read's acknowledgement and cursor without the read; a cheap script (no prelude). */
+static void test_ack(void)
+{
+	const char *room;
+	redisReply *r;
+
+	lw_new(1);
+	lw_new(2);
+	lw_enter(1, NULL, NULL);
+	lw_enter(2, NULL, NULL);
+	room = lw_room(1);
+	for (int i = 0; i < 3; i++)
+		lw_send(1, room, "m"); /* 2's events: found (1), three messages (2..4) */
+	CU_ASSERT_PTR_NULL(strstr(cluster_script_source(CLUSTER_SCRIPT_ACK), "local function begin"));
+	r = lh_eval(NULL, CLUSTER_SCRIPT_ACK, 3, (const char *[]){ lw_id(2), "2", "" });
+	CU_ASSERT_STRING_EQUAL(lh_str(r, 1), "acked");
+	CU_ASSERT_EQUAL(lw_unread(2), 2);
+	CU_ASSERT_EQUAL(lh_cmd("XLEN " LH_PREFIX ":mb:%s", lw_id(2))->integer, 2);
+	/* lower than before: nothing changes */
+	lh_eval(NULL, CLUSTER_SCRIPT_ACK, 3, (const char *[]){ lw_id(2), "1", "" });
+	CU_ASSERT_EQUAL(lw_unread(2), 2);
+	/* the cursor: a read without after goes on from there */
+	lh_eval(NULL, CLUSTER_SCRIPT_ACK, 3, (const char *[]){ lw_id(2), "", "3" });
+	r = lw_read(2, "", "0", "100");
+	CU_ASSERT_EQUAL(r->elements, 4 + 3);
+	CU_ASSERT_EQUAL(lh_int(r, 4), 4);
+	/* past the newest: up to it, as read clamps */
+	lh_eval(NULL, CLUSTER_SCRIPT_ACK, 3, (const char *[]){ lw_id(2), "99", "" });
+	CU_ASSERT_EQUAL(lw_unread(2), 0);
+	CU_ASSERT_EQUAL(lh_cmd("XLEN " LH_PREFIX ":mb:%s", lw_id(2))->integer, 0);
+	CU_ASSERT_STRING_EQUAL(lh_str(lw_send(1, room, "after"), 0), "ok");
+	CU_ASSERT_EQUAL(lw_unread(2), 1); /* the clamp did not eat the next event */
+	/* a chat that is gone is never made again by an ack */
+	r = lh_eval(NULL, CLUSTER_SCRIPT_ACK, 3, (const char *[]){ lw_id(7), "1", "1" });
+	CU_ASSERT_STRING_EQUAL(lh_str(r, 1), "gone");
+	CU_ASSERT_EQUAL(lh_cmd("EXISTS " LH_PREFIX ":chat:%s", lw_id(7))->integer, 0);
+}
+
+/* Every event's doorbell carries it: "seq:ms:method\nparams", params as in the stream. */
+static void test_doorbell_payload(void)
+{
+	redisContext *sub = lh_connect_other(NULL);
+	redisReply *r, *m = NULL;
+	const char *room;
+
+	lw_new(1);
+	lw_new(2);
+	lw_enter(1, NULL, NULL);
+	lw_enter(2, NULL, NULL);
+	room = lw_room(1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sub);
+	r = redisCommand(sub, "SUBSCRIBE " LH_PREFIX ":wake:%s", lw_id(2));
+	freeReplyObject(r);
+	lw_send(1, room, "line\nbreak: \"quoted\"");
+	CU_ASSERT_EQUAL(redisGetReply(sub, (void **)&m), REDIS_OK);
+	CU_ASSERT_FATAL(m && m->type == REDIS_REPLY_ARRAY && m->elements == 3);
+	CU_ASSERT_EQUAL(strncmp(m->element[2]->str, "2:", 2), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(m->element[2]->str, ":message.received\n{"));
+	CU_ASSERT_STRING_EQUAL(strchr(m->element[2]->str, '\n') + 1, lw_last_params(2));
+	freeReplyObject(m);
+	redisFree(sub);
+}
+
 static void test_status(void)
 {
 	redisReply *r;
@@ -343,6 +406,8 @@ const struct unit_test lua_chat_tests[] = {
 	{ "mailbox full at 256", test_mailbox_full },
 	{ "mailbox bound for every event", test_mailbox_bound_all_events },
 	{ "read with after", test_read_after },
+	{ "ack without a read", test_ack },
+	{ "the doorbell carries the event", test_doorbell_payload },
 	{ "status", test_status },
 	{ "end with each reason", test_end },
 	{ "chat_expired", test_chat_expired },

@@ -188,6 +188,8 @@ test('a chat read in a loop stays subscribed between waits (no SUBSCRIBE per mes
   const [cb] = await clientsFor('lb', [1]);
   const { a, b } = await pair('room', [ca], [cb]);
   const reusedBefore = await metricOf(1, 'mcpchat_cluster_linger_reused_total');
+  const skippedBefore = await metricOf(1, 'mcpchat_cluster_reads_skipped_total');
+  const bellBefore = await metricOf(1, 'mcpchat_cluster_doorbell_answers_total');
   for (let i = 0; i < 5; i++) {
     const waiting = b.wait(b.next, 10);
     await sleep(150);
@@ -198,6 +200,23 @@ test('a chat read in a loop stays subscribed between waits (no SUBSCRIBE per mes
     b.next = r.next;
   }
   assert.ok((await metricOf(1, 'mcpchat_cluster_linger_reused_total')) - reusedBefore >= 4, 'the subscription was not kept between waits');
+  // neither the next wait (its after is what the subscription heard of) nor the wake-up (the
+  // doorbell carries the event) read the stream
+  assert.ok((await metricOf(1, 'mcpchat_cluster_reads_skipped_total')) - skippedBefore >= 4, 'waits read the stream again');
+  assert.ok((await metricOf(1, 'mcpchat_cluster_doorbell_answers_total')) - bellBefore >= 4, 'wake-ups read the stream');
+  // an event answered from its doorbell moved the chat's cursor: a wait without after (from
+  // the cursor), on either node, does not give it again
+  const waiting = b.wait(b.next, 10);
+  await sleep(150);
+  await a.send('by the doorbell');
+  const rb = await waiting;
+  assert.deepEqual(rb.events.map((e) => e.params.message), ['by the doorbell']);
+  b.next = rb.next;
+  for (const node of [1, 0]) {
+    const [c] = await clientsFor(`lc${node}`, [node]);
+    const r0 = await c.ok('wait_for_message', { chat_id: b.chatId, timeout_s: 0 });
+    assert.deepEqual(r0.events, [], `node ${node}: a wait from the cursor repeated an event`);
+  }
   // an event that rings while nobody waits (the subscription lingering) is read by the next wait
   await a.send('while away');
   await sleep(200);

@@ -9,7 +9,9 @@
  *
  * Every reply is also read as the answer of a cluster script (cluster/call.c, the script by
  * the command's index): well-formed or refused (-EIO, -EPROTO), never trusted past its
- * checks; what it accepts holds its documented invariants.
+ * checks; what it accepts holds its documented invariants. Every pub/sub message is also a
+ * wake-up (cluster/wake.c, a waiter listening on chat WAKE_ID): refused, or delivered with
+ * an event that lies inside the payload and has the shape wake.h promises.
  *
  * Input: byte 0 flags (bit 0 subscriber, bits 1-6 the number of commands), byte 1 a seed
  * for the split points, the rest the server's bytes. */
@@ -18,6 +20,8 @@
 #include <string.h>
 
 #include "cluster/call.h"
+#include "cluster/node.h"
+#include "cluster/wake.h"
 #include "fuzz_common.h"
 #include "fuzz_entry.h"
 #include "redis/resp.h"
@@ -34,6 +38,42 @@ struct trace {
 };
 
 static struct trace *cur;
+
+#define WAKE_ID "AAAAAAAAAAAAAAAAAAAAA1"
+static struct cluster_wake *wake;
+static struct cluster_wake_waiter waiter;
+static const struct resp_message *msg; /* the message being delivered */
+
+static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end,
+		    const struct cluster_wake_event *ev)
+{
+	const char *lo = msg->payload, *hi = msg->payload + msg->payload_len;
+
+	FZ_CHECK(w == &waiter && strcmp(chat_id, WAKE_ID) == 0, "woke the wrong waiter");
+	FZ_CHECK(end ? seq == 0 && !ev : seq > 0, "end %d with seq %llu", end, (unsigned long long)seq);
+	if (!ev)
+		return;
+	FZ_CHECK(ev->method >= lo && ev->method + ev->method_len <= hi && ev->params >= lo &&
+			 ev->params + ev->params_len <= hi,
+		 "an event outside its payload");
+	FZ_CHECK(ev->method_len > 0 && !memchr(ev->method, '\n', ev->method_len), "a bad method");
+	FZ_CHECK(ev->params_len >= 2 && ev->params[0] == '{' && ev->params[ev->params_len - 1] == '}',
+		 "params not an object");
+}
+
+/* A pub/sub message as a wake-up: delivered to WAKE_ID's waiter or refused; its lag read. */
+static void deliver(const struct resp_message *m)
+{
+	uint64_t ms;
+	int rc, lag;
+
+	msg = m;
+	rc = cluster_wake_deliver(wake, m->channel, m->channel_len, m->payload, m->payload_len);
+	FZ_CHECK(rc == -EPROTO || rc == 0 || rc == 1, "cluster_wake_deliver returned %d", rc);
+	lag = cluster_wake_payload_ms(m->payload, m->payload_len, &ms);
+	FZ_CHECK(lag == 0 || lag == -ENOENT || lag == -EPROTO, "payload_ms returned %d", lag);
+	FZ_CHECK(rc != 1 || lag != -EPROTO, "a wake-up whose payload the lag refuses");
+}
 
 static uint64_t mix(uint64_t h, uint64_t v)
 {
@@ -108,6 +148,7 @@ static void on_message(void *ctx, const struct resp_message *m)
 	(void)ctx;
 	FZ_CHECK(m->channel && m->payload, "a message without channel or payload");
 	cur->messages++;
+	deliver(m);
 	if (cur->n < MAX_TRACE)
 		cur->h[cur->n] = mix(mix(0x55, m->channel_len), m->payload_len);
 	cur->n++;
@@ -156,7 +197,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	char ch[CLUSTER_WAKE_CHANNEL_MAX];
+
 	fz_quiet();
+	wake = cluster_wake_new("{mcpchat}", 4);
+	if (!wake || cluster_wake_add(wake, WAKE_ID, &waiter, on_wake, NULL, ch) != 1)
+		abort();
 	return 0;
 }
 

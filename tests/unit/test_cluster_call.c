@@ -204,6 +204,12 @@ static void test_build_read_and_timers(void)
 	CU_ASSERT_EQUAL(cluster_call_pull(&a, P, ID1, 0, 0, 100000), 0);
 	CU_ASSERT_TRUE(argv_is(&a, 4, "512"));
 	CU_ASSERT_EQUAL(cluster_call_pull(&a, P, "short", 0, 0, 1), -EINVAL);
+	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, ID1, true, 7, false, 0), 0);
+	CU_ASSERT_TRUE(a.script == CLUSTER_SCRIPT_ACK && a.argc == 4 && argv_is(&a, 2, "7") &&
+		       argv_is(&a, 3, ""));
+	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, ID1, false, 0, true, 18446744073709551615ULL), 0);
+	CU_ASSERT_TRUE(argv_is(&a, 2, "") && argv_is(&a, 3, "18446744073709551615"));
+	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, "short", true, 1, true, 1), -EINVAL);
 	CU_ASSERT_EQUAL(cluster_call_chat_base(&a, 3), -EINVAL); /* not a chat_new */
 	CU_ASSERT_EQUAL(cluster_call_chat_new(&a, P, ID1, 1000, "n1", false, "", "x"), 0);
 	CU_ASSERT_EQUAL(cluster_call_chat_base(&a, 9), 0);
@@ -315,6 +321,10 @@ static void test_parse_small(void)
 	CU_ASSERT_TRUE(out.ended);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_END, arr("ok", "gone", NULL)), 0);
 	CU_ASSERT_FALSE(out.ended);
+	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_ACK, arr("ok", "gone", NULL)), 0);
+	CU_ASSERT_TRUE(out.gone);
+	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_ACK, arr("ok", "acked", NULL)), 0);
+	CU_ASSERT_FALSE(out.gone);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_TOUCH, arr("ok", NULL)), 0);
 	CU_ASSERT_EQUAL(out.n_ids, 0);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_TOUCH, arr("ok", ID1, ID2, NULL)), 0);
@@ -476,6 +486,8 @@ static void test_parse_malformed_shapes(void)
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_LEAVE, arr("ok", "stayed", NULL)), -EPROTO);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_CHAT_NEW, arr("ok", "made", NULL)), -EPROTO);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_END, arr("ok", "ended", "x", NULL)), -EPROTO);
+	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_ACK, arr("ok", "ended", NULL)), -EPROTO);
+	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_ACK, arr("err", "chat_expired", "x", NULL)), -EPROTO);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_TOUCH, arr("ok", "short", NULL)), -EPROTO);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_SWEEP, arr("ok", ":1", ":2", NULL)), -EPROTO);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_FALLBACK, arr("ok", ":1", ":0", ID1, NULL)), -EPROTO);

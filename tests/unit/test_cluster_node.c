@@ -300,6 +300,10 @@ static void test_wake_payload_lag(void)
 
 	CU_ASSERT_EQUAL(cluster_wake_payload_ms("12:1760000000123", 16, &ms), 0);
 	CU_ASSERT_EQUAL(ms, 1760000000123ull);
+	/* with the event: its lag all the same (wake.c checks the event) */
+	CU_ASSERT_EQUAL(cluster_wake_payload_ms("12:1760000000124:m\n{}", 21, &ms), 0);
+	CU_ASSERT_EQUAL(ms, 1760000000124ull);
+	CU_ASSERT_EQUAL(cluster_wake_payload_ms("12::m\n{}", 8, &ms), -EPROTO);
 	CU_ASSERT_EQUAL(cluster_wake_payload_ms("12", 2, &ms), -ENOENT);
 	CU_ASSERT_EQUAL(cluster_wake_payload_ms("end", 3, &ms), -ENOENT);
 	CU_ASSERT_EQUAL(cluster_wake_payload_ms("12:", 3, &ms), -EPROTO);

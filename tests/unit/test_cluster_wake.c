@@ -22,12 +22,14 @@ struct tw {
 	uint64_t seq;
 	bool end;
 	char chat[32];
+	char method[32], params[64]; /* the event the doorbell carried; "" none */
 	struct tw *remove; /* removes this one (may be itself) when woken */
 	struct tw *add;    /* adds this one to the same chat when woken */
 	int unsub;         /* remove()'s answers inside the callback */
 };
 
-static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end)
+static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end,
+		    const struct cluster_wake_event *ev)
 {
 	struct tw *t = w->ctx;
 	char ch[CLUSTER_WAKE_CHANNEL_MAX];
@@ -36,6 +38,11 @@ static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t
 	t->seq = seq;
 	t->end = end;
 	snprintf(t->chat, sizeof(t->chat), "%s", chat_id);
+	t->method[0] = t->params[0] = '\0';
+	if (ev) {
+		snprintf(t->method, sizeof(t->method), "%.*s", (int)ev->method_len, ev->method);
+		snprintf(t->params, sizeof(t->params), "%.*s", (int)ev->params_len, ev->params);
+	}
 	if (t->remove)
 		t->unsub += cluster_wake_remove(wk, &t->remove->w, ch);
 	if (t->add)
@@ -113,6 +120,20 @@ static void test_deliver(void)
 	/* seq:ms (the publish time, for the node's lag metric) is a seq too. */
 	CU_ASSERT_EQUAL(cluster_wake_deliver(wk, CH1, strlen(CH1), "43:1760000000123", 16), 2);
 	CU_ASSERT_EQUAL(a.seq, 43);
+	CU_ASSERT_STRING_EQUAL(a.method, "");
+	/* seq:ms:method\nparams: the event itself, for a call waiting for exactly that seq. */
+	{
+		static const char p[] = "44:1760000000124:message.received\n{\"a\":\"x:y\\n\",\"seq\":44}";
+
+		CU_ASSERT_EQUAL(cluster_wake_deliver(wk, CH1, strlen(CH1), p, strlen(p)), 2);
+		CU_ASSERT_EQUAL(a.seq, 44);
+		CU_ASSERT_STRING_EQUAL(a.method, "message.received");
+		CU_ASSERT_STRING_EQUAL(a.params, "{\"a\":\"x:y\\n\",\"seq\":44}");
+		CU_ASSERT_STRING_EQUAL(b.method, "message.received");
+	}
+	/* end never carries one */
+	CU_ASSERT_EQUAL(cluster_wake_deliver(wk, CH1, strlen(CH1), "end", 3), 2);
+	CU_ASSERT_TRUE(a.end && a.method[0] == '\0');
 	/* nobody listens: 0, not an error */
 	CU_ASSERT_EQUAL(cluster_wake_deliver(wk, "{mcpchat}:wake:CCCCCCCCCCCCCCCCCCCCC3", 37, "1", 1), 0);
 }
@@ -122,7 +143,9 @@ static void test_deliver_malformed(void)
 	struct tw a = { 0 };
 	static const char *const bad_payloads[] = { "", "0", "01", "-1", "+1", "1x", "End", "end ",
 						    "18446744073709551616", "99999999999999999999",
-						    "1:", ":1", "1:x", "1:2:3", "0:1", "1:01", "end:1" };
+						    "1:", ":1", "1:x", "1:2:3", "0:1", "1:01", "end:1",
+						    "1:2:", "1:2:m", "1:2:m\n", "1:2:\n{}", "1:2:m\n{",
+						    "1:2:m\nx}", "1::m\n{}", "1:2:m\n[]" };
 
 	add(ID1, &a);
 	for (size_t i = 0; i < sizeof(bad_payloads) / sizeof(bad_payloads[0]); i++)

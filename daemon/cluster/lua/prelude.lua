@@ -139,11 +139,14 @@ local function emit(to, method, inner, refusable, cap)
 	if refusable and seq - num(to, 'acked') >= cap then return nil end
 	seq = seq + 1
 	set(to, 'seq', int(seq))
-	redis.call('XADD', mb_key(to.id), int(seq) .. '-0', 'm', method,
-		'p', '{' .. inner .. ',"seq":' .. int(seq) .. '}')
+	local params = '{' .. inner .. ',"seq":' .. int(seq) .. '}'
+	redis.call('XADD', mb_key(to.id), int(seq) .. '-0', 'm', method, 'p', params)
 	redis.call('PEXPIRE', mb_key(to.id), ttl(to))
-	-- seq:ms, the publish time on Redis' clock: nodes measure their wake-up lag with it
-	redis.call('PUBLISH', P .. ':wake:' .. to.id, int(seq) .. ':' .. int(now_ms()))
+	-- seq:ms:method\nparams: ms is the publish time on Redis' clock (nodes measure their
+	-- wake-up lag with it); the event itself lets a node answer the call waiting for exactly
+	-- this seq without reading the stream
+	redis.call('PUBLISH', P .. ':wake:' .. to.id,
+		int(seq) .. ':' .. int(now_ms()) .. ':' .. method .. '\n' .. params)
 	return seq
 end
 
