@@ -1,0 +1,788 @@
+/* The cluster engine's I/O (cluster/engine.c, engine_wait.c, engine_linger.c) and the node
+ * under it (cluster/node.c) against the scripted fake Redis (fake_redis.h): tool calls go in
+ * through mcp_handle as a 2026-07-28 client sends them, the commands the engine issues are
+ * checked and answered by the test, and the deferred answers come out of the fake sinks.
+ * Time moves by running the timer heap at a later time, never by sleeping. */
+#include "fake_redis.h"
+#include "mcp_harness.h"
+
+#include "cluster/engine.h"
+
+#define CHAT "chat0123456789abcdefAB" /* 22 base64url: a chat id as the engine mints them */
+#define PFX "{mcpchat}"
+#define WAKE PFX ":wake:" CHAT
+#define EPOCH "$22\r\nEPOCHaaaaaaaaaaaaaaaaa\r\n"
+#define EPOCH2 "$22\r\nEPOCHbbbbbbbbbbbbbbbbb\r\n"
+#define NOTHING "*4\r\n$2\r\nok\r\n:0\r\n:0\r\n:0\r\n" /* read: no event, none newer */
+
+static struct cluster_engine *E;
+
+static void setup_engine(void)
+{
+	int err = 0;
+
+	fr_reset();
+	timer_clock_set(timer_now_ms()); /* frozen: only advance() moves it */
+	world_up(100);
+	snprintf(W.cfg.cluster_redis, sizeof(W.cfg.cluster_redis), "127.0.0.1:1");
+	snprintf(W.cfg.cluster_node, sizeof(W.cfg.cluster_node), "n1");
+	/* No ring: the fake client never touches one. */
+	E = cluster_engine_new(&W.cfg, NULL, &W.heap, W.srv, W.chat, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(E);
+	chat_tools_set_engine(E);
+}
+
+static void teardown_engine(void)
+{
+	chat_tools_set_engine(NULL);
+	cluster_engine_free(E); /* answers what is left first: mcp must still be there */
+	E = NULL;
+	fr_reset();
+	world_down();
+}
+
+static struct cluster_engine_stats est(void)
+{
+	struct cluster_engine_stats st;
+
+	cluster_engine_stats(E, &st);
+	return st;
+}
+
+/* ms pass on the fake clock (timer_clock_set: the timers that re-arm themselves from
+ * timer_now_ms(), the node's heartbeat and sweep, then fire once per period, as they would). */
+static void advance(uint64_t ms)
+{
+	timer_clock_set(timer_now_ms() + ms);
+	timer_run(&W.heap, timer_now_ms());
+}
+
+/* The node's own round trips (scripts loaded, epoch, heartbeat, figures, timers), answered
+ * as a healthy Redis would, until none is left: what the engine sends stays queued. */
+static void chores(void)
+{
+	size_t n;
+
+	do {
+		n = fr_reply_all("SCRIPT", "+OK\r\n") + fr_reply_all("SET", "+OK\r\n") +
+		    fr_reply_all("GET", EPOCH) +
+		    fr_reply_all("TIME", "*2\r\n$10\r\n1760000000\r\n$6\r\n000000\r\n") +
+		    fr_reply_all("HSET", ":0\r\n") + fr_reply_all("HMGET", "*3\r\n:1\r\n:0\r\n:0\r\n") +
+		    fr_reply_all("ZCARD", ":0\r\n") +
+		    fr_reply_all("sweep", "*3\r\n$2\r\nok\r\n:0\r\n:0\r\n") +
+		    fr_reply_all("fallback", "*3\r\n$2\r\nok\r\n:0\r\n:0\r\n");
+	} while (n);
+}
+
+/* Both connections up and the epoch read: the node is settled. */
+static void up(void)
+{
+	fr_set_state(fr_cmd_client(), REDIS_UP, 0);
+	fr_set_state(fr_sub_client(), REDIS_UP, 0);
+	chores();
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+}
+
+/* A tools/call of the revision on a sink of its own, left waiting: the SSE head is out and
+ * nothing else. */
+static struct fake_sink *call(const char *tool, const char *args, int id)
+{
+	struct fake_sink *f = sink_new();
+	char params[1024], rid[16];
+	struct mreq m;
+
+	snprintf(params, sizeof(params), "\"name\":\"%s\",\"arguments\":%s", tool, args);
+	snprintf(rid, sizeof(rid), "%d", id);
+	mreq_init(&m, rid, "tools/call", NULL, params, tool);
+	CU_ASSERT_EQUAL(mcp_handle(W.srv, &m.req, &f->sink), MCP_PENDING);
+	expect_pending_head(f);
+	return f;
+}
+
+/* The call's one answer (the JSON-RPC message; free it); the sink is closed. */
+static cJSON *answer(struct fake_sink *f, int id)
+{
+	cJSON *msg = expect_deferred_answer(f, id);
+
+	expect_modern_result(msg);
+	sink_close(f);
+	return msg;
+}
+
+static bool silent(const struct fake_sink *f)
+{
+	return f->out.len == 0 && f->sink.call;
+}
+
+/* unavailable, with retry_after_ms: never a false success. */
+static void expect_unavailable(const cJSON *msg)
+{
+	CU_ASSERT_TRUE(cJSON_IsTrue(jget(msg, "result.isError")));
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.error"), "unavailable");
+	CU_ASSERT_EQUAL(jnum(msg, "result.structuredContent.retry_after_ms"), 1000);
+	CU_ASSERT_PTR_NULL(jget(msg, "result.structuredContent.message_id"));
+}
+
+/* A tools/call answered within the call: unavailable. */
+static void call_now_unavailable(const char *tool, const char *args)
+{
+	char params[1024];
+	struct mreq m;
+	struct reply rp;
+
+	snprintf(params, sizeof(params), "\"name\":\"%s\",\"arguments\":%s", tool, args);
+	mreq_init(&m, "5", "tools/call", NULL, params, tool);
+	do_req(&m.req, &rp);
+	CU_ASSERT_EQUAL(rp.r.status, 200);
+	CU_ASSERT_EQUAL(rp.d, MCP_DONE);
+	expect_unavailable(rp.json);
+	reply_free(&rp);
+}
+
+static struct fake_sink *send_hello(int id)
+{
+	return call("send_message",
+		    "{\"chat_id\":\"" CHAT "\",\"room_id\":\"lobby\",\"message\":\"hello\"}", id);
+}
+
+/* send's reply {"ok", message_id, timestamp} as RESP. */
+static void reply_sent(struct fr_cmd *c, const char *mid)
+{
+	char resp[256];
+
+	snprintf(resp, sizeof(resp), "*3\r\n$2\r\nok\r\n$%zu\r\n%s\r\n$24\r\n2026-07-28T12:00:00.000Z\r\n",
+		 strlen(mid), mid);
+	fr_reply(c, resp);
+}
+
+/* send_message: one `send` with the chat's key prefix and arguments; its reply is the single
+ * node's result. */
+static void test_send(void)
+{
+	struct mcp_tool_ctx single = { 0 };
+	struct fake_sink *f;
+	struct fr_cmd *c;
+	char mid[32];
+	cJSON *msg = NULL, *want = NULL;
+
+	up();
+	f = send_hello(3);
+	CU_ASSERT_EQUAL(fr_count(NULL), 1); /* the script alone: the chat is made already */
+	c = fr_take("send");
+	REQUIRE(c);
+	CU_ASSERT_FALSE(c->sub);
+	CU_ASSERT_EQUAL(c->argc, 8); /* KEYS[1], chat_id room_id message_id text rate burst cap */
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 0), PFX);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), CHAT);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), "lobby");
+	CU_ASSERT_TRUE(strlen(fr_arg(c, 3)) > 0);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 4), "hello");
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 5), "5");
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 6), "20");
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 7), "256");
+	snprintf(mid, sizeof(mid), "%s", fr_arg(c, 3));
+	CU_ASSERT_TRUE(silent(f));
+	reply_sent(c, mid);
+	msg = answer(f, 3);
+	CU_ASSERT_PTR_NULL(jget(msg, "result.isError"));
+	chat_tools_sent(&single, mid, "2026-07-28T12:00:00.000Z");
+	want = single.structured_text ? cJSON_Parse(single.structured_text) : single.structured;
+	free(single.structured_text);
+	CU_ASSERT_TRUE(cJSON_Compare(jget(msg, "result.structuredContent"), want, true));
+	CU_ASSERT_EQUAL(est().messages, 1);
+	CU_ASSERT_EQUAL(est().calls, 1);
+	CU_ASSERT_EQUAL(est().unavailable, 0);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+out:
+	cJSON_Delete(msg);
+	cJSON_Delete(want);
+}
+
+/* A send whose command failed one way: unavailable, and counted where it belongs. */
+static void send_fails(const char *resp, int err, uint64_t want_failed, uint64_t want_malformed)
+{
+	struct cluster_engine_stats before = est();
+	struct fake_sink *f = send_hello(4);
+	struct fr_cmd *c = fr_take("send");
+	cJSON *msg;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	if (resp)
+		fr_reply(c, resp);
+	else
+		fr_fail(c, err);
+	msg = answer(f, 4);
+	expect_unavailable(msg);
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(est().unavailable, before.unavailable + 1);
+	CU_ASSERT_EQUAL(est().commands_failed, before.commands_failed + want_failed);
+	CU_ASSERT_EQUAL(est().malformed, before.malformed + want_malformed);
+	CU_ASSERT_EQUAL(est().messages, 0);
+	/* Not asked again: only a lost connection leaves the outcome open. */
+	advance(5000);
+	chores();
+	CU_ASSERT_EQUAL(fr_count("send"), 0);
+}
+
+static void test_send_failures(void)
+{
+	up();
+	send_fails("-ERR Error running script: boom\r\n", 0, 1, 0); /* an error reply */
+	send_fails("*3\r\n$2\r\nok\r\n:5\r\n:6\r\n", 0, 0, 1);      /* wrong types */
+	send_fails("$2\r\nok\r\n", 0, 0, 1);                        /* not an array */
+	send_fails(NULL, -ETIMEDOUT, 1, 0);                         /* a hung Redis */
+}
+
+/* Refused at once (DOWN: -ENOTCONN; over the client's limits: -ENOBUFS): the call is
+ * answered within itself, unavailable, and nothing is queued. */
+static void test_send_refused(void)
+{
+	static const char args[] =
+		"{\"chat_id\":\"" CHAT "\",\"room_id\":\"lobby\",\"message\":\"hello\"}";
+
+	up();
+	for (int i = 0; i < 2; i++) {
+		if (i == 0)
+			fr_set_state(fr_cmd_client(), REDIS_DOWN, -ECONNRESET);
+		else {
+			fr_set_state(fr_cmd_client(), REDIS_UP, 0);
+			chores();
+			fr_refuse(-ENOBUFS);
+		}
+		call_now_unavailable("send_message", args);
+		CU_ASSERT_EQUAL(fr_count("send"), 0);
+		CU_ASSERT_EQUAL(est().unavailable, (uint64_t)i + 1);
+		CU_ASSERT_EQUAL(est().commands_failed, (uint64_t)i + 1);
+	}
+	fr_refuse(0);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+}
+
+/* The connection lost under a send (-ECONNRESET): it may have run, so it is asked again with
+ * the same message_id, through Redis going down and coming back, and answered once. */
+static void test_send_reset_resent(void)
+{
+	struct fake_sink *f;
+	struct fr_cmd *c;
+	char mid[32];
+	cJSON *msg = NULL;
+
+	up();
+	f = send_hello(6);
+	c = fr_take("send");
+	REQUIRE(c);
+	snprintf(mid, sizeof(mid), "%s", fr_arg(c, 3));
+	fr_fail(c, -ECONNRESET);
+	CU_ASSERT_TRUE(silent(f));
+	CU_ASSERT_EQUAL(fr_count("send"), 0); /* not at once: after 250 ms */
+	advance(300);
+	c = fr_peek("send");
+	REQUIRE(c);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), mid);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 4), "hello");
+	/* Lost again, with the connection this time; asked again while Redis is down: refused,
+	 * it waits longer (500, then 1000 ms). */
+	fr_set_state(fr_cmd_client(), REDIS_DOWN, -ECONNRESET);
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	CU_ASSERT_TRUE(silent(f));
+	advance(600);
+	CU_ASSERT_TRUE(silent(f));
+	fr_set_state(fr_cmd_client(), REDIS_UP, 0);
+	chores();
+	advance(1100);
+	chores();
+	c = fr_take("send");
+	REQUIRE(c);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), mid);
+	CU_ASSERT_TRUE(silent(f));
+	reply_sent(c, mid);
+	msg = answer(f, 6);
+	CU_ASSERT_PTR_NULL(jget(msg, "result.isError"));
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.message_id"), mid);
+	CU_ASSERT_EQUAL(est().messages, 1);
+	/* Answered once: nothing more is asked, nothing more is said. */
+	advance(5000);
+	chores();
+	CU_ASSERT_EQUAL(fr_count("send"), 0);
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+out:
+	cJSON_Delete(msg);
+}
+
+/* Lost every time: asked again 4 times (250 ms, then doubling), then unavailable. */
+static void test_send_reset_gives_up(void)
+{
+	struct fake_sink *f;
+	struct fr_cmd *c;
+	char mid[32] = "";
+	cJSON *msg;
+
+	up();
+	f = send_hello(7);
+	for (int i = 0; i < 5; i++) {
+		c = fr_take("send");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+		if (i == 0)
+			snprintf(mid, sizeof(mid), "%s", fr_arg(c, 3));
+		CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), mid);
+		fr_fail(c, -ECONNRESET);
+		if (i < 4) {
+			CU_ASSERT_TRUE(silent(f));
+			advance((250u << i) + 50);
+			chores();
+		}
+	}
+	msg = answer(f, 7);
+	expect_unavailable(msg);
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(fr_count("send"), 0);
+	CU_ASSERT_EQUAL(est().commands_failed, 5);
+}
+
+/* read's reply with the events from..to (params {"text":"m<seq>","seq":<seq>}); last = to
+ * unless newer is given. */
+static void reply_events(struct fr_cmd *c, uint64_t from, uint64_t to, uint64_t last)
+{
+	struct buf b = BUF_INIT;
+	char params[64], *text;
+
+	if (last < to)
+		last = to;
+	buf_printf(&b, "*%llu\r\n$2\r\nok\r\n:%llu\r\n:%llu\r\n:%llu\r\n",
+		   (unsigned long long)(4 + 3 * (to - from + 1)), (unsigned long long)to,
+		   (unsigned long long)last, (unsigned long long)(last - from + 1));
+	for (uint64_t s = from; s <= to; s++) {
+		int n = snprintf(params, sizeof(params), "{\"text\":\"m%llu\",\"seq\":%llu}",
+				 (unsigned long long)s, (unsigned long long)s);
+
+		buf_printf(&b, ":%llu\r\n$16\r\nchatroom.message\r\n$%d\r\n%s\r\n",
+			   (unsigned long long)s, n, params);
+	}
+	text = buf_take(&b);
+	fr_reply(c, text);
+	free(text);
+}
+
+/* read's reply with nothing after seq (next = last = seq). */
+static void reply_none(struct fr_cmd *c, uint64_t seq)
+{
+	char resp[96];
+
+	snprintf(resp, sizeof(resp), "*4\r\n$2\r\nok\r\n:%llu\r\n:%llu\r\n:0\r\n",
+		 (unsigned long long)seq, (unsigned long long)seq);
+	fr_reply(c, resp);
+}
+
+/* The next pending read: of CHAT, after `after` ("" the cursor) with its ack. */
+static struct fr_cmd *take_read(const char *after)
+{
+	struct fr_cmd *c = fr_take("read");
+
+	if (!c)
+		return NULL;
+	CU_ASSERT_EQUAL(c->argc, 5);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 0), PFX);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), CHAT);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), after);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), *after ? "1" : "0"); /* `after` acknowledges */
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 4), "512");
+	return c;
+}
+
+static void subscribed(struct fr_cmd *c)
+{
+	fr_reply(c, "*3\r\n$9\r\nsubscribe\r\n$" "37" "\r\n" WAKE "\r\n:1\r\n");
+}
+
+/* wait_for_message with nothing to read: read, SUBSCRIBE the chat's channel, read once more
+ * once subscribed (a doorbell may have rung before), then it waits. after: "" none. */
+static struct fake_sink *start_wait(int id, const char *after, uint32_t timeout_s)
+{
+	char args[160];
+	struct fake_sink *f;
+	struct fr_cmd *c;
+
+	snprintf(args, sizeof(args), "{\"chat_id\":\"" CHAT "\",\"timeout_s\":%u%s%s}", timeout_s,
+		 *after ? ",\"after\":" : "", after);
+	f = call("wait_for_message", args, id);
+	c = take_read(after);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	reply_none(c, *after ? strtoull(after, NULL, 10) : 0);
+	CU_ASSERT_EQUAL(fr_count("read"), 0);
+	c = fr_take("SUBSCRIBE");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_TRUE(c->sub);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), WAKE);
+	CU_ASSERT_TRUE(silent(f));
+	subscribed(c);
+	c = take_read(*after ? after : "0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	reply_none(c, *after ? strtoull(after, NULL, 10) : 0);
+	CU_ASSERT_EQUAL(fr_count("read") + fr_count("SUBSCRIBE"), 0);
+	CU_ASSERT_TRUE(silent(f));
+	CU_ASSERT_EQUAL(est().chats_listened, 1);
+	return f;
+}
+
+/* The answer's events: count, the first's text, next. */
+static void expect_events(const cJSON *msg, int n, const char *first_text, double next)
+{
+	const cJSON *ev = jget(msg, "result.structuredContent.events");
+
+	CU_ASSERT_PTR_NULL(jget(msg, "result.isError"));
+	CU_ASSERT_EQUAL(cJSON_GetArraySize(ev), n);
+	if (n && first_text) {
+		CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.events.0.method"),
+				       "chatroom.message");
+		CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.events.0.params.text"),
+				       first_text);
+	}
+	CU_ASSERT_EQUAL(jnum(msg, "result.structuredContent.next"), next);
+}
+
+/* A doorbell on the chat's channel makes the waiter read; events answer it. */
+static void test_wait_doorbell(void)
+{
+	struct fake_sink *f;
+	struct fr_cmd *c;
+	cJSON *msg;
+
+	up();
+	f = start_wait(8, "", 30);
+	fr_publish(WAKE, "1:1760000000000");
+	CU_ASSERT_EQUAL(est().wakeups, 1);
+	c = take_read("0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	reply_events(c, 1, 1, 1);
+	msg = answer(f, 8);
+	expect_events(msg, 1, "m1", 1);
+	cJSON_Delete(msg);
+	/* The subscription lingers for the client's next wait: no UNSUBSCRIBE. */
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	CU_ASSERT_EQUAL(est().chats_lingering, 1);
+	CU_ASSERT_EQUAL(est().waiting, 0);
+	/* Another chat's doorbell, or a malformed one, wakes nobody here. */
+	fr_publish(PFX ":wake:otherAAAAAAAAAAAAAAAAA", "5");
+	fr_publish(WAKE, "five");
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	CU_ASSERT_EQUAL(est().malformed, 1);
+}
+
+/* Between two waits the lingering subscription notes the doorbells: one for a seq the next
+ * wait's read has seen does not make it read again; a newer one does. */
+static void test_wait_seen_doorbell(void)
+{
+	struct fake_sink *f;
+	struct fr_cmd *c;
+	cJSON *msg;
+
+	up();
+	f = start_wait(9, "", 30);
+	fr_publish(WAKE, "1");
+	reply_events(take_read("0"), 1, 1, 1);
+	cJSON_Delete(answer(f, 9));
+	fr_publish(WAKE, "1:1760000000000"); /* late: the answer had it */
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":1}", 10);
+	c = take_read("1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	reply_none(c, 1);
+	/* Parked on the lingering subscription: no SUBSCRIBE, no read after it. */
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	CU_ASSERT_EQUAL(est().linger_reused, 1);
+	CU_ASSERT_TRUE(silent(f));
+	fr_publish(WAKE, "2");
+	reply_events(take_read("1"), 2, 2, 2);
+	msg = answer(f, 10);
+	expect_events(msg, 1, "m2", 2);
+	cJSON_Delete(msg);
+	/* A doorbell newer than what the next read saw: it reads again. */
+	fr_publish(WAKE, "3");
+	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":2}", 11);
+	reply_none(take_read("2"), 2);
+	c = take_read("2");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	reply_events(c, 3, 3, 3);
+	msg = answer(f, 11);
+	expect_events(msg, 1, "m3", 3);
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(fr_count("SUBSCRIBE"), 0);
+}
+
+/* Nothing comes: the deadline answers with no events. */
+static void test_wait_deadline(void)
+{
+	struct fake_sink *f;
+	cJSON *msg;
+
+	up();
+	f = start_wait(12, "4", 1);
+	advance(500);
+	chores();
+	CU_ASSERT_TRUE(silent(f));
+	advance(1001);
+	chores();
+	msg = answer(f, 12);
+	expect_events(msg, 0, NULL, 4);
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(fr_count("read"), 0);
+	CU_ASSERT_EQUAL(est().unavailable, 0);
+}
+
+/* timeout_s 0 answers after one read, events or not; a first read that fails answers
+ * unavailable (nothing is known of the chat). */
+static void test_wait_now(void)
+{
+	struct fake_sink *f;
+	cJSON *msg;
+
+	up();
+	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"timeout_s\":0}", 13);
+	reply_none(take_read(""), 0);
+	msg = answer(f, 13);
+	expect_events(msg, 0, NULL, 0);
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":0}", 14);
+	fr_fail(take_read("0"), -ETIMEDOUT);
+	msg = answer(f, 14);
+	expect_unavailable(msg);
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+}
+
+/* A waiter already listening keeps waiting through an outage; its deadline answers
+ * unavailable if Redis never came back. */
+static void test_wait_outage_deadline(void)
+{
+	struct fake_sink *f;
+	cJSON *msg;
+
+	up();
+	f = start_wait(15, "0", 2);
+	fr_set_state(fr_cmd_client(), REDIS_DOWN, -ECONNRESET);
+	fr_publish(WAKE, "1"); /* its read is refused: still waiting */
+	CU_ASSERT_TRUE(silent(f));
+	advance(2001);
+	msg = answer(f, 15);
+	expect_unavailable(msg);
+	cJSON_Delete(msg);
+}
+
+/* Redis back (the node's `connected`, once the epoch is read): every waiter reads again. */
+static void test_wait_connected(void)
+{
+	struct fake_sink *f;
+	struct fr_cmd *c;
+	cJSON *msg;
+
+	up();
+	f = start_wait(16, "0", 30);
+	fr_set_state(fr_cmd_client(), REDIS_DOWN, -ECONNRESET);
+	fr_set_state(fr_cmd_client(), REDIS_UP, 0);
+	CU_ASSERT_EQUAL(fr_count("read"), 0); /* not before the epoch is known */
+	c = fr_take("GET");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), PFX ":epoch");
+	fr_reply(c, EPOCH);
+	chores();
+	CU_ASSERT_EQUAL(fr_count("chat_new"), 0); /* the same epoch: nothing was lost */
+	c = take_read("0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	reply_events(c, 1, 2, 2);
+	msg = answer(f, 16);
+	expect_events(msg, 2, "m1", 2);
+	cJSON_Delete(msg);
+}
+
+/* The subscriber reconnected: the channel is subscribed again and the waiter reads again. */
+static void test_wait_resubscribe(void)
+{
+	struct fake_sink *f;
+	struct fr_cmd *c;
+	cJSON *msg;
+
+	up();
+	f = start_wait(17, "0", 30);
+	fr_set_state(fr_sub_client(), REDIS_DOWN, -ECONNRESET);
+	fr_set_state(fr_sub_client(), REDIS_UP, 0);
+	c = fr_take("SUBSCRIBE");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_TRUE(c->sub);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), WAKE);
+	subscribed(c);
+	reply_events(take_read("0"), 1, 1, 1);
+	msg = answer(f, 17);
+	expect_events(msg, 1, "m1", 1);
+	cJSON_Delete(msg);
+}
+
+/* Redis lost its state (another epoch): the chat a call waits on is made again, its seqs
+ * going on after the wait's `after`, before the waiter reads again. */
+static void test_wait_epoch_change(void)
+{
+	struct fake_sink *f;
+	struct fr_cmd *c;
+	cJSON *msg;
+
+	up();
+	f = start_wait(18, "3", 30);
+	fr_set_state(fr_cmd_client(), REDIS_DOWN, -ECONNRESET);
+	fr_set_state(fr_cmd_client(), REDIS_UP, 0);
+	c = fr_take("GET");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	fr_reply(c, EPOCH2);
+	CU_ASSERT_EQUAL(est().epoch_changes, 1);
+	fr_reply_all("SET", "+OK\r\n");
+	fr_reply_all("SCRIPT", "+OK\r\n");
+	/* In this order on the one connection: chat_new first, so the read finds the chat. */
+	c = fr_take(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->script ? c->script : "", "chat_new");
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 0), PFX);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), CHAT);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 4), "modern");
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 7), "3"); /* base: the client's after */
+	fr_reply(c, "*2\r\n$2\r\nok\r\n$7\r\ncreated\r\n");
+	c = fr_peek(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->script ? c->script : "", "read");
+	reply_none(take_read("3"), 3);
+	chores();
+	/* The node's `connected` came after the epoch: one more read, then it waits again. */
+	c = take_read("3");
+	if (c)
+		reply_none(c, 3);
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	CU_ASSERT_TRUE(silent(f));
+	fr_publish(WAKE, "4");
+	reply_events(take_read("3"), 4, 4, 4);
+	msg = answer(f, 18);
+	expect_events(msg, 1, "m4", 4);
+	cJSON_Delete(msg);
+}
+
+/* The engine stops: every call still open is answered exactly once (a waiting one with what
+ * it has, the others unavailable), a reply that comes later is dropped. */
+static void test_stop(void)
+{
+	struct fake_sink *f[4];
+	struct fr_cmd *c, *second;
+	char mid[32];
+	cJSON *msg;
+
+	up();
+	f[0] = send_hello(20); /* on a round trip */
+	f[1] = start_wait(21, "2", 30);
+	f[2] = call("get_status", "{\"chat_id\":\"" CHAT "\"}", 22);
+	f[3] = send_hello(23); /* waiting to be asked again */
+	c = fr_peek("send");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	snprintf(mid, sizeof(mid), "%s", fr_arg(c, 3));
+	c = fr_peek("status");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), CHAT);
+	CU_ASSERT_EQUAL(c->argc, 2);
+	/* f[3]'s send is the second one */
+	c = fr_take("send");
+	second = fr_take("send");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(second);
+	fr_fail(second, -ECONNRESET);
+	cluster_engine_stop(E);
+	cluster_engine_stop(E); /* safe twice */
+	CU_ASSERT_FALSE(cluster_engine_idle(E));
+	/* Late: the first send's reply, then the node's HDEL lets the client stop. */
+	reply_sent(c, mid);
+	c = fr_take("HDEL");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), PFX ":nodes");
+	fr_reply(c, ":1\r\n");
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	CU_ASSERT_TRUE(cluster_engine_idle(E));
+	for (int i = 0; i < 4; i++) {
+		msg = answer(f[i], 20 + i);
+		if (i == 1)
+			expect_events(msg, 0, NULL, 2);
+		else
+			expect_unavailable(msg);
+		cJSON_Delete(msg);
+	}
+	CU_ASSERT_EQUAL(stats().calls_waiting, 0);
+	/* A call after the stop answers at once. */
+	call_now_unavailable("get_status", "{\"chat_id\":\"" CHAT "\"}");
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+}
+
+/* enter_queue without chat_id: chat_new and enter_queue pipelined for a minted chat; a
+ * chat_new that failed makes the call unavailable and ends the minted chat. */
+static void test_enter_new_chat(void)
+{
+	struct fake_sink *f;
+	struct fr_cmd *c, *n;
+	char id[32];
+	cJSON *msg;
+
+	up();
+	f = call("enter_queue", "{\"display_name\":\"Ann\",\"interests\":[\"Go\"]}", 25);
+	n = fr_take(NULL);
+	c = fr_take(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(n->script ? n->script : "", "chat_new");
+	CU_ASSERT_STRING_EQUAL(c->script ? c->script : "", "enter_queue");
+	snprintf(id, sizeof(id), "%s", fr_arg(n, 1));
+	CU_ASSERT_TRUE(cluster_engine_chat_id_valid(id));
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), id);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), "Ann");
+	fr_reply(n, "*2\r\n$2\r\nok\r\n$7\r\ncreated\r\n");
+	fr_reply(c, "*3\r\n$2\r\nok\r\n$7\r\nwaiting\r\n:1\r\n");
+	msg = answer(f, 25);
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.status"), "waiting");
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.chat_id"), id);
+	CU_ASSERT_EQUAL(jnum(msg, "result.structuredContent.position"), 1);
+	cJSON_Delete(msg);
+	/* chat_new failed: unavailable, and the minted chat goes (it may exist after all). */
+	f = call("enter_queue", "{}", 26);
+	n = fr_take("chat_new");
+	c = fr_take("enter_queue");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	snprintf(id, sizeof(id), "%s", fr_arg(n, 1));
+	fr_reply(n, "-OOM command not allowed\r\n");
+	fr_reply(c, "*3\r\n$2\r\nok\r\n$7\r\nwaiting\r\n:1\r\n");
+	msg = answer(f, 26);
+	expect_unavailable(msg);
+	cJSON_Delete(msg);
+	c = fr_take("end");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), id);
+	fr_reply(c, "*2\r\n$2\r\nok\r\n$5\r\nended\r\n");
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		{ "send_message runs send; the reply is the single node's result", test_send },
+		{ "send: error reply, malformed reply, timeout answer unavailable", test_send_failures },
+		{ "send refused at once (-ENOTCONN, -ENOBUFS): unavailable", test_send_refused },
+		{ "send lost with the connection: asked again, same message_id", test_send_reset_resent },
+		{ "send lost every time: unavailable after 4 more tries", test_send_reset_gives_up },
+		{ "enter_queue for a new chat: chat_new pipelined", test_enter_new_chat },
+		{ "wait: subscribe, doorbell, read, events", test_wait_doorbell },
+		{ "wait: a doorbell already seen does not re-read", test_wait_seen_doorbell },
+		{ "wait: the deadline answers with nothing", test_wait_deadline },
+		{ "wait: timeout 0, and a first read failing", test_wait_now },
+		{ "wait: an outage until the deadline answers unavailable", test_wait_outage_deadline },
+		{ "wait: Redis back, waiters read again", test_wait_connected },
+		{ "wait: subscriber back, subscribed and read again", test_wait_resubscribe },
+		{ "wait: epoch change re-asserts the chat, then reads", test_wait_epoch_change },
+		{ "stop answers every open call once", test_stop },
+		{ NULL, NULL },
+	};
+	static const struct unit_suite suites[] = {
+		{ "cluster_engine_io", tests, NULL, NULL, setup_engine, teardown_engine },
+		{ NULL, NULL, NULL, NULL, NULL, NULL },
+	};
+
+	return unit_main(suites);
+}
