@@ -2,158 +2,13 @@
  * under it (cluster/node.c) against the scripted fake Redis (fake_redis.h): tool calls go in
  * through mcp_handle as a 2026-07-28 client sends them, the commands the engine issues are
  * checked and answered by the test, and the deferred answers come out of the fake sinks.
- * Time moves by running the timer heap at a later time, never by sleeping. */
-#include "fake_redis.h"
-#include "mcp_harness.h"
-
-#include "cluster/engine.h"
-
-#define CHAT "chat0123456789abcdefAB" /* 22 base64url: a chat id as the engine mints them */
-#define PFX "{mcpchat}"
-#define WAKE PFX ":wake:" CHAT
-#define EPOCH "$22\r\nEPOCHaaaaaaaaaaaaaaaaa\r\n"
-#define EPOCH2 "$22\r\nEPOCHbbbbbbbbbbbbbbbbb\r\n"
-#define NOTHING "*4\r\n$2\r\nok\r\n:0\r\n:0\r\n:0\r\n" /* read: no event, none newer */
-
-static struct cluster_engine *E;
-
-static void setup_engine(void)
-{
-	int err = 0;
-
-	fr_reset();
-	timer_clock_set(timer_now_ms()); /* frozen: only advance() moves it */
-	world_up(100);
-	snprintf(W.cfg.cluster_redis, sizeof(W.cfg.cluster_redis), "127.0.0.1:1");
-	snprintf(W.cfg.cluster_node, sizeof(W.cfg.cluster_node), "n1");
-	/* No ring: the fake client never touches one. */
-	E = cluster_engine_new(&W.cfg, NULL, &W.heap, W.srv, W.chat, &err);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(E);
-	chat_tools_set_engine(E);
-}
-
-static void teardown_engine(void)
-{
-	chat_tools_set_engine(NULL);
-	cluster_engine_free(E); /* answers what is left first: mcp must still be there */
-	E = NULL;
-	fr_reset();
-	world_down();
-}
-
-static struct cluster_engine_stats est(void)
-{
-	struct cluster_engine_stats st;
-
-	cluster_engine_stats(E, &st);
-	return st;
-}
-
-/* ms pass on the fake clock (timer_clock_set: the timers that re-arm themselves from
- * timer_now_ms(), the node's heartbeat and sweep, then fire once per period, as they would). */
-static void advance(uint64_t ms)
-{
-	timer_clock_set(timer_now_ms() + ms);
-	timer_run(&W.heap, timer_now_ms());
-}
-
-/* The node's own round trips (scripts loaded, epoch, heartbeat, figures, timers), answered
- * as a healthy Redis would, until none is left: what the engine sends stays queued. */
-static void chores(void)
-{
-	size_t n;
-
-	do {
-		n = fr_reply_all("SCRIPT", "+OK\r\n") + fr_reply_all("SET", "+OK\r\n") +
-		    fr_reply_all("GET", EPOCH) +
-		    fr_reply_all("TIME", "*2\r\n$10\r\n1760000000\r\n$6\r\n000000\r\n") +
-		    fr_reply_all("HSET", ":0\r\n") + fr_reply_all("HMGET", "*3\r\n:1\r\n:0\r\n:0\r\n") +
-		    fr_reply_all("ZCARD", ":0\r\n") +
-		    fr_reply_all("sweep", "*3\r\n$2\r\nok\r\n:0\r\n:0\r\n") +
-		    fr_reply_all("fallback", "*3\r\n$2\r\nok\r\n:0\r\n:0\r\n");
-	} while (n);
-}
-
-/* Both connections up and the epoch read: the node is settled. */
-static void up(void)
-{
-	fr_set_state(fr_cmd_client(), REDIS_UP, 0);
-	fr_set_state(fr_sub_client(), REDIS_UP, 0);
-	chores();
-	CU_ASSERT_EQUAL(fr_count(NULL), 0);
-}
-
-/* A tools/call of the revision on a sink of its own, left waiting: the SSE head is out and
- * nothing else. */
-static struct fake_sink *call(const char *tool, const char *args, int id)
-{
-	struct fake_sink *f = sink_new();
-	char params[1024], rid[16];
-	struct mreq m;
-
-	snprintf(params, sizeof(params), "\"name\":\"%s\",\"arguments\":%s", tool, args);
-	snprintf(rid, sizeof(rid), "%d", id);
-	mreq_init(&m, rid, "tools/call", NULL, params, tool);
-	CU_ASSERT_EQUAL(mcp_handle(W.srv, &m.req, &f->sink), MCP_PENDING);
-	expect_pending_head(f);
-	return f;
-}
-
-/* The call's one answer (the JSON-RPC message; free it); the sink is closed. */
-static cJSON *answer(struct fake_sink *f, int id)
-{
-	cJSON *msg = expect_deferred_answer(f, id);
-
-	expect_modern_result(msg);
-	sink_close(f);
-	return msg;
-}
-
-static bool silent(const struct fake_sink *f)
-{
-	return f->out.len == 0 && f->sink.call;
-}
-
-/* unavailable, with retry_after_ms: never a false success. */
-static void expect_unavailable(const cJSON *msg)
-{
-	CU_ASSERT_TRUE(cJSON_IsTrue(jget(msg, "result.isError")));
-	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.error"), "unavailable");
-	CU_ASSERT_EQUAL(jnum(msg, "result.structuredContent.retry_after_ms"), 1000);
-	CU_ASSERT_PTR_NULL(jget(msg, "result.structuredContent.message_id"));
-}
-
-/* A tools/call answered within the call: unavailable. */
-static void call_now_unavailable(const char *tool, const char *args)
-{
-	char params[1024];
-	struct mreq m;
-	struct reply rp;
-
-	snprintf(params, sizeof(params), "\"name\":\"%s\",\"arguments\":%s", tool, args);
-	mreq_init(&m, "5", "tools/call", NULL, params, tool);
-	do_req(&m.req, &rp);
-	CU_ASSERT_EQUAL(rp.r.status, 200);
-	CU_ASSERT_EQUAL(rp.d, MCP_DONE);
-	expect_unavailable(rp.json);
-	reply_free(&rp);
-}
-
-static struct fake_sink *send_hello(int id)
-{
-	return call("send_message",
-		    "{\"chat_id\":\"" CHAT "\",\"room_id\":\"lobby\",\"message\":\"hello\"}", id);
-}
-
-/* send's reply {"ok", message_id, timestamp} as RESP. */
-static void reply_sent(struct fr_cmd *c, const char *mid)
-{
-	char resp[256];
-
-	snprintf(resp, sizeof(resp), "*3\r\n$2\r\nok\r\n$%zu\r\n%s\r\n$24\r\n2026-07-28T12:00:00.000Z\r\n",
-		 strlen(mid), mid);
-	fr_reply(c, resp);
-}
+ * Time is a fake clock (timer_clock_set) moved by the test, never a sleep.
+ *
+ * What is asserted: the script run and the arguments that make it the right one (KEYS[1]
+ * "{mcpchat}", the chat id, message_id, after/ack), the answers, and the engine's counters.
+ * What is not: the order of commands where the engine does not depend on it (the node's own
+ * housekeeping is answered in bulk by chores()). */
+#include "engine_harness.h"
 
 /* send_message: one `send` with the chat's key prefix and arguments; its reply is the single
  * node's result. */
@@ -196,6 +51,32 @@ static void test_send(void)
 out:
 	cJSON_Delete(msg);
 	cJSON_Delete(want);
+}
+
+/* A script's refusal is the single node's refusal (not unavailable, not a failure). */
+static void test_send_refusal(void)
+{
+	struct mcp_tool_ctx single = { 0 };
+	struct chat_result r = { .error = CHAT_RATE_LIMITED, .message = "slow down",
+				 .retry_after_ms = 1200 };
+	struct fake_sink *f;
+	cJSON *msg, *want;
+
+	up();
+	f = send_hello(19);
+	fr_reply(fr_take("send"), "*4\r\n$3\r\nerr\r\n$12\r\nrate_limited\r\n$9\r\nslow down\r\n:1200\r\n");
+	msg = answer(f, 19);
+	CU_ASSERT_TRUE(cJSON_IsTrue(jget(msg, "result.isError")));
+	chat_tools_refusal(&single, &r);
+	want = single.structured_text ? cJSON_Parse(single.structured_text) : single.structured;
+	free(single.structured_text);
+	CU_ASSERT_TRUE(cJSON_Compare(jget(msg, "result.structuredContent"), want, true));
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.content.0.text"), "slow down");
+	cJSON_Delete(want);
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(est().unavailable, 0);
+	CU_ASSERT_EQUAL(est().commands_failed, 0);
+	CU_ASSERT_EQUAL(est().messages, 0);
 }
 
 /* A send whose command failed one way: unavailable, and counted where it belongs. */
@@ -339,106 +220,6 @@ static void test_send_reset_gives_up(void)
 	CU_ASSERT_EQUAL(est().commands_failed, 5);
 }
 
-/* read's reply with the events from..to (params {"text":"m<seq>","seq":<seq>}); last = to
- * unless newer is given. */
-static void reply_events(struct fr_cmd *c, uint64_t from, uint64_t to, uint64_t last)
-{
-	struct buf b = BUF_INIT;
-	char params[64], *text;
-
-	if (last < to)
-		last = to;
-	buf_printf(&b, "*%llu\r\n$2\r\nok\r\n:%llu\r\n:%llu\r\n:%llu\r\n",
-		   (unsigned long long)(4 + 3 * (to - from + 1)), (unsigned long long)to,
-		   (unsigned long long)last, (unsigned long long)(last - from + 1));
-	for (uint64_t s = from; s <= to; s++) {
-		int n = snprintf(params, sizeof(params), "{\"text\":\"m%llu\",\"seq\":%llu}",
-				 (unsigned long long)s, (unsigned long long)s);
-
-		buf_printf(&b, ":%llu\r\n$16\r\nchatroom.message\r\n$%d\r\n%s\r\n",
-			   (unsigned long long)s, n, params);
-	}
-	text = buf_take(&b);
-	fr_reply(c, text);
-	free(text);
-}
-
-/* read's reply with nothing after seq (next = last = seq). */
-static void reply_none(struct fr_cmd *c, uint64_t seq)
-{
-	char resp[96];
-
-	snprintf(resp, sizeof(resp), "*4\r\n$2\r\nok\r\n:%llu\r\n:%llu\r\n:0\r\n",
-		 (unsigned long long)seq, (unsigned long long)seq);
-	fr_reply(c, resp);
-}
-
-/* The next pending read: of CHAT, after `after` ("" the cursor) with its ack. */
-static struct fr_cmd *take_read(const char *after)
-{
-	struct fr_cmd *c = fr_take("read");
-
-	if (!c)
-		return NULL;
-	CU_ASSERT_EQUAL(c->argc, 5);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 0), PFX);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), CHAT);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), after);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), *after ? "1" : "0"); /* `after` acknowledges */
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 4), "512");
-	return c;
-}
-
-static void subscribed(struct fr_cmd *c)
-{
-	fr_reply(c, "*3\r\n$9\r\nsubscribe\r\n$" "37" "\r\n" WAKE "\r\n:1\r\n");
-}
-
-/* wait_for_message with nothing to read: read, SUBSCRIBE the chat's channel, read once more
- * once subscribed (a doorbell may have rung before), then it waits. after: "" none. */
-static struct fake_sink *start_wait(int id, const char *after, uint32_t timeout_s)
-{
-	char args[160];
-	struct fake_sink *f;
-	struct fr_cmd *c;
-
-	snprintf(args, sizeof(args), "{\"chat_id\":\"" CHAT "\",\"timeout_s\":%u%s%s}", timeout_s,
-		 *after ? ",\"after\":" : "", after);
-	f = call("wait_for_message", args, id);
-	c = take_read(after);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	reply_none(c, *after ? strtoull(after, NULL, 10) : 0);
-	CU_ASSERT_EQUAL(fr_count("read"), 0);
-	c = fr_take("SUBSCRIBE");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	CU_ASSERT_TRUE(c->sub);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), WAKE);
-	CU_ASSERT_TRUE(silent(f));
-	subscribed(c);
-	c = take_read(*after ? after : "0");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	reply_none(c, *after ? strtoull(after, NULL, 10) : 0);
-	CU_ASSERT_EQUAL(fr_count("read") + fr_count("SUBSCRIBE"), 0);
-	CU_ASSERT_TRUE(silent(f));
-	CU_ASSERT_EQUAL(est().chats_listened, 1);
-	return f;
-}
-
-/* The answer's events: count, the first's text, next. */
-static void expect_events(const cJSON *msg, int n, const char *first_text, double next)
-{
-	const cJSON *ev = jget(msg, "result.structuredContent.events");
-
-	CU_ASSERT_PTR_NULL(jget(msg, "result.isError"));
-	CU_ASSERT_EQUAL(cJSON_GetArraySize(ev), n);
-	if (n && first_text) {
-		CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.events.0.method"),
-				       "chatroom.message");
-		CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.events.0.params.text"),
-				       first_text);
-	}
-	CU_ASSERT_EQUAL(jnum(msg, "result.structuredContent.next"), next);
-}
 
 /* A doorbell on the chat's channel makes the waiter read; events answer it. */
 static void test_wait_doorbell(void)
@@ -649,7 +430,8 @@ static void test_wait_epoch_change(void)
 	CU_ASSERT_STRING_EQUAL(c->script ? c->script : "", "read");
 	reply_none(take_read("3"), 3);
 	chores();
-	/* The node's `connected` came after the epoch: one more read, then it waits again. */
+	/* The node's `connected` came after the epoch: it may read once more (allowed, not
+	 * required), then it waits again. */
 	c = take_read("3");
 	if (c)
 		reply_none(c, 3);
@@ -660,6 +442,49 @@ static void test_wait_epoch_change(void)
 	msg = answer(f, 18);
 	expect_events(msg, 1, "m4", 4);
 	cJSON_Delete(msg);
+}
+
+/* The touch tick keeps the chats with waiting calls alive; one it reports gone wakes its
+ * waiter, whose read answers chat_expired. The subscription left lingering goes at a later
+ * tick (UNSUBSCRIBE). */
+static void test_touch(void)
+{
+	struct fake_sink *f;
+	struct fr_cmd *c;
+	cJSON *msg;
+
+	up();
+	f = start_wait(27, "0", 60);
+	advance(5000); /* touch every chat_idle / 3, at most 5 s */
+	chores();
+	c = fr_take("touch");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->argc, 2);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 0), PFX);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), CHAT);
+	fr_reply(c, "*1\r\n$2\r\nok\r\n"); /* alive */
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	CU_ASSERT_TRUE(silent(f));
+	advance(5000);
+	chores();
+	fr_reply(fr_take("touch"), "*2\r\n$2\r\nok\r\n$22\r\n" CHAT "\r\n"); /* gone */
+	c = take_read("0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	fr_reply(c, "*3\r\n$3\r\nerr\r\n$12\r\nchat_expired\r\n$8\r\nit ended\r\n");
+	msg = answer(f, 27);
+	CU_ASSERT_TRUE(cJSON_IsTrue(jget(msg, "result.isError")));
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.error"), "chat_expired");
+	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(fr_count("UNSUBSCRIBE"), 0);
+	advance(5000);
+	chores();
+	c = fr_take("UNSUBSCRIBE");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_TRUE(c->sub);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), WAKE);
+	fr_reply(c, "*3\r\n$11\r\nunsubscribe\r\n$37\r\n" WAKE "\r\n:0\r\n");
+	CU_ASSERT_EQUAL(est().chats_listened, 0);
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
 }
 
 /* The engine stops: every call still open is answered exactly once (a waiting one with what
@@ -763,6 +588,7 @@ int main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "send_message runs send; the reply is the single node's result", test_send },
+		{ "send refused by the script: the single node's refusal", test_send_refusal },
 		{ "send: error reply, malformed reply, timeout answer unavailable", test_send_failures },
 		{ "send refused at once (-ENOTCONN, -ENOBUFS): unavailable", test_send_refused },
 		{ "send lost with the connection: asked again, same message_id", test_send_reset_resent },
@@ -776,6 +602,7 @@ int main(void)
 		{ "wait: Redis back, waiters read again", test_wait_connected },
 		{ "wait: subscriber back, subscribed and read again", test_wait_resubscribe },
 		{ "wait: epoch change re-asserts the chat, then reads", test_wait_epoch_change },
+		{ "touch keeps waited-on chats alive; a gone one answers chat_expired", test_touch },
 		{ "stop answers every open call once", test_stop },
 		{ NULL, NULL },
 	};
