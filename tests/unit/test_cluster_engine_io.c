@@ -584,6 +584,85 @@ static void test_enter_new_chat(void)
 	CU_ASSERT_EQUAL(fr_count(NULL), 0);
 }
 
+/* A pull of the 2025 session's chat: read ack 3 after `after`, acknowledging up to upto. */
+static struct fr_cmd *take_pull(const char *chat, const char *after, const char *upto)
+{
+	struct fr_cmd *c = fr_take("read");
+
+	if (!c)
+		return NULL;
+	CU_ASSERT_EQUAL(c->argc, 6);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), chat);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), after);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), "3");
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 5), upto);
+	return c;
+}
+
+/* A 2025 session on a cluster node: its chat (era legacy) is made and listened to when it
+ * starts, a doorbell pulls the chat's events into the session's mailbox, what the session
+ * delivered is acknowledged in the next pull, and its end runs `end` and UNSUBSCRIBEs. */
+static void test_legacy_session(void)
+{
+	char sid[MCP_SESSION_ID_LEN + 1], chat[CHAT_ID_LEN + 1], wake[80];
+	struct fr_cmd *n, *sub, *c;
+	struct reply rp;
+	cJSON *msg;
+	char *text;
+
+	up();
+	init_session(sid);
+	n = fr_take("chat_new");
+	sub = fr_take("SUBSCRIBE");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sub);
+	snprintf(chat, sizeof(chat), "%s", fr_arg(n, 1));
+	snprintf(wake, sizeof(wake), PFX ":wake:%s", chat);
+	CU_ASSERT_STRING_EQUAL(fr_arg(n, 2), "15000"); /* idle: the reconnect grace */
+	CU_ASSERT_STRING_EQUAL(fr_arg(n, 3), "n1");
+	CU_ASSERT_STRING_EQUAL(fr_arg(n, 4), "legacy");
+	CU_ASSERT_STRING_EQUAL(fr_arg(sub, 1), wake);
+	CU_ASSERT_EQUAL(est().legacy_sessions, 1);
+	fr_reply(n, "*2\r\n$2\r\nok\r\n$7\r\ncreated\r\n");
+	fr_reply(sub, "*3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:1\r\n");
+	/* Made and listening: pulled (once, or twice: one pull in flight at a time). */
+	while ((c = take_pull(chat, "0", "0")))
+		reply_none(c, 0);
+	fr_publish(wake, "1:1760000000000");
+	c = take_pull(chat, "0", "0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	reply_events(c, 1, 1, 1);
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	/* The session reads its mailbox as on a single node. */
+	msg = call_tool(sid, "wait_for_message", "{\"timeout_s\":0}");
+	text = cJSON_PrintUnformatted(msg);
+	CHECKF(strstr(text, "\"text\":\"m1\""), "%s", text);
+	free(text);
+	cJSON_Delete(msg);
+	/* Delivered: acknowledged in Redis by the next pull. */
+	c = take_pull(chat, "1", "1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	fr_reply(c, "*4\r\n$2\r\nok\r\n:1\r\n:1\r\n:0\r\n");
+	/* The session ends (DELETE): its partner is told, the channel is left. */
+	{
+		struct http_request req = req_new(HTTP_M_DELETE, sid);
+
+		do_req(&req, &rp);
+		reply_free(&rp);
+	}
+	c = fr_take("end");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), chat);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), "disconnected");
+	fr_reply(c, "*2\r\n$2\r\nok\r\n$5\r\nended\r\n");
+	c = fr_take("UNSUBSCRIBE");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), wake);
+	fr_cmd_free(c); /* fn NULL: nobody waits for the answer */
+	CU_ASSERT_EQUAL(est().legacy_sessions, 0);
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -604,6 +683,7 @@ int main(void)
 		{ "wait: epoch change re-asserts the chat, then reads", test_wait_epoch_change },
 		{ "touch keeps waited-on chats alive; a gone one answers chat_expired", test_touch },
 		{ "stop answers every open call once", test_stop },
+		{ "a 2025 session's chat: made, pulled, acknowledged, ended", test_legacy_session },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {
