@@ -140,6 +140,11 @@ void timer_clock_tick(void)
 	cached_ms = clock_ms();
 }
 
+void timer_clock_set(uint64_t ms)
+{
+	cached_ms = ms;
+}
+
 uint64_t timer_now_ms(void)
 {
 	return cached_ms ? cached_ms : clock_ms();

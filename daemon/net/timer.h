@@ -47,5 +47,8 @@ void timer_run(struct timer_heap *h, uint64_t now);
  * several times and a millisecond clock needs no more. */
 uint64_t timer_now_ms(void);
 void timer_clock_tick(void);
+/* Tests: the clock reads ms until the next tick (a fake clock, so timers that re-arm
+ * themselves relative to timer_now_ms() can be driven without sleeping). */
+void timer_clock_set(uint64_t ms);
 
 #endif

@@ -69,6 +69,52 @@ static void test_handle_index(void)
 	CU_ASSERT_EQUAL(lh_cmd("HEXISTS " LH_PREFIX ":handles ghost")->integer, 0);
 }
 
+/* A chat whose keys' TTL ran out before any timer ended it never reaches end_chat: the sweep
+ * prunes its handle (a slice of the index per run, from a cursor kept in Redis), and leaves
+ * the live chats' alone, a clash's newer chat included. */
+static void test_handle_pruned_by_sweep(void)
+{
+	redisReply *r;
+
+	for (int i = 1; i <= 4; i++)
+		new_chat(i, "node1");
+	/* What the TTL leaves behind: the chat's keys gone, its expiry entry and handle not
+	 * (the expiry entry is not due yet: only the index can drop the handle). */
+	lh_cmd("DEL " LH_PREFIX ":chat:%s " LH_PREFIX ":mb:%s " LH_PREFIX ":sent:%s", lw_id(2),
+	       lw_id(2), lw_id(2));
+	lh_cmd("HSET " LH_PREFIX ":handles ghost %s", lw_id(6)); /* never had keys here */
+	lh_cmd("HSET " LH_PREFIX ":handles h4 %s", lw_id(4));   /* still its own */
+	r = lw_sweep("64");
+	CU_ASSERT_TRUE(lh_ok(r));
+	CU_ASSERT_EQUAL(r->elements, 3); /* nothing ended: the sweep's reply is as before */
+	CU_ASSERT_EQUAL(lh_cmd("HEXISTS " LH_PREFIX ":handles h2")->integer, 0);
+	CU_ASSERT_EQUAL(lh_cmd("HEXISTS " LH_PREFIX ":handles ghost")->integer, 0);
+	for (int i = 1; i <= 4; i++)
+		CHECKF(lh_cmd("HEXISTS " LH_PREFIX ":handles h%d", i)->integer == (i != 2), "h%d", i);
+	/* A pass over the whole (small) index ends at once: no cursor is left behind. */
+	CU_ASSERT_EQUAL(lh_cmd("EXISTS " LH_PREFIX ":handles:cursor")->integer, 0);
+}
+
+/* A big index is walked a slice per sweep: the cursor persists between runs, and the stale
+ * entries are all gone after enough runs, the live one kept. */
+static void test_handle_prune_bounded(void)
+{
+	long long left = -1;
+	int runs = 0;
+
+	new_chat(1, "node1");
+	/* Past hash-max-listpack-entries (128): a real hash table, which HSCAN walks in slices. */
+	for (int i = 0; i < 600; i++)
+		lh_cmd("HSET " LH_PREFIX ":handles stale%d %s", i, lw_id(7));
+	lw_sweep("16");
+	CU_ASSERT_TRUE(lh_cmd("HLEN " LH_PREFIX ":handles")->integer > 1); /* not all in one run */
+	CU_ASSERT_EQUAL(lh_cmd("EXISTS " LH_PREFIX ":handles:cursor")->integer, 1);
+	while (runs++ < 200 && (left = lh_cmd("HLEN " LH_PREFIX ":handles")->integer) > 1)
+		lw_sweep("16");
+	CU_ASSERT_EQUAL(left, 1);
+	CU_ASSERT_EQUAL(lh_cmd("HEXISTS " LH_PREFIX ":handles h1")->integer, 1);
+}
+
 static void test_kick_handle(void)
 {
 	redisReply *r;
@@ -252,6 +298,8 @@ static void test_wake_payload(void)
 
 const struct unit_test lua_admin_tests[] = {
 	{ "the handle index", test_handle_index },
+	{ "an expired chat's handle is pruned by a sweep", test_handle_pruned_by_sweep },
+	{ "handles are pruned a slice per sweep", test_handle_prune_bounded },
 	{ "kick by handle", test_kick_handle },
 	{ "kick a room", test_kick_room },
 	{ "list sessions and rooms, capped", test_list_sessions_rooms },

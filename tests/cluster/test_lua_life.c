@@ -160,7 +160,8 @@ static void test_stale_state(void)
 static bool shared_key(const char *k)
 {
 	static const char *const names[] = { "q", "q:open", "q:held", "q:due", "expiry",
-					      "ticket", "roomctr", "secret", "stats", "handles" };
+					      "ticket", "roomctr", "secret", "stats", "handles",
+					      "handles:cursor" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(k, names[i]) == 0)

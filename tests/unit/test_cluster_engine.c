@@ -1,7 +1,8 @@
 /* Unit tests of the cluster engine's pure parts (cluster/engine.h) and of the result
  * builders both engines share (chat/tools.h): random ids, the chat id shape, the touch
  * interval, and the JSON a cluster reply becomes (the same as the single node's). The
- * engine's I/O is covered end to end by tests/e2e/cluster.test.mjs. */
+ * engine's I/O is test_cluster_engine_io.c's (a scripted fake Redis), and end to end
+ * tests/e2e/cluster*.test.mjs. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
