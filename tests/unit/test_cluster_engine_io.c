@@ -249,8 +249,29 @@ static void test_wait_doorbell(void)
 	CU_ASSERT_EQUAL(est().malformed, 1);
 }
 
-/* Between two waits the lingering subscription notes the doorbells: one for a seq the next
- * wait's read has seen does not make it read again; a newer one does. */
+/* The `ack` that stands for a read: of CHAT, acknowledging upto ("" none), cursor to cursor. */
+static struct fr_cmd *take_ack(const char *upto, const char *cursor)
+{
+	struct fr_cmd *c = fr_take("ack");
+
+	if (!c)
+		return NULL;
+	CU_ASSERT_EQUAL(c->argc, 4);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 0), PFX);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), CHAT);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), upto);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), cursor);
+	return c;
+}
+
+#define ACKED "*2\r\n$2\r\nok\r\n$5\r\nacked\r\n"
+#define GONE "*2\r\n$2\r\nok\r\n$4\r\ngone\r\n"
+#define BELL(seq) seq ":1760000000000:chatroom.message\n{\"text\":\"m" seq "\",\"seq\":" seq "}"
+
+/* Between two waits the lingering subscription notes the doorbells. A next wait whose after
+ * is the newest it heard of does not read: `ack` acknowledges and it waits. A doorbell that
+ * carries the very event a wait waits for is its answer, once `ack` moved the cursor. A
+ * doorbell newer than the next wait's after, or one that skips a seq, makes it read. */
 static void test_wait_seen_doorbell(void)
 {
 	struct fake_sink *f;
@@ -265,29 +286,99 @@ static void test_wait_seen_doorbell(void)
 	fr_publish(WAKE, "1:1760000000000"); /* late: the answer had it */
 	CU_ASSERT_EQUAL(fr_count(NULL), 0);
 	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":1}", 10);
-	c = take_read("1");
+	/* Parked on the lingering subscription: no read, no SUBSCRIBE; `ack` acknowledges 1. */
+	CU_ASSERT_EQUAL(fr_count("read") + fr_count("SUBSCRIBE"), 0);
+	c = take_ack("1", "1");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	reply_none(c, 1);
-	/* Parked on the lingering subscription: no SUBSCRIBE, no read after it. */
-	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	fr_reply(c, ACKED);
 	CU_ASSERT_EQUAL(est().linger_reused, 1);
+	CU_ASSERT_EQUAL(est().reads_skipped, 1);
 	CU_ASSERT_TRUE(silent(f));
+	/* A doorbell without its event reads. */
 	fr_publish(WAKE, "2");
 	reply_events(take_read("1"), 2, 2, 2);
 	msg = answer(f, 10);
 	expect_events(msg, 1, "m2", 2);
 	cJSON_Delete(msg);
-	/* A doorbell newer than what the next read saw: it reads again. */
-	fr_publish(WAKE, "3");
+	/* The next wait skips its read again; the doorbell carrying 3 answers it: no read, an
+	 * `ack` moving the cursor to 3 first. A late doorbell of 2 does nothing. */
 	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":2}", 11);
-	reply_none(take_read("2"), 2);
-	c = take_read("2");
+	fr_reply(take_ack("2", "2"), ACKED);
+	fr_publish(WAKE, "2");
+	CU_ASSERT_EQUAL(fr_count(NULL), 0);
+	fr_publish(WAKE, BELL("3"));
+	CU_ASSERT_EQUAL(fr_count("read"), 0);
+	c = take_ack("", "3");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	reply_events(c, 3, 3, 3);
+	CU_ASSERT_TRUE(silent(f));
+	fr_publish(WAKE, "4"); /* while the answer is on its way: the next wait's to read */
+	fr_reply(c, ACKED);
 	msg = answer(f, 11);
 	expect_events(msg, 1, "m3", 3);
 	cJSON_Delete(msg);
+	CU_ASSERT_EQUAL(est().doorbell_answers, 1);
+	/* 4 rang after the answer's event: the next wait reads. */
+	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":3}", 12);
+	CU_ASSERT_EQUAL(fr_count("ack"), 0);
+	reply_events(take_read("3"), 4, 4, 4);
+	msg = answer(f, 12);
+	expect_events(msg, 1, "m4", 4);
+	cJSON_Delete(msg);
+	/* A doorbell that skips a seq (6 when 5 is due) reads. */
+	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":4}", 13);
+	fr_reply(take_ack("4", "4"), ACKED);
+	fr_publish(WAKE, BELL("6"));
+	CU_ASSERT_EQUAL(fr_count("ack"), 0);
+	reply_events(take_read("4"), 5, 6, 6);
+	msg = answer(f, 13);
+	expect_events(msg, 2, "m5", 6);
+	cJSON_Delete(msg);
+	/* A doorbell newer than the next wait's after: it reads again. */
+	fr_publish(WAKE, "7");
+	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":6}", 14);
+	c = take_read("6");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	reply_events(c, 7, 7, 7);
+	msg = answer(f, 14);
+	expect_events(msg, 1, "m7", 7);
+	cJSON_Delete(msg);
 	CU_ASSERT_EQUAL(fr_count("SUBSCRIBE"), 0);
+}
+
+/* `ack` finding the chat gone makes the call read (chat_expired); a failed `ack` is a failed
+ * read (the deadline answers unavailable); a doorbell's `ack` failing reads instead. */
+static void test_wait_ack_gone_or_failed(void)
+{
+	struct fake_sink *f;
+	struct fr_cmd *c;
+	cJSON *msg;
+
+	up();
+	f = start_wait(20, "5", 30);
+	fr_publish(WAKE, BELL("6"));
+	c = take_ack("", "6");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	fr_fail(c, -ECONNRESET);
+	reply_events(take_read("5"), 6, 6, 6);
+	msg = answer(f, 20);
+	expect_events(msg, 1, "m6", 6);
+	cJSON_Delete(msg);
+	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":6,\"timeout_s\":1}", 21);
+	fr_fail(take_ack("6", "6"), -ECONNRESET);
+	CU_ASSERT_EQUAL(fr_count("read"), 0);
+	advance(1100);
+	msg = answer(f, 21);
+	expect_unavailable(msg);
+	cJSON_Delete(msg);
+	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":6}", 22);
+	/* the placeholder the failed wait left is trusted still: doorbells never stopped */
+	c = take_ack("6", "6");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	fr_reply(c, GONE);
+	fr_reply(take_read("6"), "*3\r\n$3\r\nerr\r\n$12\r\nchat_expired\r\n$4\r\ngone\r\n");
+	msg = answer(f, 22);
+	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.error"), "chat_expired");
+	cJSON_Delete(msg);
 }
 
 /* Nothing comes: the deadline answers with no events. */
@@ -674,7 +765,8 @@ int main(void)
 		{ "send lost every time: unavailable after 4 more tries", test_send_reset_gives_up },
 		{ "enter_queue for a new chat: chat_new pipelined", test_enter_new_chat },
 		{ "wait: subscribe, doorbell, read, events", test_wait_doorbell },
-		{ "wait: a doorbell already seen does not re-read", test_wait_seen_doorbell },
+		{ "wait: no read where the node knows (ack; the doorbell's event)", test_wait_seen_doorbell },
+		{ "wait: ack gone or failed", test_wait_ack_gone_or_failed },
 		{ "wait: the deadline answers with nothing", test_wait_deadline },
 		{ "wait: timeout 0, and a first read failing", test_wait_now },
 		{ "wait: an outage until the deadline answers unavailable", test_wait_outage_deadline },
