@@ -112,6 +112,8 @@ static const char *state_refusal(int err)
 		return "params.requestState belongs to another request (its method, name or arguments differ); retry with the arguments of the call that returned it";
 	case -ETIMEDOUT:
 		return "params.requestState has expired; call again without it to start over";
+	case -EALREADY:
+		return "params.requestState was used already (each opens once); call again without it to start over";
 	default:
 		return "params.requestState failed verification (it was altered, or not issued by this server); call again without it to start over";
 	}
@@ -144,7 +146,8 @@ bool mcp_input_begin(const struct mcp_server *srv, const char *name, const cJSON
 		return false;
 	}
 	err = srv->state_keyed ? mcp_state_open(srv->state_key, a->method, name, args,
-						st->valuestring, timer_now_ms(), &data)
+						st->valuestring, timer_now_ms(), srv->state_used,
+						&data)
 			       : -EBADMSG;
 	if (err) {
 		mcp_answer_error(a, JSONRPC_INVALID_PARAMS, "Invalid params: %s", state_refusal(err));

@@ -128,6 +128,7 @@ struct mcp_server {
 	uint64_t ask_seq; /* ids of server-to-client requests */
 	uint8_t state_key[MCP_STATE_KEY_LEN]; /* seals requestState (getrandom at start) */
 	bool state_keyed;
+	struct mcp_state_used *state_used; /* opened states, so each opens once (owned) */
 	/* Reused by post_single (never nested) so a request allocates no answer buffers. */
 	struct buf scratch_result, scratch_body;
 };

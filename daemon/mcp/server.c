@@ -24,6 +24,9 @@ struct mcp_server *mcp_server_new(const struct config *cfg, struct timer_heap *t
 	/* No key, no input_required: such a tool then answers an internal error. */
 	srv->state_keyed = getrandom(srv->state_key, sizeof(srv->state_key), 0) ==
 			   (ssize_t)sizeof(srv->state_key);
+	srv->state_used = mcp_state_used_new(MCP_STATE_USED_MAX);
+	if (!srv->state_used)
+		srv->state_keyed = false; /* a state that could be replayed is not issued */
 	if (!srv->state_keyed)
 		log_err("cannot key requestState: getrandom failed");
 	return srv;
@@ -76,6 +79,7 @@ void mcp_server_free(struct mcp_server *srv)
 	buf_free(&srv->scratch_result);
 	buf_free(&srv->scratch_body);
 	free(srv->tools_list);
+	mcp_state_used_free(srv->state_used);
 	free(srv);
 }
 

@@ -93,4 +93,8 @@ test('2026-07-28: an input_required round trip driven by the SDK v2 client, and 
   const good = await call({ inputResponses: answers, requestState });
   assert.notEqual(good.json.result?.resultType, 'input_required', JSON.stringify(good.json));
   assert.match(JSON.stringify(good.json.result.content), /raw/);
+  // the same state once more (a replay): refused, the tool does not run again
+  const again = await call({ inputResponses: answers, requestState });
+  assert.equal(again.json.error?.code, -32602, JSON.stringify(again.json));
+  assert.match(again.json.error.message, /used already/);
 });

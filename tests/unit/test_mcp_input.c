@@ -24,23 +24,90 @@ static void test_state_round_trip(void)
 	char *tok = mcp_state_seal(key, "tools/call", "t", args, "round-1", 1000), *data;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
-	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args, tok, 1000, &data), 0);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args, tok, 1000, NULL, &data), 0);
 	CU_ASSERT_STRING_EQUAL(data, "round-1");
 	free(data);
 	/* The last moment it is valid, and the first after. */
 	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args, tok, 1000 + MCP_STATE_TTL_MS,
-				       &data), 0);
+				       NULL, &data), 0);
 	free(data);
 	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args, tok,
-				       1001 + MCP_STATE_TTL_MS, &data), -ETIMEDOUT);
+				       1001 + MCP_STATE_TTL_MS, NULL, &data), -ETIMEDOUT);
 	CU_ASSERT_PTR_NULL(data);
 	free(tok);
 	tok = mcp_state_seal(key, "prompts/get", "p", NULL, "", 5);
-	CU_ASSERT_EQUAL(mcp_state_open(key, "prompts/get", "p", NULL, tok, 5, &data), 0);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "prompts/get", "p", NULL, tok, 5, NULL, &data), 0);
 	CU_ASSERT_STRING_EQUAL(data, "");
 	free(data);
 	free(tok);
 	cJSON_Delete(args);
+}
+
+/* The arguments' members may come in another order, at any depth; their values may not
+ * change, nor may array order. Two seals of one call differ (a nonce each). */
+static void test_state_canonical(void)
+{
+	cJSON *args = cJSON_Parse("{\"b\":{\"y\":1,\"x\":[2,{\"q\":1,\"p\":2}]},\"a\":\"s\"}");
+	cJSON *same = cJSON_Parse("{\"a\":\"s\",\"b\":{\"x\":[2,{\"p\":2,\"q\":1}],\"y\":1}}");
+	cJSON *swapped = cJSON_Parse("{\"a\":\"s\",\"b\":{\"x\":[{\"p\":2,\"q\":1},2],\"y\":1}}");
+	cJSON *other = cJSON_Parse("{\"a\":\"s\",\"b\":{\"x\":[2,{\"p\":2,\"q\":3}],\"y\":1}}");
+	char *tok = mcp_state_seal(key, "tools/call", "t", args, "d", 0), *data;
+	char *tok2 = mcp_state_seal(key, "tools/call", "t", args, "d", 0);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tok2);
+	CU_ASSERT_STRING_NOT_EQUAL(tok, tok2);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", same, tok, 0, NULL, &data), 0);
+	free(data);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", swapped, tok, 0, NULL, &data), -EXDEV);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", other, tok, 0, NULL, &data), -EXDEV);
+	/* the caller's arguments are left as they were */
+	CU_ASSERT_STRING_EQUAL(cJSON_GetArrayItem(args, 0)->string, "b");
+	free(tok);
+	free(tok2);
+	cJSON_Delete(args);
+	cJSON_Delete(same);
+	cJSON_Delete(swapped);
+	cJSON_Delete(other);
+}
+
+/* With a used set a state opens once (-EALREADY after), whatever failed before it; expired
+ * ones leave the set, and a full set forgets its oldest. */
+static void test_state_once(void)
+{
+	struct mcp_state_used *u = mcp_state_used_new(2);
+	char *a = mcp_state_seal(key, "tools/call", "t", NULL, "a", 0), *data;
+	char *b = mcp_state_seal(key, "tools/call", "t", NULL, "b", 10);
+	char *c = mcp_state_seal(key, "tools/call", "t", NULL, "c", 20);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	/* a refusal for another reason does not use it up */
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "u", NULL, a, 30, u, &data), -EXDEV);
+	CU_ASSERT_EQUAL(mcp_state_used_count(u), 0);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", NULL, a, 30, u, &data), 0);
+	CU_ASSERT_STRING_EQUAL(data, "a");
+	free(data);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", NULL, a, 31, u, &data), -EALREADY);
+	CU_ASSERT_PTR_NULL(data);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", NULL, b, 31, u, &data), 0);
+	free(data);
+	CU_ASSERT_EQUAL(mcp_state_used_count(u), 2);
+	/* full: c's use forgets a, the oldest */
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", NULL, c, 32, u, &data), 0);
+	free(data);
+	CU_ASSERT_EQUAL(mcp_state_used_count(u), 2);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", NULL, b, 33, u, &data), -EALREADY);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", NULL, c, 33, u, &data), -EALREADY);
+	/* b has expired: it leaves the set at the next use (and is refused as expired) */
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", NULL, b, 11 + MCP_STATE_TTL_MS, u,
+				       &data), -ETIMEDOUT);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", NULL, c, 11 + MCP_STATE_TTL_MS, u,
+				       &data), -EALREADY);
+	CU_ASSERT_EQUAL(mcp_state_used_count(u), 1);
+	free(a);
+	free(b);
+	free(c);
+	mcp_state_used_free(u);
 }
 
 /* Altered anywhere, another key, garbage: -EBADMSG; another call: -EXDEV. */
@@ -55,21 +122,21 @@ static void test_state_refused(void)
 	for (size_t i = 0; i < n; i++) {
 		t2 = strdup(tok);
 		t2[i] = t2[i] == 'A' ? 'B' : 'A';
-		CHECKF(mcp_state_open(key, "tools/call", "t", args, t2, 0, &data) == -EBADMSG,
+		CHECKF(mcp_state_open(key, "tools/call", "t", args, t2, 0, NULL, &data) == -EBADMSG,
 		       "altered at %zu", i);
 		free(t2);
 	}
 	t2 = malloc(n + 10);
 	snprintf(t2, n + 10, "%s-TAMPERED", tok);
-	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args, t2, 0, &data), -EBADMSG);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args, t2, 0, NULL, &data), -EBADMSG);
 	free(t2);
-	CU_ASSERT_EQUAL(mcp_state_open(other, "tools/call", "t", args, tok, 0, &data), -EBADMSG);
-	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args, "", 0, &data), -EBADMSG);
-	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args, "!!", 0, &data), -EBADMSG);
-	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "u", args, tok, 0, &data), -EXDEV);
-	CU_ASSERT_EQUAL(mcp_state_open(key, "prompts/get", "t", args, tok, 0, &data), -EXDEV);
-	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args2, tok, 0, &data), -EXDEV);
-	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", NULL, tok, 0, &data), -EXDEV);
+	CU_ASSERT_EQUAL(mcp_state_open(other, "tools/call", "t", args, tok, 0, NULL, &data), -EBADMSG);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args, "", 0, NULL, &data), -EBADMSG);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args, "!!", 0, NULL, &data), -EBADMSG);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "u", args, tok, 0, NULL, &data), -EXDEV);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "prompts/get", "t", args, tok, 0, NULL, &data), -EXDEV);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", args2, tok, 0, NULL, &data), -EXDEV);
+	CU_ASSERT_EQUAL(mcp_state_open(key, "tools/call", "t", NULL, tok, 0, NULL, &data), -EXDEV);
 	CU_ASSERT_PTR_NULL(data);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -201,6 +268,11 @@ static void test_round_trip(void)
 	expect_modern_result(rp.json);
 	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.content.0.text"), "Ann state=r1");
 	reply_free(&rp);
+	/* The same state again (a replay): refused, the tool does not run. */
+	call_in(CAPS_ALL, "{\"q\":1}", extra, &rp);
+	expect_merror(&rp, 200, JSONRPC_INVALID_PARAMS, 7);
+	CU_ASSERT_PTR_NOT_NULL(strstr(jstr(rp.json, "error.message"), "used already"));
+	reply_free(&rp);
 	/* Without the state (mrtr lets the first round's answers come alone), extra keys ignored. */
 	call_in(CAPS_ALL, "{\"q\":1}", ANSWER, &rp);
 	CU_ASSERT_STRING_EQUAL(jstr(rp.json, "result.content.0.text"), "Ann state=none");
@@ -227,6 +299,10 @@ static void test_refused(void)
 	call_in(CAPS_ALL, "{\"q\":2}", extra, &rp);
 	expect_merror(&rp, 200, JSONRPC_INVALID_PARAMS, 7);
 	CU_ASSERT_PTR_NOT_NULL(strstr(jstr(rp.json, "error.message"), "another request"));
+	reply_free(&rp);
+	/* Refusals do not use it up: the right call still opens it. */
+	call_in(CAPS_ALL, "{\"q\":1}", extra, &rp);
+	expect_modern_result(rp.json);
 	reply_free(&rp);
 	call_in(CAPS_ALL, "{}", ANSWER ",\"requestState\":5", &rp);
 	expect_merror(&rp, 200, JSONRPC_INVALID_PARAMS, 7);
@@ -359,6 +435,8 @@ int main(void)
 	static const struct unit_test state_tests[] = {
 		{ "seal, open, expiry", test_state_round_trip },
 		{ "altered, foreign key, another call, too long", test_state_refused },
+		{ "arguments in any member order", test_state_canonical },
+		{ "each opens once; the set is bounded", test_state_once },
 		{ NULL, NULL },
 	};
 	static const struct unit_test flow_tests[] = {
