@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "chat/chat.h"
+#include "chat/notes.h"
 #include "chat/tools.h"
 #include "cluster/admin.h"
 #include "cluster/call.h"
@@ -88,6 +89,14 @@ enum mcp_tool_status eng_unavailable(struct cluster_engine *e, struct mcp_tool_c
 }
 
 /* Answers op's call with r (taken) and drops the "unanswered" reference. */
+void eng_result(const struct eng_op *op, struct mcp_tool_ctx *res)
+{
+	if (op->p)
+		mcp_pending_result_init(op->p, res);
+	else
+		memset(res, 0, sizeof(*res));
+}
+
 void eng_answer(struct eng_op *op, struct mcp_tool_ctx *r)
 {
 	struct mcp_pending *p = op->p;
@@ -95,6 +104,7 @@ void eng_answer(struct eng_op *op, struct mcp_tool_ctx *r)
 	if (!p) { /* answered already (the engine stopped): this one is dropped */
 		cJSON_Delete(r->structured);
 		free(r->structured_text);
+		buf_free(&r->notes);
 		return;
 	}
 	op->p = NULL;
@@ -240,8 +250,9 @@ static void on_match_reply(void *ctx, int err, const redisReply *reply)
 	struct eng_op *op = ctx;
 	struct cluster_engine *e = op->e;
 	struct cluster_call_reply r;
-	struct mcp_tool_ctx res = { 0 };
+	struct mcp_tool_ctx res;
 
+	eng_result(op, &res);
 	err = eng_parse(e, op->script, err, reply, &r);
 	if (err < 0 || op->new_failed) {
 		if (op->minted && err == 0 && r.chat.error == CHAT_OK)
@@ -256,6 +267,7 @@ static void on_match_reply(void *ctx, int err, const redisReply *reply)
 		if (r.chat.matched)
 			e->st.matches++;
 		eng_legacy_note_result(op, &r);
+		chat_notes_matched(&res, &r.chat, op->script == CLUSTER_SCRIPT_JOIN_ROOM);
 		chat_tools_matched(&res, op->chat_id, &r.chat, op->script == CLUSTER_SCRIPT_JOIN_ROOM);
 		eng_answer(op, &res);
 	}
@@ -461,7 +473,7 @@ static void on_simple_reply(void *ctx, int err, const redisReply *reply)
 {
 	struct eng_op *op = ctx;
 	struct cluster_call_reply r;
-	struct mcp_tool_ctx res = { 0 };
+	struct mcp_tool_ctx res;
 
 	if (err == -ECONNRESET && resend_later(op)) {
 		eng_failed(op->e, err);
@@ -473,14 +485,16 @@ static void on_simple_reply(void *ctx, int err, const redisReply *reply)
 		op->e->st.messages++;
 	if (err == 0)
 		eng_legacy_note_result(op, &r);
+	eng_result(op, &res);
 	if (err < 0 || op->new_failed)
 		eng_answer_unavailable(op);
 	else if (r.chat.error != CHAT_OK)
 		eng_answer(op, (chat_tools_refusal(&res, &r.chat), &res));
 	else if (op->script == CLUSTER_SCRIPT_SEND)
-		eng_answer(op, (chat_tools_sent(&res, r.chat.message_id, r.chat.timestamp), &res));
+		eng_answer(op, (chat_notes_sent(&res),
+				chat_tools_sent(&res, r.chat.message_id, r.chat.timestamp), &res));
 	else if (op->script == CLUSTER_SCRIPT_LEAVE)
-		eng_answer(op, (chat_tools_left(&res), &res));
+		eng_answer(op, (chat_notes_left(&res), chat_tools_left(&res), &res));
 	else
 		eng_answer(op, (chat_tools_status(&res, &r.status, eng_legacy_unread(op, r.unread)),
 				&res));

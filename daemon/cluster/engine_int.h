@@ -95,6 +95,8 @@ struct eng_resend {
 
 enum mcp_tool_status eng_unavailable(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
 				     const char *sentence);
+/* An empty result of op's call that logs as its request asked (then eng_answer it). */
+void eng_result(const struct eng_op *op, struct mcp_tool_ctx *res);
 void eng_answer(struct eng_op *op, struct mcp_tool_ctx *r);
 void eng_answer_unavailable(struct eng_op *op);
 void eng_unref(struct eng_op *op);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/notes.h"
 #include "chat/tools.h"
 #include "cluster/admin.h"
 #include "cluster/engine_int.h"
@@ -32,12 +33,34 @@ static void unlisten(struct eng_op *op)
 				strlen(channel), NULL, NULL);
 }
 
+/* The single node's notes for the events (chat/notes.h), for a request that asked. */
+static void note_events(struct mcp_tool_ctx *res, const struct cluster_call_reply *r)
+{
+	cJSON *events;
+
+	if (!r || !r->n_events || !mcp_tool_log_asked(res, MCP_LOG_INFO))
+		return;
+	events = cJSON_CreateArray();
+	for (size_t i = 0; i < r->n_events; i++) {
+		cJSON *ev = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(ev, "method", r->events[i].method);
+		cJSON_AddRawToObject(ev, "params", r->events[i].params);
+		cJSON_AddItemToArray(events, ev);
+	}
+	chat_notes_events(res, events);
+	cJSON_Delete(events);
+}
+
 /* Answers with the events of r (NULL: none, next = after). */
 static void answer_events(struct eng_op *op, const struct cluster_call_reply *r)
 {
-	struct mcp_tool_ctx res = { 0 };
+	struct mcp_tool_ctx res;
 	struct buf b = BUF_INIT;
 	size_t n = r ? r->n_events : 0;
+
+	eng_result(op, &res);
+	note_events(&res, r);
 
 	if (n) /* the client's next wait comes with this as its after (a lingering chat's base) */
 		op->after = r->events[n - 1].seq;

@@ -26,6 +26,8 @@ struct mcp_call {
 	bool keep_alive;
 	bool modern;       /* a 2026-07-28 request: its result says so (resultType, _meta) */
 	cJSON *progress;   /* the request's progressToken, or NULL */
+	uint8_t log_meta;  /* 2026-07-28: the request's _meta logLevel (mcp_tool_ctx) */
+	struct buf notes;  /* a deferred answer's notifications, when it came before parking */
 	/* Asked the client something (mcp_tool_ask): the id of that request, and its answer. */
 	bool asked;
 	uint64_t ask_id;
@@ -47,6 +49,7 @@ static void free_deferred(struct mcp_call *call)
 	timer_cancel(call->srv->timers, &call->ping);
 	cJSON_Delete(call->id);
 	cJSON_Delete(call->progress);
+	buf_free(&call->notes);
 	buf_free(&call->early.result);
 	mcp_answer_clear(&call->early);
 	call->srv->calls--;
@@ -107,7 +110,8 @@ void mcp_call_finish(struct mcp_call *call)
 {
 	struct mcp_sink *sink = call->sink;
 	struct mcp_answer a = { .result = BUF_INIT, .modern = call->modern, .asked = call->asked,
-				.reply = call->reply, .progress_token = call->progress };
+				.reply = call->reply, .progress_token = call->progress,
+				.log_meta = call->log_meta }; /* the run that answers logs as the first */
 	struct buf msg = BUF_INIT, notes;
 	bool keep = call->keep_alive;
 	uint64_t cursor = call->session->mbox.cursor;
@@ -251,6 +255,7 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 	call->after = a->ask ? UINT64_MAX : a->tool.wait_after; /* asking: no event wakes it */
 	call->keep_alive = keep_alive;
 	call->modern = a->modern;
+	call->log_meta = a->log_meta;
 	if (cJSON_IsString(a->progress_token) || cJSON_IsNumber(a->progress_token))
 		call->progress = cJSON_Duplicate(a->progress_token, 0);
 	timer_init(&call->deadline, on_call_deadline);
@@ -337,6 +342,7 @@ struct mcp_pending *mcp_tool_defer(struct mcp_tool_ctx *ctx)
 	call = xcalloc(1, sizeof(*call));
 	call->srv = ctx->srv;
 	call->modern = ctx->modern;
+	call->log_meta = ctx->log_meta;
 	call->deferred = true;
 	call->handle.call = call;
 	timer_init(&call->ping, on_call_ping);
@@ -354,6 +360,8 @@ static void send_deferred(struct mcp_call *call, struct mcp_answer *a)
 
 	if (sink) {
 		mcp_answer_append(&msg, call->id, a);
+		if (a->tool.notes.len) /* the tool's notifications go before its result */
+			buf_append(sink->ops->out(sink), a->tool.notes.p, a->tool.notes.len);
 		sse_append_event(sink->ops->out(sink), 0, msg.p, msg.len);
 		sse_append_end(sink->ops->out(sink));
 		if (sink->ops->commit(sink) < 0)
@@ -371,7 +379,11 @@ void mcp_pending_done(struct mcp_pending *p, struct mcp_tool_ctx *result)
 	struct mcp_answer a = { .result = BUF_INIT, .modern = call->modern };
 
 	mcp_methods_tool_result(result, NULL, &a);
+	a.tool.notes = result->notes; /* mcp_tool_log on a result of mcp_pending_result_init */
+	result->notes = (struct buf)BUF_INIT;
 	if (!call->parked) { /* answered before mcp parked the request: answered at park */
+		call->notes = a.tool.notes;
+		a.tool.notes = (struct buf)BUF_INIT;
 		call->early = a;
 		call->done_early = true;
 		return;
@@ -384,6 +396,13 @@ void mcp_pending_done(struct mcp_pending *p, struct mcp_tool_ctx *result)
 void mcp_call_drop_pending(struct mcp_pending *p)
 {
 	free_deferred(p->call);
+}
+
+void mcp_pending_result_init(const struct mcp_pending *p, struct mcp_tool_ctx *result)
+{
+	memset(result, 0, sizeof(*result));
+	result->modern = p->call->modern;
+	result->log_meta = p->call->log_meta;
 }
 
 bool mcp_pending_abandoned(const struct mcp_pending *p)
@@ -401,6 +420,8 @@ enum mcp_disposition mcp_call_park_pending(struct mcp_server *srv, struct mcp_si
 		enum mcp_disposition d = keep_alive ? MCP_DONE : MCP_CLOSE;
 
 		mcp_answer_append(&msg, id, &call->early);
+		if (call->notes.len)
+			buf_append(&a->tool.notes, call->notes.p, call->notes.len);
 		if (a->tool.notes.len)
 			d = mcp_reply_streamed(sink, &a->tool.notes, msg.p, msg.len, keep_alive);
 		else

@@ -135,6 +135,24 @@ test('modern: log notifications only for a request whose _meta names a logLevel'
     { timeout: 10_000 }), 'join_room');
   a.adopt(first);
   assert.deepEqual(got, [{ level: 'info', logger: 'chat', data: 'Waiting in the room for someone to join' }]);
+  // A wait that waited logs when it ends, as one that answered at once.
+  const mb = await modernClient(s, url, { name: 'modern-partner' });
+  const b = modernChat(mb, 'Bea');
+  await b.joinRoom(room);
+  const wait = async () => {
+    const r = assertOk(await ma.client.callTool({ name: 'wait_for_message', arguments: a.args({ after: a.next, timeout_s: 10 }), _meta: meta },
+      { timeout: 20_000 }), 'wait_for_message');
+    a.next = r.next;
+    return r.events;
+  };
+  assert.equal((await wait())[0].method, 'chatroom.found');
+  const waiting = wait();
+  await sleep(300);
+  await b.readUntil('chatroom.found');
+  await b.send('hello');
+  assert.equal((await waiting).length, 1);
+  assert.deepEqual(got.slice(1).map((g) => g.data), ['Matched with a partner: you can send messages now', '1 new message from your partner']);
+  got.length = 1;
   // Without the _meta key: nothing (2026-07-28 changelog: the server MUST NOT send then).
   await a.status();
   await a.leave();
