@@ -114,7 +114,7 @@ void mcp_resume_keep(struct mcp_session *s, struct mcp_pstream *ps, const cJSON 
 		jsonrpc_append_error(&err, id, JSONRPC_INTERNAL_ERROR,
 				     "The result was too large to keep until the client reconnected; "
 				     "call the tool again");
-	} else {
+	} else if (notes->len) {
 		buf_append(&ev, notes->p, notes->len);
 	}
 	mcp_resume_event_id(ps, 1, eid);

@@ -212,6 +212,32 @@ static void test_resume_kept(void)
 	expect_400(id, eid);
 }
 
+/* Kept with no notification before it (the tool's log filtered out): the answer alone. */
+static void test_resume_kept_alone(void)
+{
+	char id[MCP_SESSION_ID_LEN + 1], eid[32];
+	struct mcp_session *s = init_session(id);
+	struct fake_sink *g;
+	enum mcp_disposition d;
+	struct resp r;
+	struct reply rp;
+
+	rpc(id, "logging/setLevel", "{\"level\":\"error\"}", 2, &rp);
+	reply_free(&rp);
+	expect_polled(id, "x_poll", 11, eid);
+	let_call_finish();
+	CU_ASSERT_EQUAL(s->n_pstreams, 1);
+	g = open_get(id, eid, &d);
+	CU_ASSERT_EQUAL(d, MCP_DONE);
+	take(g, &r, NULL);
+	CU_ASSERT_TRUE(r.ended);
+	CU_ASSERT_EQUAL(strncmp(r.body.p, "id: 1-1\ndata: {", 15), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.body.p, "\"id\":11"));
+	CU_ASSERT_PTR_NULL(strstr(r.body.p, "\"after\""));
+	resp_free(&r);
+	sink_close(g);
+}
+
 /* A resuming connection that drops leaves the call resumable; the newest GET wins. */
 static void test_resume_again(void)
 {
@@ -364,6 +390,7 @@ int main(void)
 	static const struct unit_test tests[] = {
 		{ "resumed while the call runs", test_resume_live },
 		{ "answer kept, replayed once", test_resume_kept },
+		{ "answer kept alone, no notification", test_resume_kept_alone },
 		{ "resumed again, newest wins", test_resume_again },
 		{ "bad, foreign and used ids", test_resume_bad_ids },
 		{ "sessions before 2025-11-25 do not poll", test_resume_old_version },
