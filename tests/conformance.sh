@@ -9,8 +9,11 @@
 #   fixtures-2025 suite 0.1.16, 2025 wire, against mcp-chatd-fixtures --conformance-fixtures
 #                 (the suite's own fixture tools, resources and prompts next to the chat's)
 #                 conformance-baseline-fixtures.yml: only what still fails there
+#                 with --suite all: its two pending scenarios (json-schema-2020-12,
+#                 server-sse-polling) too
 #   fixtures-next-2025, fixtures-next-2026  the same daemon, the newest suite on the 2025
-#                 wire (same baseline) and --requirements 2026-07-28
+#                 wire (same baseline; plus its pending server-sse-polling, run alone as
+#                 fixtures-next-2025-sse-polling) and --requirements 2026-07-28
 #                 (conformance-baseline-fixtures-2026.yml)
 #                 The binary comes from $CONFORMANCE_FIXTURES_DAEMON (tests/CMakeLists.txt sets
 #                 it when configured with -DMCPCHAT_CONFORMANCE_FIXTURES=ON); without it these
@@ -95,23 +98,34 @@ for s in http-header-validation http-custom-header-server-validation; do
 		--spec-version 2026-07-28 --expected-failures "$B-2026.yml"
 done
 # The suite's fixtures built in: every scenario but those the baseline names must pass.
+# fixtures_leg NAME [--label LABEL] RUNNER-ARGS...: runs when NAME is wanted, reported as LABEL.
 fixtures_leg() {
-	local name=$1
+	local name=$1 label=$1
 	shift
+	if [ "${1:-}" = --label ]; then
+		label=$2
+		shift 2
+	fi
 	want "$name" || return 0
 	if [ -n "$FIXTURES" ] && [ -x "$FIXTURES" ]; then
 		DAEMON_CMD=("$FIXTURES" --conformance-fixtures)
-		leg "$name" "$@"
+		leg "$label" "$@"
 		DAEMON_CMD=("$DAEMON")
 	elif [ ${#LEGS[@]} -gt 0 ]; then
-		SUMMARY+=("$name: FAIL (CONFORMANCE_FIXTURES_DAEMON is not an mcp-chatd-fixtures)")
+		SUMMARY+=("$label: FAIL (CONFORMANCE_FIXTURES_DAEMON is not an mcp-chatd-fixtures)")
 		FAILED=1
 	else
-		SUMMARY+=("$name: skipped (configure with -DMCPCHAT_CONFORMANCE_FIXTURES=ON)")
+		SUMMARY+=("$label: skipped (configure with -DMCPCHAT_CONFORMANCE_FIXTURES=ON)")
 	fi
 }
-fixtures_leg fixtures-2025 @URL@ --expected-failures "$B-fixtures.yml"
+# 0.1.16's pending scenarios too (--suite all): json-schema-2020-12 and server-sse-polling.
+fixtures_leg fixtures-2025 @URL@ --suite all --expected-failures "$B-fixtures.yml"
 fixtures_leg fixtures-next-2025 --next @URL@ --expected-failures "$B-fixtures.yml"
+# Pending in the newest suite as well, whose pending set is mostly the unscored tasks
+# extension: server-sse-polling (SEP-1699, POST streams resumed with GET + Last-Event-ID) is
+# run on its own, with fixtures-next-2025.
+fixtures_leg fixtures-next-2025 --label fixtures-next-2025-sse-polling --next @URL@ \
+	--scenario server-sse-polling --spec-version 2025-11-25 --expected-failures "$B-fixtures.yml"
 fixtures_leg fixtures-next-2026 --next @URL@ --requirements 2026-07-28 \
 	--expected-failures "$B-fixtures-2026.yml"
 

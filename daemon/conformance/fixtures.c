@@ -72,6 +72,21 @@ static enum mcp_tool_status with_progress(struct mcp_tool_ctx *ctx)
 	return content(ctx, "[" TEXT_BLOCK("Tool with progress executed successfully") "]");
 }
 
+/* SSE polling (SEP-1699): the server closes the call's POST stream after the priming event and
+ * answers a little later; the client reads the answer on a GET with Last-Event-ID. Where the
+ * stream cannot be resumed (a session before 2025-11-25) it just answers. */
+#define RECONNECT_RETRY_MS 500
+#define RECONNECT_AFTER_MS 300
+static enum mcp_tool_status reconnection(struct mcp_tool_ctx *ctx)
+{
+	if (mcp_tool_poll(ctx, RECONNECT_RETRY_MS) == 0) {
+		ctx->wait_after = UINT64_MAX; /* no event ends it: only the time */
+		ctx->wait_ms = RECONNECT_AFTER_MS;
+		return MCP_TOOL_WAIT;
+	}
+	return content(ctx, "[" TEXT_BLOCK("Reconnection test completed successfully") "]");
+}
+
 static enum mcp_tool_status schema_2020_12(struct mcp_tool_ctx *ctx)
 {
 	return content(ctx, "[" TEXT_BLOCK("JSON Schema 2020-12 tool called") "]");
@@ -268,6 +283,9 @@ static const struct mcp_tool tools[] = {
 	  NULL, mixed },
 	{ "test_tool_with_logging", NULL, "Sends log messages while it runs", NO_ARGS, NULL,
 	  with_logging },
+	{ "test_reconnection", NULL,
+	  "Closes its SSE stream mid-call; the answer comes on a GET with Last-Event-ID",
+	  NO_ARGS, NULL, reconnection },
 	{ "test_error_handling", NULL, "Always returns an error", NO_ARGS, NULL, error_handling },
 	{ "test_tool_with_progress", NULL, "Reports progress while it runs", NO_ARGS, NULL,
 	  with_progress },

@@ -43,6 +43,23 @@ void sse_append_event(struct buf *out, uint64_t id, const char *json, size_t len
 	append_chunk(out, piece, plen, 4);
 }
 
+void sse_append_event_id(struct buf *out, const char *id, const char *json, size_t len)
+{
+	const char *piece[5] = { "id: ", id, "\ndata: ", json, "\n\n" };
+	size_t plen[5] = { 4, strlen(id), 7, len, 2 };
+
+	append_chunk(out, piece, plen, 5);
+}
+
+void sse_append_priming(struct buf *out, const char *id, uint32_t retry_ms)
+{
+	char retry[32];
+	const char *piece[5] = { "id: ", id, "\nretry: ", retry, "\ndata: \n\n" };
+	size_t plen[5] = { 4, strlen(id), 8, buf_fmt_u64(retry, retry_ms), 9 };
+
+	append_chunk(out, piece, plen, 5);
+}
+
 /* Method names are identifiers; one that needs escaping takes the slow road. Returns the
  * length of s, or -1 when it needs escaping. */
 static ssize_t plain_name(const char *s)
@@ -109,4 +126,32 @@ int sse_parse_event_id(const char *value, uint64_t *seq)
 	}
 	*seq = v;
 	return 0;
+}
+
+/* One decimal u32 of at most 10 digits ending at stop; *p moves past it. */
+static int parse_u32(const char **p, char stop, uint32_t *out)
+{
+	uint64_t v = 0;
+	const char *s = *p;
+
+	for (; *s != stop; s++) {
+		if (*s < '0' || *s > '9' || s - *p >= 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (s == *p || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	*p = s;
+	return 0;
+}
+
+int sse_parse_stream_event_id(const char *value, uint32_t *stream, uint32_t *event)
+{
+	const char *p = value;
+
+	if (!value || parse_u32(&p, '-', stream) < 0 || *stream == 0)
+		return -EINVAL;
+	p++;
+	return parse_u32(&p, '\0', event);
 }

@@ -40,6 +40,8 @@ struct mcp_call {
 	struct mcp_pending handle;
 	bool deferred, parked, done_early;
 	struct mcp_answer early; /* the answer when it came before the call was parked */
+	/* Its POST stream can be resumed (mcp_tool_poll): the call outlives its connection. */
+	struct mcp_pstream *pstream;
 };
 
 static void free_deferred(struct mcp_call *call)
@@ -68,6 +70,10 @@ static void free_call(struct mcp_call *call)
 		*pp = call->next;
 	if (call->sink)
 		call->sink->call = NULL;
+	if (call->pstream) { /* ended unanswered (cancelled, or the session went) */
+		call->pstream->call = NULL;
+		mcp_resume_drop(s, call->pstream);
+	}
 	timer_cancel(srv->timers, &call->deadline);
 	timer_cancel(srv->timers, &call->ping);
 	cJSON_Delete(call->id);
@@ -115,6 +121,9 @@ void mcp_call_finish(struct mcp_call *call)
 	struct buf msg = BUF_INIT, notes;
 	bool keep = call->keep_alive;
 	uint64_t cursor = call->session->mbox.cursor;
+	struct mcp_session *s = call->session;
+	struct mcp_pstream *ps = call->pstream;
+	char eid[MCP_RESUME_ID_MAX];
 
 	mcp_methods_run_tool(call->srv, call->session, call->tool, call->args, false, &a);
 	mcp_call_note_answer(call->session, call->id, cursor);
@@ -123,12 +132,24 @@ void mcp_call_finish(struct mcp_call *call)
 	a.tool.notes = (struct buf)BUF_INIT;
 	buf_free(&a.result);
 	mcp_answer_clear(&a);
+	if (ps) { /* answered: the stream is no longer the call's */
+		ps->call = NULL;
+		call->pstream = NULL;
+		if (!sink) /* nobody to read it now: kept for a GET with Last-Event-ID */
+			mcp_resume_keep(s, ps, call->id, &notes, msg.p, msg.len);
+	}
 	free_call(call);
 	if (!sink)
 		goto out;
 	if (notes.len)
 		buf_append(sink->ops->out(sink), notes.p, notes.len);
-	sse_append_event(sink->ops->out(sink), 0, msg.p, msg.len);
+	if (ps) {
+		mcp_resume_event_id(ps, 1, eid);
+		sse_append_event_id(sink->ops->out(sink), eid, msg.p, msg.len);
+		mcp_resume_drop(s, ps); /* read once: a later GET with its id gets 400 */
+	} else {
+		sse_append_event(sink->ops->out(sink), 0, msg.p, msg.len);
+	}
 	sse_append_end(sink->ops->out(sink));
 	if (sink->ops->commit(sink) < 0)
 		keep = false;
@@ -165,6 +186,8 @@ static void on_call_ping(struct timer *t)
 	struct mcp_call *call = container_of(t, struct mcp_call, ping);
 	struct mcp_sink *sink = call->sink;
 
+	if (!sink) /* a resumable call between connections: nobody to keep alive */
+		return;
 	call->pings++;
 	/* A call that asked the client may have sent progress of its own: only comments then. */
 	if (call->progress && !call->asked) {
@@ -267,16 +290,55 @@ enum mcp_disposition mcp_call_park(struct mcp_server *srv, struct mcp_session *s
 	sink->call = call;
 	s->busy++;
 	srv->calls++;
+	if (a->tool.poll_ms) /* NULL at the cap: then it waits on its open stream */
+		call->pstream = mcp_resume_begin(s, call);
 	out = sink->ops->out(sink);
 	http_response_head(out, 200, "text/event-stream", -1,
 			   "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n", keep_alive);
+	if (call->pstream) { /* the priming event comes first (transports, 2025-11-25) */
+		char eid[MCP_RESUME_ID_MAX];
+
+		mcp_resume_event_id(call->pstream, 0, eid);
+		sse_append_priming(out, eid, a->tool.poll_ms);
+	}
 	if (a->tool.notes.len) /* sent by the tool before it waited */
 		buf_append(out, a->tool.notes.p, a->tool.notes.len);
 	buf_free(&a->tool.notes);
 	if (a->ask)
 		send_ask(call, a, out);
+	if (call->pstream) {
+		/* Polling: the server closes the stream now, the call goes on without it. The
+		 * HTTP response ends cleanly, so the connection may carry more requests. */
+		sse_append_end(out);
+		mcp_call_detach(call);
+		if (sink->ops->commit(sink) < 0)
+			keep_alive = false;
+		return keep_alive ? MCP_DONE : MCP_CLOSE;
+	}
 	sink->ops->commit(sink);
 	return MCP_PENDING;
+}
+
+void mcp_call_detach(struct mcp_call *call)
+{
+	if (call->sink)
+		call->sink->call = NULL;
+	call->sink = NULL;
+	timer_cancel(call->srv->timers, &call->ping);
+}
+
+void mcp_call_attach(struct mcp_call *call, struct mcp_sink *sink, bool keep_alive)
+{
+	struct mcp_sink *old = call->sink;
+
+	if (old) {
+		mcp_call_detach(call);
+		old->ops->abort(old);
+	}
+	call->sink = sink;
+	sink->call = call;
+	call->keep_alive = keep_alive;
+	timer_arm(call->srv->timers, &call->ping, timer_now_ms() + call->srv->cfg->sse_keepalive_ms);
 }
 
 void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink)
@@ -288,7 +350,9 @@ void mcp_sink_closed(struct mcp_server *srv, struct mcp_sink *sink)
 
 		sink->call = NULL;
 		call->sink = NULL;
-		if (call->deferred) /* its owner still holds the handle: freed on done */
+		/* A deferred call's owner still holds the handle (freed on done); a resumable one
+		 * answers a GET with Last-Event-ID, or keeps its answer for one. */
+		if (call->deferred || call->pstream)
 			timer_cancel(srv->timers, &call->ping);
 		else
 			free_call(call);

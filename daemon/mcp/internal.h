@@ -76,6 +76,11 @@ struct mcp_session {
 	char undo_id[48];
 	uint64_t undo_cursor, undo_to;
 	uint32_t busy; /* requests being answered right now */
+	/* POST streams a GET with Last-Event-ID can resume (resume.c), newest first: their count,
+	 * the bytes of the answers they keep, and the number the next one gets. */
+	struct mcp_pstream *pstreams;
+	uint32_t n_pstreams, next_pstream;
+	size_t pstream_bytes;
 	char **subs;   /* resources/subscribe: the URIs (catalog.c) */
 	uint32_t n_subs;
 	void *app;     /* the layer above's state */
@@ -218,6 +223,43 @@ void mcp_call_wake(struct mcp_session *s, uint64_t seq);
 void mcp_call_note_answer(struct mcp_session *s, const cJSON *id, uint64_t cursor_before);
 /* A notification from the client (cancellation is the one that matters). */
 void mcp_call_notification(struct mcp_session *s, const struct jsonrpc_fields *f);
+
+/* resume.c: POST streams that outlive their connection (SSE polling, 2025-11-25, SEP-1699).
+ * Such a stream's events have ids "N-M": N numbers the stream in its session, M is 0 for the
+ * priming event and 1 for the response. Bounded per session: MCP_RESUME_STREAMS streams,
+ * MCP_RESUME_BYTES of kept answers, each kept MCP_RESUME_TTL_MS at most. */
+#define MCP_RESUME_STREAMS 8
+#define MCP_RESUME_BYTES (256u * 1024)
+#define MCP_RESUME_TTL_MS 60000
+#define MCP_RESUME_ID_MAX 24
+struct mcp_pstream {
+	struct mcp_pstream *next;
+	uint32_t no;           /* N in its event ids */
+	struct mcp_call *call; /* the call still answering on it; NULL once it answered */
+	char *answer;          /* then what nobody has read yet: its SSE events (malloc'd) */
+	size_t answer_len;
+	uint64_t expires_ms;   /* the kept answer goes after this */
+};
+/* A new resumable stream for call on s, or NULL at the cap (every stream still answering). */
+struct mcp_pstream *mcp_resume_begin(struct mcp_session *s, struct mcp_call *call);
+/* The id of event ev of ps ("N-M") into id (MCP_RESUME_ID_MAX bytes). */
+void mcp_resume_event_id(const struct mcp_pstream *ps, uint32_t ev, char *id);
+/* The call answered with no connection to carry it: ps keeps the notifications of that run
+ * (SSE events) and msg (the response to id) until a GET with its Last-Event-ID reads them,
+ * or they expire. ps->call must be NULL already. */
+void mcp_resume_keep(struct mcp_session *s, struct mcp_pstream *ps, const cJSON *id,
+		     const struct buf *notes, const char *msg, size_t len);
+/* Unlinks ps from s and frees it. */
+void mcp_resume_drop(struct mcp_session *s, struct mcp_pstream *ps);
+/* Frees every stream of s (the session goes; its calls were finished first). */
+void mcp_resume_free_all(struct mcp_session *s);
+/* GET with a POST stream's Last-Event-ID: replays what followed it on that stream. */
+enum mcp_disposition mcp_resume_open(struct mcp_server *srv, struct mcp_session *s,
+				     const struct http_request *req, struct mcp_sink *sink);
+/* call.c: a live call of a resumable stream gets a connection again (a resuming GET). */
+void mcp_call_attach(struct mcp_call *call, struct mcp_sink *sink, bool keep_alive);
+/* The connection carrying call is no longer its own (a newer GET took the stream over). */
+void mcp_call_detach(struct mcp_call *call);
 
 /* methods.c: JSON-RPC methods of an initialized session, or of a 2026-07-28 request (s NULL,
  * a->modern set: the tool binds the session it acts for). */

@@ -100,6 +100,8 @@ struct mcp_tool_ctx {
 	struct buf inputs;
 	char *input_keep;
 	uint8_t input_caps; /* 2026-07-28: what params._meta's clientCapabilities declare */
+	/* Set by mcp_tool_poll(): the retry interval (ms) of a call whose stream closes early. */
+	uint32_t poll_ms;
 	/* Set by mcp_tool_missing_capability(): the call fails with -32021. */
 	const char *missing_cap;
 };
@@ -242,6 +244,15 @@ int mcp_resource_updated(struct mcp_server *srv, const char *uri);
  * or it asked once already). */
 int mcp_tool_ask(struct mcp_tool_ctx *ctx, const char *method, const char *params,
 		 uint32_t timeout_ms);
+
+/* SSE polling (2025-11-25, SEP-1699): once the call is parked, its POST stream gets a priming
+ * event (an id, `retry: retry_ms`, empty data) and ends at once; the call goes on without a
+ * connection, and the client reads the rest (its response) on a GET with that Last-Event-ID.
+ * The tool returns MCP_TOOL_WAIT after this. Returns 0, or -EAGAIN when this call cannot be
+ * resumed (a batch, a run after the wait, a 2026-07-28 request, a session that negotiated a
+ * version before 2025-11-25, whose clients may not take an event with empty data): the tool
+ * then answers, or waits on its open stream as usual. */
+int mcp_tool_poll(struct mcp_tool_ctx *ctx, uint32_t retry_ms);
 
 /* Input from the client, one API for both eras. A tool asks under a key of its choosing
  * (method: elicitation/create, sampling/createMessage or roots/list; params: JSON text of an

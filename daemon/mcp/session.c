@@ -177,6 +177,7 @@ void mcp_sessions_remove(struct mcp_sessions *t, struct mcp_session *s)
 		s->next_all->prev_all = s->prev_all;
 	t->count--;
 	mcp_catalog_subs_free(s);
+	mcp_resume_free_all(s);
 	mailbox_free(&s->mbox);
 	free(s);
 }

@@ -1,5 +1,7 @@
 #include "mcp/internal.h"
 
+#include <string.h>
+
 #include "http/sse.h"
 #include "util/log.h"
 #include "http/response.h"
@@ -132,6 +134,10 @@ enum mcp_disposition mcp_stream_open(struct mcp_server *srv, const struct http_r
 			      "Not Acceptable: Accept must list text/event-stream to open the push stream");
 	if (!(s = mcp_session_require(srv, req, sink, &d)))
 		return d;
+	/* "N-M" names an event of a POST stream (resume.c); the push stream's ids are plain
+	 * numbers. Each resumes only its own stream (transports, Resumability). */
+	if (req->last_event_id && strchr(req->last_event_id, '-'))
+		return mcp_resume_open(srv, s, req, sink);
 	if (req->last_event_id && sse_parse_event_id(req->last_event_id, &from) < 0)
 		return mcp_refuse(sink, req, 400, JSONRPC_SERVER_ERROR, NULL,
 			      "Last-Event-ID must be the id of an event from this session's stream");

@@ -385,25 +385,52 @@ static bool check_json(struct rd *r, const char *p, size_t n, bool object_only)
 	return ok ? true : bad(r, "body is not a JSON-RPC message: %.60s", p);
 }
 
-/* One SSE event or comment; an event's id must grow within the stream. */
+/* "id: " and what follows: a push stream's seq, or a POST stream's "N-M" (resume.c), whose M
+ * counts as M + 1 here. Either must grow within the stream. Returns the line's end or NULL. */
+static const char *sse_id(const char *p, unsigned long long *id)
+{
+	char *e;
+
+	*id = strtoull(p + 4, &e, 10);
+	if (*e == '-' && *id > 0 && e[1] >= '0' && e[1] <= '9')
+		*id = strtoull(e + 1, &e, 10) + 1;
+	else if (*id == 0)
+		return NULL;
+	return *e == '\n' ? e : NULL;
+}
+
+/* One SSE event or comment; an event's id must grow within the stream. A priming event
+ * (id, retry, empty data) opens a resumable POST stream. */
 static bool check_sse(struct rd *r, const char *p, size_t n, uint64_t *last_id)
 {
 	const char *data;
+	bool retry = false;
 
 	if (n < 3 || p[n - 1] != '\n' || p[n - 2] != '\n')
 		return bad(r, "SSE chunk does not end with a blank line");
 	if (p[0] == ':')
 		return memchr(p, '\n', n - 2) ? bad(r, "SSE comment spans lines") : true;
 	if (strncmp(p, "id: ", 4) == 0) {
-		char *e;
-		unsigned long long id = strtoull(p + 4, &e, 10);
+		unsigned long long id;
+		const char *e = sse_id(p, &id);
 
-		if (*e != '\n' || id == 0 || id <= *last_id)
+		if (!e || id <= *last_id)
 			return bad(r, "SSE id %llu after %llu", id, (unsigned long long)*last_id);
 		*last_id = id;
 		n -= (size_t)(e + 1 - p);
 		p = e + 1;
+		if (n > 7 && strncmp(p, "retry: ", 7) == 0) {
+			size_t digits = strspn(p + 7, "0123456789");
+
+			if (digits == 0 || p[7 + digits] != '\n')
+				return bad(r, "SSE retry line");
+			n -= 8 + digits;
+			p += 8 + digits;
+			retry = true;
+		}
 	}
+	if (retry && n == 8 && strncmp(p, "data: \n\n", 8) == 0)
+		return *last_id == 1 ? true : bad(r, "SSE priming event that is not event 0");
 	if (n < 8 || strncmp(p, "data: ", 6) != 0)
 		return bad(r, "SSE event without a data line");
 	data = p + 6;
@@ -533,10 +560,8 @@ enum mcp_disposition fz_post(struct fz_world *w, const char *sid, const char *bo
 	fz_sink_expect(&s, FZ_REQ_BODY);
 	d = mcp_handle(w->srv, &req, &s.sink);
 	fz_sink_close(w->srv, &s);
-	if (resp) {
-		*resp = s.log;
-		memset(&s.log, 0, sizeof(s.log));
-	}
+	if (resp) /* a copy: fz_sink_finish checks the bytes and frees them */
+		buf_append(resp, s.log.p ? s.log.p : "", s.log.len);
 	fz_sink_finish(&s);
 	return d;
 }

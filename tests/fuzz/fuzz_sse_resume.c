@@ -9,8 +9,12 @@
  *   0x00-0xbf  add an event of (b >> 1) * 16 bytes, from 0xb0 of (b - 0xb0) * 1.5 KiB;
  *              refusable when b is odd (at most MAX_OPS operations)
  *   0xc0-0xef  acknowledge up to last - (b - 0xc0) (as wait_for_message would)
- *   0xf0-0xfe  a stream comes and goes: events pushed and sent, (b & 1): all sent
- * and the rest is the Last-Event-ID value (absent when empty; cut at the first NUL). */
+ *   0xf0-0xfc  a stream comes and goes: events pushed and sent, (b & 1): all sent
+ *   0xfd       time passes: polled calls answer, with nobody connected (their answers kept)
+ *   0xfe       tools/call test_reconnection: a POST stream that ends after its priming event
+ * and the rest is the Last-Event-ID value (absent when empty; cut at the first NUL). An "N-M"
+ * value resumes POST stream N instead: its answer once (at once when kept, else when the call
+ * answers), never a push stream event; refused when N has nothing left to give. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +123,38 @@ static void stream_pass(struct mcp_session *s, bool all)
 	fz_sink_finish(&f);
 }
 
+/* Polled calls answer: their deadline (300 ms) passes. */
+static void time_passes(void)
+{
+	timer_run(&W.heap, timer_now_ms() + 1000);
+}
+
+/* A call whose POST stream the server ends after the priming event "id: N-0" and retry; at
+ * the cap (every stream of the session still running) a plain wait on its open stream, which
+ * ends with its connection. */
+static void poll_call(struct mcp_session *s)
+{
+	static const char call[] = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\","
+				   "\"params\":{\"name\":\"test_reconnection\",\"arguments\":{}}}";
+	struct buf resp = BUF_INIT;
+	uint32_t next = s->next_pstream;
+	enum mcp_disposition d = fz_post(&W, s->id, call, &resp);
+	const char *p = resp.p ? resp.p : "";
+	char want[64];
+
+	if (s->next_pstream != next) {
+		FZ_CHECK(d == MCP_DONE, "polled POST answered %d", d);
+		snprintf(want, sizeof(want), "\r\nid: %u-0\nretry: ", s->next_pstream);
+		FZ_CHECK(memmem(p, resp.len, want, strlen(want)), "no priming event %s", want + 2);
+	} else {
+		FZ_CHECK(s->n_pstreams == MCP_RESUME_STREAMS && !memmem(p, resp.len, "retry: ", 7),
+			 "no POST stream made below the cap (%u)", s->n_pstreams);
+	}
+	FZ_CHECK(s->n_pstreams <= MCP_RESUME_STREAMS && s->pstream_bytes <= MCP_RESUME_BYTES,
+		 "POST streams %u, %zu bytes kept", s->n_pstreams, s->pstream_bytes);
+	buf_free(&resp);
+}
+
 static size_t run_ops(struct mcp_session *s, const uint8_t *p, size_t n)
 {
 	size_t i;
@@ -130,6 +166,10 @@ static size_t run_ops(struct mcp_session *s, const uint8_t *p, size_t n)
 			add_event(s, p[i]);
 		else if (p[i] < 0xf0)
 			mailbox_ack(&s->mbox, last > (uint64_t)(p[i] - 0xc0) ? last - (p[i] - 0xc0) : 0);
+		else if (p[i] == 0xfd)
+			time_passes();
+		else if (p[i] == 0xfe)
+			poll_call(s);
 		else
 			stream_pass(s, p[i] & 1);
 	}
@@ -197,6 +237,65 @@ static void end_round(struct fz_sink *f)
 	fz_sink_finish(f);
 }
 
+/* How many "id: " lines the bytes hold, and whether one is want. */
+static size_t count_ids(const struct buf *log, const char *want, bool *found)
+{
+	size_t n = 0;
+	const char *p = log->p ? log->p : "", *end = p + log->len;
+
+	*found = false;
+	while ((p = memmem(p, (size_t)(end - p), "id: ", 4))) {
+		n++;
+		if (strncmp(p, want, strlen(want)) == 0)
+			*found = true;
+		p += 4;
+	}
+	return n;
+}
+
+/* GET with a POST stream's id: the stream's answer, once, or a refusal. */
+static void resume_post(struct mcp_session *s, const char *lei)
+{
+	struct mcp_pstream *ps = NULL;
+	uint32_t no = 0, ev = 0;
+	bool parsed = sse_parse_stream_event_id(lei, &no, &ev) == 0, live, found;
+	char want[40];
+	struct fz_sink f;
+	static struct ids got;
+	enum mcp_disposition d;
+
+	for (ps = parsed ? s->pstreams : NULL; ps && ps->no != no; ps = ps->next)
+		;
+	/* Expired ones go at the look: none here, the clock jumps only by a second. */
+	live = ps && ps->call;
+	snprintf(want, sizeof(want), "id: %u-1\ndata: ", no);
+	d = get_once(s, lei, &got, &f);
+	FZ_CHECK(!f.sink.stream_of && !s->stream, "a POST stream's id opened the push stream");
+	if (!ps || ev != 0) {
+		FZ_CHECK(d == MCP_DONE && !f.sink.call && count_ids(&f.log, "", &found) == 0,
+			 "Last-Event-ID \"%s\" names nothing to resume but was not refused", lei);
+		end_round(&f);
+		return;
+	}
+	if (live) {
+		FZ_CHECK(d == MCP_PENDING && f.sink.call, "a live POST stream not resumed: %d", d);
+		FZ_CHECK(count_ids(&f.log, want, &found) == 0, "answer before the call answered");
+		time_passes();
+	} else {
+		FZ_CHECK(d == MCP_DONE && !f.sink.call, "a kept answer not replayed at once: %d", d);
+	}
+	FZ_CHECK(count_ids(&f.log, want, &found) == 1 && found, "not exactly the answer %s", want);
+	FZ_CHECK(!f.sink.call, "the stream goes on after its answer");
+	end_round(&f);
+	for (ps = s->pstreams; ps; ps = ps->next)
+		FZ_CHECK(ps->no != no, "POST stream %u still held after its answer was read", no);
+	/* Once: the same id again is refused. */
+	d = get_once(s, lei, &got, &f);
+	FZ_CHECK(d == MCP_DONE && !f.sink.call && count_ids(&f.log, "", &found) == 0,
+		 "POST stream %u replayed twice", no);
+	end_round(&f);
+}
+
 /* Resumes until the stream stays open; every round must make progress. */
 static void resume_all(struct mcp_session *s, const char *lei)
 {
@@ -206,6 +305,10 @@ static void resume_all(struct mcp_session *s, const char *lei)
 	char next[24];
 	size_t done = 0;
 
+	if (lei && strchr(lei, '-')) {
+		resume_post(s, lei);
+		return;
+	}
 	if (!lei)
 		from = s->mbox.acked;
 	expected_ids(&s->mbox, from, &want);

@@ -193,6 +193,50 @@ static void test_parse_event_id_invalid(void)
 	check_id_bad("184467440737095516150");
 }
 
+/* POST streams (MCP SSE polling): a text id, the priming event with retry and empty data. */
+static void test_event_text_id(void)
+{
+	reset_buf();
+	sse_append_event_id(&out, "3-1", "{}", 2);
+	check_one_chunk("id: 3-1\ndata: {}\n\n");
+	reset_buf();
+	sse_append_priming(&out, "3-0", 1500);
+	check_one_chunk("id: 3-0\nretry: 1500\ndata: \n\n");
+	reset_buf();
+}
+
+static void check_stream_id(const char *value, int want_rc, uint32_t want_n, uint32_t want_m)
+{
+	uint32_t n = 77, m = 77;
+
+	CU_ASSERT_EQUAL(sse_parse_stream_event_id(value, &n, &m), want_rc);
+	if (want_rc == 0) {
+		CU_ASSERT_EQUAL(n, want_n);
+		CU_ASSERT_EQUAL(m, want_m);
+	}
+}
+
+static void test_parse_stream_event_id(void)
+{
+	check_stream_id("1-0", 0, 1, 0);
+	check_stream_id("42-7", 0, 42, 7);
+	check_stream_id("4294967295-4294967295", 0, UINT32_MAX, UINT32_MAX);
+	check_stream_id("0-0", -EINVAL, 0, 0);     /* streams are numbered from 1 */
+	check_stream_id("4294967296-0", -EINVAL, 0, 0);
+	check_stream_id("1-4294967296", -EINVAL, 0, 0);
+	check_stream_id("00000000001-0", -EINVAL, 0, 0); /* more than 10 digits */
+	check_stream_id("1", -EINVAL, 0, 0);
+	check_stream_id("-1", -EINVAL, 0, 0);
+	check_stream_id("1-", -EINVAL, 0, 0);
+	check_stream_id("1--1", -EINVAL, 0, 0);
+	check_stream_id("1-1-1", -EINVAL, 0, 0);
+	check_stream_id("+1-1", -EINVAL, 0, 0);
+	check_stream_id("1 -1", -EINVAL, 0, 0);
+	check_stream_id("1-1 ", -EINVAL, 0, 0);
+	check_stream_id("", -EINVAL, 0, 0);
+	check_stream_id(NULL, -EINVAL, 0, 0);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -208,6 +252,8 @@ int main(void)
 		{ "appends after existing bytes", test_appends_after_existing },
 		{ "parse Last-Event-ID", test_parse_event_id },
 		{ "parse Last-Event-ID, invalid", test_parse_event_id_invalid },
+		{ "event with a text id, priming event", test_event_text_id },
+		{ "parse a POST stream's event id", test_parse_stream_event_id },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {

@@ -183,6 +183,9 @@ def http_mcp_fixtures():
         + post(tool("test_tool_with_logging", "{}", 9), "@S1@")
         + post(rpc("tools/call", '{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":"p"}}', 10), "@S1@")
         + post(tool("test_multiple_content_types", "{}", 11), "@S1@")).encode())
+    put("fuzz_http_mcp", "fixtures-poll", f(0) + (
+        post(tool("test_reconnection", "{}", 3), "@S1@") + "@C@"
+        + get("@S1@", "1-0") + "@C@" + get("@S1@", "1-0") + "@C@" + get("@S1@", "7-x")).encode())
     put("fuzz_http_mcp", "fixtures-ask", f(0) + (
         post(INIT_ASKABLE) + "@C@"
         + post(tool("test_elicitation", '{"message":"who?"}', 5), "@N@") + "@C@"
@@ -242,6 +245,11 @@ def sse_resume():
     put("fuzz_sse_resume", "overflow-id", bytes([3, 0, 1, 1, 0xff]) + b"18446744073709551616")
     put("fuzz_sse_resume", "big-backlog", bytes([8, 0] + [0x7f] * 60 + [0xff]) + b"0")
     put("fuzz_sse_resume", "not-a-number", bytes([1, 1, 1, 1, 0xff]) + b"+1")
+    # POST streams (0xfe polls test_reconnection, 0xfd lets its answer come): "N-M" ids
+    put("fuzz_sse_resume", "post-live", bytes([0, 0, 1, 0xfe, 1, 0xff]) + b"1-0")
+    put("fuzz_sse_resume", "post-kept", bytes([0, 0, 1, 0xfe, 0xfd, 1, 0xff]) + b"1-0")
+    put("fuzz_sse_resume", "post-read", bytes([0, 0, 0xfe, 0xfd, 0xff]) + b"1-1")
+    put("fuzz_sse_resume", "post-cap", bytes([0, 0] + [0xfe] * 9 + [0xfd, 0xfe, 0xff]) + b"10-0")
 
 
 def ctl():
