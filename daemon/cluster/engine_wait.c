@@ -310,7 +310,9 @@ static int skip_read(struct eng_op *op)
 	char channel[CLUSTER_WAKE_CHANNEL_MAX];
 	struct cluster_call_args a;
 
-	if (!eng_linger_fresh(e, op->chat_id, op->after) ||
+	/* timeout_s 0 answers after one read (its ack and cursor as read's); only a call that
+	 * waits parks here */
+	if (!op->timeout_ms || !eng_linger_fresh(e, op->chat_id, op->after) ||
 	    cluster_call_ack(&a, e->prefix, op->chat_id, true, op->after, true, op->after) < 0)
 		return -1;
 	/* Registered next to the placeholder, which then goes: the subscription never lapses. */

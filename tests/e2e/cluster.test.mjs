@@ -224,6 +224,30 @@ test('a chat read in a loop stays subscribed between waits (no SUBSCRIBE per mes
   assert.deepEqual(r.events.map((e) => e.params.message), ['while away']);
 });
 
+test('log notifications on a cluster: a request with a _meta logLevel gets the single node\'s notes, one without gets none', { skip }, async () => {
+  const [ca] = await clientsFor('ga', [0]);
+  const [cb] = await clientsFor('gb', [1]);
+  const got = [];
+  cb.client.setNotificationHandler('notifications/message', (n) => { got.push(n.params.data); });
+  const { a, b } = await pair('room', [ca], [cb]);
+  const meta = { 'io.modelcontextprotocol/logLevel': 'info' };
+  const wait = cb.client.callTool({ name: 'wait_for_message', arguments: { chat_id: b.chatId, after: b.next, timeout_s: 10 }, _meta: meta }, { timeout: 20_000 });
+  await sleep(200);
+  await a.send('noted');
+  const r = await wait;
+  assert.equal(r.structuredContent.events.length, 1);
+  b.next = r.structuredContent.next;
+  const sent = await cb.client.callTool({ name: 'send_message', arguments: { chat_id: b.chatId, room_id: b.roomId, message: 'back' }, _meta: meta }, { timeout: 10_000 });
+  assert.equal(sent.isError, undefined);
+  assert.deepEqual(got, ['1 new message from your partner', "Message delivered to your partner's mailbox"]);
+  // timeout_s 0 on a chat the node listens to answers at once (it never parks)
+  const t0 = Date.now();
+  await b.wait(b.next, 0);
+  assert.ok(Date.now() - t0 < 2000, `a wait with timeout_s 0 took ${Date.now() - t0} ms`);
+  assert.equal(got.length, 2, 'a request without a logLevel got notes');
+  assert.ok(!JSON.stringify(got).includes('noted') && !JSON.stringify(got).includes(b.chatId));
+});
+
 test('a Redis that hangs: calls answer unavailable within the command timeout, the loop keeps serving', { skip }, async () => {
   const [ca] = await clientsFor('ha', [0]);
   const [cb] = await clientsFor('hb', [1]);

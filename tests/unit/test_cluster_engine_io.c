@@ -342,6 +342,15 @@ static void test_wait_seen_doorbell(void)
 	msg = answer(f, 14);
 	expect_events(msg, 1, "m7", 7);
 	cJSON_Delete(msg);
+	/* timeout_s 0 never parks: it reads, even where the subscription says nothing is new */
+	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":7,\"timeout_s\":0}", 15);
+	CU_ASSERT_EQUAL(fr_count("ack"), 0);
+	c = take_read("7");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	reply_none(c, 7);
+	msg = answer(f, 15);
+	expect_events(msg, 0, NULL, 7);
+	cJSON_Delete(msg);
 	CU_ASSERT_EQUAL(fr_count("SUBSCRIBE"), 0);
 }
 
