@@ -12,6 +12,10 @@
 #   fixtures-next-2025, fixtures-next-2026  the same daemon, the newest suite on the 2025
 #                 wire (same baseline) and --requirements 2026-07-28
 #                 (conformance-baseline-fixtures-2026.yml)
+#   fixtures-next-2026-headers  the two SEP-2243 header scenarios against mcp-chatd-fixtures,
+#                 whose test_custom_headers mirrors parameters into Mcp-Param-* headers, so
+#                 http-custom-header-server-validation is scored passing there
+#                 (conformance-baseline-fixtures-2026.yml)
 #                 The binary comes from $CONFORMANCE_FIXTURES_DAEMON (tests/CMakeLists.txt sets
 #                 it when configured with -DMCPCHAT_CONFORMANCE_FIXTURES=ON); without it these
 #                 legs are skipped, unless named on the command line (then they fail).
@@ -95,10 +99,11 @@ for s in http-header-validation http-custom-header-server-validation; do
 		--spec-version 2026-07-28 --expected-failures "$B-2026.yml"
 done
 # The suite's fixtures built in: every scenario but those the baseline names must pass.
+# fixtures_leg GROUP NAME RUNNER-ARGS...: GROUP is the name on the command line.
 fixtures_leg() {
-	local name=$1
-	shift
-	want "$name" || return 0
+	local name=$2
+	want "$1" || return 0
+	shift 2
 	if [ -n "$FIXTURES" ] && [ -x "$FIXTURES" ]; then
 		DAEMON_CMD=("$FIXTURES" --conformance-fixtures)
 		leg "$name" "$@"
@@ -110,10 +115,15 @@ fixtures_leg() {
 		SUMMARY+=("$name: skipped (configure with -DMCPCHAT_CONFORMANCE_FIXTURES=ON)")
 	fi
 }
-fixtures_leg fixtures-2025 @URL@ --expected-failures "$B-fixtures.yml"
-fixtures_leg fixtures-next-2025 --next @URL@ --expected-failures "$B-fixtures.yml"
-fixtures_leg fixtures-next-2026 --next @URL@ --requirements 2026-07-28 \
+fixtures_leg fixtures-2025 fixtures-2025 @URL@ --expected-failures "$B-fixtures.yml"
+fixtures_leg fixtures-next-2025 fixtures-next-2025 --next @URL@ --expected-failures "$B-fixtures.yml"
+fixtures_leg fixtures-next-2026 fixtures-next-2026 --next @URL@ --requirements 2026-07-28 \
 	--expected-failures "$B-fixtures-2026.yml"
+# The pending header scenarios, one leg each, named by the group (as next-2026-headers).
+for s in http-header-validation http-custom-header-server-validation; do
+	fixtures_leg fixtures-next-2026-headers "fixtures-next-2026-$s" --next @URL@ --scenario "$s" \
+		--spec-version 2026-07-28 --expected-failures "$B-fixtures-2026.yml"
+done
 
 echo
 echo "=== conformance summary"
