@@ -243,7 +243,7 @@ int mcp_headers_scan(const struct mcp_tool *t, struct mcp_param_header **out, si
 {
 	cJSON *schema = cJSON_Parse(t->input_schema);
 	const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties"), *p;
-	size_t found = 0;
+	size_t found = 0, first = *n; /* this tool's entries start here */
 
 	*why = NULL;
 	cJSON_ArrayForEach(p, props) {
@@ -251,7 +251,8 @@ int mcp_headers_scan(const struct mcp_tool *t, struct mcp_param_header **out, si
 
 		if (!ann)
 			continue;
-		if ((*why = check_property(p, ann, *out, *n)))
+		/* No pointer arithmetic on an empty (NULL) list. */
+		if ((*why = check_property(p, ann, *n > first ? *out + first : NULL, *n - first)))
 			break;
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
 		(*out)[*n] = (struct mcp_param_header){ .tool = t, .param = xstrdup(p->string),

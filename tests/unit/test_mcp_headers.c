@@ -112,6 +112,9 @@ static void test_scan(void)
 	CU_ASSERT_STRING_EQUAL(ph[0].header, "Region");
 	CU_ASSERT_STRING_EQUAL(ph[2].header, "Dry-Run");
 	CU_ASSERT_PTR_EQUAL(ph[1].tool, &t);
+	/* Unique within a tool: another tool may use the same names. */
+	CU_ASSERT_EQUAL(mcp_headers_scan(&t, &ph, &n, &why), 0);
+	CU_ASSERT_EQUAL(n, 6);
 	mcp_headers_free(ph, n);
 
 	CU_ASSERT_EQUAL(scan("{\"type\":\"object\"}", &n), 0);
