@@ -15,6 +15,10 @@
 #                 wire (same baseline; plus its pending server-sse-polling, run alone as
 #                 fixtures-next-2025-sse-polling) and --requirements 2026-07-28
 #                 (conformance-baseline-fixtures-2026.yml)
+#   fixtures-next-2026-headers  the two SEP-2243 header scenarios against mcp-chatd-fixtures,
+#                 whose test_custom_headers mirrors parameters into Mcp-Param-* headers, so
+#                 http-custom-header-server-validation is scored passing there
+#                 (conformance-baseline-fixtures-2026.yml)
 #                 The binary comes from $CONFORMANCE_FIXTURES_DAEMON (tests/CMakeLists.txt sets
 #                 it when configured with -DMCPCHAT_CONFORMANCE_FIXTURES=ON); without it these
 #                 legs are skipped, unless named on the command line (then they fail).
@@ -98,7 +102,8 @@ for s in http-header-validation http-custom-header-server-validation; do
 		--spec-version 2026-07-28 --expected-failures "$B-2026.yml"
 done
 # The suite's fixtures built in: every scenario but those the baseline names must pass.
-# fixtures_leg NAME [--label LABEL] RUNNER-ARGS...: runs when NAME is wanted, reported as LABEL.
+# fixtures_leg NAME [--label LABEL] RUNNER-ARGS...: runs when NAME (the name on the command
+# line) is wanted, reported as LABEL.
 fixtures_leg() {
 	local name=$1 label=$1
 	shift
@@ -128,6 +133,11 @@ fixtures_leg fixtures-next-2025 --label fixtures-next-2025-sse-polling --next @U
 	--scenario server-sse-polling --spec-version 2025-11-25 --expected-failures "$B-fixtures.yml"
 fixtures_leg fixtures-next-2026 --next @URL@ --requirements 2026-07-28 \
 	--expected-failures "$B-fixtures-2026.yml"
+# The pending header scenarios, one leg each, named by the group (as next-2026-headers).
+for s in http-header-validation http-custom-header-server-validation; do
+	fixtures_leg fixtures-next-2026-headers --label "fixtures-next-2026-$s" --next @URL@ --scenario "$s" \
+		--spec-version 2026-07-28 --expected-failures "$B-fixtures-2026.yml"
+done
 
 echo
 echo "=== conformance summary"

@@ -240,6 +240,22 @@ static enum mcp_tool_status elicit_enums(struct mcp_tool_ctx *ctx)
 		"\"required\":[]}}");
 }
 
+/* SEP-2243 (2026-07-28): parameters mirrored into Mcp-Param-* headers, one of each type a
+ * header may carry; the server checks them against the arguments before the tool runs. */
+static enum mcp_tool_status custom_headers(struct mcp_tool_ctx *ctx)
+{
+	return content(ctx, "[" TEXT_BLOCK("The Mcp-Param headers matched the arguments.") "]");
+}
+
+#define HEADER_ARGS                                                                            \
+	"{\"type\":\"object\",\"properties\":{"                                                   \
+	"\"region\":{\"type\":\"string\",\"description\":\"Where to run\","                      \
+	"\"x-mcp-header\":\"Region\"},"                                                          \
+	"\"priority\":{\"type\":\"integer\",\"x-mcp-header\":\"Priority\"},"                      \
+	"\"dry_run\":{\"type\":\"boolean\",\"x-mcp-header\":\"Dry-Run\"},"                        \
+	"\"query\":{\"type\":\"string\",\"description\":\"Not mirrored\"}},"                     \
+	"\"required\":[\"region\"]}"
+
 #define STRING_ARG(n, d)                                                                       \
 	"{\"type\":\"object\",\"properties\":{\"" n "\":{\"type\":\"string\",\"description\":\"" d \
 	"\"}},\"required\":[\"" n "\"]}"
@@ -289,6 +305,8 @@ static const struct mcp_tool tools[] = {
 	{ "test_error_handling", NULL, "Always returns an error", NO_ARGS, NULL, error_handling },
 	{ "test_tool_with_progress", NULL, "Reports progress while it runs", NO_ARGS, NULL,
 	  with_progress },
+	{ "test_custom_headers", NULL, "Mirrors region, priority and dry_run into Mcp-Param-* "
+	  "headers (x-mcp-header)", HEADER_ARGS, NULL, custom_headers },
 	{ "json_schema_2020_12_tool", NULL, "A tool whose input schema uses JSON Schema 2020-12",
 	  "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\","
 	  "\"$defs\":{\"address\":{\"type\":\"object\",\"properties\":{\"street\":{\"type\":\"string\"},"

@@ -25,7 +25,11 @@ enum tracked {
 	H_IF_NONE_MATCH,
 	H_COUNT,
 	H_NONE = H_COUNT,
+	H_PARAM, /* an Mcp-Param-* header: kept in the params list, not by offset */
 };
+
+#define PARAM_PREFIX "mcp-param-"
+#define PARAM_PREFIX_LEN 10
 
 static const char *const tracked_names[H_COUNT] = {
 	[H_HOST] = "host",
@@ -58,7 +62,13 @@ struct http_conn {
 	size_t off[H_COUNT];
 	bool seen[H_COUNT];
 
-	char field[24]; /* current header name as sent; longer names are not tracked */
+	size_t param_name[HTTP_MAX_PARAMS], param_value[HTTP_MAX_PARAMS]; /* arena offsets */
+	uint8_t n_params;
+	bool params_dropped;
+
+	/* The current header name as sent; longer names are not tracked (room for an
+	 * Mcp-Param-* name of HTTP_PARAM_NAME_MAX). */
+	char field[PARAM_PREFIX_LEN + HTTP_PARAM_NAME_MAX + 1];
 	size_t field_len;
 	enum tracked cur;
 	size_t value_off;
@@ -161,6 +171,25 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	return 0;
 }
 
+/* An Mcp-Param-* header begins: its name goes into the arena, then its value. A header
+ * past the cap is not kept, and the request says so (params_dropped). */
+static int param_begin(struct http_conn *c)
+{
+	c->field_len = 0;
+	c->in_value = true;
+	if (c->n_params == HTTP_MAX_PARAMS) {
+		c->params_dropped = true;
+		return 0;
+	}
+	c->param_name[c->n_params] = c->arena_len;
+	if (arena_put(c, c->field + PARAM_PREFIX_LEN, strlen(c->field + PARAM_PREFIX_LEN)) < 0 ||
+	    arena_end_string(c) < 0)
+		return -1;
+	c->cur = H_PARAM;
+	c->value_off = c->arena_len;
+	return 0;
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
 	struct http_conn *c = conn_of(p);
@@ -186,6 +215,9 @@ static int on_header_field_complete(llhttp_t *p)
 		}
 		if (cur != H_NONE && name_is(c->field, tracked_names[cur], c->field_len))
 			c->cur = cur;
+		else if (c->field_len > PARAM_PREFIX_LEN &&
+			 name_is(c->field, PARAM_PREFIX, PARAM_PREFIX_LEN))
+			return param_begin(c);
 		c->expect_hdr = c->field_len == 6 && name_is(c->field, "expect", 6);
 	}
 	c->field_len = 0;
@@ -239,6 +271,8 @@ static int on_header_value_complete(llhttp_t *p)
 		c->expect_continue = true;
 	} else if (c->cur == H_ACCEPT) {
 		apply_accept(c, value);
+	} else if (c->cur == H_PARAM) {
+		c->param_value[c->n_params++] = c->value_off;
 	} else {
 		c->seen[c->cur] = true;
 		c->off[c->cur] = c->value_off;
@@ -319,6 +353,12 @@ static int on_message_complete(llhttp_t *p)
 	r->mcp_method = c->seen[H_MCP_METHOD] ? c->arena + c->off[H_MCP_METHOD] : NULL;
 	r->mcp_name = c->seen[H_MCP_NAME] ? c->arena + c->off[H_MCP_NAME] : NULL;
 	r->if_none_match = c->seen[H_IF_NONE_MATCH] ? c->arena + c->off[H_IF_NONE_MATCH] : NULL;
+	for (uint8_t i = 0; i < c->n_params; i++) {
+		r->params[i].name = c->arena + c->param_name[i];
+		r->params[i].value = c->arena + c->param_value[i];
+	}
+	r->n_params = c->n_params;
+	r->params_dropped = c->params_dropped;
 	r->keep_alive = llhttp_should_keep_alive(p);
 	if (c->body)
 		c->body[c->body_len] = '\0';
@@ -365,6 +405,8 @@ static void reset_request(struct http_conn *c)
 {
 	memset(&c->req, 0, sizeof(c->req));
 	memset(c->seen, 0, sizeof(c->seen));
+	c->n_params = 0;
+	c->params_dropped = false;
 	c->started = c->head_done = c->ready = false;
 	c->expect_continue = c->continue_sent = false;
 	c->head_bytes = 0;

@@ -11,6 +11,16 @@
 
 enum http_method_id { HTTP_M_GET, HTTP_M_POST, HTTP_M_DELETE, HTTP_M_HEAD, HTTP_M_OTHER };
 
+/* MCP 2026-07-28 mirrors tool arguments into "Mcp-Param-{Name}" headers: kept are the first
+ * HTTP_MAX_PARAMS of them whose name fits HTTP_PARAM_NAME_MAX (longer ones no tool declares,
+ * so they are never recognised and may be ignored). */
+#define HTTP_MAX_PARAMS 16
+#define HTTP_PARAM_NAME_MAX 64
+struct http_param {
+	const char *name;  /* the part after "Mcp-Param-", as sent (compare without case) */
+	const char *value; /* without surrounding whitespace */
+};
+
 struct http_request {
 	enum http_method_id method;
 	const char *method_name;
@@ -25,6 +35,9 @@ struct http_request {
 	const char *mcp_method; /* MCP 2026-07-28 mirrors of the body's method and name */
 	const char *mcp_name;
 	const char *if_none_match; /* the page's revalidation (web/static) */
+	struct http_param params[HTTP_MAX_PARAMS];
+	uint8_t n_params;
+	bool params_dropped; /* more Mcp-Param-* headers came than are kept */
 	bool has_accept;
 	bool accept_json; /* Accept admits application/json */
 	bool accept_sse;  /* Accept admits text/event-stream */

@@ -114,6 +114,12 @@ void mcp_sessions_remove(struct mcp_sessions *t, struct mcp_session *s);
 /* Fills buf with random bytes from getrandom; 0 or -errno. */
 int mcp_random(void *buf, size_t len);
 
+/* A tool parameter mirrored into an Mcp-Param-{header} header (its schema's "x-mcp-header"). */
+struct mcp_param_header {
+	const struct mcp_tool *tool;
+	char *param, *header;
+};
+
 struct mcp_server {
 	const struct config *cfg;
 	struct timer_heap *timers;
@@ -121,6 +127,8 @@ struct mcp_server {
 	const struct mcp_tool *tools;
 	size_t n_tools;
 	char *tools_list; /* the tools/list result, built when the tools change */
+	struct mcp_param_header *param_headers; /* every tool's, built with tools_list */
+	size_t n_param_headers;
 	const struct mcp_resource *resources;
 	size_t n_resources;
 	const struct mcp_prompt *prompts;
@@ -311,5 +319,21 @@ void mcp_input_missing(struct mcp_answer *a);
 uint8_t mcp_client_caps(const cJSON *caps);
 /* Builds the tools/list result for the tools set now (srv->tools_list). */
 void mcp_methods_build_tools_list(struct mcp_server *srv);
+
+/* headers.c: the 2026-07-28 header mirrors. Mcp-Method, Mcp-Name and a tools/call's
+ * Mcp-Param-* headers against the body: NULL when they agree, else why (a static string or
+ * written into why[len]) for a 400 -32020 HeaderMismatch. */
+const char *mcp_headers_check(const struct mcp_server *srv, const struct http_request *req,
+			      const char *method, const cJSON *params, char *why, size_t len);
+/* A mirrored value: 0 literal (plain visible ASCII), 1 decoded from "=?base64?...?="
+ * (*out malloc'd, NUL-terminated, *out_len bytes), -EINVAL invalid characters or base64. */
+int mcp_headers_decode(const char *v, char **out, size_t *out_len);
+/* Appends t's annotated parameters to out[n] (grown with xrealloc). -EINVAL with *why when an
+ * x-mcp-header breaks a rule of the Schema Extension (or is nested: not supported). */
+int mcp_headers_scan(const struct mcp_tool *t, struct mcp_param_header **out, size_t *n,
+		     const char **why);
+void mcp_headers_free(struct mcp_param_header *ph, size_t n);
+/* Rebuilds srv->param_headers from every tool; aborts on an invalid definition (a bug). */
+void mcp_headers_build(struct mcp_server *srv);
 
 #endif

@@ -101,6 +101,7 @@ void mcp_methods_build_tools_list(struct mcp_server *srv)
 	buf_puts(&b, "]}");
 	free(srv->tools_list);
 	srv->tools_list = buf_take(&b);
+	mcp_headers_build(srv);
 }
 
 void mcp_methods_run_tool(struct mcp_server *srv, struct mcp_session *s, const struct mcp_tool *t,

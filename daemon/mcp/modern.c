@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/b64url.h"
 #include "util/log.h"
 
 /* The stateless revision, MCP 2026-07-28, on the same /mcp as the 2025 sessions: each POST
@@ -65,35 +64,6 @@ static enum mcp_disposition fail(struct mcp_sink *sink, const struct http_reques
 	return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 }
 
-/* Mirrored values are visible ASCII and spaces; anything else, a tab included, travels in
- * the "=?base64?...?=" form (streamable-http, Value Encoding). */
-static bool header_value_ok(const char *v)
-{
-	for (; *v; v++)
-		if (*v < 0x20 || *v > 0x7e)
-			return false;
-	return true;
-}
-
-/* Does the Mcp-Name header say body (decoding the "=?base64?...?=" form first)? */
-static bool name_matches(const char *header, const char *body)
-{
-	size_t hlen = strlen(header), blen = strlen(body), n;
-	uint8_t *raw;
-	bool same;
-
-	if (hlen < 11 || strncmp(header, "=?base64?", 9) != 0 ||
-	    strcmp(header + hlen - 2, "?=") != 0)
-		return strcmp(header, body) == 0;
-	if (b64url_decoded_len(hlen - 11) < blen)
-		return false;
-	raw = xmalloc(b64url_decoded_len(hlen - 11) + 1);
-	same = b64url_decode_std(header + 9, hlen - 11, raw, &n) == 0 && n == blen &&
-	       memcmp(raw, body, n) == 0;
-	free(raw);
-	return same;
-}
-
 /* The request's _meta: -32602 for a missing required field (basic/index, _meta). */
 static const char *check_meta(const cJSON *params, const char **version)
 {
@@ -115,43 +85,13 @@ static const char *check_meta(const cJSON *params, const char **version)
 	return NULL;
 }
 
-/* Mcp-Method and Mcp-Name against the body (Server Validation): NULL when they agree. */
-static const char *check_headers(const struct http_request *req, const char *method,
-				 const cJSON *params, char *why, size_t len)
-{
-	const char *field = NULL;
-	const cJSON *v;
-
-	if (!req->mcp_method)
-		return "Header mismatch: the Mcp-Method header is required";
-	if (!header_value_ok(req->mcp_method) || strcmp(req->mcp_method, method) != 0)
-		return "Header mismatch: the Mcp-Method header does not match the body's method";
-	if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0)
-		field = "name";
-	else if (strcmp(method, "resources/read") == 0)
-		field = "uri";
-	v = field ? cJSON_GetObjectItemCaseSensitive(params, field) : NULL;
-	if (!cJSON_IsString(v))
-		return NULL; /* nothing to mirror: the method itself refuses the params */
-	if (!req->mcp_name) {
-		snprintf(why, len, "Header mismatch: the Mcp-Name header is required for %s (params.%s)",
-			 method, field);
-		return why;
-	}
-	if (!header_value_ok(req->mcp_name) || !name_matches(req->mcp_name, v->valuestring)) {
-		snprintf(why, len, "Header mismatch: the Mcp-Name header does not match params.%s",
-			 field);
-		return why;
-	}
-	return NULL;
-}
-
 /* Validates the envelope of one request; on a refusal *d is set and false returned. */
-static bool valid_request(const struct http_request *req, struct mcp_sink *sink,
-			  const struct jsonrpc_fields *f, enum mcp_disposition *d)
+static bool valid_request(const struct mcp_server *srv, const struct http_request *req,
+			  struct mcp_sink *sink, const struct jsonrpc_fields *f,
+			  enum mcp_disposition *d)
 {
 	const char *version, *why;
-	char text[160];
+	char text[256];
 
 	if ((why = check_meta(f->params, &version))) {
 		*d = fail(sink, req, 400, f->id, JSONRPC_INVALID_PARAMS, NULL, "Invalid params: %s", why);
@@ -173,7 +113,8 @@ static bool valid_request(const struct http_request *req, struct mcp_sink *sink,
 		free(data);
 		return false;
 	}
-	if ((why = check_headers(req, f->method->valuestring, f->params, text, sizeof(text)))) {
+	if ((why = mcp_headers_check(srv, req, f->method->valuestring, f->params, text,
+				     sizeof(text)))) {
 		*d = fail(sink, req, 400, f->id, MCP_HEADER_MISMATCH, NULL, "%s", why);
 		return false;
 	}
@@ -265,7 +206,7 @@ enum mcp_disposition mcp_modern_post(struct mcp_server *srv, const struct http_r
 		mcp_reply_accepted(sink, req->keep_alive);
 		return req->keep_alive ? MCP_DONE : MCP_CLOSE;
 	}
-	if (!valid_request(req, sink, &f, &d))
+	if (!valid_request(srv, req, sink, &f, &d))
 		return d;
 	return answer(srv, req, sink, &f);
 }

@@ -80,6 +80,7 @@ void mcp_server_free(struct mcp_server *srv)
 	buf_free(&srv->scratch_body);
 	free(srv->tools_list);
 	mcp_state_used_free(srv->state_used);
+	mcp_headers_free(srv->param_headers, srv->n_param_headers);
 	free(srv);
 }
 

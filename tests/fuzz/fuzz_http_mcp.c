@@ -7,7 +7,15 @@
  *   @S0@..@S3@  ids of four live sessions (re-created when they end)
  *   @H0@..@H3@  their admin handles      @R0@..@R3@  their current room id
  *   @L0@..@L3@  their mailbox's last seq @N@        the newest session's id
- *   @I0@..@I3@  their chat_id (what a 2026-07-28 request names the same chat by) */
+ *   @I0@..@I3@  their chat_id (what a 2026-07-28 request names the same chat by)
+ *   @A@         the id of the newest request the server sent a client (mcp_tool_ask), so a
+ *               response can answer it, or miss it on purpose ("@A@0", "\"@A@\"")
+ *   @Q0@..@Q3@  the newest requestState the server sent on this input's connections: as
+ *               sent, tampered (one character changed), truncated (half), and expired (its
+ *               expiry moved into the past and sealed again with the server's key, so only
+ *               the expiry check refuses it); "none" before any
+ * "@T@" also starts a new connection, after a jump past every deadline (a parked call to a
+ * client ends unanswered, so a response can come late). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +27,8 @@
 #include "http/request.h"
 #include "http/response.h"
 #include "mcp/jsonrpc.h"
+#include "util/b64url.h"
+#include "util/sha256.h"
 #include "web/static.h"
 
 #define MAX_CONNS 8
@@ -90,12 +100,90 @@ static struct mcp_session *slot(int i)
 
 /* Placeholders */
 
-static size_t expand_one(const char *p, size_t left, char *val, size_t cap)
+/* The newest requestState in the bytes sent on this input's connections: *len chars, or
+ * NULL. */
+static const char *newest_state(size_t *len)
+{
+	static const char key[] = "\"requestState\":\"";
+	const char *found = NULL;
+
+	for (int i = 0; i < G.n_conns; i++) {
+		const struct buf *log = &G.conns[i].sink.log;
+		const char *p = log->p, *end, *q;
+
+		if (!p)
+			continue;
+		end = p + log->len;
+		while ((q = memmem(p, (size_t)(end - p), key, sizeof(key) - 1))) {
+			p = q + sizeof(key) - 1;
+			found = p;
+			*len = 0;
+			while (p + *len < end && p[*len] != '"')
+				(*len)++;
+		}
+	}
+	return found;
+}
+
+/* The same state, valid in every way but its expiry, now in the past (state.c's layout:
+ * version, expiry (8 bytes, big-endian), digest, data, then the HMAC of all that). */
+static void expired_state(const char *tok, size_t len, struct buf *b)
+{
+	uint8_t *raw = malloc(b64url_decoded_len(len) + 1);
+	char *out;
+	size_t n;
+
+	FZ_CHECK(raw, "malloc");
+	if (b64url_decode(tok, len, raw, &n) != 0 || n < 1 + 8 + 2 * SHA256_LEN) {
+		buf_append(b, tok, len);
+		free(raw);
+		return;
+	}
+	memset(raw + 1, 0, 8);
+	raw[8] = 1;
+	hmac_sha256(G.w.srv->state_key, MCP_STATE_KEY_LEN, raw, n - SHA256_LEN,
+		    raw + n - SHA256_LEN);
+	out = malloc(b64url_encoded_len(n) + 1);
+	FZ_CHECK(out, "malloc");
+	b64url_encode(raw, n, out);
+	buf_puts(b, out);
+	free(out);
+	free(raw);
+}
+
+static void state_variant(int v, struct buf *b)
+{
+	size_t len = 0, at = b->len;
+	const char *tok = newest_state(&len);
+
+	if (!tok) {
+		buf_puts(b, "none");
+		return;
+	}
+	if (v == 3) {
+		expired_state(tok, len, b);
+		return;
+	}
+	buf_append(b, tok, v == 2 ? len / 2 : len);
+	if (v == 1 && len)
+		b->p[at + len / 2] = b->p[at + len / 2] == 'A' ? 'B' : 'A';
+}
+
+static size_t expand_one(const char *p, size_t left, char *val, size_t cap, struct buf *b)
 {
 	struct chat_status st;
 	struct mcp_session *s;
 	int i;
 
+	if (left >= 3 && memcmp(p, "@A@", 3) == 0) {
+		snprintf(val, cap, "%llu", (unsigned long long)G.w.srv->ask_seq);
+		return 3;
+	}
+	if (left >= 4 && p[1] == 'Q' && p[2] >= '0' && p[2] <= '3' && p[3] == '@') {
+		val[0] = '\0';
+		state_variant(p[2] - '0', b);
+		return 4;
+	}
 	if (left >= 3 && memcmp(p, "@N@", 3) == 0) {
 		s = (&G.w.srv->sessions)->all;
 		snprintf(val, cap, "%s", s ? s->id : "none");
@@ -126,7 +214,7 @@ static void expand_into(struct buf *b, const char *p, size_t len)
 {
 	for (size_t i = 0; i < len;) {
 		char val[96];
-		size_t n = p[i] == '@' ? expand_one(p + i, len - i, val, sizeof(val)) : 0;
+		size_t n = p[i] == '@' ? expand_one(p + i, len - i, val, sizeof(val), b) : 0;
 
 		if (n) {
 			buf_puts(b, val);
@@ -347,10 +435,17 @@ static void run_deadlines(void)
 
 static void close_all(void)
 {
+	/* FZ_TRACE=1: every connection's response bytes, to see what a seed reaches. */
+	bool trace = getenv("FZ_TRACE") != NULL;
+
 	for (int i = 0; i < G.n_conns; i++) {
 		struct conn *c = &G.conns[i];
 
 		conn_close(c);
+		if (trace) {
+			fprintf(stderr, "--- connection %d ---\n", i);
+			fz_dump(c->sink.log.p ? c->sink.log.p : "", c->sink.log.len);
+		}
 		fz_sink_finish(&c->sink);
 		http_conn_free(c->http);
 		free(c->data);
@@ -358,12 +453,32 @@ static void close_all(void)
 	G.n_conns = 0;
 }
 
+/* Time passes (@T@): every parked call reaches its deadline. Keep-alives are slowed for the
+ * jump, so a 1 ms one cannot re-arm within it forever. */
+static void jump_time(void)
+{
+	uint32_t keepalive = G.w.cfg.sse_keepalive_ms;
+
+	G.w.cfg.sse_keepalive_ms = 3600u * 1000;
+	timer_run(&G.w.heap, timer_now_ms() + 301 * 1000);
+	settle();
+	G.w.cfg.sse_keepalive_ms = keepalive;
+}
+
+/* The first "@C@" or "@T@" in p, or NULL. */
+static const char *next_sep(const char *p, size_t len)
+{
+	const char *c = memmem(p, len, "@C@", 3), *t = memmem(p, len, "@T@", 3);
+
+	return !c ? t : !t ? c : c < t ? c : t;
+}
+
 /* Input */
 
 static void run_input(const char *p, size_t len)
 {
 	while (len && G.n_conns < MAX_CONNS) {
-		const char *sep = memmem(p, len, "@C@", 3);
+		const char *sep = next_sep(p, len);
 		size_t n = sep ? (size_t)(sep - p) : len;
 		struct conn *c = &G.conns[G.n_conns++];
 
@@ -372,6 +487,8 @@ static void run_input(const char *p, size_t len)
 		settle();
 		if (!sep)
 			break;
+		if (sep[1] == 'T')
+			jump_time();
 		p += n + 3;
 		len -= n + 3;
 	}

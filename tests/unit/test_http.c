@@ -373,6 +373,49 @@ static void test_trailing_whitespace_trimmed(void)
 	http_conn_free(c);
 }
 
+/* Mcp-Param-* headers (MCP 2026-07-28): every one kept by its name after the prefix, as
+ * sent, with its value trimmed; a name too long to be declared is not kept; past the cap
+ * the request says some were dropped, and the next request starts with none. */
+static void test_mcp_param_headers(void)
+{
+	char in[2048], name[80];
+	struct http_conn *c = new_conn();
+	const struct http_request *r;
+	size_t n, used;
+
+	memset(name, 'n', HTTP_PARAM_NAME_MAX + 1);
+	name[HTTP_PARAM_NAME_MAX + 1] = '\0';
+	n = (size_t)snprintf(in, sizeof(in), "POST / HTTP/1.1\r\nmcp-param-region:  us-west1 \r\n"
+			     "MCP-PARAM-Dry-Run: true\r\nMcp-Param-: empty\r\nMcp-Param-%s: long\r\n"
+			     "Mcp-Param-Region: =?base64?SGVsbG8=?=\r\nContent-Length: 0\r\n\r\n", name);
+	r = parse_one(c, in);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL_FATAL(r->n_params, 3);
+	CU_ASSERT_STRING_EQUAL(r->params[0].name, "region");
+	CU_ASSERT_STRING_EQUAL(r->params[0].value, "us-west1");
+	CU_ASSERT_STRING_EQUAL(r->params[1].name, "Dry-Run");
+	CU_ASSERT_STRING_EQUAL(r->params[1].value, "true");
+	CU_ASSERT_STRING_EQUAL(r->params[2].name, "Region");
+	CU_ASSERT_STRING_EQUAL(r->params[2].value, "=?base64?SGVsbG8=?=");
+	CU_ASSERT_FALSE(r->params_dropped);
+	http_conn_next(c);
+	n = (size_t)snprintf(in, sizeof(in), "GET / HTTP/1.1\r\n");
+	for (int i = 0; i <= HTTP_MAX_PARAMS; i++)
+		n += (size_t)snprintf(in + n, sizeof(in) - n, "Mcp-Param-P%d: %d\r\n", i, i);
+	snprintf(in + n, sizeof(in) - n, "Host: h\r\n\r\n");
+	CU_ASSERT_EQUAL_FATAL(feed(c, in, &used), HTTP_FEED_REQUEST);
+	r = http_conn_request(c);
+	CU_ASSERT_EQUAL(r->n_params, HTTP_MAX_PARAMS);
+	CU_ASSERT_TRUE(r->params_dropped);
+	CU_ASSERT_STRING_EQUAL(r->params[HTTP_MAX_PARAMS - 1].value, "15");
+	CU_ASSERT_STRING_EQUAL(r->host, "h");
+	http_conn_next(c);
+	CU_ASSERT_EQUAL_FATAL(feed(c, "GET / HTTP/1.1\r\n\r\n", &used), HTTP_FEED_REQUEST);
+	CU_ASSERT_EQUAL(http_conn_request(c)->n_params, 0);
+	CU_ASSERT_FALSE(http_conn_request(c)->params_dropped);
+	http_conn_free(c);
+}
+
 /* Parses a GET with the given Accept lines and checks the three flags. */
 static void check_accept(const char *accept_lines, bool has, bool json, bool sse)
 {
@@ -478,6 +521,7 @@ static const struct unit_test request_tests[] = {
 	{ "tracked headers, any case", test_tracked_headers_case_insensitive },
 	{ "header value whitespace", test_header_value_whitespace },
 	{ "trailing OWS trimmed", test_trailing_whitespace_trimmed },
+	{ "Mcp-Param-* headers", test_mcp_param_headers },
 	{ "Accept flags", test_accept_flags },
 	{ "keep-alive", test_keep_alive },
 	{ "buffers reused", test_requests_reuse_buffers },

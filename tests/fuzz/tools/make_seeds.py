@@ -189,9 +189,62 @@ def http_mcp_fixtures():
     put("fuzz_http_mcp", "fixtures-ask", f(0) + (
         post(INIT_ASKABLE) + "@C@"
         + post(tool("test_elicitation", '{"message":"who?"}', 5), "@N@") + "@C@"
-        + post('{"jsonrpc":"2.0","id":1,"result":{"action":"accept","content":{"username":"u"}}}', "@N@")
+        + post(reply("@A@", ELICITED), "@N@")
         + "@C@" + post(tool("test_sampling", '{"prompt":"hi"}', 6), "@N@") + "@C@"
-        + post('{"jsonrpc":"2.0","id":2,"error":{"code":-1,"message":"no"}}', "@N@")).encode())
+        + post('{"jsonrpc":"2.0","id":@A@,"error":{"code":-1,"message":"no"}}', "@N@")).encode())
+    http_mcp_replies()
+
+
+ELICITED = '{"action":"accept","content":{"username":"u"}}'
+
+
+def reply(id, result):
+    return f'{{"jsonrpc":"2.0","id":{id},"result":{result}}}'
+
+
+def http_mcp_replies():
+    """Client responses to a parked request of the server's (mcp_tool_ask, 2025 sessions):
+    unknown ids, the same id twice, after the deadline or a cancellation, from another
+    session, malformed results and errors."""
+    f = lambda flags, seed=7: bytes([flags, seed])
+    el = tool("test_elicitation", '{"message":"who?"}', 5)
+    put("fuzz_http_mcp", "ask-reply-ids", f(0) + (
+        post(INIT_ASKABLE) + "@C@" + post(el, "@N@") + "@C@"
+        # Ids it never sent: another number, the right digits as a string, null, a fraction.
+        + post(reply("@A@0", ELICITED), "@N@") + post(reply('"@A@"', ELICITED), "@N@")
+        + post(reply("null", ELICITED), "@N@") + post(reply("@A@.5", ELICITED), "@N@")
+        + post(reply("-@A@", ELICITED), "@N@") + post(reply("1e400", ELICITED), "@N@")
+        # From another session: not that session's call.
+        + post(reply("@A@", ELICITED), "@S0@")
+        # The answer, then the same id again (the call is gone: ignored).
+        + post(reply("@A@", ELICITED), "@N@") + post(reply("@A@", ELICITED), "@N@")
+        + post('{"jsonrpc":"2.0","id":@A@,"error":{"code":-1,"message":"late"}}', "@N@")).encode())
+    put("fuzz_http_mcp", "ask-reply-malformed", f(0) + (
+        post(INIT_ASKABLE) + "@C@" + post(el, "@N@") + "@C@"
+        + post(reply("@A@", "[]"), "@N@") + "@C@"
+        + post(tool("test_sampling", '{"prompt":"hi"}', 6), "@N@") + "@C@"
+        + post('{"jsonrpc":"2.0","id":@A@,"error":"no"}', "@N@")
+        + post('{"jsonrpc":"2.0","id":@A@,"result":{},"error":{"code":1,"message":"x"}}', "@N@")
+        + post('{"jsonrpc":"2.0","id":@A@}', "@N@")
+        + post('{"jsonrpc":"2.0","id":@A@,"result":"text"}', "@N@")
+        + post('{"jsonrpc":"2.0","id":@A@,"result":{"content":{"type":"text","text":5}}}', "@N@")
+        + "@C@" + post(tool("test_elicitation_sep1330_enums", "{}", 7), "@N@") + "@C@"
+        + post(reply("@A@", '{"action":"accept","content":{"untitledSingle":["x"],"legacyEnum":7}}'),
+               "@N@")).encode())
+    put("fuzz_http_mcp", "ask-reply-late", f(0) + (
+        # Past the deadline (@T@): the call ended unanswered; the answer finds nothing.
+        post(INIT_ASKABLE) + "@C@" + post(el, "@N@") + "@T@" + post(reply("@A@", ELICITED), "@N@")
+        # Cancelled by the client: the same.
+        + "@C@" + post(tool("test_sampling", '{"prompt":"hi"}', 6), "@N@") + "@C@"
+        + post('{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":6}}', "@N@")
+        + post(reply("@A@", '{"role":"assistant","content":{"type":"text","text":"x"}}'), "@N@")
+        # The session ends while a call waits for its client.
+        + "@C@" + post(tool("test_elicitation", '{"message":"again"}', 8), "@N@") + "@C@"
+        + delete("@N@") + post(reply("@A@", ELICITED), "@N@")).encode())
+    put("fuzz_http_mcp", "ask-reply-batch", f(0) + (
+        post(INIT_ASKABLE.replace("2025-11-25", "2025-03-26")) + "@C@" + post(el, "@N@") + "@C@"
+        + post(f'[{reply("@A@0", ELICITED)},{reply("@A@", ELICITED)},{reply("@A@", ELICITED)}]',
+               "@N@")).encode())
 
 
 META_ASK = META.replace('"io.modelcontextprotocol/clientCapabilities":{}',
@@ -234,6 +287,75 @@ def http_mcp_input():
         + mask("tools/call", "test_input_required_result_tampered_state",
                '"inputResponses":{"confirm":{"action":"accept","content":{"ok":true}}},'
                '"requestState":"AQAAAAAAAAAA-TAMPERED",', 23)).encode())
+
+
+def mretry(name, extra, id, args="{}", method="tools/call"):
+    """A 2026-07-28 retry of name with extra params (inputResponses, requestState)."""
+    a = f'"arguments":{args},' if method == "tools/call" else ""
+    body = f'{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{{"name":"{name}",{a}{extra}{META_ASK}}}}}'
+    return post(body, extra=f"Mcp-Method: {method}\r\nMcp-Name: {name}\r\n", version=V26)
+
+
+def http_mcp_states():
+    """input_required retries with the server's own requestState (@Q0@), tampered (@Q1@),
+    truncated (@Q2@), expired but genuinely sealed (@Q3@), on another call, and malformed
+    inputResponses beside a genuine state."""
+    f = lambda flags, seed=7: bytes([flags, seed])
+    el = "test_input_required_result_elicitation"
+    st = lambda q: ANSWER + f',"requestState":"{q}",'
+    put("fuzz_http_mcp", "modern-state-tamper", f(0) + (
+        mask("tools/call", el, "", 1) + "@C@"
+        + mretry(el, st("@Q1@"), 2) + mretry(el, st("@Q2@"), 3) + mretry(el, st("@Q3@"), 4)
+        + mretry(el, st("@Q0@"), 5, '{"x":1}')
+        + mretry("test_input_required_result_request_state", st("@Q0@"), 6)
+        + mretry("test_input_required_result_prompt", st("@Q0@"), 7, method="prompts/get")
+        + mretry(el, '"inputResponses":[],"requestState":"@Q0@",', 8)
+        + mretry(el, '"inputResponses":{"user_name":[]},"requestState":"@Q0@",', 9)
+        + mretry(el, '"inputResponses":{"user_name":{"action":7}},"requestState":"@Q0@",', 10)
+        + mretry(el, '"requestState":"@Q0@@Q0@",', 11)
+        + mretry(el, st("@Q0@"), 12)
+        # A JSON-RPC response on the stateless path (it has no server requests): refused.
+        + post('{"jsonrpc":"2.0","id":@A@,"result":{}}', extra="Mcp-Method: tools/call\r\n",
+               version=V26)).encode())
+    mr = "test_input_required_result_multi_round"
+    put("fuzz_http_mcp", "modern-state-rounds", f(0) + (
+        mask("tools/call", mr, "", 1) + "@C@"
+        + mretry(mr, '"inputResponses":{"step1":{"action":"accept","content":{"name":"N"}}},'
+                 '"requestState":"@Q0@",', 2) + "@C@"
+        + mretry(mr, '"inputResponses":{"step2":{"action":"accept","content":{"color":"c"}}},'
+                 '"requestState":"@Q3@",', 3)
+        + mretry(mr, '"inputResponses":{"step1":{"action":"decline"}},"requestState":"@Q1@",', 4)
+        + mretry(mr, '"inputResponses":{"step2":{"action":"accept","content":{"color":"c"}}},'
+                 '"requestState":"@Q0@",', 5) + "@C@"
+        + mask("tools/call", "test_input_required_result_request_state", "", 6) + "@C@"
+        + mretry("test_input_required_result_request_state",
+                 '"inputResponses":{"confirm":{"action":"accept","content":{"ok":true}}},'
+                 '"requestState":"@Q0@",', 7)
+        + mretry("test_input_required_result_request_state",
+                 '"inputResponses":{"confirm":{"action":"accept","content":{"ok":true}}},'
+                 '"requestState":"@Q2@",', 8)).encode())
+
+
+def http_mcp_param_headers():
+    """SEP-2243 Mcp-Param-* headers for the fixture test_custom_headers."""
+    f = lambda flags, seed=7: bytes([flags, seed])
+    ch = "test_custom_headers"
+
+    def call(args, params, id):
+        body = f'{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{ch}","arguments":{args},{META}}}}}'
+        return post(body, extra=f"Mcp-Method: tools/call\r\nMcp-Name: {ch}\r\n" + params, version=V26)
+    put("fuzz_http_mcp", "modern-param-headers", f(0) + (
+        call('{"region":"us-west1","priority":3,"dry_run":true}',
+             "Mcp-Param-Region: us-west1\r\nmcp-param-priority: 3.0\r\nMCP-PARAM-DRY-RUN: true\r\n", 1)
+        + call('{"region":"Hello"}', "Mcp-Param-Region: =?base64?SGVsbG8=?=\r\n", 2)
+        + call('{"region":"Hello"}', "Mcp-Param-Region: =?base64?SGVsbG8?=\r\n", 3)
+        + call('{"region":"Hello"}', "Mcp-Param-Region: =?base64?SGVs!!!bG8=?=\r\n", 4)
+        + call('{"region":"r"}', "", 5)
+        + call('{"region":null}', "Mcp-Param-Region: r\r\n", 6)
+        + call('{"region":"r"}', "Mcp-Param-Region: r\r\nMcp-Param-Region: r\r\n", 7)
+        + call('{"region":"r"}', "".join(f"Mcp-Param-P{i}: {i}\r\n" for i in range(17)), 8)
+        + call('{"region":"r","priority":1e400}', "Mcp-Param-Region: r\r\nMcp-Param-Priority: 1e400\r\n", 9)
+        ).encode())
 
 
 def sse_resume():
@@ -283,6 +405,8 @@ if __name__ == "__main__":
     http_mcp_modern()
     http_mcp_fixtures()
     http_mcp_input()
+    http_mcp_states()
+    http_mcp_param_headers()
     sse_resume()
     ctl()
     config()
