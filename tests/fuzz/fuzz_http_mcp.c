@@ -126,7 +126,7 @@ static const char *newest_state(size_t *len)
 }
 
 /* The same state, valid in every way but its expiry, now in the past (state.c's layout:
- * version, expiry (8 bytes, big-endian), digest, data, then the HMAC of all that). */
+ * version, expiry (8 bytes, big-endian), nonce, digest, data, then the HMAC of all that). */
 static void expired_state(const char *tok, size_t len, struct buf *b)
 {
 	uint8_t *raw = malloc(b64url_decoded_len(len) + 1);
@@ -134,7 +134,7 @@ static void expired_state(const char *tok, size_t len, struct buf *b)
 	size_t n;
 
 	FZ_CHECK(raw, "malloc");
-	if (b64url_decode(tok, len, raw, &n) != 0 || n < 1 + 8 + 2 * SHA256_LEN) {
+	if (b64url_decode(tok, len, raw, &n) != 0 || n < 1 + 8 + MCP_STATE_NONCE_LEN + 2 * SHA256_LEN) {
 		buf_append(b, tok, len);
 		free(raw);
 		return;
