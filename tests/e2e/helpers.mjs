@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -112,6 +113,20 @@ export async function startDaemon(extraArgs = [], { readyTimeoutMs = 10_000, env
   };
   return daemon;
 }
+
+/** mcp-chatd-fixtures (the conformance fixtures build), or why its tests are skipped. */
+const FIXTURES = process.env.MCPCHATD_FIXTURES;
+export const FIXTURES_SKIP = FIXTURES && existsSync(FIXTURES) ? false : 'mcp-chatd-fixtures not built (-DMCPCHAT_CONFORMANCE_FIXTURES=ON)';
+
+/** A mcp-chatd-fixtures --conformance-fixtures of the test's own, stopped after it. */
+export async function fixturesDaemon(t) {
+  const d = await startDaemon(['--conformance-fixtures'], { binary: FIXTURES });
+  t.after(() => d.stop());
+  return d;
+}
+
+/** The text blocks of a tool result, joined. */
+export const textOf = (r) => r.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
 
 /**
  * Connects an official SDK client to `url`. Collects every chat notification into

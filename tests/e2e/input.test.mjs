@@ -6,24 +6,14 @@
 // sealed requestState). The chat itself asks nobody (README: where the chat uses them).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
-import { startDaemon, withTimeout } from './helpers.mjs';
+import { FIXTURES_SKIP, fixturesDaemon, textOf, withTimeout } from './helpers.mjs';
 import { MODERN_VERSION } from './modern-helpers.mjs';
 
-const FIXTURES = process.env.MCPCHATD_FIXTURES;
-const skip = FIXTURES && existsSync(FIXTURES) ? false : 'mcp-chatd-fixtures not built (-DMCPCHAT_CONFORMANCE_FIXTURES=ON)';
-
-async function fixturesDaemon(t) {
-  const d = await startDaemon(['--conformance-fixtures'], { binary: FIXTURES });
-  t.after(() => d.stop());
-  return d;
-}
-
-const textOf = (r) => r.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+const skip = FIXTURES_SKIP;
 
 test('2025: an elicitation answered by an SDK v1 client reaches the tool, once', { skip, timeout: 30_000 }, async (t) => {
   const d = await fixturesDaemon(t);

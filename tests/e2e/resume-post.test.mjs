@@ -6,21 +6,11 @@
 // ids that name no resumable stream refused with 400 (not 404: the session is still there).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startDaemon, withTimeout } from './helpers.mjs';
+import { FIXTURES_SKIP, fixturesDaemon, textOf, withTimeout } from './helpers.mjs';
 
-const FIXTURES = process.env.MCPCHATD_FIXTURES;
-const skip = FIXTURES && existsSync(FIXTURES) ? false : 'mcp-chatd-fixtures not built (-DMCPCHAT_CONFORMANCE_FIXTURES=ON)';
-
-async function fixturesDaemon(t) {
-  const d = await startDaemon(['--conformance-fixtures'], { binary: FIXTURES });
-  t.after(() => d.stop());
-  return d;
-}
-
-const textOf = (r) => r.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+const skip = FIXTURES_SKIP;
 
 test('SDK v1: the answer of a call whose POST stream the server closed comes on the resuming GET', { skip, timeout: 30_000 }, async (t) => {
   const d = await fixturesDaemon(t);
