@@ -406,7 +406,9 @@ struct mcp_pending *mcp_tool_defer(struct mcp_tool_ctx *ctx)
 	call = xcalloc(1, sizeof(*call));
 	call->srv = ctx->srv;
 	call->modern = ctx->modern;
-	call->log_meta = ctx->log_meta;
+	/* The level the request was made under: a 2025 session's, as a 2026 request's _meta. */
+	call->log_meta = ctx->modern ? ctx->log_meta
+		       : ctx->session && ctx->session->log_asked ? ctx->session->log_level + 1 : 0;
 	call->deferred = true;
 	call->handle.call = call;
 	timer_init(&call->ping, on_call_ping);

@@ -206,8 +206,9 @@ struct mcp_pending *mcp_tool_defer(struct mcp_tool_ctx *ctx);
  * sets them in its ctx; mcp takes structured and structured_text. Sent if the client is still
  * there, else dropped; p is freed either way. */
 void mcp_pending_done(struct mcp_pending *p, struct mcp_tool_ctx *result);
-/* An empty result for p that logs as the request asked (2026-07-28: its _meta logLevel):
- * mcp_tool_log on it sends notifications/message before the result. */
+/* An empty result for p that logs as the request asked (2026-07-28: its _meta logLevel; a
+ * 2025 session: its logging/setLevel when the call was made): mcp_tool_log on it sends
+ * notifications/message before the result. */
 void mcp_pending_result_init(const struct mcp_pending *p, struct mcp_tool_ctx *result);
 /* Has the client gone (its connection closed)? Work for it may stop; done is still due. */
 bool mcp_pending_abandoned(const struct mcp_pending *p);

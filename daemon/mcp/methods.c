@@ -252,9 +252,10 @@ int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char 
 	struct buf ev = BUF_INIT;
 
 	/* Only what logging/setLevel lets through; a 2026-07-28 request only what its _meta
-	 * logLevel does (changelog: none for a request without one). */
-	if (ctx->modern ? (unsigned)level + 1 > ctx->log_meta
-			: !ctx->session || (unsigned)level > ctx->session->log_level)
+	 * logLevel does (changelog: none for a request without one). A deferred answer has no
+	 * session: log_meta holds what its request allowed (mcp_pending_result_init). */
+	if (ctx->modern || !ctx->session ? (unsigned)level + 1 > ctx->log_meta
+					 : (unsigned)level > ctx->session->log_level)
 		return 0;
 	buf_printf(&ev, "{\"level\":\"%s\"", log_names[level]);
 	if (logger) {
@@ -269,9 +270,9 @@ int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char 
 
 bool mcp_tool_log_asked(const struct mcp_tool_ctx *ctx, enum mcp_log_level level)
 {
-	if (ctx->modern)
+	if (ctx->modern || !ctx->session)
 		return (unsigned)level + 1 <= ctx->log_meta;
-	return ctx->session && ctx->session->log_asked && (unsigned)level <= ctx->session->log_level;
+	return ctx->session->log_asked && (unsigned)level <= ctx->session->log_level;
 }
 
 /* 1 + the severity of params._meta["io.modelcontextprotocol/logLevel"], 0 when absent or
