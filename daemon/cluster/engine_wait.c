@@ -336,6 +336,8 @@ static void on_deadline(struct timer *t)
 	struct eng_op *op = container_of(t, struct eng_op, deadline);
 
 	op->expired = true;
+	if (op->held)
+		return; /* its ack moved the cursor past the held event: that event is the answer */
 	if (!op->reading && op->p && op->read_failed)
 		fail_wait(op);
 	else if (!op->reading && op->p)
