@@ -191,7 +191,7 @@ int cluster_fallback_parse(const redisReply *r, long long *matched, bool *more);
 int cluster_stats_parse(const redisReply *r, uint64_t out[3]);
 /* The publish time of a wake-up payload "seq:ms"; -ENOENT for "seq" or "end" (none), -EPROTO
  * for anything else. */
-int cluster_wake_payload_ms(const char *p, size_t len, uint64_t *ms);
+int cluster_wake_payload_ms(const char *p, size_t len, uint64_t *ms); /* via cluster_wake_payload_parse */
 
 /* What an epoch read (GET's reply) means against the known one. */
 enum cluster_epoch_verdict {

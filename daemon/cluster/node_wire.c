@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "cluster/node.h"
+#include "cluster/wake.h"
 #include "util/b64url.h"
 
 int cluster_heartbeat_json(const struct cluster_heartbeat *hb, char *out, size_t len)
@@ -297,21 +298,13 @@ int cluster_stats_parse(const redisReply *r, uint64_t out[3])
 
 int cluster_wake_payload_ms(const char *p, size_t len, uint64_t *ms)
 {
-	const char *colon = p ? memchr(p, ':', len) : NULL, *end;
-	uint64_t seq;
+	struct cluster_wake_payload pl;
 
-	if (!p)
+	if (cluster_wake_payload_parse(p, len, &pl) < 0)
 		return -EPROTO;
-	if (!colon)
-		return (len == 3 && memcmp(p, "end", 3) == 0) || (dec(p, len, &seq) && p[0] != '0')
-			       ? -ENOENT : -EPROTO;
-	/* "seq:ms" or "seq:ms:event" (the event is wake.c's to check) */
-	end = memchr(colon + 1, ':', len - (size_t)(colon + 1 - p));
-	if (!end)
-		end = p + len;
-	if (!dec(p, (size_t)(colon - p), &seq) || p[0] == '0' ||
-	    !dec(colon + 1, (size_t)(end - colon - 1), ms))
-		return -EPROTO;
+	if (!pl.has_ms)
+		return -ENOENT; /* "end" or a bare seq */
+	*ms = pl.ms;
 	return 0;
 }
 

@@ -244,37 +244,47 @@ static bool parse_event(const char *s, size_t len, struct cluster_wake_event *ev
 	return ev->params_len >= 2 && ev->params[0] == '{' && ev->params[ev->params_len - 1] == '}';
 }
 
+int cluster_wake_payload_parse(const char *p, size_t len, struct cluster_wake_payload *out)
+{
+	const char *colon, *colon2 = NULL, *end_of_ms;
+
+	memset(out, 0, sizeof(*out));
+	if (!p)
+		return -EPROTO;
+	if (len == 3 && memcmp(p, "end", 3) == 0) {
+		out->end = true;
+		return 0;
+	}
+	colon = memchr(p, ':', len);
+	if (colon)
+		colon2 = memchr(colon + 1, ':', len - (size_t)(colon + 1 - p));
+	end_of_ms = colon2 ? colon2 : p + len;
+	if (!parse_seq(p, colon ? (size_t)(colon - p) : len, &out->seq) ||
+	    (colon && !parse_seq(colon + 1, (size_t)(end_of_ms - colon - 1), &out->ms)) ||
+	    (colon2 && !parse_event(colon2 + 1, len - (size_t)(colon2 + 1 - p), &out->ev)))
+		return -EPROTO;
+	out->has_ms = colon != NULL;
+	out->has_event = colon2 != NULL;
+	return 0;
+}
+
 int cluster_wake_deliver(struct cluster_wake *wk, const char *channel, size_t channel_len,
 			 const char *payload, size_t payload_len)
 {
 	size_t head = wk->prefix_len + sizeof(WAKE_INFIX) - 1;
-	struct cluster_wake_event ev;
+	struct cluster_wake_payload pl;
 	char id[CHAT_ID_LEN + 1];
-	uint64_t seq = 0, ms = 0;
-	const char *colon, *colon2 = NULL, *end_of_ms;
-	bool end;
 
 	if (!channel || channel_len != head + CHAT_ID_LEN ||
 	    memcmp(channel, wk->prefix, wk->prefix_len) != 0 ||
 	    memcmp(channel + wk->prefix_len, WAKE_INFIX, sizeof(WAKE_INFIX) - 1) != 0 ||
-	    !id_valid(channel + head, CHAT_ID_LEN) || !payload)
-		return -EPROTO;
-	end = payload_len == 3 && memcmp(payload, "end", 3) == 0;
-	/* "seq", "seq:ms" (ms: the publish time, read by the node for its lag metric) or
-	 * "seq:ms:method\nparams". */
-	colon = end ? NULL : memchr(payload, ':', payload_len);
-	if (colon)
-		colon2 = memchr(colon + 1, ':', payload_len - (size_t)(colon + 1 - payload));
-	end_of_ms = colon2 ? colon2 : payload + payload_len;
-	if (!end && (!parse_seq(payload, colon ? (size_t)(colon - payload) : payload_len, &seq) ||
-		     (colon && !parse_seq(colon + 1, (size_t)(end_of_ms - colon - 1), &ms))))
-		return -EPROTO;
-	if (colon2 && !parse_event(colon2 + 1, payload_len - (size_t)(colon2 + 1 - payload), &ev))
+	    !id_valid(channel + head, CHAT_ID_LEN) ||
+	    cluster_wake_payload_parse(payload, payload_len, &pl) < 0)
 		return -EPROTO;
 	memcpy(id, channel + head, CHAT_ID_LEN);
 	id[CHAT_ID_LEN] = '\0';
-	return end ? cluster_wake_chat(wk, id, 0, true)
-		   : cluster_wake_chat_event(wk, id, seq, colon2 ? &ev : NULL);
+	return pl.end ? cluster_wake_chat(wk, id, 0, true)
+		      : cluster_wake_chat_event(wk, id, pl.seq, pl.has_event ? &pl.ev : NULL);
 }
 
 size_t cluster_wake_each(const struct cluster_wake *wk, cluster_wake_each_fn fn, void *ctx)

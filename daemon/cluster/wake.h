@@ -69,6 +69,17 @@ int cluster_wake_chat(struct cluster_wake *wk, const char *chat_id, uint64_t seq
 /* The same with the event the doorbell carried (ev may be NULL). */
 int cluster_wake_chat_event(struct cluster_wake *wk, const char *chat_id, uint64_t seq,
 			    const struct cluster_wake_event *ev);
+/* A doorbell's payload, parsed: "end", a seq (decimal, 1 or more), "seq:ms" or
+ * "seq:ms:method\nparams" (ms: the publish time on Redis' clock; the event itself). The event
+ * points into p. 0, or -EPROTO for anything else. The one parser of the format: the wake-up
+ * (cluster_wake_deliver) and the node's lag (cluster_wake_payload_ms) both read it here. */
+struct cluster_wake_payload {
+	bool end, has_ms, has_event;
+	uint64_t seq, ms;
+	struct cluster_wake_event ev;
+};
+int cluster_wake_payload_parse(const char *p, size_t len, struct cluster_wake_payload *out);
+
 /* A pub/sub message: channel must be this prefix's P:wake:<chat_id> and payload "end", a
  * seq (decimal, 1 or more), "seq:ms", or "seq:ms:method\nparams" (the event itself). Returns how many were woken, or -EPROTO for anything else
  * (the I/O layer counts it; nobody is woken). Lengths explicit: the bytes are not

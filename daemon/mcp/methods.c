@@ -246,16 +246,23 @@ int mcp_tool_progress(struct mcp_tool_ctx *ctx, double progress, double total,
 static const char *const log_names[] = { "emergency", "alert",  "critical", "error",
 					  "warning",   "notice", "info",     "debug" };
 
+/* Only what logging/setLevel lets through (asked: and only once the client sent it); a
+ * 2026-07-28 request only what its _meta logLevel does (changelog: none for a request
+ * without one). A deferred answer has no session: log_meta holds what its request allowed
+ * (mcp_pending_result_init). */
+static bool log_passes(const struct mcp_tool_ctx *ctx, enum mcp_log_level level, bool asked)
+{
+	if (ctx->modern || !ctx->session)
+		return (unsigned)level + 1 <= ctx->log_meta;
+	return (!asked || ctx->session->log_asked) && (unsigned)level <= ctx->session->log_level;
+}
+
 int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char *logger,
 		 const char *data)
 {
 	struct buf ev = BUF_INIT;
 
-	/* Only what logging/setLevel lets through; a 2026-07-28 request only what its _meta
-	 * logLevel does (changelog: none for a request without one). A deferred answer has no
-	 * session: log_meta holds what its request allowed (mcp_pending_result_init). */
-	if (ctx->modern || !ctx->session ? (unsigned)level + 1 > ctx->log_meta
-					 : (unsigned)level > ctx->session->log_level)
+	if (!log_passes(ctx, level, false))
 		return 0;
 	buf_printf(&ev, "{\"level\":\"%s\"", log_names[level]);
 	if (logger) {
@@ -270,9 +277,7 @@ int mcp_tool_log(struct mcp_tool_ctx *ctx, enum mcp_log_level level, const char 
 
 bool mcp_tool_log_asked(const struct mcp_tool_ctx *ctx, enum mcp_log_level level)
 {
-	if (ctx->modern || !ctx->session)
-		return (unsigned)level + 1 <= ctx->log_meta;
-	return ctx->session->log_asked && (unsigned)level <= ctx->session->log_level;
+	return log_passes(ctx, level, true);
 }
 
 /* 1 + the severity of params._meta["io.modelcontextprotocol/logLevel"], 0 when absent or
