@@ -137,6 +137,36 @@ static void test_idempotent_enter_join_leave(void)
 
 /* Keys that vanished under the scripts (their TTL ran out before a sweep ended the chat):
  * a stale waiter is skipped and dropped, a stale partner counts as gone. */
+/* send keeps TTLs without a PEXPIRE per message: the sent set gets one when a send makes it,
+ * the mailbox when its first event does, and both from every touch after. A touch that
+ * prunes the set to nothing (its ids more than a minute old) makes the next send give the
+ * new set its TTL again. */
+static void test_ttls_kept_by_flags(void)
+{
+	const char *room;
+
+	lw_new(1);
+	lw_new(2);
+	lw_enter(1, NULL, NULL);
+	lw_enter(2, NULL, NULL);
+	room = lw_room(1);
+	CU_ASSERT_TRUE(lh_ok(lw_send_ex(1, room, "m1", "a", "5", "20")));
+	CU_ASSERT(lh_cmd("PTTL " LH_PREFIX ":sent:%s", lw_id(1))->integer > 0);
+	CU_ASSERT(lh_cmd("PTTL " LH_PREFIX ":mb:%s", lw_id(2))->integer > 0);
+	/* m1 sent long ago, and 1 not seen for as long: its next script touches it */
+	lh_cmd("ZADD " LH_PREFIX ":sent:%s 1000 m1", lw_id(1));
+	lh_cmd("HSET " LH_PREFIX ":chat:%s seen 1000", lw_id(1));
+	CU_ASSERT_TRUE(lh_ok(lw_send_ex(1, room, "m2", "b", "5", "20")));
+	CU_ASSERT_EQUAL(lh_cmd("ZSCORE " LH_PREFIX ":sent:%s m1", lw_id(1))->type, REDIS_REPLY_NIL);
+	CU_ASSERT(lh_cmd("PTTL " LH_PREFIX ":sent:%s", lw_id(1))->integer > 0);
+	CU_ASSERT_STRING_EQUAL(lh_err(lw_send_ex(1, room, "m2", "b", "5", "20")), "");
+	CU_ASSERT_EQUAL(lw_count(2), 3); /* found, a, b: the retried m2 delivered nothing */
+	/* an emptied mailbox keeps its TTL */
+	CU_ASSERT_TRUE(lh_ok(lw_read(2, "3", "1", "10")));
+	CU_ASSERT_TRUE(lh_ok(lw_send_ex(1, room, "m3", "c", "5", "20")));
+	CU_ASSERT(lh_cmd("PTTL " LH_PREFIX ":mb:%s", lw_id(2))->integer > 0);
+}
+
 static void test_stale_state(void)
 {
 	redisReply *r;
@@ -221,6 +251,7 @@ const struct unit_test lua_life_tests[] = {
 	{ "touch keeps a chat", test_touch },
 	{ "a 2025 session expires as disconnected", test_legacy_expiry },
 	{ "send retried", test_idempotent_send },
+	{ "TTLs kept by flags, not per message", test_ttls_kept_by_flags },
 	{ "enter, join and leave retried", test_idempotent_enter_join_leave },
 	{ "state that vanished", test_stale_state },
 	{ "keys under the hash tag, with TTLs", test_keys_and_ttls },

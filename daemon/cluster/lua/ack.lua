@@ -10,12 +10,14 @@ local P, id, upto, cursor = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local key = P .. ':chat:' .. id
 local v = redis.call('HMGET', key, 'seq', 'acked')
 if not v[1] then return { 'ok', 'gone' } end
+local h = { key }
 if upto ~= '' then
 	local u = math.min(tonumber(upto), tonumber(v[1]))
 	if u > tonumber(v[2] or '0') then
-		redis.call('HSET', key, 'acked', string.format('%d', u))
+		h[#h + 1], h[#h + 2] = 'acked', string.format('%d', u)
 		redis.call('XTRIM', P .. ':mb:' .. id, 'MINID', string.format('%d', u + 1))
 	end
 end
-if cursor ~= '' then redis.call('HSET', key, 'cursor', cursor) end
+if cursor ~= '' then h[#h + 1], h[#h + 2] = 'cursor', cursor end
+if #h > 1 then redis.call('HSET', unpack(h)) end
 return { 'ok', 'acked' }

@@ -12,16 +12,10 @@ local truncated = redis.call('ZCARD', K_EXPIRY) > scan
 local rows = {}
 
 -- Only the fields shown (HMGET): a chat's hash also holds its last reply, not needed here.
-local FIELDS = { 'state', 'handle', 'name', 'node', 'era', 'room', 'seen', 'queued', 'ticket', 'tags' }
-local function peek(id)
-	local v = redis.call('HMGET', chat_key(id), unpack(FIELDS))
-	if not v[1] then return nil end -- no state: the chat is gone
-	local c = { id = id }
-	for i, f in ipairs(FIELDS) do
-		if v[i] then c[f] = v[i] end
-	end
-	return c
-end
+-- No state: the chat is gone. Nothing here loads a chat whole, so nothing is cached.
+local FIELDS = { 'state', 'handle', 'name', 'node', 'era', 'room', 'seen', 'queued', 'ticket',
+	'tags', 'room_sent' }
+local function peek(id) return fields_of(id, FIELDS) end
 
 local function age(t) return math.max(0, now - (tonumber(t) or now)) end
 local function handle_of(c) return (c and c.handle) or '' end
@@ -88,16 +82,17 @@ local function rooms()
 	end)
 	table.sort(list, function(x, y) return tonumber(x.created or 0) < tonumber(y.created or 0) end)
 	for _, r in ipairs(list) do
-		local names, handles = {}, {}
+		local names, handles, messages = {}, {}, 0
 		for _, mid in ipairs({ r.a, r.b or false }) do
 			local m = mid and peek(mid)
 			if m then
 				names[#names + 1] = name_of(m)
 				handles[#handles + 1] = handle_of(m)
+				if m.room == r.id then messages = messages + num(m, 'room_sent') end
 			end
 		end
 		if not add({ room_id = r.id, kind = r.kind or 'queue', age_ms = age(r.created),
-				messages = tonumber(r.messages) or 0, members = names, handles = handles }) then
+				messages = messages, members = names, handles = handles }) then
 			break
 		end
 	end

@@ -33,8 +33,7 @@ if room then
 	pair(room_id, 'named', waiter, c, now)
 	return remember(c, req, { 'ok', 'matched', room_id, name_of(waiter) })
 end
-redis.call('HSET', room_key(room_id), 'kind', 'named', 'a', id, 'created', int(now),
-	'messages', 0)
+redis.call('HSET', room_key(room_id), 'kind', 'named', 'a', id, 'created', int(now))
 redis.call('PEXPIRE', room_key(room_id), ttl(c))
 redis.call('HINCRBY', K_STATS, 'named_waiting', 1)
 set(c, 'state', 'waiting', 'room', room_id)

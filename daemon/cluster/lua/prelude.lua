@@ -33,9 +33,15 @@ local function tag_key(t) return P .. ':q:tag:' .. t end
 -- Integers as text without an exponent (tostring would write 1e+15 past 14 digits).
 local function int(n) return string.format('%d', n) end
 
+-- Read once per script: a script is atomic and short, and TIME costs as much as a small
+-- command (emit's doorbell asked again for every event).
+local now_cached
 local function now_ms()
-	local t = redis.call('TIME')
-	return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+	if not now_cached then
+		local t = redis.call('TIME')
+		now_cached = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+	end
+	return now_cached
 end
 
 local function err(code, message, ...)
@@ -91,6 +97,24 @@ local function load(id)
 	return c
 end
 
+-- Some fields of a chat, for the hot path (send): HMGET of what it needs costs half what
+-- HGETALL and the table cost. fields[1] must be one every chat has (state). A chat this
+-- script already loaded whole is that record (it may hold changes). A partial record is not
+-- cached: a path that needs more loads the chat whole, from Redis, which holds every write
+-- made through the partial one; the partial one is not used after that.
+local function fields_of(id, fields)
+	local c = cache[id]
+	if c then return c end
+	local v = redis.call('HMGET', chat_key(id), unpack(fields))
+	if not v[1] then return nil end
+	c = { id = id }
+	for i = 2, #fields do
+		if v[i] then c[fields[i]] = v[i] end
+	end
+	c[fields[1]] = v[1]
+	return c
+end
+
 -- Sets fields: set(c, 'state', 'idle', 'room', false) (false deletes the field).
 local function set(c, ...)
 	local args, del = { chat_key(c.id) }, { chat_key(c.id) }
@@ -123,12 +147,15 @@ local function touch_chat(c, now)
 	local every = math.min(1000, math.floor(num(c, 'idle_ms') / 10))
 	if now - num(c, 'seen') < every then return end
 	local t = ttl(c)
-	set(c, 'seen', int(now))
 	redis.call('ZADD', K_EXPIRY, int(now + num(c, 'idle_ms')), c.id)
 	redis.call('PEXPIRE', chat_key(c.id), t)
 	redis.call('PEXPIRE', mb_key(c.id), t)
-	redis.call('PEXPIRE', sent_key(c.id), t)
+	-- The sent ids of more than a minute ago go here, not on every send. A set this empties
+	-- is gone: sent_ttl 0 tells the next send to give the new one its TTL.
+	redis.call('ZREMRANGEBYSCORE', sent_key(c.id), '-inf', int(now - SENT_KEEP_MS))
+	local kept = redis.call('PEXPIRE', sent_key(c.id), t)
 	if c.room then redis.call('PEXPIRE', room_key(c.room), t) end
+	set(c, 'seen', int(now), 'sent_ttl', kept)
 end
 
 -- Events: appended to the chat's stream as <seq>-0 with the method and the params (with
@@ -138,10 +165,16 @@ local function emit(to, method, inner, refusable, cap)
 	local seq = num(to, 'seq')
 	if refusable and seq - num(to, 'acked') >= cap then return nil end
 	seq = seq + 1
-	set(to, 'seq', int(seq))
 	local params = '{' .. inner .. ',"seq":' .. int(seq) .. '}'
 	redis.call('XADD', mb_key(to.id), int(seq) .. '-0', 'm', method, 'p', params)
-	redis.call('PEXPIRE', mb_key(to.id), ttl(to))
+	-- XADD keeps a stream's TTL, and a trimmed stream stays (empty): the mailbox needs its
+	-- TTL when its first event makes it (mb_ttl), and from every touch after that.
+	if to.mb_ttl then
+		set(to, 'seq', int(seq))
+	else
+		redis.call('PEXPIRE', mb_key(to.id), ttl(to))
+		set(to, 'seq', int(seq), 'mb_ttl', 1)
+	end
 	-- seq:ms:method\nparams: ms is the publish time on Redis' clock (nodes measure their
 	-- wake-up lag with it); the event itself lets a node answer the call waiting for exactly
 	-- this seq without reading the stream
@@ -328,10 +361,12 @@ local function pair(room_id, kind, a, b, now)
 		elseif m[i].room then
 			redis.call('HINCRBY', K_STATS, 'named_waiting', -1)
 		end
-		set(m[i], 'state', 'in_room', 'room', room_id, 'last_partner', m[3 - i].id)
+		-- room_sent: the messages each has sent in this room (admin_list adds the two)
+		set(m[i], 'state', 'in_room', 'room', room_id, 'last_partner', m[3 - i].id,
+			'room_sent', 0)
 	end
 	redis.call('HSET', room_key(room_id), 'kind', kind, 'a', a.id, 'b', b.id,
-		'created', int(now), 'messages', 0)
+		'created', int(now))
 	redis.call('PEXPIRE', room_key(room_id), math.max(ttl(a), ttl(b)))
 	redis.call('HINCRBY', K_STATS, 'rooms', 1)
 	redis.call('HINCRBY', K_STATS, 'matches', 1)

@@ -12,8 +12,11 @@ local id, after, ack, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4
 local upto = tonumber(ARGV[5] or '0')
 local now = now_ms()
 
-local c = begin(id, now)
+-- Only the fields a read uses (fields_of): the record also holds the last reply.
+fire_timers(now, TIMERS_PER_CALL)
+local c = fields_of(id, { 'state', 'seq', 'acked', 'cursor', 'idle_ms', 'seen', 'room' })
 if not c then return expired_reply() end
+touch_chat(c, now)
 after = after == '' and num(c, 'cursor') or tonumber(after)
 local last = num(c, 'seq')
 

@@ -10,14 +10,28 @@ local id, room_id, msg_id, text = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local rate, burst, cap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local now = now_ms()
 
-local c = begin(id, now)
+-- The hot path reads only the fields it uses (fields_of) and trusts the members' records
+-- for the room: c in room_id and its last partner in room_id too is the live room of two
+-- (pair wrote both; a room closes both or neither, and its key lives as long as they do).
+-- Anything else goes the whole way: live_room sees a vanished partner and closes the room.
+local SENDER = { 'state', 'room', 'last_partner', 'tokens', 'tokens_at', 'name', 'seen',
+	'idle_ms', 'sent_ttl', 'room_sent' }
+local PARTNER = { 'state', 'room', 'seq', 'acked', 'idle_ms', 'mb_ttl' }
+
+fire_timers(now, TIMERS_PER_CALL)
+local c = fields_of(id, SENDER)
 if not c then return expired_reply() end
+touch_chat(c, now)
 local sent_at = redis.call('ZSCORE', sent_key(id), msg_id)
 if sent_at then return { 'ok', msg_id, rfc3339(tonumber(sent_at)) } end
-if c.state ~= 'in_room' or c.room ~= room_id then return refuse_not_in(c, room_id) end
--- A partner whose chat vanished without a sweep is gone, as the sweep would have said.
-local room = live_room(room_id)
-if not room then return refuse_not_in(c, room_id) end
+if c.state ~= 'in_room' or c.room ~= room_id then return refuse_not_in(load(id), room_id) end
+local partner = c.last_partner and fields_of(c.last_partner, PARTNER)
+if not partner or partner.room ~= room_id then
+	c = load(id)
+	local room = live_room(room_id)
+	if not room then return refuse_not_in(c, room_id) end
+	partner = load(other_member(room, id))
+end
 
 -- message.c take_token: the bucket refills rate per second up to burst.
 local tokens = tonumber(c.tokens or burst)
@@ -36,24 +50,30 @@ else
 	local ms = math.floor(w)
 	wait = w >= 4294967295 and 4294967295 or ((ms < w or ms == 0) and ms + 1 or ms)
 end
-set(c, 'tokens', string.format('%.17g', tokens), 'tokens_at', int(at))
+tokens = string.format('%.17g', tokens)
 if wait > 0 then
+	set(c, 'tokens', tokens, 'tokens_at', int(at))
 	return err('rate_limited', 'You are sending too fast; try again in ' .. int(wait) ..
 		' ms.', wait)
 end
 
-local partner = load(other_member(room, id))
 local ts = rfc3339(now)
 local inner = '"room_id":' .. json_str(room_id) .. ',"message_id":"' .. msg_id ..
 	'","message":' .. json_str(text) .. ',"sender":{"display_name":' ..
 	json_str(name_of(c)) .. '},"timestamp":"' .. ts .. '"'
 if not emit(partner, 'message.received', inner, true, cap) then
+	set(c, 'tokens', tokens, 'tokens_at', int(at))
 	return err('mailbox_full',
 		'Your partner has too many unread events; wait a moment and send again.')
 end
-redis.call('ZREMRANGEBYSCORE', sent_key(id), '-inf', int(now - SENT_KEEP_MS))
 redis.call('ZADD', sent_key(id), int(now), msg_id)
-redis.call('PEXPIRE', sent_key(id), ttl(c))
-redis.call('HINCRBY', room_key(room_id), 'messages', 1)
+-- The set's TTL when this id made it (touch_chat prunes it and says when it emptied).
+if c.sent_ttl == '1' then
+	set(c, 'tokens', tokens, 'tokens_at', int(at), 'room_sent', num(c, 'room_sent') + 1)
+else
+	redis.call('PEXPIRE', sent_key(id), ttl(c))
+	set(c, 'tokens', tokens, 'tokens_at', int(at), 'room_sent', num(c, 'room_sent') + 1,
+		'sent_ttl', 1)
+end
 redis.call('HINCRBY', K_STATS, 'messages', 1)
 return { 'ok', msg_id, ts }
