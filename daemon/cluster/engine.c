@@ -127,7 +127,8 @@ void eng_unref(struct eng_op *op)
 	if (--op->refs > 0)
 		return;
 	eng_wait_forget(op);
-	free(op->held);
+	cluster_kept_clear(&op->held);
+	cluster_kept_clear(&op->extra);
 	list_del(&op->link);
 	if (op->leg)
 		eng_legacy_unref(op->leg);
@@ -226,6 +227,8 @@ static struct eng_op *op_new(struct cluster_engine *e, struct mcp_tool_ctx *ctx,
 	if ((op->leg = leg))
 		leg->refs++;
 	list_append(&e->ops, &op->link);
+	cluster_kept_init(&op->held, &e->kept);
+	cluster_kept_init(&op->extra, &e->kept);
 	eng_wait_init(op);
 	return op;
 }
@@ -706,6 +709,8 @@ struct cluster_engine *cluster_engine_new(const struct config *cfg, struct ring 
 	}
 	htab_init(&e->legacy, seed);
 	htab_init(&e->lingers, seed);
+	/* Events kept from doorbells, over every chat: 16 MiB, a waiting chat's worth 256 times. */
+	e->kept.max = 16u << 20;
 	e->wake = cluster_wake_new(e->prefix, 1u << 20);
 	if (!e->wake) {
 		*err = -EIO;

@@ -100,6 +100,7 @@ struct cluster_engine_stats {
 	uint64_t linger_reused;    /* waits that found their chat still subscribed */
 	uint64_t reads_skipped;    /* of those, waits that knew nothing was new: `ack`, no read */
 	uint64_t doorbell_answers; /* waits answered with the event their doorbell carried */
+	uint64_t kept_answers;     /* waits answered with events a lingering subscription kept */
 	uint64_t epoch_changes, heartbeats, heartbeat_failures, sweeps, sweep_ended;
 	uint64_t last_heartbeat_local_ms; /* timer_now_ms() of the last heartbeat stored; 0: never */
 };

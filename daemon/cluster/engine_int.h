@@ -7,6 +7,7 @@
 #include "chat/chat.h"
 #include "cluster/call.h"
 #include "cluster/engine.h"
+#include "cluster/kept.h"
 #include "cluster/node.h"
 #include "cluster/wake.h"
 #include "redis/resp.h"
@@ -25,6 +26,8 @@ struct cluster_engine {
 	struct timer touch;   /* keeps the chats with waiting calls or sessions alive */
 	struct htab legacy;   /* the 2025 sessions' chats (struct eng_legacy) by chat id */
 	struct htab lingers;  /* subscriptions kept after their last wait (engine_linger.c) */
+	struct cluster_kept_budget kept; /* every event kept from doorbells (cluster/kept.h) */
+	uint64_t reads_issued; /* wait reads sent: what rang before a read's stamp, it saw */
 	struct cluster_engine_stats st;
 	bool stopping;
 };
@@ -73,8 +76,14 @@ struct eng_op {
 	/* Unknown wake-ups (a subscription made, a reconnect, an end) counted; the last one a
 	 * successful read started after. They differ: something may be new beyond rung. */
 	uint32_t gen, read_gen, known_gen;
-	char *held;    /* a doorbell's event ("method\0params"), answered once its ack is in */
-	uint64_t held_seq;
+	uint64_t read_stamp; /* e->reads_issued when its last read went */
+	/* The events the answer holds while its `ack` moves the cursor past them: a doorbell's
+	 * (held.n 1) or a lingering subscription's (engine_linger.c). */
+	struct cluster_kept held;
+	/* Answered: what rang on it since, with the event, for the linger it leaves behind;
+	 * extra_gap once one came without (or out of line). */
+	struct cluster_kept extra;
+	bool extra_gap;
 	uint32_t timeout_ms;
 	struct cluster_wake_waiter w;
 	struct timer deadline;
@@ -130,15 +139,28 @@ uint32_t eng_touch_ms(const struct config *cfg);
  * seconds (false: it cannot, UNSUBSCRIBE now). take: a wait registers on chat_id after a
  * read that saw up to seq seen; -1 no linger was there, 0 nothing rang since (park), 1 read
  * again (rung: the newest seq announced to the last waiter, UINT64_MAX unknown). expire: placeholders past their time go (all: every one, the engine stops). */
+/* kept (may be NULL): the events rung on the last waiter after what it answered; taken when
+ * they are exactly base+1 .. rung (emptied either way). */
 bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base,
-		     uint64_t rung);
+		     uint64_t rung, struct cluster_kept *kept);
 /* A wait with `after` may skip its read: a lingering subscription of chat_id heard of nothing
  * newer than after, and after is not behind what the last wait answered. */
 bool eng_linger_fresh(struct cluster_engine *e, const char *chat_id, uint64_t after);
+/* Or answer at once: the lingering subscription heard every event after `after` up to the
+ * newest announced, and kept them. Copies them into out (charged to nothing) and sets *rung
+ * to that newest; the number of events (0: none to answer with this way). */
+int eng_linger_events(struct cluster_engine *e, const char *chat_id, uint64_t after,
+		      struct cluster_kept *out, uint64_t *rung);
 /* Redis lost its state: every lingering chat is made again (its client is between two waits),
  * its events going on after the last answer's next. */
 void eng_linger_reassert(struct cluster_engine *e);
 int eng_linger_take(struct cluster_engine *e, const char *chat_id, uint64_t seen);
+/* A wait on chat_id answered by a read, not listening (base: the answer's last seq; seen: the
+ * newest the read saw; read_stamp: when it went): a lingering subscription there goes on
+ * from that answer, unless it heard of something newer, or of something unknown after the
+ * read went. */
+void eng_linger_answered(struct cluster_engine *e, const char *chat_id, uint64_t base,
+			 uint64_t seen, uint64_t read_stamp);
 void eng_linger_expire(struct cluster_engine *e, bool all);
 size_t eng_linger_count(const struct cluster_engine *e);
 

@@ -6,7 +6,10 @@
  * behind for ENG_LINGER_MS: the subscription stays, and the placeholder notes the newest seq
  * any doorbell announced meanwhile. The next wait on the chat takes the placeholder's place
  * and reads again only if a doorbell announced something newer than its own read saw. The
- * engine's touch tick ends placeholders past their time (UNSUBSCRIBE then). */
+ * engine's touch tick ends placeholders past their time (UNSUBSCRIBE then).
+ * A doorbell carries its event: the placeholder keeps them (cluster/kept.h) while they come
+ * in line, so a next wait whose `after` they all follow is answered from them at once, with
+ * an `ack` that moves the cursor instead of a read (eng_linger_events). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,11 +22,17 @@
 
 struct eng_linger {
 	struct htab_entry entry; /* e->lingers, by chat id */
+	struct cluster_engine *e;
 	struct cluster_wake_waiter w;
 	char chat_id[CHAT_ID_LEN + 1];
 	uint64_t rung;  /* newest seq a doorbell announced; UINT64_MAX: unknown (read again) */
 	uint64_t until; /* timer_now_ms() after which it goes */
 	uint64_t base;  /* the seq the last wait answered up to: its client's next `after` */
+	/* Every event from base+1 up to rung, or gap: one rang without its event, out of line,
+	 * past a bound, or before the placeholder was there. */
+	struct cluster_kept kept;
+	bool gap;
+	uint64_t unknown_at; /* e->reads_issued at the last unknown wake-up */
 };
 
 static void on_rung(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end,
@@ -32,12 +41,20 @@ static void on_rung(struct cluster_wake_waiter *w, const char *chat_id, uint64_t
 	struct eng_linger *lg = w->ctx;
 
 	(void)chat_id;
-	(void)ev;
 	/* seq 0 is "something may have happened" (a reconnect, a subscription, an end). */
-	if (end || seq == 0)
+	if (end || seq == 0) {
 		lg->rung = UINT64_MAX;
-	else if (seq > lg->rung)
+		lg->gap = true;
+		lg->unknown_at = lg->e->reads_issued;
+	} else if (seq > lg->rung) {
+		if (lg->gap || seq != lg->rung + 1 || !ev ||
+		    cluster_kept_push(&lg->kept, seq, ev->method, ev->method_len, ev->params,
+				      ev->params_len) < 0)
+			lg->gap = true;
 		lg->rung = seq;
+	}
+	if (lg->gap && lg->kept.n)
+		cluster_kept_clear(&lg->kept);
 }
 
 static struct eng_linger *find(struct cluster_engine *e, const char *chat_id)
@@ -48,27 +65,42 @@ static struct eng_linger *find(struct cluster_engine *e, const char *chat_id)
 }
 
 bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base,
-		     uint64_t rung)
+		     uint64_t rung, struct cluster_kept *kept)
 {
 	char channel[CLUSTER_WAKE_CHANNEL_MAX];
-	struct eng_linger *lg;
+	struct eng_linger *lg = NULL;
+	/* rung == base: nothing rang past the answer; else kept must be exactly those events */
+	bool whole = rung != UINT64_MAX &&
+		     (rung == base || (kept && kept->n && kept->first == base + 1 &&
+				       cluster_kept_last(kept) == rung));
 
 	if (e->stopping || find(e, chat_id))
-		return false;
+		goto fail;
 	lg = xcalloc(1, sizeof(*lg));
 	snprintf(lg->chat_id, sizeof(lg->chat_id), "%s", chat_id);
 	/* The chat's record went with its last waiter; the subscription itself is still there
 	 * (nothing was sent), so this "first waiter" subscribes nothing. */
-	if (cluster_wake_add(e->wake, chat_id, &lg->w, on_rung, lg, channel) < 0) {
-		free(lg);
-		return false;
-	}
+	if (cluster_wake_add(e->wake, chat_id, &lg->w, on_rung, lg, channel) < 0)
+		goto fail;
+	lg->e = e;
 	lg->until = timer_now_ms() + ENG_LINGER_MS;
+	lg->unknown_at = e->reads_issued; /* a read from now on sees what rung unknown */
 	lg->base = base;
 	lg->rung = rung; /* what the last waiter heard beyond what it answered */
+	cluster_kept_init(&lg->kept, &e->kept);
+	lg->gap = !whole;
+	if (whole && rung != base)
+		cluster_kept_move(&lg->kept, kept);
+	else if (kept)
+		cluster_kept_clear(kept);
 	htab_add(&e->lingers, &lg->entry, lg->chat_id, strlen(lg->chat_id),
 		 htab_hash(&e->lingers, lg->chat_id, strlen(lg->chat_id)));
 	return true;
+fail:
+	free(lg);
+	if (kept)
+		cluster_kept_clear(kept);
+	return false;
 }
 
 /* Unregisters lg and frees it; UNSUBSCRIBEs when it was the chat's last waiter. */
@@ -80,6 +112,7 @@ static void drop(struct cluster_engine *e, struct eng_linger *lg)
 	if (cluster_wake_remove(e->wake, &lg->w, channel) == 1 && !e->stopping)
 		redis_subscribe(cluster_node_subscriber(e->node), REDIS_UNSUBSCRIBE, channel,
 				strlen(channel), NULL, NULL);
+	cluster_kept_clear(&lg->kept);
 	free(lg);
 }
 
@@ -90,6 +123,35 @@ bool eng_linger_fresh(struct cluster_engine *e, const char *chat_id, uint64_t af
 	/* The subscription was there all along (a lost one rings seq 0: unknown), so every
 	 * event after base rang on it: none rang past after, and after covers base. */
 	return lg && lg->rung != UINT64_MAX && lg->rung <= after && after >= lg->base;
+}
+
+int eng_linger_events(struct cluster_engine *e, const char *chat_id, uint64_t after,
+		      struct cluster_kept *out, uint64_t *rung)
+{
+	struct eng_linger *lg = find(e, chat_id);
+
+	/* the client has base (its after covers it) and lacks something that rang: the kept
+	 * events, base+1 .. rung, hold all of that */
+	if (!lg || lg->gap || lg->rung == UINT64_MAX || after < lg->base || after >= lg->rung)
+		return 0;
+	*rung = lg->rung;
+	return cluster_kept_copy_after(out, &lg->kept, after) > 0 ? (int)out->n : 0;
+}
+
+void eng_linger_answered(struct cluster_engine *e, const char *chat_id, uint64_t base,
+			 uint64_t seen, uint64_t read_stamp)
+{
+	struct eng_linger *lg = find(e, chat_id);
+
+	/* what it heard is no newer than what the read saw (an unknown wake-up counts as seen
+	 * when it came before the read went): it goes on from the answer */
+	if (!lg || (lg->rung == UINT64_MAX ? lg->unknown_at >= read_stamp : lg->rung > seen))
+		return;
+	cluster_kept_clear(&lg->kept);
+	lg->base = base;
+	lg->rung = seen;
+	lg->gap = seen != base;
+	lg->until = timer_now_ms() + ENG_LINGER_MS;
 }
 
 int eng_linger_take(struct cluster_engine *e, const char *chat_id, uint64_t seen)

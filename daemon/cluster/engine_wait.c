@@ -28,9 +28,11 @@ static void unlisten(struct eng_op *op)
 	/* The last waiter: the subscription lingers for the client's next wait (engine_linger.c). */
 	if (cluster_wake_remove(e->wake, &op->w, channel) == 1 && !e->stopping &&
 	    !eng_linger_keep(e, op->chat_id, op->has_after ? op->after : 0,
-			     op->gen == op->known_gen ? op->rung : UINT64_MAX))
+			     op->gen == op->known_gen ? op->rung : UINT64_MAX,
+			     op->extra_gap ? NULL : &op->extra))
 		redis_subscribe(cluster_node_subscriber(e->node), REDIS_UNSUBSCRIBE, channel,
 				strlen(channel), NULL, NULL);
+	cluster_kept_clear(&op->extra);
 }
 
 /* The single node's notes for the events (chat/notes.h), for a request that asked. */
@@ -99,27 +101,27 @@ static void on_subscribed(void *ctx, int err, const redisReply *reply)
 	eng_unref(op);
 }
 
-/* The doorbell's event, now that its ack moved the chat's cursor past it: the answer. */
+/* The held events, now that their ack moved the chat's cursor past them: the answer. */
 static void on_held_acked(void *ctx, int err, const redisReply *reply)
 {
 	struct eng_op *op = ctx;
 	struct cluster_call_reply r;
-	struct cluster_call_event ev;
+	struct cluster_call_event ev[CLUSTER_KEPT_EVENTS];
 
 	err = eng_parse(op->e, CLUSTER_SCRIPT_ACK, err, reply, &r);
-	if (op->p && op->held) {
+	if (op->p && op->held.n) {
 		if (err < 0 || r.gone) {
 			/* the read says why (chat_expired), or fails as a read would */
-			free(op->held);
-			op->held = NULL;
+			cluster_kept_clear(&op->held);
 			wait_read(op);
 		} else {
-			ev.seq = op->held_seq;
-			ev.method = op->held;
-			ev.params = op->held + strlen(op->held) + 1;
-			ev.params_len = strlen(ev.params);
-			r.events = &ev;
-			r.n_events = 1;
+			for (uint32_t i = 0; i < op->held.n; i++) {
+				cluster_kept_get(&op->held, i, &ev[i].seq, &ev[i].method,
+						 &ev[i].params);
+				ev[i].params_len = strlen(ev[i].params);
+			}
+			r.events = ev;
+			r.n_events = op->held.n;
 			answer_events(op, &r);
 			r.events = NULL;
 			r.n_events = 0;
@@ -136,23 +138,15 @@ static int take_event(struct eng_op *op, uint64_t seq, const struct cluster_wake
 {
 	struct cluster_engine *e = op->e;
 	struct cluster_call_args a;
-	char *held = malloc(ev->method_len + ev->params_len + 2);
 
-	if (!held)
+	if (cluster_kept_push(&op->held, seq, ev->method, ev->method_len, ev->params,
+			      ev->params_len) < 0)
 		return -1;
-	memcpy(held, ev->method, ev->method_len);
-	held[ev->method_len] = '\0';
-	memcpy(held + ev->method_len + 1, ev->params, ev->params_len);
-	held[ev->method_len + 1 + ev->params_len] = '\0';
-	if (memchr(held, '\0', ev->method_len) ||
-	    memchr(held + ev->method_len + 1, '\0', ev->params_len) ||
-	    cluster_call_ack(&a, e->prefix, op->chat_id, false, 0, true, seq) < 0 ||
+	if (cluster_call_ack(&a, e->prefix, op->chat_id, false, 0, true, seq) < 0 ||
 	    eng_evalsha(e, &a, on_held_acked, op) < 0) {
-		free(held);
+		cluster_kept_clear(&op->held);
 		return -1;
 	}
-	op->held = held;
-	op->held_seq = seq;
 	op->refs++;
 	e->st.doorbell_answers++;
 	return 0;
@@ -164,12 +158,22 @@ static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t
 	struct eng_op *op = w->ctx;
 
 	(void)chat_id; /* an ended chat's read answers chat_expired */
+	if (!op->p || op->held.n) {
+		/* answered, or about to be: what rang goes to the next wait (rung), with the
+		 * events if they come in line after it (the linger left behind keeps them) */
+		if (end || seq == 0 || (seq > op->rung &&
+					(seq != op->rung + 1 || !ev ||
+					 cluster_kept_push(&op->extra, seq, ev->method,
+							   ev->method_len, ev->params,
+							   ev->params_len) < 0)))
+			op->extra_gap = true;
+	}
 	if (end || seq == 0)
 		op->gen++;
 	else if (seq > op->rung)
 		op->rung = seq;
-	if (!op->p || op->held)
-		return; /* answered, or about to be: what rang goes to the next wait (rung) */
+	if (!op->p || op->held.n)
+		return;
 	if (mcp_pending_abandoned(op->p)) {
 		answer_events(op, NULL);
 		return;
@@ -251,8 +255,14 @@ static void on_read(void *ctx, int err, const redisReply *reply)
 			op->has_after = true;
 			op->after = r.n_events ? r.events[0].seq - 1 : r.next;
 		}
-		if (r.n_events || op->expired || !op->timeout_ms || mcp_pending_abandoned(op->p))
+		if (r.n_events || op->expired || !op->timeout_ms || mcp_pending_abandoned(op->p)) {
+			if (!cluster_wake_registered(&op->w))
+				eng_linger_answered(op->e, op->chat_id,
+						    r.n_events ? r.events[r.n_events - 1].seq
+							       : op->after,
+						    r.last, op->read_stamp);
 			answer_events(op, &r);
+		}
 		else if (op->again)
 			wait_read(op);
 		else if (!cluster_wake_registered(&op->w))
@@ -273,6 +283,7 @@ static void wait_read(struct eng_op *op)
 	}
 	op->again = false;
 	op->read_gen = op->gen;
+	op->read_stamp = ++e->reads_issued;
 	if (cluster_call_read(&a, e->prefix, op->chat_id, op->has_after, op->after,
 			      op->has_after ? CLUSTER_ACK_AFTER : CLUSTER_ACK_NONE,
 			      CLUSTER_CALL_READ_MAX) < 0 ||
@@ -331,12 +342,48 @@ static int skip_read(struct eng_op *op)
 	return 0;
 }
 
+/* The client's `after` lacks events that a lingering subscription heard, every one up to the
+ * newest announced, and kept: they are the answer, once an `ack` acknowledged `after` and
+ * moved the chat's cursor past them (as the read it saves would have). 0, or -1 to go on. */
+static int answer_kept(struct eng_op *op)
+{
+	struct cluster_engine *e = op->e;
+	char channel[CLUSTER_WAKE_CHANNEL_MAX];
+	struct cluster_call_args a;
+	uint64_t rung;
+
+	if (eng_linger_events(e, op->chat_id, op->after, &op->held, &rung) <= 0)
+		return -1;
+	if (cluster_call_ack(&a, e->prefix, op->chat_id, true, op->after, true,
+			     cluster_kept_last(&op->held)) < 0)
+		goto fail;
+	/* Registered next to the placeholder, which then goes: what rings while the ack is out
+	 * is this call's (its linger keeps it for the next wait). */
+	if (cluster_wake_add(e->wake, op->chat_id, &op->w, on_wake, op, channel) != 0) {
+		cluster_wake_remove(e->wake, &op->w, channel);
+		goto fail;
+	}
+	op->rung = rung;
+	eng_linger_take(e, op->chat_id, rung);
+	if (eng_evalsha(e, &a, on_held_acked, op) < 0) {
+		cluster_kept_clear(&op->held);
+		wait_read(op);
+		return 0;
+	}
+	op->refs++;
+	e->st.kept_answers++;
+	return 0;
+fail:
+	cluster_kept_clear(&op->held);
+	return -1;
+}
+
 static void on_deadline(struct timer *t)
 {
 	struct eng_op *op = container_of(t, struct eng_op, deadline);
 
 	op->expired = true;
-	if (op->held)
+	if (op->held.n)
 		return; /* its ack moved the cursor past the held event: that event is the answer */
 	if (!op->reading && op->p && op->read_failed)
 		fail_wait(op);
@@ -357,7 +404,7 @@ void eng_wait_start(struct eng_op *op, bool has_after, uint64_t after, uint32_t 
 	op->timeout_ms = timeout_ms;
 	if (timeout_ms)
 		timer_arm(op->e->timers, &op->deadline, timer_now_ms() + timeout_ms);
-	if (!(has_after && skip_read(op) == 0))
+	if (!(has_after && (answer_kept(op) == 0 || skip_read(op) == 0)))
 		wait_read(op);
 }
 

@@ -1,7 +1,7 @@
 #ifndef MCPCHAT_TESTS_ENGINE_HARNESS_H
 #define MCPCHAT_TESTS_ENGINE_HARNESS_H
 
-/* The cluster engine on the scripted fake Redis (fake_redis.h), for test_cluster_engine_io.c:
+/* The cluster engine on the scripted fake Redis (fake_redis.h), for test_cluster_engine_*.c:
  * one engine per test on mcp_harness.h's world, the node's housekeeping answered in bulk,
  * tool calls of the revision on fake sinks, canned replies of the scripts, and the path of
  * a wait_for_message until it listens. Header-only like mcp_harness.h. */
@@ -19,7 +19,7 @@
 
 static struct cluster_engine *E;
 
-static void setup_engine(void)
+static inline void setup_engine(void)
 {
 	int err = 0;
 
@@ -34,7 +34,7 @@ static void setup_engine(void)
 	chat_tools_set_engine(E);
 }
 
-static void teardown_engine(void)
+static inline void teardown_engine(void)
 {
 	chat_tools_set_engine(NULL);
 	cluster_engine_free(E); /* answers what is left first: mcp must still be there */
@@ -43,7 +43,7 @@ static void teardown_engine(void)
 	world_down();
 }
 
-static struct cluster_engine_stats est(void)
+static inline struct cluster_engine_stats est(void)
 {
 	struct cluster_engine_stats st;
 
@@ -53,7 +53,7 @@ static struct cluster_engine_stats est(void)
 
 /* ms pass on the fake clock (timer_clock_set: the timers that re-arm themselves from
  * timer_now_ms(), the node's heartbeat and sweep, then fire once per period, as they would). */
-static void advance(uint64_t ms)
+static inline void advance(uint64_t ms)
 {
 	timer_clock_set(timer_now_ms() + ms);
 	timer_run(&W.heap, timer_now_ms());
@@ -61,7 +61,7 @@ static void advance(uint64_t ms)
 
 /* The node's own round trips (scripts loaded, epoch, heartbeat, figures, timers), answered
  * as a healthy Redis would, until none is left: what the engine sends stays queued. */
-static void chores(void)
+static inline void chores(void)
 {
 	size_t n;
 
@@ -77,7 +77,7 @@ static void chores(void)
 }
 
 /* Both connections up and the epoch read: the node is settled. */
-static void up(void)
+static inline void up(void)
 {
 	fr_set_state(fr_cmd_client(), REDIS_UP, 0);
 	fr_set_state(fr_sub_client(), REDIS_UP, 0);
@@ -87,7 +87,7 @@ static void up(void)
 
 /* A tools/call of the revision on a sink of its own, left waiting: the SSE head is out and
  * nothing else. */
-static struct fake_sink *call(const char *tool, const char *args, int id)
+static inline struct fake_sink *call(const char *tool, const char *args, int id)
 {
 	struct fake_sink *f = sink_new();
 	char params[1024], rid[16];
@@ -102,7 +102,7 @@ static struct fake_sink *call(const char *tool, const char *args, int id)
 }
 
 /* The call's one answer (the JSON-RPC message; free it); the sink is closed. */
-static cJSON *answer(struct fake_sink *f, int id)
+static inline cJSON *answer(struct fake_sink *f, int id)
 {
 	cJSON *msg = expect_deferred_answer(f, id);
 
@@ -111,13 +111,13 @@ static cJSON *answer(struct fake_sink *f, int id)
 	return msg;
 }
 
-static bool silent(const struct fake_sink *f)
+static inline bool silent(const struct fake_sink *f)
 {
 	return f->out.len == 0 && f->sink.call;
 }
 
 /* unavailable, with retry_after_ms: never a false success. */
-static void expect_unavailable(const cJSON *msg)
+static inline void expect_unavailable(const cJSON *msg)
 {
 	CU_ASSERT_TRUE(cJSON_IsTrue(jget(msg, "result.isError")));
 	CU_ASSERT_STRING_EQUAL(jstr(msg, "result.structuredContent.error"), "unavailable");
@@ -126,7 +126,7 @@ static void expect_unavailable(const cJSON *msg)
 }
 
 /* A tools/call answered within the call: unavailable. */
-static void call_now_unavailable(const char *tool, const char *args)
+static inline void call_now_unavailable(const char *tool, const char *args)
 {
 	char params[1024];
 	struct mreq m;
@@ -141,14 +141,14 @@ static void call_now_unavailable(const char *tool, const char *args)
 	reply_free(&rp);
 }
 
-static struct fake_sink *send_hello(int id)
+static inline struct fake_sink *send_hello(int id)
 {
 	return call("send_message",
 		    "{\"chat_id\":\"" CHAT "\",\"room_id\":\"lobby\",\"message\":\"hello\"}", id);
 }
 
 /* send's reply {"ok", message_id, timestamp} as RESP. */
-static void reply_sent(struct fr_cmd *c, const char *mid)
+static inline void reply_sent(struct fr_cmd *c, const char *mid)
 {
 	char resp[256];
 
@@ -159,7 +159,7 @@ static void reply_sent(struct fr_cmd *c, const char *mid)
 
 /* read's reply with the events from..to (params {"text":"m<seq>","seq":<seq>}); last = to
  * unless newer is given. */
-static void reply_events(struct fr_cmd *c, uint64_t from, uint64_t to, uint64_t last)
+static inline void reply_events(struct fr_cmd *c, uint64_t from, uint64_t to, uint64_t last)
 {
 	struct buf b = BUF_INIT;
 	char params[64], *text;
@@ -182,7 +182,7 @@ static void reply_events(struct fr_cmd *c, uint64_t from, uint64_t to, uint64_t 
 }
 
 /* read's reply with nothing after seq (next = last = seq). */
-static void reply_none(struct fr_cmd *c, uint64_t seq)
+static inline void reply_none(struct fr_cmd *c, uint64_t seq)
 {
 	char resp[96];
 
@@ -192,7 +192,7 @@ static void reply_none(struct fr_cmd *c, uint64_t seq)
 }
 
 /* The next pending read: of CHAT, after `after` ("" the cursor) with its ack. */
-static struct fr_cmd *take_read(const char *after)
+static inline struct fr_cmd *take_read(const char *after)
 {
 	struct fr_cmd *c = fr_take("read");
 
@@ -207,14 +207,14 @@ static struct fr_cmd *take_read(const char *after)
 	return c;
 }
 
-static void subscribed(struct fr_cmd *c)
+static inline void subscribed(struct fr_cmd *c)
 {
 	fr_reply(c, "*3\r\n$9\r\nsubscribe\r\n$" "37" "\r\n" WAKE "\r\n:1\r\n");
 }
 
 /* wait_for_message with nothing to read: read, SUBSCRIBE the chat's channel, read once more
  * once subscribed (a doorbell may have rung before), then it waits. after: "" none. */
-static struct fake_sink *start_wait(int id, const char *after, uint32_t timeout_s)
+static inline struct fake_sink *start_wait(int id, const char *after, uint32_t timeout_s)
 {
 	char args[160];
 	struct fake_sink *f;
@@ -242,8 +242,27 @@ static struct fake_sink *start_wait(int id, const char *after, uint32_t timeout_
 	return f;
 }
 
+/* The `ack` that stands for a read: of CHAT, acknowledging upto ("" none), cursor to cursor. */
+static inline struct fr_cmd *take_ack(const char *upto, const char *cursor)
+{
+	struct fr_cmd *c = fr_take("ack");
+
+	if (!c)
+		return NULL;
+	CU_ASSERT_EQUAL(c->argc, 4);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 0), PFX);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), CHAT);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), upto);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), cursor);
+	return c;
+}
+
+#define ACKED "*2\r\n$2\r\nok\r\n$5\r\nacked\r\n"
+#define GONE "*2\r\n$2\r\nok\r\n$4\r\ngone\r\n"
+#define BELL(seq) seq ":1760000000000:chatroom.message\n{\"text\":\"m" seq "\",\"seq\":" seq "}"
+
 /* The answer's events: count, the first's text, next. */
-static void expect_events(const cJSON *msg, int n, const char *first_text, double next)
+static inline void expect_events(const cJSON *msg, int n, const char *first_text, double next)
 {
 	const cJSON *ev = jget(msg, "result.structuredContent.events");
 

@@ -249,25 +249,6 @@ static void test_wait_doorbell(void)
 	CU_ASSERT_EQUAL(est().malformed, 1);
 }
 
-/* The `ack` that stands for a read: of CHAT, acknowledging upto ("" none), cursor to cursor. */
-static struct fr_cmd *take_ack(const char *upto, const char *cursor)
-{
-	struct fr_cmd *c = fr_take("ack");
-
-	if (!c)
-		return NULL;
-	CU_ASSERT_EQUAL(c->argc, 4);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 0), PFX);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), CHAT);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), upto);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), cursor);
-	return c;
-}
-
-#define ACKED "*2\r\n$2\r\nok\r\n$5\r\nacked\r\n"
-#define GONE "*2\r\n$2\r\nok\r\n$4\r\ngone\r\n"
-#define BELL(seq) seq ":1760000000000:chatroom.message\n{\"text\":\"m" seq "\",\"seq\":" seq "}"
-
 /* Between two waits the lingering subscription notes the doorbells. A next wait whose after
  * is the newest it heard of does not read: `ack` acknowledges and it waits. A doorbell that
  * carries the very event a wait waits for is its answer, once `ack` moved the cursor. A
