@@ -80,10 +80,9 @@ struct eng_op {
 	/* The events the answer holds while its `ack` moves the cursor past them: a doorbell's
 	 * (held.n 1) or a lingering subscription's (engine_linger.c). */
 	struct cluster_kept held;
-	/* Answered: what rang on it since, with the event, for the linger it leaves behind;
-	 * extra_gap once one came without (or out of line). */
+	/* Answered or about to be: the newest run of events that rang on it since, for the
+	 * linger it leaves behind (cluster_kept_ring). */
 	struct cluster_kept extra;
-	bool extra_gap;
 	uint32_t timeout_ms;
 	struct cluster_wake_waiter w;
 	struct timer deadline;
@@ -139,15 +138,15 @@ uint32_t eng_touch_ms(const struct config *cfg);
  * seconds (false: it cannot, UNSUBSCRIBE now). take: a wait registers on chat_id after a
  * read that saw up to seq seen; -1 no linger was there, 0 nothing rang since (park), 1 read
  * again (rung: the newest seq announced to the last waiter, UINT64_MAX unknown). expire: placeholders past their time go (all: every one, the engine stops). */
-/* kept (may be NULL): the events rung on the last waiter after what it answered; taken when
- * they are exactly base+1 .. rung (emptied either way). */
+/* kept (may be NULL): the run of events rung on the last waiter after what it answered;
+ * taken when it reaches rung (emptied either way). */
 bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base,
 		     uint64_t rung, struct cluster_kept *kept);
 /* A wait with `after` may skip its read: a lingering subscription of chat_id heard of nothing
  * newer than after, and after is not behind what the last wait answered. */
 bool eng_linger_fresh(struct cluster_engine *e, const char *chat_id, uint64_t after);
-/* Or answer at once: the lingering subscription heard every event after `after` up to the
- * newest announced, and kept them. Copies them into out (charged to nothing) and sets *rung
+/* Or answer at once: the run a lingering subscription kept holds every event after `after`
+ * up to the newest announced. Copies them into out (charged to nothing) and sets *rung
  * to that newest; the number of events (0: none to answer with this way). */
 int eng_linger_events(struct cluster_engine *e, const char *chat_id, uint64_t after,
 		      struct cluster_kept *out, uint64_t *rung);

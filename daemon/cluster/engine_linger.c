@@ -7,9 +7,10 @@
  * any doorbell announced meanwhile. The next wait on the chat takes the placeholder's place
  * and reads again only if a doorbell announced something newer than its own read saw. The
  * engine's touch tick ends placeholders past their time (UNSUBSCRIBE then).
- * A doorbell carries its event: the placeholder keeps them (cluster/kept.h) while they come
- * in line, so a next wait whose `after` they all follow is answered from them at once, with
- * an `ack` that moves the cursor instead of a read (eng_linger_events). */
+ * A doorbell carries its event: the placeholder keeps the newest run of them, in line
+ * (cluster/kept.h), so a next wait whose `after` the run covers (every event after it up to
+ * the newest) is answered from them at once, with an `ack` that moves the cursor instead of
+ * a read (eng_linger_events). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,10 +29,11 @@ struct eng_linger {
 	uint64_t rung;  /* newest seq a doorbell announced; UINT64_MAX: unknown (read again) */
 	uint64_t until; /* timer_now_ms() after which it goes */
 	uint64_t base;  /* the seq the last wait answered up to: its client's next `after` */
-	/* Every event from base+1 up to rung, or gap: one rang without its event, out of line,
-	 * past a bound, or before the placeholder was there. */
+	/* The newest run of events that rang with their events, in line, up to the newest
+	 * (a ring without its event empties it; an unknown wake-up too, the run starting
+	 * again after it; the chat's end for good: ended). */
 	struct cluster_kept kept;
-	bool gap;
+	bool ended;
 	uint64_t unknown_at; /* e->reads_issued at the last unknown wake-up */
 };
 
@@ -44,17 +46,16 @@ static void on_rung(struct cluster_wake_waiter *w, const char *chat_id, uint64_t
 	/* seq 0 is "something may have happened" (a reconnect, a subscription, an end). */
 	if (end || seq == 0) {
 		lg->rung = UINT64_MAX;
-		lg->gap = true;
 		lg->unknown_at = lg->e->reads_issued;
-	} else if (seq > lg->rung) {
-		if (lg->gap || seq != lg->rung + 1 || !ev ||
-		    cluster_kept_push(&lg->kept, seq, ev->method, ev->method_len, ev->params,
-				      ev->params_len) < 0)
-			lg->gap = true;
-		lg->rung = seq;
-	}
-	if (lg->gap && lg->kept.n)
+		lg->ended = lg->ended || end;
 		cluster_kept_clear(&lg->kept);
+		return;
+	}
+	if (seq > lg->rung)
+		lg->rung = seq;
+	if (!lg->ended)
+		cluster_kept_ring(&lg->kept, seq, ev ? ev->method : NULL, ev ? ev->method_len : 0,
+				  ev ? ev->params : NULL, ev ? ev->params_len : 0);
 }
 
 static struct eng_linger *find(struct cluster_engine *e, const char *chat_id)
@@ -69,10 +70,6 @@ bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t bas
 {
 	char channel[CLUSTER_WAKE_CHANNEL_MAX];
 	struct eng_linger *lg = NULL;
-	/* rung == base: nothing rang past the answer; else kept must be exactly those events */
-	bool whole = rung != UINT64_MAX &&
-		     (rung == base || (kept && kept->n && kept->first == base + 1 &&
-				       cluster_kept_last(kept) == rung));
 
 	if (e->stopping || find(e, chat_id))
 		goto fail;
@@ -88,8 +85,8 @@ bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t bas
 	lg->base = base;
 	lg->rung = rung; /* what the last waiter heard beyond what it answered */
 	cluster_kept_init(&lg->kept, &e->kept);
-	lg->gap = !whole;
-	if (whole && rung != base)
+	/* the run rung on the last waiter after its answer, if it reaches the newest */
+	if (kept && kept->n && (rung == UINT64_MAX || cluster_kept_last(kept) == rung))
 		cluster_kept_move(&lg->kept, kept);
 	else if (kept)
 		cluster_kept_clear(kept);
@@ -130,11 +127,12 @@ int eng_linger_events(struct cluster_engine *e, const char *chat_id, uint64_t af
 {
 	struct eng_linger *lg = find(e, chat_id);
 
-	/* the client has base (its after covers it) and lacks something that rang: the kept
-	 * events, base+1 .. rung, hold all of that */
-	if (!lg || lg->gap || lg->rung == UINT64_MAX || after < lg->base || after >= lg->rung)
+	/* the run holds every event after `after` up to the newest (a newer one rung without
+	 * its event would have emptied it) */
+	if (!lg || lg->ended || !lg->kept.n || after + 1 < lg->kept.first ||
+	    after >= cluster_kept_last(&lg->kept))
 		return 0;
-	*rung = lg->rung;
+	*rung = cluster_kept_last(&lg->kept);
 	return cluster_kept_copy_after(out, &lg->kept, after) > 0 ? (int)out->n : 0;
 }
 
@@ -147,10 +145,8 @@ void eng_linger_answered(struct cluster_engine *e, const char *chat_id, uint64_t
 	 * when it came before the read went): it goes on from the answer */
 	if (!lg || (lg->rung == UINT64_MAX ? lg->unknown_at >= read_stamp : lg->rung > seen))
 		return;
-	cluster_kept_clear(&lg->kept);
 	lg->base = base;
 	lg->rung = seen;
-	lg->gap = seen != base;
 	lg->until = timer_now_ms() + ENG_LINGER_MS;
 }
 

@@ -28,8 +28,7 @@ static void unlisten(struct eng_op *op)
 	/* The last waiter: the subscription lingers for the client's next wait (engine_linger.c). */
 	if (cluster_wake_remove(e->wake, &op->w, channel) == 1 && !e->stopping &&
 	    !eng_linger_keep(e, op->chat_id, op->has_after ? op->after : 0,
-			     op->gen == op->known_gen ? op->rung : UINT64_MAX,
-			     op->extra_gap ? NULL : &op->extra))
+			     op->gen == op->known_gen ? op->rung : UINT64_MAX, &op->extra))
 		redis_subscribe(cluster_node_subscriber(e->node), REDIS_UNSUBSCRIBE, channel,
 				strlen(channel), NULL, NULL);
 	cluster_kept_clear(&op->extra);
@@ -159,14 +158,14 @@ static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t
 
 	(void)chat_id; /* an ended chat's read answers chat_expired */
 	if (!op->p || op->held.n) {
-		/* answered, or about to be: what rang goes to the next wait (rung), with the
-		 * events if they come in line after it (the linger left behind keeps them) */
-		if (end || seq == 0 || (seq > op->rung &&
-					(seq != op->rung + 1 || !ev ||
-					 cluster_kept_push(&op->extra, seq, ev->method,
-							   ev->method_len, ev->params,
-							   ev->params_len) < 0)))
-			op->extra_gap = true;
+		/* answered, or about to be: what rang goes to the next wait (rung), the events
+		 * that came with it to the linger left behind (the newest run, as it keeps) */
+		if (end || seq == 0)
+			cluster_kept_clear(&op->extra);
+		else if (seq > op->rung)
+			cluster_kept_ring(&op->extra, seq, ev ? ev->method : NULL,
+					  ev ? ev->method_len : 0, ev ? ev->params : NULL,
+					  ev ? ev->params_len : 0);
 	}
 	if (end || seq == 0)
 		op->gen++;

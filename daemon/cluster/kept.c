@@ -62,6 +62,40 @@ int cluster_kept_push(struct cluster_kept *k, uint64_t seq, const char *method, 
 	return 0;
 }
 
+/* Forgets the oldest event. */
+static void drop_first(struct cluster_kept *k)
+{
+	size_t len = strlen(k->buf) + 1;
+
+	len += strlen(k->buf + len) + 1;
+	memmove(k->buf, k->buf + len, k->len - len);
+	k->len -= len;
+	k->first++;
+	k->n--;
+}
+
+void cluster_kept_ring(struct cluster_kept *k, uint64_t seq, const char *method,
+		       size_t method_len, const char *params, size_t params_len)
+{
+	int err;
+
+	if (k->n && seq <= cluster_kept_last(k))
+		return;
+	if (k->n && seq != cluster_kept_last(k) + 1)
+		cluster_kept_clear(k);
+	if (!method) {
+		cluster_kept_clear(k);
+		return;
+	}
+	/* full: the newest run is what a next wait needs, the oldest goes first */
+	while ((err = cluster_kept_push(k, seq, method, method_len, params, params_len)) ==
+		       -ENOSPC &&
+	       k->n)
+		drop_first(k);
+	if (err < 0)
+		cluster_kept_clear(k);
+}
+
 uint64_t cluster_kept_last(const struct cluster_kept *k)
 {
 	return k->n ? k->first + k->n - 1 : 0;

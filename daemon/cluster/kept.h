@@ -36,6 +36,12 @@ void cluster_kept_clear(struct cluster_kept *k);
  * then. The bytes are copied. */
 int cluster_kept_push(struct cluster_kept *k, uint64_t seq, const char *method, size_t method_len,
 		      const char *params, size_t params_len);
+/* A doorbell of seq, with its event (method non-NULL) or without: the list goes on with it,
+ * starts again from it when it does not follow the last one (one was missed: what is kept
+ * is then the newest run), or empties when it comes without its event or past a bound. A
+ * seq not newer than the last kept changes nothing (a late doorbell). */
+void cluster_kept_ring(struct cluster_kept *k, uint64_t seq, const char *method,
+		       size_t method_len, const char *params, size_t params_len);
 /* The newest seq kept (0 when empty). */
 uint64_t cluster_kept_last(const struct cluster_kept *k);
 /* Event i (0 .. n-1): its seq, method and params (NUL-terminated, in k). */

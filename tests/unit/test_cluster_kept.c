@@ -1,6 +1,7 @@
 /* daemon/cluster/kept: events kept in seq order without gaps, their bounds (count, bytes,
  * the node-wide budget), copies after a seq, moves between lists with their charge. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,12 +116,43 @@ static void test_copy_and_move(void)
 	CU_ASSERT_EQUAL(budget.used, 0);
 }
 
+static void ring(struct cluster_kept *k, uint64_t seq, bool with_event)
+{
+	cluster_kept_ring(k, seq, with_event ? "m" : NULL, 1, "{}", 2);
+}
+
+/* The newest run: in line it grows, a gap starts it again, a ring without its event empties
+ * it, a late one changes nothing, a full one forgets its oldest. */
+static void test_ring(void)
+{
+	struct cluster_kept k;
+
+	cluster_kept_init(&k, NULL);
+	ring(&k, 3, true);
+	ring(&k, 4, true);
+	CU_ASSERT_TRUE(k.first == 3 && k.n == 2);
+	ring(&k, 4, true);
+	ring(&k, 2, false); /* late: nothing */
+	CU_ASSERT_TRUE(k.first == 3 && k.n == 2);
+	ring(&k, 7, true); /* 5, 6 missed */
+	CU_ASSERT_TRUE(k.first == 7 && k.n == 1);
+	ring(&k, 8, false);
+	CU_ASSERT_EQUAL(k.n, 0);
+	for (uint64_t s = 10; s < 10 + CLUSTER_KEPT_EVENTS + 5; s++)
+		ring(&k, s, true);
+	CU_ASSERT_EQUAL(k.n, CLUSTER_KEPT_EVENTS);
+	CU_ASSERT_EQUAL(cluster_kept_last(&k), 10 + CLUSTER_KEPT_EVENTS + 4);
+	CU_ASSERT_EQUAL(k.first, 15);
+	cluster_kept_clear(&k);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "seq order, no gaps, no NUL", test_order },
 		{ "count, size and node-wide budget", test_bounds },
 		{ "copies after a seq, moves with the charge", test_copy_and_move },
+		{ "the newest run of rings", test_ring },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {
