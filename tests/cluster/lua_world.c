@@ -79,6 +79,15 @@ redisReply *lw_join_req(int n, const char *req, const char *room, const char *na
 	return lh_eval(NULL, CLUSTER_SCRIPT_JOIN_ROOM, 5, a);
 }
 
+const char *lw_paired(int a, int b)
+{
+	lw_new(a);
+	lw_new(b);
+	lw_enter(a, NULL, NULL);
+	lw_enter(b, NULL, NULL);
+	return lw_room(a);
+}
+
 redisReply *lw_join(int n, const char *room, const char *name)
 {
 	return lw_join_req(n, fresh("r"), room, name);

@@ -17,6 +17,8 @@ redisReply *lw_new_ex(int n, const char *idle_ms, const char *era);
 
 /* enter_queue with tags (NULL-terminated); _req with a chosen request id. */
 redisReply *lw_enter(int n, const char *name, ...) __attribute__((sentinel));
+/* New chats a and b (modern, idle 60 s) paired by the queue; a's room id. */
+const char *lw_paired(int a, int b);
 redisReply *lw_enter_req(int n, const char *req, const char *name, ...) __attribute__((sentinel));
 redisReply *lw_join(int n, const char *room, const char *name);
 redisReply *lw_join_req(int n, const char *req, const char *room, const char *name);

@@ -126,11 +126,7 @@ static void test_rate_limit(void)
 	redisReply *r;
 	long long wait;
 
-	lw_new(1);
-	lw_new(2);
-	lw_enter(1, NULL, NULL);
-	lw_enter(2, NULL, NULL);
-	room = lw_room(1);
+	room = lw_paired(1, 2);
 	for (int i = 0; i < 20; i++)
 		CU_ASSERT_TRUE(lh_ok(lw_send(1, room, "x")));
 	r = lw_send(1, room, "x");
@@ -222,11 +218,7 @@ static void test_read_after(void)
 	const char *room;
 	redisReply *r, *again;
 
-	lw_new(1);
-	lw_new(2);
-	lw_enter(1, NULL, NULL);
-	lw_enter(2, NULL, NULL);
-	room = lw_room(1);
+	room = lw_paired(1, 2);
 	for (int i = 0; i < 3; i++)
 		lw_send(1, room, "m");
 	r = lw_read(2, "0", "1", "100");
@@ -272,11 +264,7 @@ static void test_ack(void)
 	const char *room;
 	redisReply *r;
 
-	lw_new(1);
-	lw_new(2);
-	lw_enter(1, NULL, NULL);
-	lw_enter(2, NULL, NULL);
-	room = lw_room(1);
+	room = lw_paired(1, 2);
 	for (int i = 0; i < 3; i++)
 		lw_send(1, room, "m"); /* 2's events: found (1), three messages (2..4) */
 	CU_ASSERT_PTR_NULL(strstr(cluster_script_source(CLUSTER_SCRIPT_ACK), "local function begin"));
@@ -311,11 +299,7 @@ static void test_doorbell_payload(void)
 	redisReply *r, *m = NULL;
 	const char *room;
 
-	lw_new(1);
-	lw_new(2);
-	lw_enter(1, NULL, NULL);
-	lw_enter(2, NULL, NULL);
-	room = lw_room(1);
+	room = lw_paired(1, 2);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(sub);
 	r = redisCommand(sub, "SUBSCRIBE " LH_PREFIX ":wake:%s", lw_id(2));
 	freeReplyObject(r);

@@ -79,11 +79,7 @@ static void test_idempotent_send(void)
 	const char *room;
 	redisReply *r, *again;
 
-	lw_new(1);
-	lw_new(2);
-	lw_enter(1, NULL, NULL);
-	lw_enter(2, NULL, NULL);
-	room = lw_room(1);
+	room = lw_paired(1, 2);
 	r = lw_send_ex(1, room, "dup", "hello", "5", "20");
 	lh_sleep_ms(5);
 	again = lw_send_ex(1, room, "dup", "hello", "5", "20");
@@ -145,11 +141,7 @@ static void test_ttls_kept_by_flags(void)
 {
 	const char *room;
 
-	lw_new(1);
-	lw_new(2);
-	lw_enter(1, NULL, NULL);
-	lw_enter(2, NULL, NULL);
-	room = lw_room(1);
+	room = lw_paired(1, 2);
 	CU_ASSERT_TRUE(lh_ok(lw_send_ex(1, room, "m1", "a", "5", "20")));
 	CU_ASSERT(lh_cmd("PTTL " LH_PREFIX ":sent:%s", lw_id(1))->integer > 0);
 	CU_ASSERT(lh_cmd("PTTL " LH_PREFIX ":mb:%s", lw_id(2))->integer > 0);

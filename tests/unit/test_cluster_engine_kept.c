@@ -42,6 +42,22 @@ static void kept_answer(int id, const char *after, const char *last, const char 
 	cJSON_Delete(msg);
 }
 
+/* A wait after `after` that reads events from .. to (none acknowledged without it). */
+static void expect_read(int id, const char *after, uint64_t from, uint64_t to)
+{
+	char args[128];
+	struct fake_sink *f;
+	cJSON *msg;
+
+	snprintf(args, sizeof(args), "{\"chat_id\":\"" CHAT "\",\"after\":%s}", after);
+	f = call("wait_for_message", args, id);
+	CU_ASSERT_EQUAL(fr_count("ack"), 0);
+	reply_events(take_read(after), from, to, to);
+	msg = answer(f, id);
+	expect_events(msg, (int)(to - from + 1), NULL, (double)to);
+	cJSON_Delete(msg);
+}
+
 static void test_kept_answers(void)
 {
 	struct fake_sink *f;
@@ -74,33 +90,13 @@ static void test_kept_answers(void)
 	cJSON_Delete(msg);
 	kept_answer(24, "5", "6", "m6", 1, "");
 	/* A retry of an older `after` (its answer lost): the kept ones start later; it reads. */
-	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":5}", 25);
-	CU_ASSERT_EQUAL(fr_count("ack"), 0);
-	reply_events(take_read("5"), 6, 6, 6);
-	msg = answer(f, 25);
-	expect_events(msg, 1, "m6", 6);
-	cJSON_Delete(msg);
+	expect_read(25, "5", 6, 6);
 	CU_ASSERT_EQUAL(est().kept_answers, 3);
 	CU_ASSERT_EQUAL(fr_count("SUBSCRIBE") + fr_count("UNSUBSCRIBE"), 0);
 }
 
 /* What the kept run lacks reads: after a doorbell without its event, one out of line, an
  * unknown wake-up (a reconnect), more than CLUSTER_KEPT_EVENTS (the newest are kept). */
-static void expect_read(int id, const char *after, uint64_t from, uint64_t to)
-{
-	char args[128];
-	struct fake_sink *f;
-	cJSON *msg;
-
-	snprintf(args, sizeof(args), "{\"chat_id\":\"" CHAT "\",\"after\":%s}", after);
-	f = call("wait_for_message", args, id);
-	CU_ASSERT_EQUAL(fr_count("ack"), 0);
-	reply_events(take_read(after), from, to, to);
-	msg = answer(f, id);
-	expect_events(msg, (int)(to - from + 1), NULL, (double)to);
-	cJSON_Delete(msg);
-}
-
 static void test_kept_gaps(void)
 {
 	char bell[128];
