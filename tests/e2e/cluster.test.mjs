@@ -217,11 +217,21 @@ test('a chat read in a loop stays subscribed between waits (no SUBSCRIBE per mes
     const r0 = await c.ok('wait_for_message', { chat_id: b.chatId, timeout_s: 0 });
     assert.deepEqual(r0.events, [], `node ${node}: a wait from the cursor repeated an event`);
   }
-  // an event that rings while nobody waits (the subscription lingering) is read by the next wait
-  await a.send('while away');
+  // events that ring while nobody waits (the subscription lingering) are the next wait's:
+  // answered from what the lingering subscription kept of their doorbells, not read, and the
+  // `ack` moved the cursor past them, so a wait from the cursor on either node has nothing
+  const keptBefore = await metricOf(1, 'mcpchat_cluster_kept_answers_total');
+  for (const m of ['while away', 'and again', 'third']) await a.send(m);
   await sleep(200);
   const r = await b.wait(b.next, 5);
-  assert.deepEqual(r.events.map((e) => e.params.message), ['while away']);
+  assert.deepEqual(r.events.map((e) => e.params.message), ['while away', 'and again', 'third']);
+  assert.equal((await metricOf(1, 'mcpchat_cluster_kept_answers_total')) - keptBefore, 1, 'the wait read the stream');
+  b.next = r.next;
+  for (const node of [1, 0]) {
+    const [c] = await clientsFor(`lk${node}`, [node]);
+    const r0 = await c.ok('wait_for_message', { chat_id: b.chatId, timeout_s: 0 });
+    assert.deepEqual(r0.events, [], `node ${node}: a wait from the cursor repeated a kept event`);
+  }
 });
 
 test('log notifications on a cluster: a request with a _meta logLevel gets the single node\'s notes, one without gets none', { skip }, async () => {
