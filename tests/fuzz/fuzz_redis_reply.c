@@ -11,7 +11,9 @@
  * the command's index): well-formed or refused (-EIO, -EPROTO), never trusted past its
  * checks; what it accepts holds its documented invariants. Every pub/sub message is also a
  * wake-up (cluster/wake.c, a waiter listening on chat WAKE_ID): refused, or delivered with
- * an event that lies inside the payload and has the shape wake.h promises.
+ * an event that lies inside the payload and has the shape wake.h promises; the events go on
+ * to a kept run (cluster/kept.c) as a lingering subscription keeps them, which stays in line
+ * and inside its bounds and gives back every byte of its charge.
  *
  * Input: byte 0 flags (bit 0 subscriber, bits 1-6 the number of commands), byte 1 a seed
  * for the split points, the rest the server's bytes. */
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "cluster/call.h"
+#include "cluster/kept.h"
 #include "cluster/node.h"
 #include "cluster/wake.h"
 #include "fuzz_common.h"
@@ -43,6 +46,51 @@ static struct trace *cur;
 static struct cluster_wake *wake;
 static struct cluster_wake_waiter waiter;
 static const struct resp_message *msg; /* the message being delivered */
+static struct cluster_kept_budget budget = { 0, 256u * 1024u };
+static struct cluster_kept kept; /* charged to budget */
+
+/* The kept run after a wake-up of seq (newer: than what it kept): in line, inside its
+ * bounds, ending with that event when it could be kept; each entry as it was given. A seq
+ * rung again changes nothing, whatever it carries. */
+static void check_kept(uint64_t seq, const struct cluster_wake_event *ev, bool newer)
+{
+	const char *m, *p;
+	uint64_t s;
+	size_t len = 0;
+
+	FZ_CHECK(kept.n <= CLUSTER_KEPT_EVENTS && kept.len <= CLUSTER_KEPT_BYTES &&
+			 kept.len <= kept.cap && budget.used <= budget.max,
+		 "kept out of bounds: %u events, %zu bytes", kept.n, kept.len);
+	for (uint32_t i = 0; i < kept.n; i++) {
+		cluster_kept_get(&kept, i, &s, &m, &p);
+		FZ_CHECK(s == kept.first + i, "kept out of line");
+		len += strlen(m) + strlen(p) + 2;
+	}
+	FZ_CHECK(len == kept.len, "kept entries %zu bytes, counted %zu", len, kept.len);
+	if (!kept.n)
+		return;
+	FZ_CHECK(cluster_kept_last(&kept) >= seq || !ev, "a newer event not kept last");
+	if (ev && newer && cluster_kept_last(&kept) == seq) {
+		cluster_kept_get(&kept, kept.n - 1, &s, &m, &p);
+		FZ_CHECK(strlen(m) == ev->method_len && !memcmp(m, ev->method, ev->method_len) &&
+				 strlen(p) == ev->params_len && !memcmp(p, ev->params, ev->params_len),
+			 "the kept event is not the one that rang");
+	}
+}
+
+/* A wake-up's event into the kept run, as engine_linger.c's placeholder does. */
+static void keep(uint64_t seq, bool end, const struct cluster_wake_event *ev)
+{
+	bool newer = !kept.n || seq > cluster_kept_last(&kept);
+
+	if (end) {
+		cluster_kept_clear(&kept);
+		return;
+	}
+	cluster_kept_ring(&kept, seq, ev ? ev->method : NULL, ev ? ev->method_len : 0,
+			  ev ? ev->params : NULL, ev ? ev->params_len : 0);
+	check_kept(seq, ev, newer);
+}
 
 static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t seq, bool end,
 		    const struct cluster_wake_event *ev)
@@ -51,6 +99,7 @@ static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t
 
 	FZ_CHECK(w == &waiter && strcmp(chat_id, WAKE_ID) == 0, "woke the wrong waiter");
 	FZ_CHECK(end ? seq == 0 && !ev : seq > 0, "end %d with seq %llu", end, (unsigned long long)seq);
+	keep(seq, end, ev);
 	if (!ev)
 		return;
 	FZ_CHECK(ev->method >= lo && ev->method + ev->method_len <= hi && ev->params >= lo &&
@@ -200,6 +249,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char ch[CLUSTER_WAKE_CHANNEL_MAX];
 
 	fz_quiet();
+	cluster_kept_init(&kept, &budget);
 	wake = cluster_wake_new("{mcpchat}", 4);
 	if (!wake || cluster_wake_add(wake, WAKE_ID, &waiter, on_wake, NULL, ch) != 1)
 		abort();
@@ -229,5 +279,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < whole.n && i < MAX_TRACE; i++)
 		FZ_CHECK(whole.h[i] == split.h[i], "callback %d differs with the split", i);
 	resp_script_free(s);
+	cluster_kept_clear(&kept);
+	FZ_CHECK(budget.used == 0, "%zu bytes still charged", budget.used);
 	return 0;
 }
