@@ -134,6 +134,15 @@ void eng_legacy_forget_all(struct cluster_engine *e);
 /* How often the node touches its chats (cfg's idle limits). */
 uint32_t eng_touch_ms(const struct config *cfg);
 
+/* A wake-up of seq, with the event its doorbell carried or without (ev NULL), into a kept
+ * run (cluster_kept_ring). */
+static inline void eng_kept_ring(struct cluster_kept *k, uint64_t seq,
+				 const struct cluster_wake_event *ev)
+{
+	cluster_kept_ring(k, seq, ev ? ev->method : NULL, ev ? ev->method_len : 0,
+			  ev ? ev->params : NULL, ev ? ev->params_len : 0);
+}
+
 /* engine_linger.c. keep: the last waiter of chat_id answered; the subscription stays a few
  * seconds (false: it cannot, UNSUBSCRIBE now). take: a wait registers on chat_id after a
  * read that saw up to seq seen; -1 no linger was there, 0 nothing rang since (park), 1 read

@@ -54,8 +54,7 @@ static void on_rung(struct cluster_wake_waiter *w, const char *chat_id, uint64_t
 	if (seq > lg->rung)
 		lg->rung = seq;
 	if (!lg->ended)
-		cluster_kept_ring(&lg->kept, seq, ev ? ev->method : NULL, ev ? ev->method_len : 0,
-				  ev ? ev->params : NULL, ev ? ev->params_len : 0);
+		eng_kept_ring(&lg->kept, seq, ev);
 }
 
 static struct eng_linger *find(struct cluster_engine *e, const char *chat_id)
@@ -127,10 +126,12 @@ int eng_linger_events(struct cluster_engine *e, const char *chat_id, uint64_t af
 {
 	struct eng_linger *lg = find(e, chat_id);
 
-	/* the run holds every event after `after` up to the newest (a newer one rung without
-	 * its event would have emptied it) */
+	/* the run holds every event after `after` up to the newest: a newer one rung without
+	 * its event would have emptied it, and a read that saw newer (eng_linger_answered)
+	 * leaves it short until their doorbells come */
 	if (!lg || lg->ended || !lg->kept.n || after + 1 < lg->kept.first ||
-	    after >= cluster_kept_last(&lg->kept))
+	    after >= cluster_kept_last(&lg->kept) ||
+	    (lg->rung != UINT64_MAX && lg->rung > cluster_kept_last(&lg->kept)))
 		return 0;
 	*rung = cluster_kept_last(&lg->kept);
 	return cluster_kept_copy_after(out, &lg->kept, after) > 0 ? (int)out->n : 0;

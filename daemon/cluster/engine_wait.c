@@ -163,9 +163,7 @@ static void on_wake(struct cluster_wake_waiter *w, const char *chat_id, uint64_t
 		if (end || seq == 0)
 			cluster_kept_clear(&op->extra);
 		else if (seq > op->rung)
-			cluster_kept_ring(&op->extra, seq, ev ? ev->method : NULL,
-					  ev ? ev->method_len : 0, ev ? ev->params : NULL,
-					  ev ? ev->params_len : 0);
+			eng_kept_ring(&op->extra, seq, ev);
 	}
 	if (end || seq == 0)
 		op->gen++;
@@ -311,70 +309,76 @@ static void on_wait_acked(void *ctx, int err, const redisReply *reply)
 	eng_unref(op);
 }
 
+/* The call takes a lingering subscription's place, knowing up to rung (registered next to
+ * the placeholder, which then goes: the subscription never lapses), and sends its `ack` a
+ * with fn. fresh: the placeholder must have heard nothing newer than rung. 0 sent; -1 not
+ * registered, nothing done; 1 registered but the ack did not go (the call reads instead). */
+static int take_over(struct eng_op *op, uint64_t rung, bool fresh, struct cluster_call_args *a,
+		     resp_reply_fn fn)
+{
+	struct cluster_engine *e = op->e;
+	char channel[CLUSTER_WAKE_CHANNEL_MAX];
+
+	if (cluster_wake_add(e->wake, op->chat_id, &op->w, on_wake, op, channel) != 0) {
+		cluster_wake_remove(e->wake, &op->w, channel);
+		return -1;
+	}
+	op->rung = rung;
+	if ((eng_linger_take(e, op->chat_id, rung) != 0 && fresh) || eng_evalsha(e, a, fn, op) < 0)
+		return 1;
+	op->refs++;
+	return 0;
+}
+
 /* The client's `after` is the newest event a lingering subscription of its chat heard of:
  * nothing to read. The call takes the subscription over, acknowledges with `ack` (no read,
  * no timers: a fraction of read's cost) and waits. 0, or -1 to read as usual. */
 static int skip_read(struct eng_op *op)
 {
 	struct cluster_engine *e = op->e;
-	char channel[CLUSTER_WAKE_CHANNEL_MAX];
 	struct cluster_call_args a;
+	int rc;
 
 	/* timeout_s 0 answers after one read (its ack and cursor as read's); only a call that
 	 * waits parks here */
 	if (!op->timeout_ms || !eng_linger_fresh(e, op->chat_id, op->after) ||
 	    cluster_call_ack(&a, e->prefix, op->chat_id, true, op->after, true, op->after) < 0)
 		return -1;
-	/* Registered next to the placeholder, which then goes: the subscription never lapses. */
-	if (cluster_wake_add(e->wake, op->chat_id, &op->w, on_wake, op, channel) != 0) {
-		cluster_wake_remove(e->wake, &op->w, channel);
+	rc = take_over(op, op->after, true, &a, on_wait_acked);
+	if (rc < 0)
 		return -1;
-	}
-	op->rung = op->after;
-	if (eng_linger_take(e, op->chat_id, op->after) != 0 ||
-	    eng_evalsha(e, &a, on_wait_acked, op) < 0) {
+	if (rc > 0)
 		wait_read(op);
-		return 0;
-	}
-	op->refs++;
-	e->st.reads_skipped++;
+	else
+		e->st.reads_skipped++;
 	return 0;
 }
 
 /* The client's `after` lacks events that a lingering subscription heard, every one up to the
  * newest announced, and kept: they are the answer, once an `ack` acknowledged `after` and
- * moved the chat's cursor past them (as the read it saves would have). 0, or -1 to go on. */
+ * moved the chat's cursor past them (as the read it saves would have). What rings while the
+ * ack is out is this call's (its linger keeps it for the next wait). 0, or -1 to go on. */
 static int answer_kept(struct eng_op *op)
 {
 	struct cluster_engine *e = op->e;
-	char channel[CLUSTER_WAKE_CHANNEL_MAX];
 	struct cluster_call_args a;
 	uint64_t rung;
+	int rc;
 
 	if (eng_linger_events(e, op->chat_id, op->after, &op->held, &rung) <= 0)
 		return -1;
-	if (cluster_call_ack(&a, e->prefix, op->chat_id, true, op->after, true,
-			     cluster_kept_last(&op->held)) < 0)
-		goto fail;
-	/* Registered next to the placeholder, which then goes: what rings while the ack is out
-	 * is this call's (its linger keeps it for the next wait). */
-	if (cluster_wake_add(e->wake, op->chat_id, &op->w, on_wake, op, channel) != 0) {
-		cluster_wake_remove(e->wake, &op->w, channel);
-		goto fail;
+	if (cluster_call_ack(&a, e->prefix, op->chat_id, true, op->after, true, rung) < 0 ||
+	    (rc = take_over(op, rung, false, &a, on_held_acked)) < 0) {
+		cluster_kept_clear(&op->held);
+		return -1;
 	}
-	op->rung = rung;
-	eng_linger_take(e, op->chat_id, rung);
-	if (eng_evalsha(e, &a, on_held_acked, op) < 0) {
+	if (rc > 0) {
 		cluster_kept_clear(&op->held);
 		wait_read(op);
-		return 0;
+	} else {
+		e->st.kept_answers++;
 	}
-	op->refs++;
-	e->st.kept_answers++;
 	return 0;
-fail:
-	cluster_kept_clear(&op->held);
-	return -1;
 }
 
 static void on_deadline(struct timer *t)

@@ -106,6 +106,15 @@ int redis_evalsha(struct redis_client *cl, struct resp_script *s, int nkeys, int
 enum redis_sub_op { REDIS_SUBSCRIBE, REDIS_UNSUBSCRIBE, REDIS_PSUBSCRIBE, REDIS_PUNSUBSCRIBE };
 int redis_subscribe(struct redis_client *cl, enum redis_sub_op op, const char *channel,
 		    size_t len, resp_reply_fn fn, void *ctx);
+/* The command's name. Inline: a test's stand-in for this module (tests/unit/fake_redis.c)
+ * names its commands the same way without linking it. */
+static inline const char *redis_sub_op_name(enum redis_sub_op op)
+{
+	static const char *const names[] = { "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE",
+					      "PUNSUBSCRIBE" };
+
+	return names[op];
+}
 
 enum redis_state redis_client_state(const struct redis_client *cl);
 const char *redis_state_name(enum redis_state st);

@@ -188,10 +188,9 @@ int redis_evalsha(struct redis_client *cl, struct resp_script *s, int nkeys, int
 int redis_subscribe(struct redis_client *cl, enum redis_sub_op op, const char *channel,
 		    size_t len, resp_reply_fn fn, void *ctx)
 {
-	static const char *const names[] = { "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE",
-					      "PUNSUBSCRIBE" };
-	const char *av[2] = { names[op], channel };
-	size_t al[2] = { strlen(names[op]), len };
+	const char *name = redis_sub_op_name(op);
+	const char *av[2] = { name, channel };
+	size_t al[2] = { strlen(name), len };
 
 	return record(cl, NULL, 2, av, al, fn, ctx);
 }

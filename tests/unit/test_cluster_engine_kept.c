@@ -130,12 +130,27 @@ static void test_kept_gaps(void)
 	CU_ASSERT_EQUAL(est().kept_answers, 2);
 }
 
+/* A read that saw further than the run (its doorbells not here yet) leaves the run short of
+ * the newest: a wait reads until they come, then the run answers it. */
+static void test_kept_short_of_read(void)
+{
+	up();
+	first_answer(40);
+	fr_publish(WAKE, BELL("2"));
+	expect_read(41, "0", 1, 3); /* a retried older after: 1 is not kept; the read sees 3 */
+	expect_read(42, "1", 2, 3); /* 2 is kept, 3 not yet: not the newest */
+	fr_publish(WAKE, BELL("3"));
+	kept_answer(43, "1", "3", "m2", 2, "");
+	CU_ASSERT_EQUAL(est().kept_answers, 1);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "next waits answered from kept events: ack, no read", test_kept_answers },
 		{ "a doorbell without its event, out of line, unknown, past the bound: read",
 		  test_kept_gaps },
+		{ "a read that saw further: read until the run catches up", test_kept_short_of_read },
 		{ NULL, NULL },
 	};
 	static const struct unit_suite suites[] = {

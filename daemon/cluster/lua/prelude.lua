@@ -169,12 +169,8 @@ local function emit(to, method, inner, refusable, cap)
 	redis.call('XADD', mb_key(to.id), int(seq) .. '-0', 'm', method, 'p', params)
 	-- XADD keeps a stream's TTL, and a trimmed stream stays (empty): the mailbox needs its
 	-- TTL when its first event makes it (mb_ttl), and from every touch after that.
-	if to.mb_ttl then
-		set(to, 'seq', int(seq))
-	else
-		redis.call('PEXPIRE', mb_key(to.id), ttl(to))
-		set(to, 'seq', int(seq), 'mb_ttl', 1)
-	end
+	if not to.mb_ttl then redis.call('PEXPIRE', mb_key(to.id), ttl(to)) end
+	set(to, 'seq', int(seq), 'mb_ttl', 1)
 	-- seq:ms:method\nparams: ms is the publish time on Redis' clock (nodes measure their
 	-- wake-up lag with it); the event itself lets a node answer the call waiting for exactly
 	-- this seq without reading the stream

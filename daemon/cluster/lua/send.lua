@@ -68,12 +68,8 @@ if not emit(partner, 'message.received', inner, true, cap) then
 end
 redis.call('ZADD', sent_key(id), int(now), msg_id)
 -- The set's TTL when this id made it (touch_chat prunes it and says when it emptied).
-if c.sent_ttl == '1' then
-	set(c, 'tokens', tokens, 'tokens_at', int(at), 'room_sent', num(c, 'room_sent') + 1)
-else
-	redis.call('PEXPIRE', sent_key(id), ttl(c))
-	set(c, 'tokens', tokens, 'tokens_at', int(at), 'room_sent', num(c, 'room_sent') + 1,
-		'sent_ttl', 1)
-end
+if c.sent_ttl ~= '1' then redis.call('PEXPIRE', sent_key(id), ttl(c)) end
+set(c, 'tokens', tokens, 'tokens_at', int(at), 'room_sent', num(c, 'room_sent') + 1,
+	'sent_ttl', 1)
 redis.call('HINCRBY', K_STATS, 'messages', 1)
 return { 'ok', msg_id, ts }
