@@ -82,6 +82,7 @@ static void cluster_metrics(struct cluster_engine *e, struct buf *out)
 	metric(out, "mcpchat_cluster_linger_reused_total", "counter", "Waits that found their chat still subscribed.", (double)st.linger_reused);
 	metric(out, "mcpchat_cluster_reads_skipped_total", "counter", "Of those, waits that acknowledged and waited without reading the stream.", (double)st.reads_skipped);
 	metric(out, "mcpchat_cluster_doorbell_answers_total", "counter", "Waits answered with the event their wake-up carried, without reading the stream.", (double)st.doorbell_answers);
+	metric(out, "mcpchat_cluster_acks_owed_total", "counter", "Of those, waits whose acknowledgement went with their next Redis command instead of a round trip of its own.", (double)st.acks_owed);
 	metric(out, "mcpchat_cluster_kept_answers_total", "counter", "Waits answered with the events a lingering subscription kept from their wake-ups, without reading the stream.", (double)st.kept_answers);
 	metric(out, "mcpchat_cluster_legacy_sessions", "gauge", "2025 sessions on this node (their chats in Redis).", (double)st.legacy_sessions);
 	metric(out, "mcpchat_cluster_epoch_changes_total", "counter", "Times Redis was found to have lost its state.", (double)st.epoch_changes);

@@ -180,19 +180,49 @@ int cluster_call_pull(struct cluster_call_args *a, const char *prefix, const cha
 	return 0;
 }
 
-int cluster_call_ack(struct cluster_call_args *a, const char *prefix, const char *chat_id,
-		     bool has_upto, uint64_t upto, bool has_cursor, uint64_t cursor)
+static void cmd_arg(struct cluster_call_cmd *c, const char *s, size_t len)
 {
-	if (begin(a, CLUSTER_SCRIPT_ACK, prefix, chat_id) < 0 || !chat_id)
+	c->argv[c->argc] = s;
+	c->argvlen[c->argc] = len;
+	c->argc++;
+}
+
+int cluster_call_ack(struct cluster_call_ack_cmds *a, const char *prefix, const char *chat_id,
+		     bool has_upto, uint64_t upto, uint64_t cursor)
+{
+	static const char *const kinds[2] = { "mb", "cur" };
+	struct cluster_call_cmd *c;
+	int len;
+
+	a->n = 0;
+	if (!prefix || !*prefix || strlen(prefix) >= CLUSTER_CALL_PREFIX_MAX ||
+	    !chat_id_valid(chat_id))
 		return -EINVAL;
-	if (has_upto)
-		push_u64(a, 0, upto);
-	else
-		push(a, "");
-	if (has_cursor)
-		push_u64(a, 1, cursor);
-	else
-		push(a, "");
+	for (int i = 0; i < 2; i++) {
+		len = snprintf(a->keys[i], sizeof(a->keys[i]), "%s:%s:%s", prefix, kinds[i],
+			       chat_id);
+		if (len < 0 || (size_t)len >= sizeof(a->keys[i]))
+			return -EINVAL;
+	}
+	if (has_upto) {
+		c = &a->cmd[a->n++];
+		c->argc = 0;
+		/* MINID is the first id kept: upto + 1 (no wrap past the largest id) */
+		len = snprintf(a->num[0], sizeof(a->num[0]), "%" PRIu64,
+			       upto < UINT64_MAX ? upto + 1 : UINT64_MAX);
+		cmd_arg(c, "XTRIM", 5);
+		cmd_arg(c, a->keys[0], strlen(a->keys[0]));
+		cmd_arg(c, "MINID", 5);
+		cmd_arg(c, a->num[0], (size_t)len);
+	}
+	c = &a->cmd[a->n++];
+	c->argc = 0;
+	len = snprintf(a->num[1], sizeof(a->num[1]), "%" PRIu64, cursor);
+	cmd_arg(c, "SET", 3);
+	cmd_arg(c, a->keys[1], strlen(a->keys[1]));
+	cmd_arg(c, a->num[1], (size_t)len);
+	cmd_arg(c, "XX", 2);
+	cmd_arg(c, "KEEPTTL", 7);
 	return 0;
 }
 

@@ -91,10 +91,31 @@ int cluster_call_read(struct cluster_call_args *a, const char *prefix, const cha
  * cursor alone. */
 int cluster_call_pull(struct cluster_call_args *a, const char *prefix, const char *chat_id,
 		      uint64_t after, uint64_t upto, uint32_t max);
-/* wait_for_message without a read (the node knows what is new): acknowledges up to upto
- * (has_upto) and moves the chat's cursor to cursor (has_cursor). */
-int cluster_call_ack(struct cluster_call_args *a, const char *prefix, const char *chat_id,
-		     bool has_upto, uint64_t upto, bool has_cursor, uint64_t cursor);
+
+/* wait_for_message without a read (the node knows what is new), in plain commands: no
+ * script, whose run costs Redis several times what these do, and this comes twice per
+ * relayed message. XTRIM of the chat's stream MINID upto + 1 (has_upto: acknowledges the
+ * events up to upto; exact, and past the newest it removes only what is there), then SET of
+ * its cursor to cursor, XX KEEPTTL: nothing is made for a chat that is gone. Send cmd[0..n)
+ * in order on one connection: the last one's reply is the answer (cluster_call_parse_ack).
+ * Ownership as struct cluster_call_args: argv points into keys[] and num[] here and into
+ * nothing else; the struct must stay as it is until the commands are queued. */
+struct cluster_call_cmd {
+	int argc;
+	const char *argv[6];
+	size_t argvlen[6];
+};
+struct cluster_call_ack_cmds {
+	size_t n;
+	struct cluster_call_cmd cmd[2];
+	char keys[2][CLUSTER_CALL_PREFIX_MAX + 8 + CHAT_ID_LEN];
+	char num[2][24];
+};
+int cluster_call_ack(struct cluster_call_ack_cmds *a, const char *prefix, const char *chat_id,
+		     bool has_upto, uint64_t upto, uint64_t cursor);
+/* The SET's reply: 0 with *gone false (moved) or true (nil: the chat is gone), -EIO an error
+ * reply, -EPROTO anything else. */
+int cluster_call_parse_ack(const redisReply *reply, bool *gone);
 int cluster_call_leave(struct cluster_call_args *a, const char *prefix, const char *chat_id,
 		       const char *req, const char *room_id);
 int cluster_call_status(struct cluster_call_args *a, const char *prefix, const char *chat_id);
@@ -138,7 +159,6 @@ struct cluster_call_reply {
 	uint32_t unread;           /* status, read: events not yet acknowledged */
 	bool created;              /* chat_new: made now (false: it existed, refreshed) */
 	bool ended;                /* end: ended now (false: it was gone already) */
-	bool gone;                 /* ack: the chat is gone (nothing done) */
 	uint64_t next, last;       /* read: the last seq returned (after when none), the newest */
 	struct cluster_call_event *events; /* read, in seq order */
 	size_t n_events;

@@ -365,7 +365,6 @@ static int parse_ok(struct parse *p, char *area)
 	case CLUSTER_SCRIPT_STATUS: return parse_status(p);
 	case CLUSTER_SCRIPT_TOUCH: return parse_ids(p, 1, area);
 	case CLUSTER_SCRIPT_END: return parse_word(p, "ended", "gone", &o->ended);
-	case CLUSTER_SCRIPT_ACK: return parse_word(p, "gone", "acked", &o->gone);
 	case CLUSTER_SCRIPT_SWEEP:
 		return parse_timers(p, &o->fired) < 0 ? -EPROTO : parse_ids(p, 3, area);
 	case CLUSTER_SCRIPT_FALLBACK:
@@ -433,4 +432,19 @@ size_t cluster_call_strip_seq(const char *params, size_t len)
 	if (params[i - 1] == ',')
 		return i - 1;
 	return params[i - 1] == '{' ? i : len - 1;
+}
+
+int cluster_call_parse_ack(const redisReply *reply, bool *gone)
+{
+	*gone = false;
+	if (!reply)
+		return -EPROTO;
+	if (reply->type == REDIS_REPLY_ERROR)
+		return -EIO;
+	if (reply->type == REDIS_REPLY_NIL) {
+		*gone = true;
+		return 0;
+	}
+	return reply->type == REDIS_REPLY_STATUS && reply->len == 2 &&
+		       memcmp(reply->str, "OK", 2) == 0 ? 0 : -EPROTO;
 }

@@ -194,6 +194,45 @@ static void ignore_reply(void *ctx, int err, const redisReply *reply)
 		eng_failed(e, err);
 }
 
+int eng_ack(struct cluster_engine *e, const char *chat_id, bool has_upto, uint64_t upto,
+	    uint64_t cursor, resp_reply_fn fn, void *ctx)
+{
+	struct redis_client *cl = cluster_node_redis(e->node);
+	struct cluster_call_ack_cmds a;
+	int err;
+
+	if (e->stopping)
+		return -ECANCELED;
+	err = cluster_call_ack(&a, e->prefix, chat_id, has_upto, upto, cursor);
+	/* one connection answers in order: the last reply comes after the others' */
+	for (size_t i = 0; err == 0 && i < a.n; i++) {
+		bool last = i + 1 == a.n;
+
+		err = redis_command(cl, a.cmd[i].argc, a.cmd[i].argv, a.cmd[i].argvlen,
+				    last && fn ? fn : ignore_reply, last && fn ? ctx : (void *)e);
+	}
+	if (err < 0)
+		eng_failed(e, err);
+	return err;
+}
+
+int eng_parse_ack(struct cluster_engine *e, int err, const redisReply *reply, bool *gone)
+{
+	*gone = false;
+	if (err < 0) {
+		eng_failed(e, err);
+		return err;
+	}
+	err = cluster_call_parse_ack(reply, gone);
+	if (err == -EPROTO) {
+		e->st.malformed++;
+		log_warn("cluster: a malformed ack reply (ignored; the call answers unavailable)");
+	} else if (err < 0) {
+		eng_failed(e, err);
+	}
+	return err;
+}
+
 /* The chat a refused first call minted goes again (it is in no room: nobody is told). */
 static void end_minted(struct cluster_engine *e, const char *chat_id)
 {

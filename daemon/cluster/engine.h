@@ -99,6 +99,7 @@ struct cluster_engine_stats {
 	size_t chats_lingering;    /* of those, kept after their last wait answered */
 	uint64_t linger_reused;    /* waits that found their chat still subscribed */
 	uint64_t reads_skipped;    /* of those, waits that knew nothing was new: `ack`, no read */
+	uint64_t acks_owed;        /* of those, waits whose `ack` went with their next command */
 	uint64_t doorbell_answers; /* waits answered with the event their doorbell carried */
 	uint64_t kept_answers;     /* waits answered with events a lingering subscription kept */
 	uint64_t epoch_changes, heartbeats, heartbeat_failures, sweeps, sweep_ended;

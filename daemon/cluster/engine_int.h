@@ -72,6 +72,10 @@ struct eng_op {
 	bool is_wait, has_after, reading, again, expired;
 	bool read_failed; /* the last read failed (Redis away): the deadline answers unavailable */
 	uint64_t after;
+	/* Its `after` is acknowledged in Redis by the next command sent for it (the answer's
+	 * `ack`, a read), or when it ends (engine_wait.c skip_read says why) */
+	bool owes_ack;
+	uint64_t trimmed; /* `after`, once an ack or a read acknowledged it (0: not yet) */
 	uint64_t rung; /* the newest seq a doorbell announced to it or a read saw */
 	/* Unknown wake-ups (a subscription made, a reconnect, an end) counted; the last one a
 	 * successful read started after. They differ: something may be new beyond rung. */
@@ -113,6 +117,11 @@ int eng_evalsha(struct cluster_engine *e, struct cluster_call_args *a, resp_repl
 		void *ctx);
 int eng_parse(struct cluster_engine *e, enum cluster_script s, int err, const redisReply *reply,
 	      struct cluster_call_reply *out);
+/* cluster_call_ack's commands (fn gets the last one's reply: eng_parse_ack; NULL: nobody,
+ * a failure is counted), and its parse. Returns as eng_evalsha. */
+int eng_ack(struct cluster_engine *e, const char *chat_id, bool has_upto, uint64_t upto,
+	    uint64_t cursor, resp_reply_fn fn, void *ctx);
+int eng_parse_ack(struct cluster_engine *e, int err, const redisReply *reply, bool *gone);
 int eng_send(struct eng_op *op, struct cluster_call_args *a, resp_reply_fn fn);
 
 /* engine_legacy.c */
@@ -150,7 +159,10 @@ static inline void eng_kept_ring(struct cluster_kept *k, uint64_t seq,
 /* kept (may be NULL): the run of events rung on the last waiter after what it answered;
  * taken when it reaches rung (emptied either way). */
 bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base,
-		     uint64_t rung, struct cluster_kept *kept);
+		     uint64_t trimmed, uint64_t rung, struct cluster_kept *kept);
+/* How far the last wait is known to have acknowledged chat_id's events (its `after`, once
+ * Redis confirmed it; 0: not, or no placeholder). */
+uint64_t eng_linger_trimmed(struct cluster_engine *e, const char *chat_id);
 /* A wait with `after` may skip its read: a lingering subscription of chat_id heard of nothing
  * newer than after, and after is not behind what the last wait answered. */
 bool eng_linger_fresh(struct cluster_engine *e, const char *chat_id, uint64_t after);

@@ -29,6 +29,7 @@ struct eng_linger {
 	uint64_t rung;  /* newest seq a doorbell announced; UINT64_MAX: unknown (read again) */
 	uint64_t until; /* timer_now_ms() after which it goes */
 	uint64_t base;  /* the seq the last wait answered up to: its client's next `after` */
+	uint64_t trimmed; /* the last wait's `after`: acknowledged (XTRIM sent) up to there */
 	/* The newest run of events that rang with their events, in line, up to the newest
 	 * (a ring without its event empties it; an unknown wake-up too, the run starting
 	 * again after it; the chat's end for good: ended). */
@@ -65,7 +66,7 @@ static struct eng_linger *find(struct cluster_engine *e, const char *chat_id)
 }
 
 bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t base,
-		     uint64_t rung, struct cluster_kept *kept)
+		     uint64_t trimmed, uint64_t rung, struct cluster_kept *kept)
 {
 	char channel[CLUSTER_WAKE_CHANNEL_MAX];
 	struct eng_linger *lg = NULL;
@@ -82,6 +83,7 @@ bool eng_linger_keep(struct cluster_engine *e, const char *chat_id, uint64_t bas
 	lg->until = timer_now_ms() + ENG_LINGER_MS;
 	lg->unknown_at = e->reads_issued; /* a read from now on sees what rung unknown */
 	lg->base = base;
+	lg->trimmed = trimmed;
 	lg->rung = rung; /* what the last waiter heard beyond what it answered */
 	cluster_kept_init(&lg->kept, &e->kept);
 	/* the run rung on the last waiter after its answer, if it reaches the newest */
@@ -119,6 +121,13 @@ bool eng_linger_fresh(struct cluster_engine *e, const char *chat_id, uint64_t af
 	/* The subscription was there all along (a lost one rings seq 0: unknown), so every
 	 * event after base rang on it: none rang past after, and after covers base. */
 	return lg && lg->rung != UINT64_MAX && lg->rung <= after && after >= lg->base;
+}
+
+uint64_t eng_linger_trimmed(struct cluster_engine *e, const char *chat_id)
+{
+	struct eng_linger *lg = find(e, chat_id);
+
+	return lg ? lg->trimmed : 0;
 }
 
 int eng_linger_events(struct cluster_engine *e, const char *chat_id, uint64_t after,

@@ -25,9 +25,15 @@ static void unlisten(struct eng_op *op)
 	char channel[CLUSTER_WAKE_CHANNEL_MAX];
 
 	timer_cancel(e->timers, &op->deadline);
+	/* A wait that ends without an answer's ack (its deadline, a cancel) still acknowledges:
+	 * its cursor stays at `after`, as the ack made when it parked used to leave it. */
+	if (op->owes_ack) {
+		op->owes_ack = false;
+		eng_ack(e, op->chat_id, true, op->after, op->after, NULL, NULL);
+	}
 	/* The last waiter: the subscription lingers for the client's next wait (engine_linger.c). */
 	if (cluster_wake_remove(e->wake, &op->w, channel) == 1 && !e->stopping &&
-	    !eng_linger_keep(e, op->chat_id, op->has_after ? op->after : 0,
+	    !eng_linger_keep(e, op->chat_id, op->has_after ? op->after : 0, op->trimmed,
 			     op->gen == op->known_gen ? op->rung : UINT64_MAX, &op->extra))
 		redis_subscribe(cluster_node_subscriber(e->node), REDIS_UNSUBSCRIBE, channel,
 				strlen(channel), NULL, NULL);
@@ -107,13 +113,20 @@ static void on_held_acked(void *ctx, int err, const redisReply *reply)
 	struct cluster_call_reply r;
 	struct cluster_call_event ev[CLUSTER_KEPT_EVENTS];
 
-	err = eng_parse(op->e, CLUSTER_SCRIPT_ACK, err, reply, &r);
+	bool gone;
+
+	memset(&r, 0, sizeof(r));
+	err = eng_parse_ack(op->e, err, reply, &gone);
 	if (op->p && op->held.n) {
-		if (err < 0 || r.gone) {
+		if (err < 0 || gone) {
 			/* the read says why (chat_expired), or fails as a read would */
 			cluster_kept_clear(&op->held);
 			wait_read(op);
 		} else {
+			/* `after` is acknowledged: by this ack, or by the one or the read before it
+			 * on the same connection */
+			if (op->has_after)
+				op->trimmed = op->after;
 			for (uint32_t i = 0; i < op->held.n; i++) {
 				cluster_kept_get(&op->held, i, &ev[i].seq, &ev[i].method,
 						 &ev[i].params);
@@ -136,16 +149,15 @@ static void on_held_acked(void *ctx, int err, const redisReply *reply)
 static int take_event(struct eng_op *op, uint64_t seq, const struct cluster_wake_event *ev)
 {
 	struct cluster_engine *e = op->e;
-	struct cluster_call_args a;
 
 	if (cluster_kept_push(&op->held, seq, ev->method, ev->method_len, ev->params,
 			      ev->params_len) < 0)
 		return -1;
-	if (cluster_call_ack(&a, e->prefix, op->chat_id, false, 0, true, seq) < 0 ||
-	    eng_evalsha(e, &a, on_held_acked, op) < 0) {
+	if (eng_ack(e, op->chat_id, op->owes_ack, op->after, seq, on_held_acked, op) < 0) {
 		cluster_kept_clear(&op->held);
 		return -1;
 	}
+	op->owes_ack = false;
 	op->refs++;
 	e->st.doorbell_answers++;
 	return 0;
@@ -248,6 +260,8 @@ static void on_read(void *ctx, int err, const redisReply *reply)
 		if (r.last > op->rung)
 			op->rung = r.last;
 		op->known_gen = op->read_gen;
+		if (op->has_after) /* the read acknowledged `after` */
+			op->trimmed = op->after;
 		if (!op->has_after) { /* from the cursor: later reads start where this one did */
 			op->has_after = true;
 			op->after = r.n_events ? r.events[0].seq - 1 : r.next;
@@ -288,6 +302,8 @@ static void wait_read(struct eng_op *op)
 		read_failed(op);
 		return;
 	}
+	if (op->has_after)
+		op->owes_ack = false; /* the read acknowledges `after` */
 	op->reading = true;
 	op->refs++;
 }
@@ -295,26 +311,28 @@ static void wait_read(struct eng_op *op)
 static void on_wait_acked(void *ctx, int err, const redisReply *reply)
 {
 	struct eng_op *op = ctx;
-	struct cluster_call_reply r;
+	bool gone;
 
-	err = eng_parse(op->e, CLUSTER_SCRIPT_ACK, err, reply, &r);
+	err = eng_parse_ack(op->e, err, reply, &gone);
 	if (!op->p) {
 		/* answered meanwhile */
 	} else if (err < 0) {
 		read_failed(op); /* as a failed read: the deadline answers unavailable */
-	} else if (r.gone) {
+	} else if (gone) {
 		wait_read(op); /* answers chat_expired */
+	} else {
+		op->trimmed = op->after;
 	}
-	cluster_call_reply_free(&r);
 	eng_unref(op);
 }
 
 /* The call takes a lingering subscription's place, knowing up to rung (registered next to
- * the placeholder, which then goes: the subscription never lapses), and sends its `ack` a
- * with fn. fresh: the placeholder must have heard nothing newer than rung. 0 sent; -1 not
- * registered, nothing done; 1 registered but the ack did not go (the call reads instead). */
-static int take_over(struct eng_op *op, uint64_t rung, bool fresh, struct cluster_call_args *a,
-		     resp_reply_fn fn)
+ * the placeholder, which then goes: the subscription never lapses), and sends its `ack`
+ * with fn (NULL: none now, op->owes_ack). fresh: the placeholder must have heard nothing
+ * newer than rung. 0 sent (or owed); -1 not registered, nothing done; 1 registered but the
+ * ack did not go (the call reads instead). */
+static int take_over(struct eng_op *op, uint64_t rung, bool fresh, uint64_t upto,
+		     uint64_t cursor, resp_reply_fn fn)
 {
 	struct cluster_engine *e = op->e;
 	char channel[CLUSTER_WAKE_CHANNEL_MAX];
@@ -324,7 +342,13 @@ static int take_over(struct eng_op *op, uint64_t rung, bool fresh, struct cluste
 		return -1;
 	}
 	op->rung = rung;
-	if ((eng_linger_take(e, op->chat_id, rung) != 0 && fresh) || eng_evalsha(e, a, fn, op) < 0)
+	if (eng_linger_take(e, op->chat_id, rung) != 0 && fresh)
+		return 1;
+	if (!fn) {
+		op->owes_ack = true;
+		return 0;
+	}
+	if (eng_ack(e, op->chat_id, true, upto, cursor, fn, op) < 0)
 		return 1;
 	op->refs++;
 	return 0;
@@ -332,25 +356,36 @@ static int take_over(struct eng_op *op, uint64_t rung, bool fresh, struct cluste
 
 /* The client's `after` is the newest event a lingering subscription of its chat heard of:
  * nothing to read. The call takes the subscription over, acknowledges with `ack` (no read,
- * no timers: a fraction of read's cost) and waits. 0, or -1 to read as usual. */
+ * no timers: a fraction of read's cost) and waits. 0, or -1 to read as usual.
+ *
+ * The ack may wait: a Redis round trip per relayed message saved, a third of Redis' work
+ * in a chat that waits between messages. The next command for the call carries it (the
+ * ack of the event that answers it, a read), or its end does. Until then Redis counts
+ * those events against the mailbox bound, so it waits only while that cannot matter:
+ * when the last wait acknowledged up to at most a quarter of the bound before `after` (a
+ * partner would have to send the other three quarters before one round trip ends). It
+ * loses the ack's report of a chat that is gone; the subscription that was there all
+ * along heard the chat's end (or heard nothing it knows: not fresh, a read). */
 static int skip_read(struct eng_op *op)
 {
 	struct cluster_engine *e = op->e;
-	struct cluster_call_args a;
+	uint64_t trimmed = eng_linger_trimmed(e, op->chat_id);
+	bool owe = trimmed <= op->after && op->after - trimmed <= e->cfg->mailbox_events / 4;
 	int rc;
 
 	/* timeout_s 0 answers after one read (its ack and cursor as read's); only a call that
 	 * waits parks here */
-	if (!op->timeout_ms || !eng_linger_fresh(e, op->chat_id, op->after) ||
-	    cluster_call_ack(&a, e->prefix, op->chat_id, true, op->after, true, op->after) < 0)
+	if (!op->timeout_ms || !eng_linger_fresh(e, op->chat_id, op->after))
 		return -1;
-	rc = take_over(op, op->after, true, &a, on_wait_acked);
+	rc = take_over(op, op->after, true, op->after, op->after, owe ? NULL : on_wait_acked);
 	if (rc < 0)
 		return -1;
-	if (rc > 0)
+	if (rc > 0) {
 		wait_read(op);
-	else
+	} else {
 		e->st.reads_skipped++;
+		e->st.acks_owed += op->owes_ack;
+	}
 	return 0;
 }
 
@@ -361,14 +396,12 @@ static int skip_read(struct eng_op *op)
 static int answer_kept(struct eng_op *op)
 {
 	struct cluster_engine *e = op->e;
-	struct cluster_call_args a;
 	uint64_t rung;
 	int rc;
 
 	if (eng_linger_events(e, op->chat_id, op->after, &op->held, &rung) <= 0)
 		return -1;
-	if (cluster_call_ack(&a, e->prefix, op->chat_id, true, op->after, true, rung) < 0 ||
-	    (rc = take_over(op, rung, false, &a, on_held_acked)) < 0) {
+	if ((rc = take_over(op, rung, false, op->after, rung, on_held_acked)) < 0) {
 		cluster_kept_clear(&op->held);
 		return -1;
 	}
@@ -601,6 +634,21 @@ static void on_resubscribe(void *ctx)
 		free(l.ids);
 }
 
+/* Doorbells may be missed until the subscriber is back: every listened chat rings unknown.
+ * A lingering placeholder stops vouching that nothing is new (the next wait reads, and
+ * answers unavailable at once while Redis is away), a waiting call reads (a failed read
+ * keeps it waiting: its deadline answers unavailable if Redis stays away). */
+static void on_unsubscribed(void *ctx)
+{
+	struct cluster_engine *e = ctx;
+	struct id_list l;
+
+	if (e->stopping)
+		return;
+	listened(e, &l, NULL);
+	wake_listed(e, &l, false);
+}
+
 static void on_chats_ended(void *ctx, const char *const *ids, size_t n)
 {
 	struct cluster_engine *e = ctx;
@@ -625,6 +673,7 @@ void eng_wait_hooks(struct cluster_engine *e, struct cluster_node_hooks *hooks)
 	hooks->ctx = e;
 	hooks->epoch_changed = on_epoch_changed;
 	hooks->resubscribe = on_resubscribe;
+	hooks->unsubscribed = on_unsubscribed;
 	hooks->connected = on_connected;
 	hooks->chats_ended = on_chats_ended;
 	hooks->on_message = on_message;

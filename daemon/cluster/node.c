@@ -28,6 +28,7 @@ struct cluster_node {
 	/* One of each in flight at a time: a slow Redis gets no pile of them. */
 	bool hb_busy, epoch_busy, sweep_busy, hdel_pending, stopping, freeing, fig_busy;
 	bool reconnected; /* the command connection came up; its epoch not read yet */
+	bool sub_up;      /* the subscriber connection is up: its loss is told once */
 	/* Redis' clock minus the local monotonic one (ms), from the heartbeats' TIME. */
 	bool have_offset;
 	int64_t offset_ms;
@@ -353,8 +354,15 @@ static void on_sub_state(void *ctx, enum redis_state st)
 {
 	struct cluster_node *n = ctx;
 
-	if (!n->stopping && st == REDIS_UP && n->hooks.resubscribe)
-		n->hooks.resubscribe(n->hooks.ctx);
+	if (st == REDIS_UP) {
+		n->sub_up = true;
+		if (!n->stopping && n->hooks.resubscribe)
+			n->hooks.resubscribe(n->hooks.ctx);
+	} else if (n->sub_up) {
+		n->sub_up = false;
+		if (!n->stopping && n->hooks.unsubscribed)
+			n->hooks.unsubscribed(n->hooks.ctx);
+	}
 }
 
 /* Wake-ups: their lag is measured here, then they go to the engine unchanged. */

@@ -53,6 +53,9 @@ struct cluster_node_hooks {
 	/* The subscriber connection came up (again): subscriptions are gone; subscribe and
 	 * re-read what may have been missed. */
 	void (*resubscribe)(void *ctx);
+	/* The subscriber connection went (once per loss): doorbells may be missed until
+	 * resubscribe. */
+	void (*unsubscribed)(void *ctx);
 	/* The command connection is up (again) and the epoch read (epoch_changed came first if
 	 * it changed): what could not be asked while Redis was away may be asked now. */
 	void (*connected)(void *ctx);

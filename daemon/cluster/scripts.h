@@ -22,7 +22,6 @@ enum cluster_script {
 	CLUSTER_SCRIPT_FALLBACK,
 	CLUSTER_SCRIPT_ADMIN_LIST, /* mcpchatctl: read-only listings (cluster/admin.h) */
 	CLUSTER_SCRIPT_KICK,       /* mcpchatctl kick of a chat on any node */
-	CLUSTER_SCRIPT_ACK,        /* wait_for_message's acknowledgement without a read */
 	CLUSTER_SCRIPT_COUNT, /* not a script: how many there are */
 };
 

@@ -1,5 +1,8 @@
 #include "lua_world.h"
 
+#include "cluster/call.h"
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -211,4 +214,25 @@ bool lw_has(const char *params, const char *key, const char *value)
 
 	snprintf(want, sizeof(want), "\"%s\":\"%s\"", key, value);
 	return strstr(params, want) != NULL;
+}
+
+int lw_ack(int n, bool has_upto, uint64_t upto, uint64_t cursor, bool *gone)
+{
+	struct cluster_call_ack_cmds a;
+	redisReply *r = NULL;
+	int err;
+
+	err = cluster_call_ack(&a, LH_PREFIX, lw_id(n), has_upto, upto, cursor);
+	for (size_t i = 0; err == 0 && i < a.n; i++) {
+		if (r)
+			freeReplyObject(r);
+		r = redisCommandArgv(lh_ctx(), a.cmd[i].argc, a.cmd[i].argv, a.cmd[i].argvlen);
+		if (!r)
+			err = -EIO;
+	}
+	if (err == 0)
+		err = cluster_call_parse_ack(r, gone);
+	if (r)
+		freeReplyObject(r);
+	return err;
 }

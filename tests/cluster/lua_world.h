@@ -2,6 +2,7 @@
 #define MCPCHAT_TESTS_LUA_WORLD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lua_harness.h"
 
@@ -39,6 +40,9 @@ const char *lw_state(int n);
 const char *lw_room(int n);
 long long lw_position(int n);
 long long lw_unread(int n);
+/* The engine's ack for n (cluster_call_ack's commands, in order, on the main connection):
+ * 0 and *gone, or the parse's error (-EIO for a failed command). */
+int lw_ack(int n, bool has_upto, uint64_t upto, uint64_t cursor, bool *gone);
 bool lw_together(int a, int b);
 /* The events still in n's stream (read after 0, nothing acknowledged). */
 int lw_count(int n);

@@ -258,38 +258,42 @@ static void test_read_after(void)
 	CU_ASSERT_EQUAL(lh_int(r, 3), 0);
 }
 
-/* ack: read's acknowledgement and cursor without the read; a cheap script (no prelude). */
+/* ack: read's acknowledgement and cursor without the read, in plain commands (no script):
+ * the trim is exact, clamps at the newest, and nothing is made for a chat that is gone. */
 static void test_ack(void)
 {
 	const char *room;
 	redisReply *r;
+	bool gone = true;
 
 	room = lw_paired(1, 2);
 	for (int i = 0; i < 3; i++)
 		lw_send(1, room, "m"); /* 2's events: found (1), three messages (2..4) */
-	CU_ASSERT_PTR_NULL(strstr(cluster_script_source(CLUSTER_SCRIPT_ACK), "local function begin"));
-	r = lh_eval(NULL, CLUSTER_SCRIPT_ACK, 3, (const char *[]){ lw_id(2), "2", "" });
-	CU_ASSERT_STRING_EQUAL(lh_str(r, 1), "acked");
+	CU_ASSERT_EQUAL(lw_ack(2, true, 2, 2, &gone), 0);
+	CU_ASSERT_FALSE(gone);
 	CU_ASSERT_EQUAL(lw_unread(2), 2);
 	CU_ASSERT_EQUAL(lh_cmd("XLEN " LH_PREFIX ":mb:%s", lw_id(2))->integer, 2);
-	/* lower than before: nothing changes */
-	lh_eval(NULL, CLUSTER_SCRIPT_ACK, 3, (const char *[]){ lw_id(2), "1", "" });
+	/* lower than before: nothing comes back */
+	lw_ack(2, true, 1, 2, &gone);
 	CU_ASSERT_EQUAL(lw_unread(2), 2);
 	/* the cursor: a read without after goes on from there */
-	lh_eval(NULL, CLUSTER_SCRIPT_ACK, 3, (const char *[]){ lw_id(2), "", "3" });
+	lw_ack(2, false, 0, 3, &gone);
 	r = lw_read(2, "", "0", "100");
 	CU_ASSERT_EQUAL(r->elements, 4 + 3);
 	CU_ASSERT_EQUAL(lh_int(r, 4), 4);
+	/* the cursor keeps the chat's TTL */
+	CU_ASSERT_TRUE(lh_cmd("PTTL " LH_PREFIX ":cur:%s", lw_id(2))->integer > 0);
 	/* past the newest: up to it, as read clamps */
-	lh_eval(NULL, CLUSTER_SCRIPT_ACK, 3, (const char *[]){ lw_id(2), "99", "" });
+	lw_ack(2, true, 99, 4, &gone);
 	CU_ASSERT_EQUAL(lw_unread(2), 0);
 	CU_ASSERT_EQUAL(lh_cmd("XLEN " LH_PREFIX ":mb:%s", lw_id(2))->integer, 0);
 	CU_ASSERT_STRING_EQUAL(lh_str(lw_send(1, room, "after"), 0), "ok");
 	CU_ASSERT_EQUAL(lw_unread(2), 1); /* the clamp did not eat the next event */
 	/* a chat that is gone is never made again by an ack */
-	r = lh_eval(NULL, CLUSTER_SCRIPT_ACK, 3, (const char *[]){ lw_id(7), "1", "1" });
-	CU_ASSERT_STRING_EQUAL(lh_str(r, 1), "gone");
-	CU_ASSERT_EQUAL(lh_cmd("EXISTS " LH_PREFIX ":chat:%s", lw_id(7))->integer, 0);
+	CU_ASSERT_EQUAL(lw_ack(7, true, 1, 1, &gone), 0);
+	CU_ASSERT_TRUE(gone);
+	CU_ASSERT_EQUAL(lh_cmd("EXISTS " LH_PREFIX ":chat:%s " LH_PREFIX ":cur:%s "
+			       LH_PREFIX ":mb:%s", lw_id(7), lw_id(7), lw_id(7))->integer, 0);
 }
 
 /* Every event's doorbell carries it: "seq:ms:method\nparams", params as in the stream. */

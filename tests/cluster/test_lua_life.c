@@ -194,7 +194,8 @@ static bool shared_key(const char *k)
 static bool per_chat_key(const char *k)
 {
 	return strncmp(k, "chat:", 5) == 0 || strncmp(k, "mb:", 3) == 0 ||
-	       strncmp(k, "sent:", 5) == 0 || strncmp(k, "room:", 5) == 0;
+	       strncmp(k, "sent:", 5) == 0 || strncmp(k, "room:", 5) == 0 ||
+	       strncmp(k, "cur:", 4) == 0;
 }
 
 /* Every key under the hash tag: per chat and per room with a TTL, the shared ones known. */
@@ -232,9 +233,10 @@ static void test_keys_and_ttls(void)
 			CHECKF(shared_key(k + plen), "unexpected key %s", k);
 		}
 	}
-	/* 6 chats; the streams of 1, 3 and 7 (the others heard nothing); 1's sent ids; the
-	 * rooms "named" and 1's with 3 */
-	CHECKF(per_chat == 6 + 3 + 1 + 2, "%d per-chat keys", per_chat);
+	/* 6 chats and their cursors; the streams of 1, 3 and 7 (the others heard nothing); 1's
+	 * sent ids; the rooms "named" and 1's with 3; 6 ended: none of its keys is left */
+	CHECKF(per_chat == 6 + 6 + 3 + 1 + 2, "%d per-chat keys", per_chat);
+	CU_ASSERT_EQUAL(lh_cmd("EXISTS " LH_PREFIX ":cur:%s", lw_id(6))->integer, 0);
 	CU_ASSERT_EQUAL(lh_cmd("EXISTS " LH_PREFIX ":room:pair")->integer, 0);
 }
 

@@ -242,23 +242,40 @@ static inline struct fake_sink *start_wait(int id, const char *after, uint32_t t
 	return f;
 }
 
-/* The `ack` that stands for a read: of CHAT, acknowledging upto ("" none), cursor to cursor. */
+/* The `ack` that stands for a read, in its plain commands: of CHAT, acknowledging upto (""
+ * none: no XTRIM; one is answered here, its reply unused), cursor to cursor: the SET,
+ * left for the test to answer (ACKED, GONE). NULL when it is not there as expected. */
 static inline struct fr_cmd *take_ack(const char *upto, const char *cursor)
 {
-	struct fr_cmd *c = fr_take("ack");
+	struct fr_cmd *c;
+	char minid[24];
 
+	if (*upto) {
+		c = fr_take("XTRIM");
+		if (!c)
+			return NULL;
+		snprintf(minid, sizeof(minid), "%llu", strtoull(upto, NULL, 10) + 1);
+		CU_ASSERT_EQUAL(c->argc, 4);
+		CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), PFX ":mb:" CHAT);
+		CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), "MINID");
+		CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), minid);
+		fr_reply(c, ":0\r\n");
+	}
+	c = fr_take("SET");
 	if (!c)
 		return NULL;
-	CU_ASSERT_EQUAL(c->argc, 4);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 0), PFX);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), CHAT);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), upto);
-	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), cursor);
+	CU_ASSERT_EQUAL(c->argc, 5);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 1), PFX ":cur:" CHAT);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 2), cursor);
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 3), "XX");
+	CU_ASSERT_STRING_EQUAL(fr_arg(c, 4), "KEEPTTL");
 	return c;
 }
 
-#define ACKED "*2\r\n$2\r\nok\r\n$5\r\nacked\r\n"
-#define GONE "*2\r\n$2\r\nok\r\n$4\r\ngone\r\n"
+/* acks on their way (their commands) */
+#define ACKS() (fr_count("XTRIM") + fr_count("SET"))
+#define ACKED "+OK\r\n"
+#define GONE "$-1\r\n"
 #define BELL(seq) seq ":1760000000000:chatroom.message\n{\"text\":\"m" seq "\",\"seq\":" seq "}"
 
 /* The answer's events: count, the first's text, next. */

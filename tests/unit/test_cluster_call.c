@@ -204,12 +204,6 @@ static void test_build_read_and_timers(void)
 	CU_ASSERT_EQUAL(cluster_call_pull(&a, P, ID1, 0, 0, 100000), 0);
 	CU_ASSERT_TRUE(argv_is(&a, 4, "512"));
 	CU_ASSERT_EQUAL(cluster_call_pull(&a, P, "short", 0, 0, 1), -EINVAL);
-	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, ID1, true, 7, false, 0), 0);
-	CU_ASSERT_TRUE(a.script == CLUSTER_SCRIPT_ACK && a.argc == 4 && argv_is(&a, 2, "7") &&
-		       argv_is(&a, 3, ""));
-	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, ID1, false, 0, true, 18446744073709551615ULL), 0);
-	CU_ASSERT_TRUE(argv_is(&a, 2, "") && argv_is(&a, 3, "18446744073709551615"));
-	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, "short", true, 1, true, 1), -EINVAL);
 	CU_ASSERT_EQUAL(cluster_call_chat_base(&a, 3), -EINVAL); /* not a chat_new */
 	CU_ASSERT_EQUAL(cluster_call_chat_new(&a, P, ID1, 1000, "n1", false, "", "x"), 0);
 	CU_ASSERT_EQUAL(cluster_call_chat_base(&a, 9), 0);
@@ -229,6 +223,65 @@ static void test_build_read_and_timers(void)
 }
 
 /* The checks are the single node's: same fields, same sentences. */
+static bool cmd_is(const struct cluster_call_cmd *c, const char *const *want)
+{
+	int i;
+
+	for (i = 0; want[i]; i++)
+		if (i >= c->argc || c->argvlen[i] != strlen(want[i]) ||
+		    memcmp(c->argv[i], want[i], c->argvlen[i]) != 0)
+			return false;
+	return i == c->argc;
+}
+
+static int parse_ack(redisReply *r, bool *gone)
+{
+	int err;
+
+	CU_ASSERT_PTR_NOT_NULL(r);
+	*gone = true;
+	err = cluster_call_parse_ack(r, gone);
+	if (r)
+		freeReplyObject(r);
+	return err;
+}
+
+/* ack: plain commands, the trim only with upto, never past the largest stream id; SET XX. */
+static void test_ack(void)
+{
+	struct cluster_call_ack_cmds a;
+	bool gone;
+
+	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, ID1, true, 7, 9), 0);
+	CU_ASSERT_EQUAL(a.n, 2);
+	CU_ASSERT_TRUE(cmd_is(&a.cmd[0], (const char *[]){ "XTRIM", P ":mb:" ID1, "MINID", "8",
+							  NULL }));
+	CU_ASSERT_TRUE(cmd_is(&a.cmd[1], (const char *[]){ "SET", P ":cur:" ID1, "9", "XX",
+							  "KEEPTTL", NULL }));
+	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, ID1, false, 7, 18446744073709551615ULL), 0);
+	CU_ASSERT_EQUAL(a.n, 1);
+	CU_ASSERT_TRUE(cmd_is(&a.cmd[0], (const char *[]){ "SET", P ":cur:" ID1,
+							  "18446744073709551615", "XX", "KEEPTTL",
+							  NULL }));
+	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, ID1, true, 18446744073709551615ULL, 0), 0);
+	CU_ASSERT_TRUE(cmd_is(&a.cmd[0], (const char *[]){ "XTRIM", P ":mb:" ID1, "MINID",
+							  "18446744073709551615", NULL }));
+	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, "short", true, 1, 1), -EINVAL);
+	CU_ASSERT_EQUAL(cluster_call_ack(&a, P, ID1 "x", true, 1, 1), -EINVAL);
+	CU_ASSERT_EQUAL(cluster_call_ack(&a, "", ID1, true, 1, 1), -EINVAL);
+
+	CU_ASSERT_EQUAL(parse_ack(RESP("+OK\r\n"), &gone), 0);
+	CU_ASSERT_FALSE(gone);
+	CU_ASSERT_EQUAL(parse_ack(RESP("$-1\r\n"), &gone), 0);
+	CU_ASSERT_TRUE(gone);
+	CU_ASSERT_EQUAL(parse_ack(RESP("-ERR wrong\r\n"), &gone), -EIO);
+	CU_ASSERT_EQUAL(parse_ack(RESP("+QUEUED\r\n"), &gone), -EPROTO);
+	CU_ASSERT_EQUAL(parse_ack(RESP(":1\r\n"), &gone), -EPROTO);
+	CU_ASSERT_EQUAL(parse_ack(arr("ok", "acked", NULL), &gone), -EPROTO);
+	CU_ASSERT_FALSE(gone);
+	CU_ASSERT_EQUAL(cluster_call_parse_ack(NULL, &gone), -EPROTO);
+}
+
 static void test_checks(void)
 {
 	char msg[CHAT_SENTENCE_MAX];
@@ -272,6 +325,7 @@ int main(void)
 		{ "builders: chat, queue, rooms, leave, status, end", test_build_chat },
 		{ "builders: send is binary-safe", test_build_send_binary },
 		{ "builders: read, touch, sweep, fallback", test_build_read_and_timers },
+		{ "ack: plain commands and their reply", test_ack },
 		{ "strip_seq: an event without the chat's seq", test_strip_seq },
 		{ "checks: the single node's", test_checks },
 		{ NULL, NULL },
@@ -321,10 +375,6 @@ static void test_parse_small(void)
 	CU_ASSERT_TRUE(out.ended);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_END, arr("ok", "gone", NULL)), 0);
 	CU_ASSERT_FALSE(out.ended);
-	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_ACK, arr("ok", "gone", NULL)), 0);
-	CU_ASSERT_TRUE(out.gone);
-	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_ACK, arr("ok", "acked", NULL)), 0);
-	CU_ASSERT_FALSE(out.gone);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_TOUCH, arr("ok", NULL)), 0);
 	CU_ASSERT_EQUAL(out.n_ids, 0);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_TOUCH, arr("ok", ID1, ID2, NULL)), 0);
@@ -486,8 +536,6 @@ static void test_parse_malformed_shapes(void)
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_LEAVE, arr("ok", "stayed", NULL)), -EPROTO);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_CHAT_NEW, arr("ok", "made", NULL)), -EPROTO);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_END, arr("ok", "ended", "x", NULL)), -EPROTO);
-	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_ACK, arr("ok", "ended", NULL)), -EPROTO);
-	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_ACK, arr("err", "chat_expired", "x", NULL)), -EPROTO);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_TOUCH, arr("ok", "short", NULL)), -EPROTO);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_SWEEP, arr("ok", ":1", ":2", NULL)), -EPROTO);
 	CU_ASSERT_EQUAL(parse(CLUSTER_SCRIPT_FALLBACK, arr("ok", ":1", ":0", ID1, NULL)), -EPROTO);

@@ -15,9 +15,9 @@ if c then
 	touch_chat(c, now)
 	return { 'ok', 'exists' }
 end
-redis.call('HSET', chat_key(id), 'state', 'idle', 'seq', int(base), 'acked', int(base),
-	'cursor', int(base),
+redis.call('HSET', chat_key(id), 'state', 'idle', 'seq', int(base),
 	'idle_ms', int(idle_ms), 'node', node, 'era', era, 'handle', handle, 'created', int(now))
+redis.call('SET', cur_key(id), int(base), 'PX', int(3 * idle_ms))
 redis.call('HINCRBY', K_STATS, 'chats', 1)
 -- The admin index (kick by handle on any node); a clash replaces the older entry.
 if handle ~= '' then redis.call('HSET', K_HANDLES, handle, id) end

@@ -27,6 +27,10 @@ local K_HANDLES = P .. ':handles' -- admin handle -> chat id (mcpchatctl kick on
 local function chat_key(id) return P .. ':chat:' .. id end
 local function mb_key(id) return P .. ':mb:' .. id end
 local function sent_key(id) return P .. ':sent:' .. id end
+-- The cursor (the `next` of the chat's last answer) is a key of its own, not a field of
+-- chat_key: a node moves it with one plain SET XX KEEPTTL, which never makes a chat that
+-- is gone again (an HSET would), so wait_for_message's acknowledgement needs no script.
+local function cur_key(id) return P .. ':cur:' .. id end
 local function room_key(id) return P .. ':room:' .. id end
 local function tag_key(t) return P .. ':q:tag:' .. t end
 
@@ -150,6 +154,7 @@ local function touch_chat(c, now)
 	redis.call('ZADD', K_EXPIRY, int(now + num(c, 'idle_ms')), c.id)
 	redis.call('PEXPIRE', chat_key(c.id), t)
 	redis.call('PEXPIRE', mb_key(c.id), t)
+	redis.call('PEXPIRE', cur_key(c.id), t)
 	-- The sent ids of more than a minute ago go here, not on every send. A set this empties
 	-- is gone: sent_ttl 0 tells the next send to give the new one its TTL.
 	redis.call('ZREMRANGEBYSCORE', sent_key(c.id), '-inf', int(now - SENT_KEEP_MS))
@@ -158,12 +163,18 @@ local function touch_chat(c, now)
 	set(c, 'seen', int(now), 'sent_ttl', kept)
 end
 
+-- The events not yet acknowledged: what the stream holds, since an acknowledgement trims
+-- what it covers (XTRIM MINID, exact) and nothing else removes an event.
+local function unread(id)
+	return redis.call('XLEN', mb_key(id))
+end
+
 -- Events: appended to the chat's stream as <seq>-0 with the method and the params (with
 -- "seq" last, as mailbox_add writes it), then a doorbell on its wake-up channel. A
 -- refusable event (a message) is refused when cap events are unacknowledged.
 local function emit(to, method, inner, refusable, cap)
 	local seq = num(to, 'seq')
-	if refusable and seq - num(to, 'acked') >= cap then return nil end
+	if refusable and unread(to.id) >= cap then return nil end
 	seq = seq + 1
 	local params = '{' .. inner .. ',"seq":' .. int(seq) .. '}'
 	redis.call('XADD', mb_key(to.id), int(seq) .. '-0', 'm', method, 'p', params)
@@ -180,7 +191,7 @@ local function emit(to, method, inner, refusable, cap)
 end
 
 local function mailbox_full(c, cap)
-	return num(c, 'seq') - num(c, 'acked') >= cap
+	return unread(c.id) >= cap
 end
 
 -- The random queue (queue.c).
@@ -425,7 +436,7 @@ local function end_chat(c, reason)
 		local room = load_room(c.room)
 		if room then close_room(room, c.id, reason) end
 	end
-	redis.call('DEL', chat_key(c.id), mb_key(c.id), sent_key(c.id))
+	redis.call('DEL', chat_key(c.id), mb_key(c.id), sent_key(c.id), cur_key(c.id))
 	redis.call('ZREM', K_EXPIRY, c.id)
 	if c.handle and c.handle ~= '' and redis.call('HGET', K_HANDLES, c.handle) == c.id then
 		redis.call('HDEL', K_HANDLES, c.handle)

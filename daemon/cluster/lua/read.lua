@@ -14,18 +14,15 @@ local now = now_ms()
 
 -- Only the fields a read uses (fields_of): the record also holds the last reply.
 fire_timers(now, TIMERS_PER_CALL)
-local c = fields_of(id, { 'state', 'seq', 'acked', 'cursor', 'idle_ms', 'seen', 'room' })
+local c = fields_of(id, { 'state', 'seq', 'idle_ms', 'seen', 'room' })
 if not c then return expired_reply() end
 touch_chat(c, now)
-after = after == '' and num(c, 'cursor') or tonumber(after)
+after = after == '' and tonumber(redis.call('GET', cur_key(id)) or '0') or tonumber(after)
 local last = num(c, 'seq')
 
+-- mailbox_ack: never past the newest event (one appended later stays unacknowledged).
 local function acknowledge(upto)
-	upto = math.min(upto, last) -- mailbox_ack: never past the newest event
-	if upto > num(c, 'acked') then
-		set(c, 'acked', int(upto))
-		redis.call('XTRIM', mb_key(id), 'MINID', int(upto + 1))
-	end
+	redis.call('XTRIM', mb_key(id), 'MINID', int(math.min(upto, last) + 1))
 end
 
 if ack == 1 or ack == 2 then acknowledge(after) end
@@ -44,7 +41,7 @@ for _, e in ipairs(entries) do
 	out[#out + 1] = f.p
 	out[2] = seq
 end
-if ack ~= 3 then set(c, 'cursor', int(out[2])) end
+if ack ~= 3 then redis.call('SET', cur_key(id), int(out[2]), 'PX', ttl(c)) end
 if ack == 2 then acknowledge(out[2]) end
-out[4] = last - num(c, 'acked')
+out[4] = unread(id)
 return out

@@ -16,7 +16,7 @@ local now = now_ms()
 -- Anything else goes the whole way: live_room sees a vanished partner and closes the room.
 local SENDER = { 'state', 'room', 'last_partner', 'tokens', 'tokens_at', 'name', 'seen',
 	'idle_ms', 'sent_ttl', 'room_sent' }
-local PARTNER = { 'state', 'room', 'seq', 'acked', 'idle_ms', 'mb_ttl' }
+local PARTNER = { 'state', 'room', 'seq', 'idle_ms', 'mb_ttl' }
 
 fire_timers(now, TIMERS_PER_CALL)
 local c = fields_of(id, SENDER)

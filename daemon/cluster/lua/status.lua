@@ -14,4 +14,4 @@ if c.state == 'in_room' then
 	partner = name_of(pid and load(pid))
 end
 local position = in_queue(c) and redis.call('ZRANK', K_Q, id) + 1 or 0
-return { 'ok', c.state, c.room or '', partner, position, num(c, 'seq') - num(c, 'acked') }
+return { 'ok', c.state, c.room or '', partner, position, unread(id) }
