@@ -445,13 +445,18 @@ struct cluster_node *cluster_node_new(const struct config *cfg, struct ring *rin
 	rc = make_clients(n, cfg, password);
 	if (rc < 0)
 		goto fail;
-	/* Registered now, loaded as soon as the connection is up (EVALSHA reloads anyway). */
+	/* Registered now, the library loaded as soon as the connection is up (a call loads it
+	 * anyway when Redis lacks it: a restart without persistence, another epoch). */
+	redis_library_load(n->cmd, cluster_scripts_library());
 	for (int s = 0; s < CLUSTER_SCRIPT_COUNT; s++) {
-		const char *src = cluster_script_source((enum cluster_script)s);
+		const char *name = cluster_script_name((enum cluster_script)s);
 
 		if (s == CLUSTER_SCRIPT_SWEEP && n->hooks.sweep_source)
-			src = n->hooks.sweep_source;
-		n->scripts[s] = redis_script_load(n->cmd, cluster_script_name((enum cluster_script)s), src);
+			n->scripts[s] = redis_script_load(n->cmd, name, n->hooks.sweep_source);
+		else
+			n->scripts[s] = redis_function(n->cmd, name,
+						       cluster_script_function((enum cluster_script)s),
+						       cluster_scripts_library());
 	}
 	explicit_bzero(password, sizeof(password));
 	return n;

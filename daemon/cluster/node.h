@@ -64,7 +64,8 @@ struct cluster_node_hooks {
 	void (*chats_ended)(void *ctx, const char *const *ids, size_t n);
 	/* The subscriber's pushes, passed through (redis/client.h). */
 	resp_message_fn on_message;
-	/* Tests only: a replacement source for the sweep script (NULL: the real one). */
+	/* Tests only: a replacement for the sweep function, a script's source run by EVALSHA
+	 * (NULL: the library's). */
 	const char *sweep_source;
 };
 

@@ -1,26 +1,35 @@
 #include "cluster/scripts.h"
 
-/* The table of the cluster's Lua scripts. Their text is generated at build time from
+/* The cluster's Lua library and its functions. Generated at build time from
  * daemon/cluster/lua/ by cmake/EmbedLua.cmake into scripts_table.inc. */
 
 struct script {
 	const char *name;
-	const char *src;
-	size_t len;
+	const char *function;
 };
 
 #include "cluster/scripts_table.inc"
 
 static const struct script table[CLUSTER_SCRIPT_COUNT] = { CLUSTER_SCRIPT_ENTRIES };
 
-const char *cluster_script_source(enum cluster_script s)
+const char *cluster_scripts_library(void)
 {
-	return (unsigned)s < CLUSTER_SCRIPT_COUNT ? table[s].src : NULL;
+	return lua_library;
 }
 
-size_t cluster_script_len(enum cluster_script s)
+size_t cluster_scripts_library_len(void)
 {
-	return (unsigned)s < CLUSTER_SCRIPT_COUNT ? table[s].len : 0;
+	return CLUSTER_LIBRARY_BYTES;
+}
+
+const char *cluster_scripts_library_name(void)
+{
+	return CLUSTER_LIBRARY_NAME;
+}
+
+const char *cluster_script_function(enum cluster_script s)
+{
+	return (unsigned)s < CLUSTER_SCRIPT_COUNT ? table[s].function : NULL;
 }
 
 const char *cluster_script_name(enum cluster_script s)

@@ -3,10 +3,11 @@
 
 #include <stddef.h>
 
-/* The cluster's chat state machine: Lua scripts that change the chat state in Redis
- * atomically (daemon/cluster/lua/, each compiled in as the shared prelude + its body). A
- * node SCRIPT LOADs them and calls EVALSHA with KEYS[1] = the hash tag ("{mcpchat}"),
- * reloading on NOSCRIPT. Their ARGV and replies: daemon/cluster/README.md. */
+/* The cluster's chat state machine: Lua functions that change the chat state in Redis
+ * atomically (daemon/cluster/lua/: the shared prelude and one body per function, compiled
+ * in as one library). A node loads the library (FUNCTION LOAD) and calls FCALL with
+ * KEYS[1] = the hash tag ("{mcpchat}"), loading it again when Redis lost it. Their ARGV and
+ * replies: daemon/cluster/README.md. */
 
 enum cluster_script {
 	CLUSTER_SCRIPT_CHAT_NEW,
@@ -25,10 +26,14 @@ enum cluster_script {
 	CLUSTER_SCRIPT_COUNT, /* not a script: how many there are */
 };
 
-/* The script's Lua text (NUL-terminated), or NULL for a value out of range. */
-const char *cluster_script_source(enum cluster_script s);
-/* Its length in bytes (0 out of range). */
-size_t cluster_script_len(enum cluster_script s);
+/* The library's Lua text (NUL-terminated, "#!lua name=..." first), its length in bytes, and
+ * its name ("mcpchat_" and a hash of the text: builds that differ never share one). */
+const char *cluster_scripts_library(void);
+size_t cluster_scripts_library_len(void);
+const char *cluster_scripts_library_name(void);
+/* A script's function in it (the library's name, "_", the script's name), or NULL for a
+ * value out of range. */
+const char *cluster_script_function(enum cluster_script s);
 /* Its name ("chat_new", "enter_queue", ..., the file name under lua/), or NULL. */
 const char *cluster_script_name(enum cluster_script s);
 

@@ -638,6 +638,23 @@ struct resp_script *redis_script_load(struct redis_client *cl, const char *name,
 	return s;
 }
 
+struct resp_script *redis_function(struct redis_client *cl, const char *name,
+				   const char *function, const char *library)
+{
+	struct resp_script *s = resp_function_new(name, function, library);
+
+	cl->scripts = xrealloc(cl->scripts, (cl->n_scripts + 1) * sizeof(*cl->scripts));
+	cl->scripts[cl->n_scripts++] = s;
+	return s;
+}
+
+void redis_library_load(struct redis_client *cl, const char *library)
+{
+	const char *av[3] = { "FUNCTION", "LOAD", library };
+
+	redis_command(cl, 3, av, NULL, NULL, NULL); /* DOWN: FCALL loads it later */
+}
+
 int redis_evalsha(struct redis_client *cl, struct resp_script *s, int nkeys, int argc,
 		  const char **argv, const size_t *argvlen, resp_reply_fn fn, void *ctx)
 {

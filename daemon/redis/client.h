@@ -96,8 +96,17 @@ int redis_command(struct redis_client *cl, int argc, const char **argv, const si
  * SCRIPT LOAD when it can (a warm-up: EVALSHA reloads it on NOSCRIPT anyway). */
 struct resp_script *redis_script_load(struct redis_client *cl, const char *name,
 				      const char *source);
-/* EVALSHA with nkeys keys first in argv: NOSCRIPT reloads the script and retries once,
- * unseen by fn. Returns as redis_command. */
+/* Registers a function of a Lua library with the client (which owns the handle until
+ * redis_client_free; library is borrowed, as resp_function_new says), sending nothing: a
+ * call finding the function missing loads the library. */
+struct resp_script *redis_function(struct redis_client *cl, const char *name,
+				   const char *function, const char *library);
+/* FUNCTION LOAD of library when it can (a warm-up: "already exists" is fine, the reply is
+ * not looked at). */
+void redis_library_load(struct redis_client *cl, const char *library);
+/* EVALSHA (FCALL for a function) with nkeys keys first in argv: NOSCRIPT ("ERR Function not
+ * found") loads the script (library) and retries once, unseen by fn. Returns as
+ * redis_command. */
 int redis_evalsha(struct redis_client *cl, struct resp_script *s, int nkeys, int argc,
 		  const char **argv, const size_t *argvlen, resp_reply_fn fn, void *ctx);
 

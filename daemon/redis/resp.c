@@ -10,7 +10,9 @@
 #define ELEMENT_WEIGHT 16
 
 struct resp_script {
-	char *name, *source;
+	char *name;
+	const char *source; /* owned by a script, borrowed by a function (its library) */
+	char *function;     /* NULL: a script (EVALSHA) */
 	char sha[SHA1_HEX_LEN + 1];
 };
 
@@ -61,12 +63,26 @@ struct resp_script *resp_script_new(const char *name, const char *source)
 	return s;
 }
 
+struct resp_script *resp_function_new(const char *name, const char *function,
+				      const char *library)
+{
+	struct resp_script *s = xcalloc(1, sizeof(*s));
+
+	s->name = xstrdup(name);
+	s->function = xstrdup(function);
+	s->source = library;
+	return s;
+}
+
 void resp_script_free(struct resp_script *s)
 {
 	if (!s)
 		return;
 	free(s->name);
-	free(s->source);
+	if (s->function)
+		free(s->function);
+	else
+		free((char *)s->source);
 	free(s);
 }
 
@@ -77,7 +93,7 @@ const char *resp_script_name(const struct resp_script *s)
 
 const char *resp_script_sha(const struct resp_script *s)
 {
-	return s->sha;
+	return s->function ? s->function : s->sha;
 }
 
 /* The reader */
@@ -319,8 +335,8 @@ int resp_pipe_evalsha(struct resp_pipe *p, struct resp_script *s, int nkeys, int
 	int err = 0;
 
 	snprintf(nk, sizeof(nk), "%d", nkeys);
-	av[0] = "EVALSHA";
-	av[1] = s->sha;
+	av[0] = s->function ? "FCALL" : "EVALSHA";
+	av[1] = s->function ? s->function : s->sha;
 	av[2] = nk;
 	for (int i = 0; i < 3; i++)
 		al[i] = strlen(av[i]);
@@ -362,11 +378,13 @@ void resp_pipe_halt(struct resp_pipe *p, int err)
 	p->halt = err;
 }
 
-/* NOSCRIPT for an EVALSHA not yet retried: SCRIPT LOAD, then the same bytes again (behind
- * whatever was sent meanwhile). e is off the FIFO; its callback and bytes move on. */
+/* NOSCRIPT for an EVALSHA not yet retried: SCRIPT LOAD (a function: FUNCTION LOAD of its
+ * library; "already exists" if another node just did, harmless), then the same bytes again
+ * (behind whatever was sent meanwhile). e is off the FIFO; its callback and bytes move on. */
 static void retry_noscript(struct resp_pipe *p, struct pending *e, uint64_t now_us)
 {
-	const char *av[3] = { "SCRIPT", "LOAD", e->script->source };
+	const char *av[3] = { e->script->function ? "FUNCTION" : "SCRIPT", "LOAD",
+			      e->script->source };
 	char *cmd;
 	size_t len = format(&cmd, 3, av, NULL);
 	struct pending *again;
@@ -434,7 +452,8 @@ static int dispatch(struct resp_pipe *p, const redisReply *r, uint64_t now_us)
 	e = pop(p);
 	p->st.replies++;
 	note_rtt(p, e.issued_us, now_us);
-	if (e.script && !e.retried && resp_is_error(r, "NOSCRIPT")) {
+	if (e.script && !e.retried &&
+	    resp_is_error(r, e.script->function ? "ERR Function not found" : "NOSCRIPT")) {
 		retry_noscript(p, &e, now_us); /* e.cmd moves on */
 		return 0;
 	}

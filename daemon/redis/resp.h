@@ -45,13 +45,18 @@ struct resp_message {
 typedef void (*resp_message_fn)(void *ctx, const struct resp_message *m);
 
 /* A Lua script for EVALSHA: its source and SHA-1 (computed here, so EVALSHA can be sent
- * before Redis has answered SCRIPT LOAD). */
+ * before Redis has answered SCRIPT LOAD); or a function of a Lua library for FCALL. */
 struct resp_script;
 
 /* Copies name and source. */
 struct resp_script *resp_script_new(const char *name, const char *source);
+/* Copies name and function (its name in Redis); library (the library's source, with its
+ * "#!lua name=" line) is borrowed and must outlive the script: an embedded text. */
+struct resp_script *resp_function_new(const char *name, const char *function,
+				      const char *library);
 void resp_script_free(struct resp_script *s);
 const char *resp_script_name(const struct resp_script *s);
+/* A script's SHA-1 (hex); a function's name. */
 const char *resp_script_sha(const struct resp_script *s);
 
 struct resp_pipe;
@@ -79,8 +84,10 @@ void resp_pipe_set_subscriber(struct resp_pipe *p, resp_message_fn fn, void *ctx
  * limit (fn is then never called). argvlen NULL: the arguments are C strings. */
 int resp_pipe_command(struct resp_pipe *p, int argc, const char **argv, const size_t *argvlen,
 		      resp_reply_fn fn, void *ctx, uint64_t now_us);
-/* EVALSHA sha nkeys argv...: on a NOSCRIPT error the script is loaded (SCRIPT LOAD) and the
- * command sent once more, unseen by fn, which gets the second answer whatever it is. */
+/* EVALSHA sha nkeys argv... (a function: FCALL name nkeys argv...): on a NOSCRIPT error
+ * (a function's "ERR Function not found") the script is loaded (SCRIPT LOAD; FUNCTION LOAD
+ * of its library) and the command sent once more, unseen by fn, which gets the second answer
+ * whatever it is (counted in noscript_retries either way). */
 int resp_pipe_evalsha(struct resp_pipe *p, struct resp_script *s, int nkeys, int argc,
 		      const char **argv, const size_t *argvlen, resp_reply_fn fn, void *ctx,
 		      uint64_t now_us);

@@ -21,7 +21,6 @@
 
 static redisContext *ctx;
 static const struct lh_server *current; /* the one lh_connect reached */
-static char sha[CLUSTER_SCRIPT_COUNT][41];
 static redisReply *kept[MAX_KEPT];
 static size_t nkept;
 
@@ -168,18 +167,19 @@ int lh_connect(const struct lh_server *s)
 	ctx = lh_connect_other(s);
 	if (!ctx)
 		return -1;
-	for (int i = 0; i < CLUSTER_SCRIPT_COUNT; i++) {
-		const char *argv[] = { "SCRIPT", "LOAD", cluster_script_source(i) };
-		size_t lens[] = { 6, 4, cluster_script_len(i) };
+	{
+		const char *argv[] = { "FUNCTION", "LOAD", cluster_scripts_library() };
+		size_t lens[] = { 8, 4, cluster_scripts_library_len() };
 		redisReply *r = redisCommandArgv(ctx, 3, argv, lens);
+		const char *name = cluster_scripts_library_name();
 
-		if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
-			fprintf(stderr, "SCRIPT LOAD %s: %s\n", cluster_script_name(i),
-				r && r->str ? r->str : "no reply");
+		/* the library's name back; or it is there already (a second connect) */
+		if (!r || !((r->type == REDIS_REPLY_STRING && strcmp(r->str, name) == 0) ||
+			    (r->type == REDIS_REPLY_ERROR && strstr(r->str, "already exists")))) {
+			fprintf(stderr, "FUNCTION LOAD: %s\n", r && r->str ? r->str : "no reply");
 			freeReplyObject(r);
 			return -1;
 		}
-		memcpy(sha[i], r->str, 41);
 		freeReplyObject(r);
 	}
 	return 0;
@@ -212,7 +212,7 @@ static redisReply *keep(redisReply *r)
 
 redisReply *lh_eval(redisContext *c, enum cluster_script s, int n, const char **argv)
 {
-	const char *all[64] = { "EVALSHA", sha[s], "1", LH_PREFIX };
+	const char *all[64] = { "FCALL", cluster_script_function(s), "1", LH_PREFIX };
 	redisReply *r;
 
 	if (n > 60)
@@ -227,8 +227,8 @@ redisReply *lh_eval(redisContext *c, enum cluster_script s, int n, const char **
 redisReply *lh_evalv(redisContext *c, enum cluster_script s, int argc, const char *const *argv,
 		     const size_t *argvlen)
 {
-	const char *all[160] = { "EVALSHA", sha[s], "1" };
-	size_t lens[160] = { 7, 40, 1 };
+	const char *all[160] = { "FCALL", cluster_script_function(s), "1" };
+	size_t lens[160] = { 5, strlen(all[1]), 1 };
 
 	if (argc > 157)
 		abort();

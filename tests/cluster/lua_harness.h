@@ -10,7 +10,7 @@
 
 /* The Lua suite's world: its own redis-server (127.0.0.1, a free ephemeral port, a temp
  * dir, no persistence; stopped by PID, and killed with the test if the test dies), one
- * hiredis connection, and the scripts loaded from the generated table. */
+ * hiredis connection, and the function library loaded from the generated table. */
 
 #define LH_PREFIX "{mcpchat}"
 
@@ -24,7 +24,7 @@ struct lh_server {
 int lh_server_start(struct lh_server *s);
 void lh_server_stop(struct lh_server *s);
 
-/* Connects, SCRIPT LOADs every script; 0 on success. */
+/* Connects, FUNCTION LOADs the library (there already is fine); 0 on success. */
 int lh_connect(const struct lh_server *s);
 void lh_disconnect(void);
 redisContext *lh_ctx(void);
@@ -32,10 +32,10 @@ redisContext *lh_ctx(void);
  * the caller frees it. */
 redisContext *lh_connect_other(const struct lh_server *s);
 
-/* EVALSHA of a script with KEYS[1] = LH_PREFIX and the argv given (n strings), on c or the
+/* FCALL of a script's function with KEYS[1] = LH_PREFIX and the argv given (n strings), on c or the
  * main connection (c NULL). The reply is kept until lh_free_replies (the test teardown). */
 redisReply *lh_eval(redisContext *c, enum cluster_script s, int n, const char **argv);
-/* EVALSHA of a script with 1 key and argv as cluster_call builds it (argv[0] = KEYS[1],
+/* FCALL of a script's function with 1 key and argv as cluster_call builds it (argv[0] = KEYS[1],
  * explicit lengths: binary-safe). The reply is the caller's (freeReplyObject). */
 redisReply *lh_evalv(redisContext *c, enum cluster_script s, int argc, const char *const *argv,
 		     const size_t *argvlen);

@@ -2,6 +2,7 @@
  * rooms, messages and mailboxes (test_lua_chat.c), expiry, idempotence and keys
  * (test_lua_life.c). The expectations
  * are those of tests/unit/test_chat*.c for the single-node chat, on Redis time. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,20 +28,59 @@ static void test_teardown(void)
 	lh_free_replies();
 }
 
-/* The generated table: every script is there, named, and starts with the prelude (but those
- * marked standalone). */
+static struct lh_server server;
+
+/* r holds the string s at any depth (a FUNCTION LIST reply). */
+static bool has_string(const redisReply *r, const char *s)
+{
+	if (!r)
+		return false;
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+		return strcmp(r->str, s) == 0;
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+		if (has_string(r->element[i], s))
+			return true;
+	return false;
+}
+
+/* The generated library: named by its hash, every script a function of it, named. */
 static void test_table(void)
 {
-	for (int i = 0; i < CLUSTER_SCRIPT_COUNT; i++) {
-		CU_ASSERT_PTR_NOT_NULL_FATAL(cluster_script_source(i));
-		CU_ASSERT_PTR_NOT_NULL(cluster_script_name(i));
-		CU_ASSERT_EQUAL(strlen(cluster_script_source(i)), cluster_script_len(i));
-		bool alone = strncmp(cluster_script_source(i), "-- standalone", 13) == 0;
+	const char *lib = cluster_scripts_library_name();
+	char head[64];
 
-		CU_ASSERT_EQUAL(strstr(cluster_script_source(i), "local P = KEYS[1]") != NULL, !alone);
+	CU_ASSERT_EQUAL(strncmp(lib, "mcpchat_", 8), 0);
+	CU_ASSERT_EQUAL(strlen(lib), 8 + 16);
+	snprintf(head, sizeof(head), "#!lua name=%s\n", lib);
+	CU_ASSERT_EQUAL(strncmp(cluster_scripts_library(), head, strlen(head)), 0);
+	CU_ASSERT_EQUAL(strlen(cluster_scripts_library()), cluster_scripts_library_len());
+	for (int i = 0; i < CLUSTER_SCRIPT_COUNT; i++) {
+		char fn[96];
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(cluster_script_name(i));
+		snprintf(fn, sizeof(fn), "%s_%s", lib, cluster_script_name(i));
+		CU_ASSERT_STRING_EQUAL(cluster_script_function(i), fn);
+		CHECKF(has_string(lh_cmd("FUNCTION LIST LIBRARYNAME %s", lib), fn),
+		       "%s is not in the library Redis loaded", fn);
 	}
 	CU_ASSERT_STRING_EQUAL(cluster_script_name(CLUSTER_SCRIPT_SEND), "send");
-	CU_ASSERT_PTR_NULL(cluster_script_source(CLUSTER_SCRIPT_COUNT));
+	CU_ASSERT_PTR_NULL(cluster_script_function(CLUSTER_SCRIPT_COUNT));
+	CU_ASSERT_PTR_NULL(cluster_script_name(CLUSTER_SCRIPT_COUNT));
+}
+
+/* A Redis that lost the library (FUNCTION FLUSH: a restart without persistence) answers
+ * "Function not found" until it is loaded again; the call then runs as before. */
+static void test_library_lost(void)
+{
+	redisReply *r;
+
+	lh_cmd("FUNCTION FLUSH");
+	r = lw_new(1);
+	CU_ASSERT_EQUAL(r->type, REDIS_REPLY_ERROR);
+	CU_ASSERT_PTR_NOT_NULL(r->str && strstr(r->str, "Function not found"));
+	lh_disconnect();
+	CU_ASSERT_EQUAL_FATAL(lh_connect(&server), 0);
+	CU_ASSERT_STRING_EQUAL(lh_str(lw_new(1), 1), "created");
 }
 
 static void test_fifo_matching(void)
@@ -293,7 +333,8 @@ static void test_positions(void)
 }
 
 const struct unit_test lua_queue_tests[] = {
-	{ "generated script table", test_table },
+	{ "generated function library", test_table },
+	{ "library lost, loaded again", test_library_lost },
 	{ "fifo matching", test_fifo_matching },
 	{ "interests preferred", test_interests_preferred },
 	{ "earliest sharing waiter", test_interest_earliest_sharing },
@@ -319,7 +360,6 @@ int main(int argc, char **argv)
 		{ "lua admin", lua_admin_tests, NULL, NULL, test_setup, test_teardown },
 		{ NULL, NULL, NULL, NULL, NULL, NULL },
 	};
-	struct lh_server server;
 	int rc = 1;
 
 	if (lh_server_start(&server) == 0 && lh_connect(&server) == 0)

@@ -109,9 +109,9 @@ function parseCommands(buf) {
 
 /**
  * A fake Redis on 127.0.0.1:port, for fault tests. It answers what a cluster node sends on its
- * own (SCRIPT LOAD, SET [NX] / GET, HSET / HDEL / HGETALL, TIME, PING, (UN)SUBSCRIBE) the way
- * Redis does, so the node believes it is up; EVALSHA (every tool call and timer script) is
- * answered as `mode` says:
+ * own (FUNCTION LOAD, SET [NX] / GET, HSET / HDEL / HGETALL, TIME, PING, (UN)SUBSCRIBE) the
+ * way Redis does, so the node believes it is up; FCALL (every tool call and timer script;
+ * EVALSHA too) is answered as `mode` says:
  *   hang      accepts and reads, never answers anything
  *   wrongtype an integer where a script's array reply belongs (a malformed script reply)
  *   garbage   bytes that are no RESP at all
@@ -130,6 +130,7 @@ export async function startFakeRedis(port, mode = 'hang') {
     switch (name) {
       case 'PING': return sock.write('+PONG\r\n');
       case 'SCRIPT': return sock.write(bulk(createHash('sha1').update(args[2] ?? '').digest('hex')));
+      case 'FUNCTION': return sock.write(bulk(/^#!lua name=(\w+)/.exec(args[2] ?? '')?.[1] ?? 'lib'));
       case 'SET':
         if (args.includes('NX') && kv.has(args[1])) return sock.write('$-1\r\n');
         kv.set(args[1], args[2]);
@@ -143,7 +144,7 @@ export async function startFakeRedis(port, mode = 'hang') {
       }
       case 'SUBSCRIBE': case 'UNSUBSCRIBE':
         return sock.write(arr([bulk(name.toLowerCase()), bulk(args[1]), ':1\r\n']));
-      case 'EVALSHA':
+      case 'EVALSHA': case 'FCALL':
         if (fake.mode === 'wrongtype') return sock.write(':42\r\n');
         if (fake.mode === 'garbage') return sock.write('?garbage \x01\x02 not RESP\r\n');
         if (fake.mode === 'hugebulk') {

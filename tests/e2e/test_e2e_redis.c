@@ -237,6 +237,41 @@ out:
 	client_done(cl);
 }
 
+/* FCALL after FUNCTION FLUSH (a Redis restarted without persistence): the library is loaded
+ * again, the call retried and answered, unseen by the caller. */
+static void test_fcall(void)
+{
+	static const char lib[] = "#!lua name=e2etest\n"
+				  "redis.register_function('e2etest_incrby', function(keys, args)\n"
+				  "  return redis.call('INCRBY', keys[1], args[1]) end)";
+	struct redis_client *cl = client(RS.tcp4, NULL);
+	struct resp_script *f;
+	struct redis_stats st;
+	struct call c = { 0 };
+	const char *av[2] = { "{t}:f", "5" };
+
+	REQUIRE(cl);
+	redis_library_load(cl, lib);
+	f = redis_function(cl, "incrby", "e2etest_incrby", lib);
+	REQUIRE(run(cl, &c, "DEL", "{t}:f", NULL) == 0);
+	memset(&c, 0, sizeof(c));
+	REQUIRE(redis_evalsha(cl, f, 1, 2, av, NULL, on_call, &c) == 0);
+	REQUIRE(drive_int(&c.done, 1, 5000));
+	CHECKF(c.err == 0 && c.integer == 5, "err %d type %d %s", c.err, c.type, c.str);
+	redis_library_load(cl, lib); /* again: "already exists", nothing else */
+	REQUIRE(run(cl, &c, "FUNCTION", "FLUSH", NULL) == 0);
+	memset(&c, 0, sizeof(c));
+	REQUIRE(redis_evalsha(cl, f, 1, 2, av, NULL, on_call, &c) == 0);
+	REQUIRE(drive_int(&c.done, 1, 5000));
+	CHECKF(c.err == 0 && c.type == REDIS_REPLY_INTEGER && c.integer == 10, "err %d type %d %s",
+	       c.err, c.type, c.str);
+	redis_client_stats(cl, &st);
+	CU_ASSERT_EQUAL(st.resp.noscript_retries, 1);
+	REQUIRE(run(cl, &c, "FUNCTION", "DELETE", "e2etest", NULL) == 0);
+out:
+	client_done(cl);
+}
+
 static struct {
 	int n;
 	char channel[64], payload[64], pattern[64];
@@ -520,6 +555,7 @@ int main(void)
 		{ "AUTH with an ACL user; a wrong password", test_auth },
 		{ "10 000 commands pipelined, in order, each answered once", test_pipeline },
 		{ "EVALSHA after SCRIPT FLUSH", test_evalsha },
+		{ "FCALL after FUNCTION FLUSH", test_fcall },
 		{ "pub/sub", test_pubsub },
 		{ "connection refused: backoff", test_refused },
 		{ "SIGSTOPped redis: deadline, loop responsive", test_stopped_redis },

@@ -66,7 +66,8 @@ static inline void chores(void)
 	size_t n;
 
 	do {
-		n = fr_reply_all("SCRIPT", "+OK\r\n") + fr_reply_all("SET", "+OK\r\n") +
+		n = fr_reply_all("SCRIPT", "+OK\r\n") + fr_reply_all("FUNCTION", "+OK\r\n") +
+		    fr_reply_all("SET", "+OK\r\n") +
 		    fr_reply_all("GET", EPOCH) +
 		    fr_reply_all("TIME", "*2\r\n$10\r\n1760000000\r\n$6\r\n000000\r\n") +
 		    fr_reply_all("HSET", ":0\r\n") + fr_reply_all("HMGET", "*3\r\n:1\r\n:0\r\n:0\r\n") +

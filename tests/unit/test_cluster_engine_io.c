@@ -590,6 +590,7 @@ static void test_wait_epoch_change(void)
 	CU_ASSERT_EQUAL(est().epoch_changes, 1);
 	fr_reply_all("SET", "+OK\r\n");
 	fr_reply_all("SCRIPT", "+OK\r\n");
+	fr_reply_all("FUNCTION", "+OK\r\n");
 	/* In this order on the one connection: chat_new first, so the read finds the chat. */
 	c = fr_take(NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);

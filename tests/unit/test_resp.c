@@ -377,6 +377,53 @@ static bool out_has(struct resp_pipe *p, const char *s)
 	return o->len && memmem(o->p, o->len, s, strlen(s));
 }
 
+/* A function: FCALL by its name; "Function not found" loads its library (FUNCTION LOAD,
+ * the text borrowed) and calls again, unseen by the caller; once only. Other errors, and a
+ * script's NOSCRIPT text, go to the caller. */
+static void test_function_retry(void)
+{
+	static const char lib[] = "#!lua name=t\nredis.register_function('t_f', function() return 5 end)";
+	struct resp_pipe *p = resp_pipe_new(NULL);
+	struct resp_script *f = resp_function_new("f", "t_f", lib);
+	const char *av[2] = { "{p}:k", "arg" };
+	struct resp_stats st;
+
+	CU_ASSERT_STRING_EQUAL(resp_script_name(f), "f");
+	CU_ASSERT_STRING_EQUAL(resp_script_sha(f), "t_f");
+	REQUIRE(resp_pipe_evalsha(p, f, 1, 2, av, NULL, on_reply, (void *)7, 0) == 0);
+	REQUIRE(out_has(p, "FCALL") && out_has(p, "t_f") && !out_has(p, "EVALSHA"));
+	resp_pipe_out(p)->len = 0;
+	REQUIRE(resp_pipe_feed(p, "-ERR Function not found\r\n", 25, 0) == 0);
+	CU_ASSERT_EQUAL(S.n, 0);
+	CU_ASSERT_TRUE(out_has(p, "FUNCTION") && out_has(p, "register_function") &&
+		       out_has(p, "FCALL"));
+	REQUIRE(resp_pipe_feed(p, "$1\r\nt\r\n:5\r\n", 11, 0) == 0);
+	REQUIRE(S.n == 1);
+	CU_ASSERT_EQUAL(S.ctx[0], 7);
+	CU_ASSERT_EQUAL(S.integer[0], 5);
+	/* loaded but still not found (another library's function): the caller hears it */
+	REQUIRE(resp_pipe_evalsha(p, f, 1, 2, av, NULL, on_reply, (void *)8, 0) == 0);
+	REQUIRE(resp_pipe_feed(p, "-ERR Function not found\r\n", 25, 0) == 0);
+	{
+		static const char two[] = "-ERR Library 't' already exists\r\n"
+					  "-ERR Function not found\r\n";
+
+		REQUIRE(resp_pipe_feed(p, two, sizeof(two) - 1, 0) == 0);
+	}
+	REQUIRE(S.n == 2);
+	CU_ASSERT_STRING_EQUAL(S.str[1], "ERR Function not found");
+	/* NOSCRIPT is a script's word: a function's caller gets it as is */
+	REQUIRE(resp_pipe_evalsha(p, f, 1, 2, av, NULL, on_reply, (void *)9, 0) == 0);
+	REQUIRE(resp_pipe_feed(p, "-NOSCRIPT x\r\n", 13, 0) == 0);
+	REQUIRE(S.n == 3);
+	resp_pipe_stats(p, &st);
+	CU_ASSERT_EQUAL(st.noscript_retries, 2);
+	CU_ASSERT_EQUAL(st.pending, 0);
+out:
+	resp_pipe_free(p);
+	resp_script_free(f);
+}
+
 /* NOSCRIPT: SCRIPT LOAD and the same EVALSHA again, unseen by the caller; once only. */
 static void test_noscript_retry(void)
 {
@@ -545,6 +592,7 @@ int main(void)
 		{ "deadlines: expire oldest first", test_expire },
 		{ "handshake first; halt from a callback", test_handshake_and_halt },
 		{ "EVALSHA: NOSCRIPT reloads and retries once", test_noscript_retry },
+		{ "FCALL: a function not found loads its library, retries once", test_function_retry },
 		{ "subscriber pushes", test_subscriber },
 		{ "sha1 vectors", test_sha1 },
 		{ "addresses", test_addr },

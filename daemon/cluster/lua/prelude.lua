@@ -1,28 +1,33 @@
--- mcp-chat cluster: the shared prelude of every script (the build prepends it to each body:
--- Redis scripts cannot include one another). Semantics mirror daemon/chat/{queue,room,
--- message,chat}.c; daemon/cluster/README.md has the key layout and each script's contract.
+-- mcp-chat cluster: the shared prelude of the function library (cmake/EmbedLua.cmake
+-- appends every script's body as a function of it and registers them: Redis loads the
+-- library once, FUNCTION LOAD, so no call pays for these definitions again). Semantics
+-- mirror daemon/chat/{queue,room,message,chat}.c; daemon/cluster/README.md has the key
+-- layout and each script's contract.
 --
 -- KEYS[1] is P, the hash tag ("{mcpchat}"); every key is P..":"..something, so all of them
 -- live in P's slot and the set could move to Redis Cluster whole. Times come from TIME: one
 -- clock for every node. The caller validated ARGV's shapes (lengths, UTF-8, room id
 -- charset); the scripts trust those but not the state they find (a key may have expired).
+--
+-- The library's locals outlive a call: what one call sets (P and the keys made of it, the
+-- chat records, the time) is set again by begin_call, first thing in every function.
 
-local P = KEYS[1]
 local SKIP_MAX = 4         -- recent partners passed over per queue list (queue.c SKIP_MAX)
 local TIMERS_PER_CALL = 16 -- due timers a script fires before its own work
 local SENT_KEEP_MS = 60000 -- how long a message_id is remembered for a retried send
 local DEFAULT_NAME = 'Stranger'
 
-local K_Q = P .. ':q'           -- every random-queue waiter, score = ticket (positions)
-local K_OPEN = P .. ':q:open'   -- waiters without interests, score = ticket
-local K_HELD = P .. ':q:held'   -- waiters with interests, score = ticket
-local K_DUE = P .. ':q:due'     -- waiters with interests, score = fallback deadline (ms)
-local K_EXPIRY = P .. ':expiry' -- every chat, score = when it expires unless seen (ms)
-local K_TICKET = P .. ':ticket'
-local K_ROOMCTR = P .. ':roomctr'
-local K_SECRET = P .. ':secret'
-local K_STATS = P .. ':stats'
-local K_HANDLES = P .. ':handles' -- admin handle -> chat id (mcpchatctl kick on any node)
+local P         -- KEYS[1]
+local K_Q       -- every random-queue waiter, score = ticket (positions)
+local K_OPEN    -- waiters without interests, score = ticket
+local K_HELD    -- waiters with interests, score = ticket
+local K_DUE     -- waiters with interests, score = fallback deadline (ms)
+local K_EXPIRY  -- every chat, score = when it expires unless seen (ms)
+local K_TICKET
+local K_ROOMCTR
+local K_SECRET
+local K_STATS
+local K_HANDLES -- admin handle -> chat id (mcpchatctl kick on any node)
 
 local function chat_key(id) return P .. ':chat:' .. id end
 local function mb_key(id) return P .. ':mb:' .. id end
@@ -88,7 +93,7 @@ end
 
 -- Chat records. One table per chat per script run, so every change made through one
 -- reference is seen through all (a partner loaded twice would otherwise go stale).
-local cache = {}
+local cache
 
 local function load(id)
 	local c = cache[id]
@@ -522,4 +527,16 @@ local function begin(id, now)
 	local c = load(id)
 	if c then touch_chat(c, now) end
 	return c
+end
+
+-- First thing in every function: this call's prefix and keys, no chat loaded, no time read.
+local function begin_call(keys)
+	if keys[1] ~= P then
+		P = keys[1]
+		K_Q, K_OPEN, K_HELD, K_DUE = P .. ':q', P .. ':q:open', P .. ':q:held', P .. ':q:due'
+		K_EXPIRY, K_TICKET, K_ROOMCTR = P .. ':expiry', P .. ':ticket', P .. ':roomctr'
+		K_SECRET, K_STATS, K_HANDLES = P .. ':secret', P .. ':stats', P .. ':handles'
+	end
+	cache = {}
+	now_cached = nil
 end
