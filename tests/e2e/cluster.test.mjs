@@ -190,6 +190,7 @@ test('a chat read in a loop stays subscribed between waits (no SUBSCRIBE per mes
   const reusedBefore = await metricOf(1, 'mcpchat_cluster_linger_reused_total');
   const skippedBefore = await metricOf(1, 'mcpchat_cluster_reads_skipped_total');
   const bellBefore = await metricOf(1, 'mcpchat_cluster_doorbell_answers_total');
+  const owedBefore = await metricOf(1, 'mcpchat_cluster_acks_owed_total');
   for (let i = 0; i < 5; i++) {
     const waiting = b.wait(b.next, 10);
     await sleep(150);
@@ -204,6 +205,12 @@ test('a chat read in a loop stays subscribed between waits (no SUBSCRIBE per mes
   // doorbell carries the event) read the stream
   assert.ok((await metricOf(1, 'mcpchat_cluster_reads_skipped_total')) - skippedBefore >= 4, 'waits read the stream again');
   assert.ok((await metricOf(1, 'mcpchat_cluster_doorbell_answers_total')) - bellBefore >= 4, 'wake-ups read the stream');
+  // and a parked wait made no round trip of its own: its ack went with the answer's
+  assert.ok((await metricOf(1, 'mcpchat_cluster_acks_owed_total')) - owedBefore >= 3, 'parked waits acknowledged on their own');
+  // one that ends without an answer (its timeout) still acknowledges: nothing is left unread
+  const idle = await b.wait(b.next, 1);
+  assert.deepEqual(idle.events, []);
+  assert.equal((await b.m.ok('get_status', { chat_id: b.chatId })).unread, 0, 'the timed-out wait did not acknowledge');
   // an event answered from its doorbell moved the chat's cursor: a wait without after (from
   // the cursor), on either node, does not give it again
   const waiting = b.wait(b.next, 10);
