@@ -1,6 +1,7 @@
 /* The Redis reply path (redis/resp.c over hiredis' reader): bytes from a server, as one
  * chunk and as input-chosen fragments, against a pipe with commands, EVALSHAs (NOSCRIPT
- * retries) and optionally subscriber mode, under small limits.
+ * retries), FCALLs (a function not found: FUNCTION LOAD and the retry) and optionally
+ * subscriber mode, under small limits.
  *
  * Checks: both feedings give the same callbacks in the same order with the same results and
  * both fail or neither does (the split never matters); every callback runs exactly once, by the end
@@ -173,6 +174,14 @@ static void parse_as_script(int i, const redisReply *r)
 			FZ_CHECK(out.ids[k] && out.ids[k][0], "empty id %zu", k);
 	}
 	cluster_call_reply_free(&out);
+	/* and as wait_for_message's plain ack (a SET's reply) */
+	{
+		bool gone = false;
+
+		rc = cluster_call_parse_ack(r, &gone);
+		FZ_CHECK(rc == 0 || rc == -EIO || rc == -EPROTO, "cluster_call_parse_ack returned %d", rc);
+		FZ_CHECK(!gone || (rc == 0 && r->type == REDIS_REPLY_NIL), "gone from a reply that is no nil");
+	}
 }
 
 static void on_reply(void *ctx, int err, const redisReply *r)
@@ -205,8 +214,8 @@ static void on_message(void *ctx, const struct resp_message *m)
 
 /* Queues n commands (every third an EVALSHA), feeds data in fragments from seed (0: at
  * once), then resets; returns how the feeding ended. */
-static int run(struct trace *t, struct resp_script *s, bool sub, int n, const uint8_t *data,
-	       size_t len, uint32_t seed)
+static int run(struct trace *t, struct resp_script *s, struct resp_script *f, bool sub, int n,
+	       const uint8_t *data, size_t len, uint32_t seed)
 {
 	struct resp_limits lim = { .max_pending = MAX_CMDS + 8, .max_reply_bytes = REPLY_CAP };
 	struct resp_pipe *p = resp_pipe_new(&lim);
@@ -220,8 +229,9 @@ static int run(struct trace *t, struct resp_script *s, bool sub, int n, const ui
 		resp_pipe_set_subscriber(p, on_message, NULL);
 	for (int i = 0; i < n; i++) {
 		void *ctx = (void *)(intptr_t)i;
-		int r = i % 3 == 2 ? resp_pipe_evalsha(p, s, 1, 2, av, NULL, on_reply, ctx, (uint64_t)i)
-				   : resp_pipe_command(p, 2, av, NULL, on_reply, ctx, (uint64_t)i);
+		struct resp_script *sf = i % 6 == 2 ? s : i % 6 == 5 ? f : NULL;
+		int r = sf ? resp_pipe_evalsha(p, sf, 1, 2, av, NULL, on_reply, ctx, (uint64_t)i)
+			   : resp_pipe_command(p, 2, av, NULL, on_reply, ctx, (uint64_t)i);
 
 		FZ_CHECK(r == 0, "command %d refused: %d", i, r);
 	}
@@ -259,7 +269,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct trace whole, split;
-	struct resp_script *s;
+	static const char lib[] = "#!lua name=l\nredis.register_function('l_f', function() return 1 end)";
+	struct resp_script *s, *f;
 	bool sub;
 	int n, e1, e2;
 	uint32_t seed;
@@ -269,9 +280,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sub = data[0] & 1;
 	n = (data[0] >> 1) & 63;
 	seed = data[1] | 0x100u;
-	s = resp_script_new("f", "return 1");
-	e1 = run(&whole, s, sub, n, data + 2, size - 2, 0);
-	e2 = run(&split, s, sub, n, data + 2, size - 2, seed);
+	s = resp_script_new("s", "return 1");
+	f = resp_function_new("f", "l_f", lib);
+	e1 = run(&whole, s, f, sub, n, data + 2, size - 2, 0);
+	e2 = run(&split, s, f, sub, n, data + 2, size - 2, seed);
 	/* The same failure may be named differently: a long malformed line is -EPROTO at once
 	 * but over the cap (-EMSGSIZE) while it is still arriving. */
 	FZ_CHECK((e1 == 0) == (e2 == 0), "at once: %d, in fragments: %d", e1, e2);
@@ -279,6 +291,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < whole.n && i < MAX_TRACE; i++)
 		FZ_CHECK(whole.h[i] == split.h[i], "callback %d differs with the split", i);
 	resp_script_free(s);
+	resp_script_free(f);
 	cluster_kept_clear(&kept);
 	FZ_CHECK(budget.used == 0, "%zu bytes still charged", budget.used);
 	return 0;
