@@ -112,7 +112,6 @@ static void on_held_acked(void *ctx, int err, const redisReply *reply)
 	struct eng_op *op = ctx;
 	struct cluster_call_reply r;
 	struct cluster_call_event ev[CLUSTER_KEPT_EVENTS];
-
 	bool gone;
 
 	memset(&r, 0, sizeof(r));
@@ -358,8 +357,8 @@ static int take_over(struct eng_op *op, uint64_t rung, bool fresh, uint64_t upto
  * nothing to read. The call takes the subscription over, acknowledges with `ack` (no read,
  * no timers: a fraction of read's cost) and waits. 0, or -1 to read as usual.
  *
- * The ack may wait: a Redis round trip per relayed message saved, a third of Redis' work
- * in a chat that waits between messages. The next command for the call carries it (the
+ * The ack may wait: a Redis round trip per relayed message saved (of three) in a chat that
+ * waits between messages. The next command for the call carries it (the
  * ack of the event that answers it, a read), or its end does. Until then Redis counts
  * those events against the mailbox bound, so it waits only while that cannot matter:
  * when the last wait acknowledged up to at most a quarter of the bound before `after` (a
