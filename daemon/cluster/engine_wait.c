@@ -603,9 +603,13 @@ static void on_epoch_changed(void *ctx)
 	wake_listed(e, &l, false);
 }
 
-/* Redis is back: every waiter reads again (one whose read failed meanwhile is still waiting,
- * see wait_read), and every 2025 session's copy is pulled. */
-static void on_connected(void *ctx)
+/* Every listened chat rings unknown. Redis is back (connected): every waiter reads again
+ * (one whose read failed meanwhile is still waiting, see wait_read), and every 2025
+ * session's copy is pulled. The subscriber went (unsubscribed): doorbells may be missed until
+ * it is back, so a lingering placeholder stops vouching that nothing is new (the next wait
+ * reads, and answers unavailable at once while Redis is away) and a waiting call reads (a
+ * failed read keeps it waiting: its deadline answers unavailable if Redis stays away). */
+static void wake_all(void *ctx)
 {
 	struct cluster_engine *e = ctx;
 	struct id_list l;
@@ -633,21 +637,6 @@ static void on_resubscribe(void *ctx)
 		free(l.ids);
 }
 
-/* Doorbells may be missed until the subscriber is back: every listened chat rings unknown.
- * A lingering placeholder stops vouching that nothing is new (the next wait reads, and
- * answers unavailable at once while Redis is away), a waiting call reads (a failed read
- * keeps it waiting: its deadline answers unavailable if Redis stays away). */
-static void on_unsubscribed(void *ctx)
-{
-	struct cluster_engine *e = ctx;
-	struct id_list l;
-
-	if (e->stopping)
-		return;
-	listened(e, &l, NULL);
-	wake_listed(e, &l, false);
-}
-
 static void on_chats_ended(void *ctx, const char *const *ids, size_t n)
 {
 	struct cluster_engine *e = ctx;
@@ -672,8 +661,8 @@ void eng_wait_hooks(struct cluster_engine *e, struct cluster_node_hooks *hooks)
 	hooks->ctx = e;
 	hooks->epoch_changed = on_epoch_changed;
 	hooks->resubscribe = on_resubscribe;
-	hooks->unsubscribed = on_unsubscribed;
-	hooks->connected = on_connected;
+	hooks->unsubscribed = wake_all;
+	hooks->connected = wake_all;
 	hooks->chats_ended = on_chats_ended;
 	hooks->on_message = on_message;
 }
