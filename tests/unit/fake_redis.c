@@ -166,14 +166,20 @@ int redis_command(struct redis_client *cl, int argc, const char **argv, const si
 	return record(cl, NULL, argc, argv, argvlen, fn, ctx);
 }
 
+/* The client keeps every script handle it gave out (freed with it). */
+static struct resp_script *own(struct redis_client *cl, struct resp_script *s)
+{
+	cl->scripts = xrealloc(cl->scripts, (cl->n_scripts + 1) * sizeof(*cl->scripts));
+	cl->scripts[cl->n_scripts++] = s;
+	return s;
+}
+
 struct resp_script *redis_script_load(struct redis_client *cl, const char *name,
 				      const char *source)
 {
-	struct resp_script *s = resp_script_new(name, source);
+	struct resp_script *s = own(cl, resp_script_new(name, source));
 	const char *av[3] = { "SCRIPT", "LOAD", name }; /* the name: the source is long */
 
-	cl->scripts = xrealloc(cl->scripts, (cl->n_scripts + 1) * sizeof(*cl->scripts));
-	cl->scripts[cl->n_scripts++] = s;
 	redis_command(cl, 3, av, NULL, NULL, NULL);
 	return s;
 }
@@ -181,11 +187,7 @@ struct resp_script *redis_script_load(struct redis_client *cl, const char *name,
 struct resp_script *redis_function(struct redis_client *cl, const char *name,
 				   const char *function, const char *library)
 {
-	struct resp_script *s = resp_function_new(name, function, library);
-
-	cl->scripts = xrealloc(cl->scripts, (cl->n_scripts + 1) * sizeof(*cl->scripts));
-	cl->scripts[cl->n_scripts++] = s;
-	return s;
+	return own(cl, resp_function_new(name, function, library));
 }
 
 void redis_library_load(struct redis_client *cl, const char *library)
