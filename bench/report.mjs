@@ -213,6 +213,8 @@ const redisPerMsg = (r) => {
   const rd = find('cluster-relay', 'mcp-chatd'), rc = find('cluster-relay', 'cluster');
   const md = find('cluster-relay-max', 'mcp-chatd'), mc = find('cluster-relay-max', 'cluster');
   const ld = find('cluster-relay-low', 'mcp-chatd'), lc = find('cluster-relay-low', 'cluster');
+  // the floor: the same relay with `send` cut to 4 commands (bench/floor_send.lua)
+  const fc = find('cluster-relay-floor', 'cluster'), fm = find('cluster-relay-max-floor', 'cluster');
   if (d || c || rd || rc || md || mc) {
     const sc = 'cluster', rate = rc?.rate ?? rd?.rate;
     const rr = ratio(c?.calls_per_s, d?.calls_per_s), mr = ratio(mc?.max_rate, md?.max_rate);
@@ -230,6 +232,12 @@ const redisPerMsg = (r) => {
       low_rate: lc?.rate ?? ld?.rate, low_single_p99_us: ld?.lat_us?.p99, low_cluster_p99_us: lc?.lat_us?.p99,
       low_single_cpu_us_per_msg: ld?.server_cpu_us_per_msg ?? undefined, low_cluster_cpu_us_per_msg: cpuLow,
       low_redis_per_msg: rpmLow, low_redis_msgs_per_core: cpuLow.redis ? 1e6 / cpuLow.redis : undefined };
+    const cpuFloor = clusterCpu(fc, 'msg');
+    if (fc || fm) {
+      summary.cluster.floor = { p99_us: fc?.lat_us?.p99, achieved_rate: fc?.achieved_rate,
+        target_met: fc?.lat_us ? fc.lat_us.p99 <= 5000 && fc.achieved_rate >= 0.97 * fc.rate && fc.ok !== false : undefined,
+        max_rate: fm?.max_rate, cpu_us_per_msg: cpuFloor, redis_per_msg: redisPerMsg(fc) };
+    }
     row(sc, `rpc 2026 calls/s, ${c?.conns ?? d?.conns} conns, pairs across 2 nodes`, num(c?.calls_per_s), '', '',
       rr === undefined ? '–' : `${pct(rr)} of 1 node (${num(d.calls_per_s)})`);
     const cr = roundsOf('cluster-rpc', 'cluster'), dr = roundsOf('cluster-rpc', 'mcp-chatd');
@@ -261,6 +269,17 @@ const redisPerMsg = (r) => {
     row(sc, 'errors · missing+dup+gap (rpc)', errCell(c), '', '', `1 node ${errCell(d)}`);
     for (const [name, r] of [['2 nodes', mc], ['1 node', md]]) {
       if (r?.steps) row(sc, `find-max steps, ${name} (rate:p99 ms)`, stepsCell(r), '', '');
+    }
+    if (fc || fm) {
+      const f = summary.cluster.floor, fr = fc?.rate ?? rate;
+      row(sc, `floor (send = 4 commands, bench/floor_send.lua): relay p99 ms at ${num(fr)} msg/s`, relayCell(fc), '', '',
+        `target ≤ 5 ms${verdict(f.target_met)} · the real send ${rc?.lat_us ? ms(rc.lat_us.p99) : '–'}`);
+      row(sc, `floor: relay p50 / p99 / p999 ms at ${num(fr)} msg/s`, lat(fc?.lat_us), '', '', '');
+      row(sc, `floor: max rate with p99 < ${fm?.p99_limit_ms ?? 5} ms (msg/s)`, maxCell(fm), '', '', `the real send ${maxCell(mc)}`);
+      row(sc, `floor: relay CPU µs/msg at ${num(fr)} msg/s: node a + node b + redis`, cpuSumCell(cpuFloor), '', '', '');
+      redisRows(`${num(fr)} msg/s (floor)`, fc, f.redis_per_msg, cpuFloor);
+      row(sc, 'delivered / sent ok (floor relay)', deliveredCell(fc), '', '', '');
+      if (fm?.steps) row(sc, 'find-max steps, floor (rate:p99 ms)', stepsCell(fm), '', '');
     }
   }
 }

@@ -360,6 +360,11 @@ stop_cluster() {
 	NODE_B_PID= REDIS_PID= LG_SIDE=()
 }
 
+# The cluster's `send` becomes the floor (bench/floor.mjs waits for a node to load the library).
+floor_send() {
+	node "$BENCH/floor.mjs" "$REDIS_PORT" >&2 || fail "could not load the floor's send into redis"
+}
+
 # INFO commandstats as {"command":{"calls":N,"usec":N},...}
 redis_commandstats() {
 	redis INFO commandstats | tr -d '\r' | awk -F'[:,=]' '/^cmdstat_/ {
@@ -563,6 +568,19 @@ if want cluster; then
 	stop_server
 	start_cluster
 	cluster_lg cluster-relay-max relay --era modern --find-max --rates "$FIND_CLUSTER" --pairs "$RELAY_PAIRS" \
+		--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
+	stop_cluster
+	# The floor: the same two runs with `send` cut to the four commands any hand-off through
+	# Redis needs (bench/floor_send.lua, swapped into the library the nodes loaded): what the
+	# cluster would do if `send` cost nothing beyond them, on this machine, in this run.
+	start_cluster
+	floor_send
+	cluster_lg cluster-relay-floor relay --era modern --pairs "$RELAY_PAIRS" --rate "$CLUSTER_RATE" \
+		--duration "$DURATION" --warmup "$WARMUP"
+	stop_cluster
+	start_cluster
+	floor_send
+	cluster_lg cluster-relay-max-floor relay --era modern --find-max --rates "$FIND_CLUSTER" --pairs "$RELAY_PAIRS" \
 		--duration "$FIND_STEP" --warmup 1 --find-samples "$FIND_SAMPLES"
 	stop_cluster
 fi
