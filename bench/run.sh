@@ -9,7 +9,8 @@
 #   bench/run.sh --only relay    one scenario: rpc, relay, idle, scale or cluster (rpc and relay
 #                                run with 2025 sessions and again with 2026-07-28 clients)
 #   bench/run.sh --only cluster  two daemons sharing one redis-server, each pair's sides on
-#                                different nodes, beside one daemon alone (2026-07-28 clients)
+#                                different nodes, beside one daemon alone, then the cluster's
+#                                floor (bench/floor_send.lua; 2026-07-28 clients)
 #   bench/run.sh --duration 5    measured seconds per run (default 10)
 #
 # Exit status: 0, or 1 when a correctness check failed (errors, lost, duplicated or reordered
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 	cat <<'EOF'
 Options:
   --smoke            short runs with small N; checks correctness, never asserts speed
