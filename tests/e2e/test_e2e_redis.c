@@ -208,30 +208,41 @@ out:
 	client_done(cl);
 }
 
+/* INCRBY 5 of av[0] by s, SCRIPT or FUNCTION (what) FLUSH, then once more: the second call
+ * finds its script or library gone, has it loaded again and is retried once, unseen by the
+ * caller, and answers 10. */
+static void incr_across_flush(struct redis_client *cl, struct resp_script *s, const char **av,
+			      const char *what)
+{
+	struct redis_stats st;
+	struct call c;
+
+	REQUIRE(run(cl, &c, "DEL", av[0], NULL) == 0);
+	for (long long i = 1; i <= 2; i++) {
+		if (i == 2)
+			REQUIRE(run(cl, &c, what, "FLUSH", NULL) == 0);
+		memset(&c, 0, sizeof(c));
+		REQUIRE(redis_evalsha(cl, s, 1, 2, av, NULL, on_call, &c) == 0);
+		REQUIRE(drive_int(&c.done, 1, 5000));
+		CHECKF(c.err == 0 && c.type == REDIS_REPLY_INTEGER && c.integer == 5 * i,
+		       "call %lld: err %d type %d %s", i, c.err, c.type, c.str);
+	}
+	redis_client_stats(cl, &st);
+	CU_ASSERT_EQUAL(st.resp.noscript_retries, 1);
+out:;
+}
+
 /* EVALSHA after SCRIPT FLUSH: NOSCRIPT, reloaded, retried, answered, unseen by the caller. */
 static void test_evalsha(void)
 {
 	struct redis_client *cl = client(RS.tcp4, NULL);
 	struct resp_script *s;
-	struct redis_stats st;
-	struct call c = { 0 };
+	struct call c;
 	const char *av[2] = { "{t}:n", "5" };
 
 	REQUIRE(cl);
 	s = redis_script_load(cl, "incrby", "return redis.call('INCRBY', KEYS[1], ARGV[1])");
-	REQUIRE(run(cl, &c, "DEL", "{t}:n", NULL) == 0);
-	REQUIRE(redis_evalsha(cl, s, 1, 2, av, NULL, on_call, &c) == 0);
-	memset(&c, 0, sizeof(c));
-	REQUIRE(drive_int(&c.done, 1, 5000));
-	CU_ASSERT_EQUAL(c.integer, 5);
-	REQUIRE(run(cl, &c, "SCRIPT", "FLUSH", NULL) == 0);
-	memset(&c, 0, sizeof(c));
-	REQUIRE(redis_evalsha(cl, s, 1, 2, av, NULL, on_call, &c) == 0);
-	REQUIRE(drive_int(&c.done, 1, 5000));
-	CHECKF(c.err == 0 && c.type == REDIS_REPLY_INTEGER && c.integer == 10, "err %d type %d %s",
-	       c.err, c.type, c.str);
-	redis_client_stats(cl, &st);
-	CU_ASSERT_EQUAL(st.resp.noscript_retries, 1);
+	incr_across_flush(cl, s, av, "SCRIPT");
 	REQUIRE(run(cl, &c, "SCRIPT", "EXISTS", resp_script_sha(s), NULL) == 0);
 out:
 	client_done(cl);
@@ -246,27 +257,14 @@ static void test_fcall(void)
 				  "  return redis.call('INCRBY', keys[1], args[1]) end)";
 	struct redis_client *cl = client(RS.tcp4, NULL);
 	struct resp_script *f;
-	struct redis_stats st;
-	struct call c = { 0 };
+	struct call c;
 	const char *av[2] = { "{t}:f", "5" };
 
 	REQUIRE(cl);
 	redis_library_load(cl, lib);
-	f = redis_function(cl, "incrby", "e2etest_incrby", lib);
-	REQUIRE(run(cl, &c, "DEL", "{t}:f", NULL) == 0);
-	memset(&c, 0, sizeof(c));
-	REQUIRE(redis_evalsha(cl, f, 1, 2, av, NULL, on_call, &c) == 0);
-	REQUIRE(drive_int(&c.done, 1, 5000));
-	CHECKF(c.err == 0 && c.integer == 5, "err %d type %d %s", c.err, c.type, c.str);
 	redis_library_load(cl, lib); /* again: "already exists", nothing else */
-	REQUIRE(run(cl, &c, "FUNCTION", "FLUSH", NULL) == 0);
-	memset(&c, 0, sizeof(c));
-	REQUIRE(redis_evalsha(cl, f, 1, 2, av, NULL, on_call, &c) == 0);
-	REQUIRE(drive_int(&c.done, 1, 5000));
-	CHECKF(c.err == 0 && c.type == REDIS_REPLY_INTEGER && c.integer == 10, "err %d type %d %s",
-	       c.err, c.type, c.str);
-	redis_client_stats(cl, &st);
-	CU_ASSERT_EQUAL(st.resp.noscript_retries, 1);
+	f = redis_function(cl, "incrby", "e2etest_incrby", lib);
+	incr_across_flush(cl, f, av, "FUNCTION");
 	REQUIRE(run(cl, &c, "FUNCTION", "DELETE", "e2etest", NULL) == 0);
 out:
 	client_done(cl);

@@ -277,6 +277,15 @@ static inline struct fr_cmd *take_ack(const char *upto, const char *cursor)
 #define ACKS() (fr_count("XTRIM") + fr_count("SET"))
 #define ACKED "+OK\r\n"
 #define GONE "$-1\r\n"
+
+/* take_ack, which must be there, answered ACKED. */
+static inline void ack_ok(const char *upto, const char *cursor)
+{
+	struct fr_cmd *c = take_ack(upto, cursor);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	fr_reply(c, ACKED);
+}
 #define BELL(seq) seq ":1760000000000:chatroom.message\n{\"text\":\"m" seq "\",\"seq\":" seq "}"
 
 /* The answer's events: count, the first's text, next. */

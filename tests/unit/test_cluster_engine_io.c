@@ -364,7 +364,7 @@ static void test_wait_ack_gone_or_failed(void)
 	cJSON_Delete(msg);
 	/* the deadline while a doorbell's ack is out: the held event still answers */
 	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":6,\"timeout_s\":1}", 23);
-	fr_reply(take_ack("6", "6"), ACKED);
+	ack_ok("6", "6");
 	fr_publish(WAKE, BELL("7"));
 	c = take_ack("", "7");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -392,7 +392,6 @@ static void test_wait_ack_gone_or_failed(void)
 static void test_wait_owed_ack(void)
 {
 	struct fake_sink *f;
-	struct fr_cmd *c;
 	cJSON *msg;
 
 	W.cfg.mailbox_events = 16; /* a quarter: 4 */
@@ -403,9 +402,7 @@ static void test_wait_owed_ack(void)
 	cJSON_Delete(answer(f, 40));
 	/* 6 past what is known acknowledged (nothing): the ack goes at once */
 	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":6,\"timeout_s\":1}", 41);
-	c = take_ack("6", "6");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	fr_reply(c, ACKED);
+	ack_ok("6", "6");
 	CU_ASSERT_EQUAL(est().acks_owed, 0);
 	advance(1100);
 	msg = answer(f, 41);
@@ -419,18 +416,12 @@ static void test_wait_owed_ack(void)
 	msg = answer(f, 42);
 	expect_events(msg, 0, NULL, 6);
 	cJSON_Delete(msg);
-	c = take_ack("6", "6");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	fr_reply(c, ACKED);
+	ack_ok("6", "6");
 	/* that ack was not waited for: the next one goes at once, then the doorbell's event */
 	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":6}", 43);
-	c = take_ack("6", "6");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	fr_reply(c, ACKED);
+	ack_ok("6", "6");
 	fr_publish(WAKE, BELL("7"));
-	c = take_ack("", "7");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	fr_reply(c, ACKED);
+	ack_ok("", "7");
 	msg = answer(f, 43);
 	expect_events(msg, 1, "m7", 7);
 	cJSON_Delete(msg);
@@ -438,9 +429,7 @@ static void test_wait_owed_ack(void)
 	f = call("wait_for_message", "{\"chat_id\":\"" CHAT "\",\"after\":7}", 44);
 	CU_ASSERT_EQUAL(ACKS(), 0);
 	fr_publish(WAKE, BELL("8"));
-	c = take_ack("7", "8");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	fr_reply(c, ACKED);
+	ack_ok("7", "8");
 	msg = answer(f, 44);
 	expect_events(msg, 1, "m8", 8);
 	cJSON_Delete(msg);
